@@ -1,0 +1,49 @@
+import pino from "pino";
+import type { Config } from "./config.js";
+import { buildCatalog } from "./domain/permissions/catalog.js";
+import { builtinRoles } from "./domain/permissions/roles.js";
+import { type App, type AppOptions, buildApp } from "./http/app.js";
+import { loadPepper } from "./services/bootstrap.js";
+import type { Deps } from "./services/deps.js";
+import { type Services, buildServices } from "./services/index.js";
+import { type Db, migrate, openDb } from "./store/db.js";
+
+export interface Keyward {
+  app: App;
+  services: Services;
+  db: Db;
+  /** Stops the HTTP server (draining in-flight requests), then closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Composition root shared by main.ts and the tests: config -> db -> services -> app.
+ */
+export async function createKeyward(config: Config, opts: AppOptions & { now?: () => Date } = {}): Promise<Keyward> {
+  const db = await openDb(config.databaseUrl, config.databaseSchema);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const logger = pino({ level: opts.logger === false ? "silent" : config.logLevel });
+  const deps: Deps = {
+    db,
+    config,
+    catalog: buildCatalog(config.permissions),
+    builtinRoles: builtinRoles(config.memberPermissions),
+    pepper: loadPepper(config),
+    logger,
+    now: opts.now ?? (() => new Date()),
+  };
+  const services = buildServices(deps);
+  const app = await buildApp(services, opts);
+  let closed = false;
+  app.addHook("onClose", async () => {
+    if (closed) return;
+    closed = true;
+    await db.close();
+  });
+  return { app, services, db, close: () => app.close() };
+}

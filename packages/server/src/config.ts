@@ -1,0 +1,126 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import Type, { type Static } from "typebox";
+import Value from "typebox/value";
+import { PERMISSION_NAME, PERMISSION_PATTERN } from "./domain/permissions/match.js";
+import type { PermissionDef } from "./domain/permissions/catalog.js";
+
+/** The operator's config file (`KEYWARD_CONFIG`, default `./keyward.config.json` when present). */
+export const configFileSchema = Type.Object(
+  {
+    permissions: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ pattern: PERMISSION_NAME.source }),
+            description: Type.String({ maxLength: 500 }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 2000 },
+      ),
+    ),
+    /** Product permissions the built-in `member` role carries (patterns allowed). */
+    memberPermissions: Type.Optional(
+      Type.Array(Type.String({ pattern: PERMISSION_PATTERN.source }), { maxItems: 500 }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ConfigFile = Static<typeof configFileSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string;
+  /** PostgreSQL schema to use (tests run each in its own). */
+  databaseSchema?: string;
+  adminEmail?: string;
+  adminPassword?: string;
+  /** Server pepper for key HMACs and encryption; generated into dataDir when unset. */
+  secret?: string;
+  keyPrefix: string;
+  redisUrl?: string;
+  trustedProxies: string[];
+  logLevel: string;
+  sessionTtlSeconds: number;
+  allowOrgCreation: boolean;
+  publicUrl: string;
+  permissions: PermissionDef[];
+  memberPermissions: string[];
+  configFile?: string;
+}
+
+export class ConfigError extends Error {}
+
+function readConfigFile(file: string): ConfigFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`Config file ${file}: cannot read JSON (${(err as Error).message})`);
+  }
+  if (!Value.Check(configFileSchema, raw)) {
+    const problems = [...Value.Errors(configFileSchema, raw)]
+      .slice(0, 5)
+      .map((e) => `${e.instancePath || "/"} ${e.message}`)
+      .join("; ");
+    throw new ConfigError(`Config file ${file} is invalid: ${problems}`);
+  }
+  const names = new Set<string>();
+  for (const p of raw.permissions ?? []) {
+    if (p.name.startsWith("iam:")) throw new ConfigError(`Config file ${file}: ${p.name} is reserved (iam:*)`);
+    if (names.has(p.name)) throw new ConfigError(`Config file ${file}: ${p.name} is declared twice`);
+    names.add(p.name);
+  }
+  return raw;
+}
+
+function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** Parses the environment (and the config file it names) once, at boot. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(env.KEYWARD_DATA_DIR ?? "data");
+  const configFile = env.KEYWARD_CONFIG ?? (existsSync("keyward.config.json") ? "keyward.config.json" : undefined);
+  if (configFile && !existsSync(configFile)) throw new ConfigError(`KEYWARD_CONFIG: ${configFile} does not exist`);
+  const file = configFile ? readConfigFile(configFile) : {};
+  const port = intEnv(env, "KEYWARD_PORT", 8080, 0, 65535);
+  const keyPrefix = env.KEYWARD_KEY_PREFIX ?? "kw";
+  if (!/^[a-z][a-z0-9]{0,11}$/.test(keyPrefix)) {
+    throw new ConfigError("KEYWARD_KEY_PREFIX must be 1-12 lower-case letters or digits, starting with a letter");
+  }
+  if (env.KEYWARD_SECRET !== undefined && env.KEYWARD_SECRET.length < 32) {
+    throw new ConfigError("KEYWARD_SECRET must be at least 32 characters");
+  }
+  return {
+    port,
+    host: env.KEYWARD_HOST ?? "0.0.0.0",
+    dataDir,
+    databaseUrl: env.KEYWARD_DATABASE_URL ?? path.join(dataDir, "keyward.db"),
+    adminEmail: env.KEYWARD_ADMIN_EMAIL,
+    adminPassword: env.KEYWARD_ADMIN_PASSWORD,
+    secret: env.KEYWARD_SECRET,
+    keyPrefix,
+    redisUrl: env.KEYWARD_REDIS_URL || undefined,
+    trustedProxies: (env.KEYWARD_TRUSTED_PROXIES ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    logLevel: env.KEYWARD_LOG_LEVEL ?? "info",
+    sessionTtlSeconds: intEnv(env, "KEYWARD_SESSION_TTL_HOURS", 12, 1, 24 * 30) * 3600,
+    allowOrgCreation: (env.KEYWARD_ALLOW_ORG_CREATION ?? "true") !== "false",
+    publicUrl: env.KEYWARD_PUBLIC_URL ?? `http://localhost:${port}`,
+    permissions: file.permissions ?? [],
+    memberPermissions: file.memberPermissions ?? [],
+    configFile,
+  };
+}

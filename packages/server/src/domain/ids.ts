@@ -1,0 +1,37 @@
+import { randomBytes } from "node:crypto";
+
+const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/**
+ * Random base62 string from the CSPRNG, without modulo bias (rejection sampling).
+ * @example randomBase62(32) // "3kTq…" (≈ 190 bits)
+ */
+export function randomBase62(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      // 248 = 62 * 4: bytes at or above it would bias the first symbols.
+      if (byte < 248) out += ALPHABET[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+export type IdPrefix =
+  | "org"
+  | "prj"
+  | "usr"
+  | "sa"
+  | "role"
+  | "rb"
+  | "inv"
+  | "key"
+  | "req"
+  | "evt"
+  | "sess";
+
+/** Prefixed identifier: 24 base62 chars ≈ 142 random bits. @example newId("org") // "org_…" */
+export function newId(prefix: IdPrefix): string {
+  return `${prefix}_${randomBase62(24)}`;
+}

@@ -1,0 +1,123 @@
+import { isIP } from "node:net";
+import Type from "typebox";
+
+/** An IPv4/IPv6 address or CIDR, as a string; parsed and normalised by `parseIpRule`. */
+export const ipRuleSchema = Type.String({ minLength: 2, maxLength: 64, examples: ["203.0.113.0/24"] });
+
+export interface IpRule {
+  /** Normalised text: `addr/prefix` (prefix omitted for a single address). */
+  text: string;
+  family: 4 | 6;
+  address: string;
+  prefix: number;
+}
+
+/** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes plain IPv4 so it meets IPv4 rules. */
+export function normaliseIp(ip: string): string | null {
+  let s = ip.trim();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(s);
+  if (mapped) s = mapped[1];
+  const family = isIP(s);
+  if (family === 0) return null;
+  if (family === 4) return s;
+  return canonicalV6(s);
+}
+
+function canonicalV6(s: string): string {
+  // Expand, then compress the longest zero run: the RFC 5952 text form.
+  const [head, tail] = s.toLowerCase().split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
+  const groups =
+    tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  const parts = groups.map((g) => Number.parseInt(g, 16).toString(16));
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (parts[i] !== "0") {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && parts[j] === "0") j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return parts.join(":");
+  return `${parts.slice(0, best).join(":")}::${parts.slice(best + bestLen).join(":")}`;
+}
+
+/** Parses `addr` or `addr/prefix`; null when invalid. Host bits of a CIDR are cleared. */
+export function parseIpRule(raw: string): IpRule | null {
+  const [addrPart, prefixPart, extra] = raw.trim().split("/");
+  if (extra !== undefined || !addrPart) return null;
+  if (addrPart.includes(".") && /^::ffff:/i.test(addrPart) && prefixPart !== undefined) return null;
+  const address = normaliseIp(addrPart);
+  if (!address) return null;
+  const family = isIP(address) as 4 | 6;
+  const max = family === 4 ? 32 : 128;
+  let prefix = max;
+  if (prefixPart !== undefined) {
+    if (!/^\d{1,3}$/.test(prefixPart)) return null;
+    prefix = Number(prefixPart);
+    if (prefix > max) return null;
+  }
+  const network = maskAddress(address, family, prefix);
+  return { text: prefix === max ? network : `${network}/${prefix}`, family, address: network, prefix };
+}
+
+function toBigInt(address: string, family: 4 | 6): bigint {
+  if (family === 4) return address.split(".").reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
+  const [head, tail] = address.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
+}
+
+function fromBigInt(n: bigint, family: 4 | 6): string {
+  if (family === 4) return [24n, 16n, 8n, 0n].map((s) => ((n >> s) & 255n).toString()).join(".");
+  const groups: string[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return canonicalV6(groups.join(":"));
+}
+
+function maskAddress(address: string, family: 4 | 6, prefix: number): string {
+  const bits = family === 4 ? 32 : 128;
+  const value = toBigInt(address, family);
+  const mask = prefix === 0 ? 0n : ((1n << BigInt(prefix)) - 1n) << BigInt(bits - prefix);
+  return fromBigInt(value & mask, family);
+}
+
+/** Does `ip` fall inside any of `rules`? An empty rule list allows every address. */
+export function ipAllowed(rules: readonly IpRule[], ip: string | null): boolean {
+  if (rules.length === 0) return true;
+  if (!ip) return false;
+  const addr = normaliseIp(ip);
+  if (!addr) return false;
+  const family = isIP(addr) as 4 | 6;
+  const value = toBigInt(addr, family);
+  return rules.some((r) => {
+    if (r.family !== family) return false;
+    const bits = family === 4 ? 32 : 128;
+    const shift = BigInt(bits - r.prefix);
+    return value >> shift === toBigInt(r.address, family) >> shift;
+  });
+}
+
+/**
+ * Normalises a list of rules; returns the index of the first invalid one instead when any.
+ * @example normaliseIpRules(["10.0.0.7/8"]) // { rules: ["10.0.0.0/8"] }
+ */
+export function normaliseIpRules(raw: readonly string[]): { rules: string[] } | { invalidIndex: number } {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const rule = parseIpRule(raw[i]);
+    if (!rule) return { invalidIndex: i };
+    if (!out.includes(rule.text)) out.push(rule.text);
+  }
+  return { rules: out };
+}

@@ -1,0 +1,128 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import fastifyCookie from "@fastify/cookie";
+import fastifyStatic from "@fastify/static";
+import fastifySwagger from "@fastify/swagger";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import scalar from "@scalar/fastify-api-reference";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from "fastify";
+import { newId } from "../domain/ids.js";
+import type { RequestCtx } from "../services/deps.js";
+import type { Services } from "../services/index.js";
+import { type BearerResolver, authenticate } from "./authenticate.js";
+import { createMetrics } from "./metrics.js";
+import { errorHandler, sendProblem } from "./problem.js";
+import { registerRoutes } from "./routes/index.js";
+import { Problem } from "./schemas/common.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    ctx: RequestCtx;
+  }
+}
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface AppOptions {
+  logger?: FastifyServerOptions["logger"] | false;
+  /** Extra bearer credential kinds (API keys, tokens) plugged in by later features. */
+  bearerResolvers?: BearerResolver[];
+  /** Built console to serve at `/` (packages/console/dist). */
+  consoleDir?: string;
+}
+
+/** Request URLs in logs never carry invitation tokens. */
+const redactUrl = (url: string) => url.replace(/\/v1\/invitations\/[^/?]+\/accept/, "/v1/invitations/[redacted]/accept");
+
+export async function buildApp(services: Services, opts: AppOptions = {}): Promise<App> {
+  const { config } = services.deps;
+  const app = Fastify({
+    logger:
+      opts.logger === false
+        ? false
+        : (opts.logger ?? {
+            level: config.logLevel,
+            redact: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'],
+            serializers: {
+              req: (req) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip, reqId: req.id }),
+            },
+          }),
+    genReqId: () => newId("req"),
+    requestIdHeader: false,
+    bodyLimit: 64 * 1024,
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: true, useDefaults: true },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  app.decorateRequest("ctx", null as unknown as RequestCtx);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}`, req.id));
+  await app.register(fastifyCookie);
+  app.addSchema(Problem);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Keyward API",
+        version: "1.0.0",
+        description:
+          "Organizations, projects, service accounts, roles and scoped API keys. Errors are RFC 9457 problem+json with a stable `code`.",
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", description: "API key, exchanged token or session token" },
+          session: { type: "apiKey", in: "cookie", name: "kw_session", description: "Console session (send X-CSRF-Token on writes)" },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(scalar, {
+    routePrefix: "/docs",
+    configuration: { url: "/openapi.json", withDefaultFonts: false },
+  });
+
+  const metrics = createMetrics(services.deps.db);
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("x-request-id", req.id);
+    req.ctx = { actor: { kind: "anonymous" }, ip: req.ip ?? null, userAgent: req.headers["user-agent"] ?? null, requestId: req.id };
+  });
+  app.addHook("onRequest", authenticate(services, opts.bearerResolvers ?? []));
+  app.addHook("onResponse", async (req, reply) => metrics.observe(req, reply));
+
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+    reply.header("content-type", metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  await registerRoutes(app, services);
+
+  const consoleDir = opts.consoleDir;
+  if (consoleDir && existsSync(path.join(consoleDir, "index.html"))) {
+    await app.register(fastifyStatic, { root: consoleDir, prefix: "/", wildcard: false, index: ["index.html"] });
+    // Client-side routes fall back to the SPA; API paths keep their problem+json 404.
+    app.setNotFoundHandler((req, reply) => {
+      const p = req.url.split("?")[0];
+      if (req.method === "GET" && !p.startsWith("/v1/") && !p.includes(".")) return reply.sendFile("index.html");
+      return sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${p}`, req.id);
+    });
+  }
+  return app;
+}

@@ -1,0 +1,55 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../domain/errors.js";
+import type { Actor } from "../services/deps.js";
+import type { Services } from "../services/index.js";
+import { SESSION_TOKEN_PREFIX, safeEqual } from "../services/auth-service.js";
+
+export const SESSION_COOKIE = "kw_session";
+export const CSRF_COOKIE = "kw_csrf";
+export const CSRF_HEADER = "x-csrf-token";
+
+/**
+ * Turns a bearer token other than a session token into an actor (API keys, exchanged
+ * tokens). Returns null when the token is not of its kind; throws when it is but is bad.
+ */
+export type BearerResolver = (token: string, req: FastifyRequest) => Promise<Actor | null>;
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Resolves the request's credential into `req.ctx.actor`; anonymous when none is sent. */
+export function authenticate(services: Services, resolvers: BearerResolver[]) {
+  return async (req: FastifyRequest, _reply: FastifyReply) => {
+    const header = req.headers.authorization;
+    if (header) {
+      const match = /^Bearer\s+(\S{1,4096})$/i.exec(header);
+      if (!match) throw new AppError("UNAUTHENTICATED", "Authorization must be 'Bearer <credential>'");
+      const token = match[1];
+      if (token.startsWith(SESSION_TOKEN_PREFIX)) {
+        const s = await services.auth.resolve(token);
+        if (!s) throw new AppError("UNAUTHENTICATED", "Session expired or unknown");
+        req.ctx.actor = { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };
+        return;
+      }
+      for (const resolve of resolvers) {
+        const actor = await resolve(token, req);
+        if (actor) {
+          req.ctx.actor = actor;
+          return;
+        }
+      }
+      throw new AppError("UNAUTHENTICATED", "Credential not recognised");
+    }
+    const cookie = req.cookies?.[SESSION_COOKIE];
+    if (!cookie) return;
+    const s = await services.auth.resolve(cookie);
+    if (!s) return;
+    // Cookie sessions need the CSRF token in a header on every state-changing request.
+    if (!SAFE_METHODS.has(req.method)) {
+      const sent = req.headers[CSRF_HEADER];
+      if (typeof sent !== "string" || !safeEqual(sent, s.csrfToken)) {
+        throw new AppError("CSRF_REQUIRED", `Send the ${CSRF_HEADER} header with the value of the ${CSRF_COOKIE} cookie`);
+      }
+    }
+    req.ctx.actor = { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };
+  };
+}

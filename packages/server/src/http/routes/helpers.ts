@@ -1,0 +1,22 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../../domain/errors.js";
+import { type OrgAccess, loadAccess } from "../../services/access.js";
+import type { Services } from "../../services/index.js";
+
+/** The caller's access to an org (404 when it has none). */
+export const accessTo = (services: Services, req: FastifyRequest, orgId: string): Promise<OrgAccess> =>
+  loadAccess(services.deps, req.ctx.actor, orgId);
+
+/** Strong ETag from a row version. */
+export const etag = (version: number) => `"v${version}"`;
+
+/** The version an `If-Match` header names, or undefined when absent. 412 when unparseable. */
+export function ifMatchVersion(req: FastifyRequest): number | undefined {
+  const h = req.headers["if-match"];
+  if (h === undefined) return undefined;
+  const m = /^(?:W\/)?"v(\d{1,12})"$/.exec(String(h).trim());
+  if (!m) throw new AppError("PRECONDITION_FAILED", 'If-Match must be an ETag this API returned, like "v3"');
+  return Number(m[1]);
+}
+
+export const noContent = (reply: FastifyReply) => reply.status(204).send();

@@ -1,0 +1,25 @@
+import type { Services } from "../../services/index.js";
+import type { App } from "../app.js";
+import { RoleBindingSchema } from "../schemas/common.js";
+import * as identity from "../schemas/identity.js";
+import { authRoutes } from "./auth.js";
+import { memberRoutes } from "./members.js";
+import { orgRoutes } from "./orgs.js";
+import { projectRoutes } from "./projects.js";
+import { roleRoutes } from "./roles.js";
+import { serviceAccountRoutes } from "./service-accounts.js";
+import { systemRoutes } from "./system.js";
+
+/** Shared schemas, named in OpenAPI by their `$id`. */
+export const sharedSchemas = [RoleBindingSchema, ...Object.values(identity)];
+
+export async function registerRoutes(app: App, s: Services) {
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  systemRoutes(app, s);
+  authRoutes(app, s);
+  orgRoutes(app, s);
+  projectRoutes(app, s);
+  serviceAccountRoutes(app, s);
+  roleRoutes(app, s);
+  memberRoutes(app, s);
+}

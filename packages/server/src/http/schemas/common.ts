@@ -1,0 +1,60 @@
+import Type, { type Static, type TSchema } from "typebox";
+
+export const Id = (prefix: string) =>
+  Type.String({ pattern: `^${prefix}_[0-9A-Za-z]{1,40}$`, maxLength: 48, examples: [`${prefix}_4kTz9QmW2bX7cN1pLr8sVd3e`] });
+
+export const Name = Type.String({ minLength: 1, maxLength: 100, examples: ["billing-service"] });
+export const Description = Type.String({ maxLength: 1000 });
+export const Instant = Type.String({ format: "date-time", examples: ["2026-11-23T10:00:00.000Z"] });
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+
+/** `{items, nextCursor}` for a list of `item`. */
+export const PageOf = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String({ examples: ["INVALID_REQUEST"] }),
+    requestId: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ path: Type.String(), code: Type.String(), message: Type.String() })),
+    ),
+  },
+  { $id: "Problem", description: "RFC 9457 problem details" },
+);
+export type ProblemT = Static<typeof Problem>;
+
+/** Standard error responses for a route's OpenAPI entry. */
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [s, { ...Type.Ref("Problem"), description: "problem+json" }]),
+  );
+
+export const NoContent = Type.Null({ description: "No content" });
+
+/**
+ * A `$ref` to a shared schema (registered with `app.addSchema`), typed as that schema.
+ * OpenAPI then names it under components by its `$id`.
+ */
+export const ref = <T extends TSchema & { $id?: string }>(schema: T) =>
+  Type.Unsafe<Static<T>>(Type.Ref(schema.$id as string));
+
+export const RoleBindingSchema = Type.Object(
+  {
+    roleId: Type.String({ maxLength: 48, examples: ["role_member"] }),
+    projectId: Type.Optional(Type.Union([Id("prj"), Type.Null()], { description: "null or absent: org-wide" })),
+  },
+  { $id: "RoleBinding", additionalProperties: false },
+);
+export const RoleBindings = Type.Array(ref(RoleBindingSchema), { maxItems: 50 });

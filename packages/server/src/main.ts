@@ -1,0 +1,56 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, loadConfig } from "./config.js";
+import { createKeyward } from "./compose.js";
+import { bootstrap } from "./services/bootstrap.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Starts Keyward: config -> database -> first-start owner -> HTTP. */
+export async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`keyward: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const consoleDir = path.resolve(here, "../../console/dist");
+  const kw = await createKeyward(config, { consoleDir });
+  const first = await bootstrap(kw.db, config, new Date());
+  if (first) printFirstStart(first, config.port);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    kw.app.log.info({ signal }, "shutting down: draining requests");
+    await kw.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  await kw.app.listen({ port: config.port, host: config.host });
+}
+
+function printFirstStart(first: { email: string; password?: string }, port: number) {
+  // Printed once, to the terminal only (not the structured log).
+  const lines = [
+    "Keyward first start: an owner account and the operator organization were created.",
+    `  console:  http://localhost:${port}/`,
+    `  email:    ${first.email}`,
+    first.password ? `  password: ${first.password}   (shown once; change it after signing in)` : "  password: the one in KEYWARD_ADMIN_PASSWORD",
+  ];
+  process.stdout.write(`\n${lines.join("\n")}\n\n`);
+}
+
+const entry = process.argv[1] ? path.resolve(process.argv[1]) : "";
+if (entry === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error("keyward: failed to start:", err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

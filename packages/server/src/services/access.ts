@@ -1,0 +1,153 @@
+import { AppError, forbidden, notFound } from "../domain/errors.js";
+import { isReadPermission } from "../domain/permissions/catalog.js";
+import { type Grant, allows } from "../domain/permissions/grants.js";
+import { type OrgSettings, parseOrgSettings } from "../domain/org-settings.js";
+import type { Actor, Deps } from "./deps.js";
+
+export interface OrgView {
+  id: string;
+  name: string;
+  isOperator: boolean;
+  settings: OrgSettings;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+/** What one actor may do in one org, computed once per request. */
+export interface OrgAccess {
+  org: OrgView;
+  actor: Exclude<Actor, { kind: "anonymous" }>;
+  /** The principal's own grants (from bindings), before any key limit. */
+  grants: Grant[];
+  /** Permission lists of the roles bound to the principal, as written (for restrictKeyCreation). */
+  boundRolePermissions: string[][];
+  can(permission: string, projectId?: string | null): boolean;
+  /** Throws 403 unless `can`. */
+  require(permission: string, projectId?: string | null): void;
+}
+
+export function requireSignedIn(actor: Actor): asserts actor is Exclude<Actor, { kind: "anonymous" }> {
+  if (actor.kind === "anonymous") throw new AppError("UNAUTHENTICATED", "Sign in or present an API key");
+}
+
+/** Role id -> permission patterns, for the built-ins and this org's custom roles. */
+export async function rolePermissions(deps: Deps, orgId: string): Promise<Map<string, string[]>> {
+  const map = new Map(deps.builtinRoles.map((r) => [r.id, r.permissions]));
+  const rows = await deps.db.kysely
+    .selectFrom("roles")
+    .select(["id", "permissions"])
+    .where("org_id", "=", orgId)
+    .execute();
+  for (const r of rows) map.set(r.id, JSON.parse(r.permissions) as string[]);
+  return map;
+}
+
+/** Grants a principal holds in an org through its bindings. */
+export async function principalGrants(
+  deps: Deps,
+  orgId: string,
+  principalId: string,
+): Promise<{ grants: Grant[]; boundRolePermissions: string[][] }> {
+  const [bindings, roles] = await Promise.all([
+    deps.db.kysely
+      .selectFrom("bindings")
+      .select(["role_id", "project_id"])
+      .where("org_id", "=", orgId)
+      .where("principal_id", "=", principalId)
+      .execute(),
+    rolePermissions(deps, orgId),
+  ]);
+  const grants: Grant[] = [];
+  const boundRolePermissions: string[][] = [];
+  for (const b of bindings) {
+    const perms = roles.get(b.role_id) ?? [];
+    boundRolePermissions.push(perms);
+    for (const pattern of perms) grants.push({ pattern, projectId: b.project_id });
+  }
+  return { grants, boundRolePermissions };
+}
+
+export function toOrgView(row: {
+  id: string;
+  name: string;
+  is_operator: number;
+  settings: string;
+  created_at: string;
+  updated_at: string;
+  version: number;
+}): OrgView {
+  return {
+    id: row.id,
+    name: row.name,
+    isOperator: row.is_operator === 1,
+    settings: parseOrgSettings(row.settings),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    version: row.version,
+  };
+}
+
+/**
+ * Loads the actor's access to an org. An org the actor does not belong to answers 404,
+ * exactly like one that does not exist, so ids do not leak.
+ */
+export async function loadAccess(deps: Deps, actor: Actor, orgId: string): Promise<OrgAccess> {
+  requireSignedIn(actor);
+  if (actor.limit && actor.limit.orgId !== orgId) throw notFound("Organization");
+  const row = await deps.db.kysely.selectFrom("orgs").selectAll().where("id", "=", orgId).executeTakeFirst();
+  if (!row) throw notFound("Organization");
+  const org = toOrgView(row);
+
+  let grants: Grant[] = [];
+  let boundRolePermissions: string[][] = [];
+  if (actor.kind === "user") {
+    const member = await deps.db.kysely
+      .selectFrom("org_members")
+      .select("user_id")
+      .where("org_id", "=", orgId)
+      .where("user_id", "=", actor.id)
+      .executeTakeFirst();
+    if (!member) throw notFound("Organization");
+    ({ grants, boundRolePermissions } = await principalGrants(deps, orgId, actor.id));
+  } else if (actor.kind === "service_account") {
+    const sa = await deps.db.kysely
+      .selectFrom("service_accounts")
+      .select("org_id")
+      .where("id", "=", actor.id)
+      .executeTakeFirst();
+    if (sa?.org_id !== orgId) throw notFound("Organization");
+    ({ grants, boundRolePermissions } = await principalGrants(deps, orgId, actor.id));
+  } else {
+    const project = await deps.db.kysely
+      .selectFrom("projects")
+      .select("org_id")
+      .where("id", "=", actor.id)
+      .executeTakeFirst();
+    if (project?.org_id !== orgId) throw notFound("Organization");
+    // A project key acts only inside its project; what it may do there is the key's own list.
+    grants = [{ pattern: "*", projectId: actor.id }];
+  }
+
+  const platform = new Set(deps.catalog.filter((p) => p.platform).map((p) => p.name));
+  const limit = actor.limit;
+  const can = (permission: string, projectId: string | null = null): boolean => {
+    if (platform.has(permission) && !org.isOperator) return false;
+    if (limit) {
+      if (limit.permissions && !limit.permissions.has(permission)) return false;
+      if (limit.readOnly && !isReadPermission(permission)) return false;
+      if (limit.projects && projectId && !limit.projects.includes(projectId)) return false;
+    }
+    return allows(grants, permission, projectId);
+  };
+  return {
+    org,
+    actor,
+    grants,
+    boundRolePermissions,
+    can,
+    require(permission, projectId = null) {
+      if (!can(permission, projectId)) throw forbidden(permission);
+    },
+  };
+}

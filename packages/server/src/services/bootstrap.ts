@@ -1,0 +1,87 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { DEFAULT_ORG_SETTINGS } from "../domain/org-settings.js";
+import { newId, randomBase62 } from "../domain/ids.js";
+import type { Config } from "../config.js";
+import type { Db } from "../store/db.js";
+import { hashPassword } from "./passwords.js";
+
+/**
+ * The server pepper: KEYWARD_SECRET, or one generated into the data directory (mode 0600)
+ * on first start and reused after.
+ */
+export function loadPepper(config: Config): string {
+  if (config.secret) return config.secret;
+  const file = path.join(config.dataDir, "secret.key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(config.dataDir, { recursive: true });
+  const secret = randomBase62(64);
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
+  return secret;
+}
+
+export interface FirstStart {
+  email: string;
+  /** Only when generated: the caller prints it once. */
+  password?: string;
+  orgId: string;
+}
+
+/**
+ * On an empty database: an owner user and the operator org. Returns null when users exist,
+ * so a second start creates and prints nothing.
+ */
+export async function bootstrap(db: Db, config: Config, now: Date): Promise<FirstStart | null> {
+  const any = await db.kysely.selectFrom("users").select("id").limit(1).executeTakeFirst();
+  if (any) return null;
+  const email = (config.adminEmail ?? "admin@keyward.local").trim().toLowerCase();
+  const generated = config.adminPassword ? undefined : randomBase62(20);
+  const password = config.adminPassword ?? (generated as string);
+  const t = now.toISOString();
+  const userId = newId("usr");
+  const orgId = newId("org");
+  const passwordHash = await hashPassword(password);
+  await db.kysely.transaction().execute(async (trx) => {
+    await trx
+      .insertInto("users")
+      .values({
+        id: userId,
+        email,
+        name: "Owner",
+        password_hash: passwordHash,
+        must_change_password: generated ? 1 : 0,
+        created_at: t,
+        updated_at: t,
+      })
+      .execute();
+    await trx
+      .insertInto("orgs")
+      .values({ id: orgId, name: "Operator", is_operator: 1, settings: JSON.stringify(DEFAULT_ORG_SETTINGS), created_at: t, updated_at: t, version: 1 })
+      .execute();
+    await trx.insertInto("org_members").values({ org_id: orgId, user_id: userId, invited_by: null, created_at: t }).execute();
+    await trx
+      .insertInto("bindings")
+      .values({ id: newId("rb"), org_id: orgId, principal_type: "user", principal_id: userId, role_id: "role_owner", project_id: null, created_at: t })
+      .execute();
+    await trx
+      .insertInto("audit_events")
+      .values({
+        id: newId("evt"),
+        org_id: orgId,
+        actor_type: "system",
+        actor_id: null,
+        actor_credential: null,
+        action: "system.bootstrap",
+        target_type: "user",
+        target_id: userId,
+        result: "success",
+        details: JSON.stringify({ after: { email } }),
+        ip: null,
+        user_agent: null,
+        request_id: null,
+        created_at: t,
+      })
+      .execute();
+  });
+  return { email, password: generated, orgId };
+}

@@ -1,0 +1,23 @@
+import { AuthService } from "./auth-service.js";
+import type { Deps } from "./deps.js";
+import { InvitationService } from "./invitation-service.js";
+import { MemberService } from "./member-service.js";
+import { OrgService } from "./org-service.js";
+import { ProjectService } from "./project-service.js";
+import { RoleService } from "./role-service.js";
+import { ServiceAccountService } from "./service-account-service.js";
+
+/** Every service, built once from the same deps. */
+export function buildServices(deps: Deps) {
+  return {
+    deps,
+    auth: new AuthService(deps),
+    orgs: new OrgService(deps),
+    projects: new ProjectService(deps),
+    serviceAccounts: new ServiceAccountService(deps),
+    roles: new RoleService(deps),
+    members: new MemberService(deps),
+    invitations: new InvitationService(deps),
+  };
+}
+export type Services = ReturnType<typeof buildServices>;

@@ -1,0 +1,119 @@
+import { AppError, notFound } from "../domain/errors.js";
+import { type Page, type PageRequest, paginate } from "../store/pagination.js";
+import type { OrgAccess } from "./access.js";
+import { diff, writeAudit } from "./audit.js";
+import type { Deps, RequestCtx } from "./deps.js";
+import { type RoleBinding, bindingsOf, checkBindings, replaceBindings } from "./role-bindings.js";
+
+export interface MemberView {
+  userId: string;
+  email: string;
+  name: string;
+  invitedBy: string | null;
+  roles: RoleBinding[];
+  joinedAt: string;
+}
+
+export class MemberService {
+  constructor(private deps: Deps) {}
+
+  async list(access: OrgAccess, page: PageRequest): Promise<Page<MemberView>> {
+    access.require("iam:members:read");
+    const q = this.deps.db.kysely
+      .selectFrom("org_members")
+      .innerJoin("users", "users.id", "org_members.user_id")
+      .select([
+        "users.id as id",
+        "users.email",
+        "users.name",
+        "org_members.invited_by",
+        "org_members.created_at as created_at",
+      ])
+      .where("org_members.org_id", "=", access.org.id);
+    const res = await paginate(q, page, { createdAt: "org_members.created_at", id: "users.id" });
+    const roles = await bindingsOf(this.deps, access.org.id, res.items.map((r) => r.id));
+    return {
+      items: res.items.map((r) => ({
+        userId: r.id,
+        email: r.email,
+        name: r.name,
+        invitedBy: r.invited_by,
+        roles: roles.get(r.id) ?? [],
+        joinedAt: r.created_at,
+      })),
+      nextCursor: res.nextCursor,
+    };
+  }
+
+  async get(access: OrgAccess, userId: string): Promise<MemberView> {
+    const row = await this.deps.db.kysely
+      .selectFrom("org_members")
+      .innerJoin("users", "users.id", "org_members.user_id")
+      .select(["users.id", "users.email", "users.name", "org_members.invited_by", "org_members.created_at"])
+      .where("org_members.org_id", "=", access.org.id)
+      .where("users.id", "=", userId)
+      .executeTakeFirst();
+    if (!row) throw notFound("Member");
+    const isSelf = access.actor.kind === "user" && access.actor.id === userId;
+    if (!isSelf) access.require("iam:members:read");
+    const roles = await bindingsOf(this.deps, access.org.id, [userId]);
+    return {
+      userId: row.id,
+      email: row.email,
+      name: row.name,
+      invitedBy: row.invited_by,
+      roles: roles.get(userId) ?? [],
+      joinedAt: row.created_at,
+    };
+  }
+
+  /** Replaces a member's role bindings; the caller must hold what it grants. */
+  async setRoles(ctx: RequestCtx, access: OrgAccess, userId: string, roles: RoleBinding[]): Promise<MemberView> {
+    const before = await this.get(access, userId);
+    access.require("iam:members:manage");
+    await checkBindings(this.deps, access, roles);
+    await this.keepAnOwner(access.org.id, userId, roles);
+    const t = this.deps.now();
+    await this.deps.db.kysely.transaction().execute(async (trx) => {
+      await replaceBindings(trx, access.org.id, { type: "user", id: userId }, roles, t);
+      await writeAudit(trx, ctx, t, {
+        orgId: access.org.id,
+        action: "member.update",
+        target: { type: "user", id: userId },
+        details: diff({ roles: before.roles }, { roles }),
+      });
+    });
+    return this.get(access, userId);
+  }
+
+  /** Removes a member: bindings go, their keys in this org stop working (they act as nobody). */
+  async remove(ctx: RequestCtx, access: OrgAccess, userId: string): Promise<void> {
+    await this.get(access, userId);
+    const isSelf = access.actor.kind === "user" && access.actor.id === userId;
+    if (!isSelf) access.require("iam:members:manage");
+    await this.keepAnOwner(access.org.id, userId, []);
+    await this.deps.db.kysely.transaction().execute(async (trx) => {
+      await trx.deleteFrom("bindings").where("org_id", "=", access.org.id).where("principal_id", "=", userId).execute();
+      await trx.deleteFrom("org_members").where("org_id", "=", access.org.id).where("user_id", "=", userId).execute();
+      const left = await trx.selectFrom("org_members").select("org_id").where("user_id", "=", userId).executeTakeFirst();
+      // A user who belongs nowhere any more has nothing to be signed in to.
+      if (!left) await trx.deleteFrom("sessions").where("user_id", "=", userId).execute();
+      await writeAudit(trx, ctx, this.deps.now(), { orgId: access.org.id, action: "member.remove", target: { type: "user", id: userId } });
+    });
+  }
+
+  /** An org must keep at least one org-wide owner. */
+  private async keepAnOwner(orgId: string, userId: string, nextRoles: RoleBinding[]): Promise<void> {
+    if (nextRoles.some((r) => r.roleId === "role_owner" && !r.projectId)) return;
+    const owners = await this.deps.db.kysely
+      .selectFrom("bindings")
+      .select("principal_id")
+      .where("org_id", "=", orgId)
+      .where("role_id", "=", "role_owner")
+      .where("project_id", "is", null)
+      .where("principal_type", "=", "user")
+      .execute();
+    const others = owners.filter((o) => o.principal_id !== userId);
+    if (others.length === 0) throw new AppError("CONFLICT", "An organization needs at least one owner");
+  }
+}

@@ -1,0 +1,118 @@
+import { notFound } from "../domain/errors.js";
+import { newId } from "../domain/ids.js";
+import { type Page, type PageRequest, paginate } from "../store/pagination.js";
+import type { ProjectsTable } from "../store/schema.js";
+import type { OrgAccess } from "./access.js";
+import { diff, writeAudit } from "./audit.js";
+import type { Deps, RequestCtx } from "./deps.js";
+
+export interface ProjectView {
+  id: string;
+  orgId: string;
+  name: string;
+  description: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const toView = (r: ProjectsTable): ProjectView => ({
+  id: r.id,
+  orgId: r.org_id,
+  name: r.name,
+  description: r.description,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class ProjectService {
+  constructor(private deps: Deps) {}
+
+  /** The org a project belongs to, or 404. Route handlers load access with it. */
+  async orgOf(projectId: string): Promise<string> {
+    const row = await this.deps.db.kysely.selectFrom("projects").select("org_id").where("id", "=", projectId).executeTakeFirst();
+    if (!row) throw notFound("Project");
+    return row.org_id;
+  }
+
+  async create(ctx: RequestCtx, access: OrgAccess, input: { name: string; description?: string }): Promise<ProjectView> {
+    access.require("iam:projects:create");
+    const t = this.deps.now();
+    const row: ProjectsTable = {
+      id: newId("prj"),
+      org_id: access.org.id,
+      name: input.name,
+      description: input.description ?? "",
+      created_at: t.toISOString(),
+      updated_at: t.toISOString(),
+    };
+    await this.deps.db.kysely.transaction().execute(async (trx) => {
+      await trx.insertInto("projects").values(row).execute();
+      await writeAudit(trx, ctx, t, {
+        orgId: access.org.id,
+        action: "project.create",
+        target: { type: "project", id: row.id },
+        details: { after: { name: row.name, description: row.description } },
+      });
+    });
+    return toView(row);
+  }
+
+  /** Projects the actor may read: all with org-wide read, else those it is bound on. */
+  async list(access: OrgAccess, page: PageRequest): Promise<Page<ProjectView>> {
+    let q = this.deps.db.kysely.selectFrom("projects").selectAll().where("org_id", "=", access.org.id);
+    if (!access.can("iam:projects:read")) {
+      const ids = [...new Set(access.grants.map((g) => g.projectId).filter((p): p is string => !!p))].filter((p) =>
+        access.can("iam:projects:read", p),
+      );
+      if (ids.length === 0) access.require("iam:projects:read");
+      q = q.where("id", "in", ids);
+    }
+    const res = await paginate(q, page);
+    return { items: res.items.map(toView), nextCursor: res.nextCursor };
+  }
+
+  async get(access: OrgAccess, id: string): Promise<ProjectView> {
+    const row = await this.load(access, id);
+    access.require("iam:projects:read", id);
+    return toView(row);
+  }
+
+  async update(ctx: RequestCtx, access: OrgAccess, id: string, patch: { name?: string; description?: string }): Promise<ProjectView> {
+    const row = await this.load(access, id);
+    access.require("iam:projects:update", id);
+    const t = this.deps.now();
+    const next = { ...row, ...patch, updated_at: t.toISOString() };
+    await this.deps.db.kysely.transaction().execute(async (trx) => {
+      await trx.updateTable("projects").set({ name: next.name, description: next.description, updated_at: next.updated_at }).where("id", "=", id).execute();
+      await writeAudit(trx, ctx, t, {
+        orgId: access.org.id,
+        action: "project.update",
+        target: { type: "project", id },
+        details: diff({ name: row.name, description: row.description }, { name: next.name, description: next.description }),
+      });
+    });
+    return toView(next);
+  }
+
+  /** Deletes the project, its bindings and the keys it owns. */
+  async delete(ctx: RequestCtx, access: OrgAccess, id: string): Promise<void> {
+    await this.load(access, id);
+    access.require("iam:projects:delete", id);
+    await this.deps.db.kysely.transaction().execute(async (trx) => {
+      await trx.deleteFrom("api_keys").where("owner_type", "=", "project").where("owner_id", "=", id).execute();
+      await trx.deleteFrom("projects").where("id", "=", id).execute();
+      await writeAudit(trx, ctx, this.deps.now(), { orgId: access.org.id, action: "project.delete", target: { type: "project", id } });
+    });
+  }
+
+  private async load(access: OrgAccess, id: string): Promise<ProjectsTable> {
+    const row = await this.deps.db.kysely
+      .selectFrom("projects")
+      .selectAll()
+      .where("id", "=", id)
+      .where("org_id", "=", access.org.id)
+      .executeTakeFirst();
+    if (!row) throw notFound("Project");
+    return row;
+  }
+}

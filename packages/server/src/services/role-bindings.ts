@@ -1,0 +1,93 @@
+import type { Kysely } from "kysely";
+import { AppError, invalidField } from "../domain/errors.js";
+import { newId } from "../domain/ids.js";
+import { expand } from "../domain/permissions/match.js";
+import { expandGrants } from "../domain/permissions/grants.js";
+import type { Database } from "../store/schema.js";
+import type { OrgAccess } from "./access.js";
+import { rolePermissions } from "./access.js";
+import type { Deps } from "./deps.js";
+
+/** A role bound to a principal, org-wide (`projectId` null) or on one project. */
+export interface RoleBinding {
+  roleId: string;
+  projectId?: string | null;
+}
+
+/**
+ * Checks bindings before they are written: roles and projects exist in the org, and the
+ * caller holds every permission it hands out (no escalation through roles).
+ */
+export async function checkBindings(
+  deps: Deps,
+  access: OrgAccess,
+  bindings: readonly RoleBinding[],
+  field = "roles",
+): Promise<void> {
+  const roles = await rolePermissions(deps, access.org.id);
+  const mine = expandGrants(access.grants, deps.catalog, access.org.isOperator);
+  for (let i = 0; i < bindings.length; i++) {
+    const b = bindings[i];
+    const perms = roles.get(b.roleId);
+    if (!perms) throw invalidField(`${field}/${i}/roleId`, `role ${b.roleId} does not exist in this organization`);
+    if (b.projectId) {
+      const p = await deps.db.kysely
+        .selectFrom("projects")
+        .select("id")
+        .where("id", "=", b.projectId)
+        .where("org_id", "=", access.org.id)
+        .executeTakeFirst();
+      if (!p) throw invalidField(`${field}/${i}/projectId`, `project ${b.projectId} does not exist in this organization`);
+    }
+    const held = b.projectId ? (mine.projects.get(b.projectId) ?? mine.org) : mine.org;
+    const wanted = expand(perms, deps.catalog, access.org.isOperator);
+    const missing = [...wanted].filter((p) => !held.has(p));
+    if (missing.length > 0) {
+      throw new AppError("FORBIDDEN", `You cannot grant permissions you do not hold: ${missing.slice(0, 5).join(", ")}`, {
+        errors: [{ path: `${field}/${i}/roleId`, code: "escalation", message: "role grants more than you hold" }],
+      });
+    }
+  }
+}
+
+/** Replaces a principal's bindings in an org. Call inside the transaction of the change. */
+export async function replaceBindings(
+  trx: Kysely<Database>,
+  orgId: string,
+  principal: { type: "user" | "service_account"; id: string },
+  bindings: readonly RoleBinding[],
+  now: Date,
+): Promise<void> {
+  await trx.deleteFrom("bindings").where("org_id", "=", orgId).where("principal_id", "=", principal.id).execute();
+  const unique = new Map(bindings.map((b) => [`${b.roleId}|${b.projectId ?? ""}`, b]));
+  if (unique.size === 0) return;
+  await trx
+    .insertInto("bindings")
+    .values(
+      [...unique.values()].map((b) => ({
+        id: newId("rb"),
+        org_id: orgId,
+        principal_type: principal.type,
+        principal_id: principal.id,
+        role_id: b.roleId,
+        project_id: b.projectId ?? null,
+        created_at: now.toISOString(),
+      })),
+    )
+    .execute();
+}
+
+/** Bindings per principal, for list responses. */
+export async function bindingsOf(deps: Deps, orgId: string, principalIds: string[]): Promise<Map<string, RoleBinding[]>> {
+  const out = new Map<string, RoleBinding[]>(principalIds.map((id) => [id, []]));
+  if (principalIds.length === 0) return out;
+  const rows = await deps.db.kysely
+    .selectFrom("bindings")
+    .select(["principal_id", "role_id", "project_id"])
+    .where("org_id", "=", orgId)
+    .where("principal_id", "in", principalIds)
+    .orderBy("created_at")
+    .execute();
+  for (const r of rows) out.get(r.principal_id)?.push({ roleId: r.role_id, projectId: r.project_id });
+  return out;
+}

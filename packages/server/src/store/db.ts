@@ -1,0 +1,65 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from "kysely";
+import pg from "pg";
+import * as m0001 from "./migrations/0001-initial.js";
+import type { Database } from "./schema.js";
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: Dialect;
+  /** Present on PostgreSQL: the pool, for LISTEN/NOTIFY. */
+  pgPool?: pg.Pool;
+  schema?: string;
+  close(): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = { "0001-initial": m0001 };
+
+export function isPostgresUrl(url: string): boolean {
+  return url.startsWith("postgres://") || url.startsWith("postgresql://");
+}
+
+/**
+ * Opens the database named by `url`: a postgres:// URL, or a SQLite file path
+ * (`sqlite:` prefix optional, `:memory:` allowed). `schema` isolates a PostgreSQL run.
+ */
+export async function openDb(url: string, schema?: string): Promise<Db> {
+  if (isPostgresUrl(url)) {
+    if (schema && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      options: schema ? `-c search_path=${schema}` : undefined,
+    });
+    if (schema) await pool.query(`create schema if not exists ${schema}`);
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { kysely, dialect: "postgres", pgPool: pool, schema, close: () => kysely.destroy() };
+  }
+  const file = url.replace(/^sqlite:(\/\/)?/, "");
+  if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new SQLite(file);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("busy_timeout = 5000");
+  sqlite.pragma("synchronous = NORMAL");
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
+}
+
+/** Brings the schema up to date; the same migrations serve both dialects. */
+export async function migrate(db: Db): Promise<void> {
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider: { getMigrations: async () => migrations },
+    migrationTableSchema: db.schema,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    throw new Error(`migration ${failed?.migrationName ?? ""} failed: ${(error as Error)?.message ?? ""}`);
+  }
+}

@@ -1,0 +1,141 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, inject } from "vitest";
+import { loadConfig, type Config } from "../src/config.js";
+import { type Keyward, createKeyward } from "../src/compose.js";
+import { randomBase62 } from "../src/domain/ids.js";
+import { bootstrap } from "../src/services/bootstrap.js";
+
+export type DialectName = "sqlite" | "postgres";
+export const DIALECTS: DialectName[] = ["sqlite", "postgres"];
+
+export const OWNER_EMAIL = "owner@example.com";
+export const OWNER_PASSWORD = "owner-password-123";
+
+export interface InjectOptions {
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  ip?: string;
+}
+
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
+/**
+ * A fresh Keyward per test: its own SQLite file or PostgreSQL schema, an owner user and
+ * the operator org. Nothing is shared between tests.
+ */
+export class Harness {
+  private constructor(
+    readonly kw: Keyward,
+    readonly dialect: DialectName,
+    readonly operatorOrgId: string,
+    private cleanup: () => Promise<void>,
+  ) {}
+
+  static async init(dialect: DialectName, env: Record<string, string> = {}, configure?: (c: Config) => void): Promise<Harness> {
+    const dir = mkdtempSync(path.join(tmpdir(), "keyward-test-"));
+    const schema = `t_${randomBase62(12).toLowerCase()}`;
+    const config = loadConfig({
+      KEYWARD_DATA_DIR: dir,
+      KEYWARD_DATABASE_URL: dialect === "postgres" ? inject("pgUrl") : path.join(dir, "keyward.db"),
+      KEYWARD_SECRET: "test-secret-test-secret-test-secret-0123456789",
+      KEYWARD_ADMIN_EMAIL: OWNER_EMAIL,
+      KEYWARD_ADMIN_PASSWORD: OWNER_PASSWORD,
+      KEYWARD_CONFIG: path.join(import.meta.dirname, "fixtures", "keyward.config.json"),
+      ...env,
+    });
+    if (dialect === "postgres") config.databaseSchema = schema;
+    configure?.(config);
+    const kw = await createKeyward(config, { logger: false });
+    const first = await bootstrap(kw.db, config, new Date());
+    const cleanup = async () => {
+      if (dialect === "postgres" && kw.db.pgPool) {
+        await kw.db.pgPool.query(`drop schema if exists ${schema} cascade`).catch(() => {});
+      }
+      await kw.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return new Harness(kw, dialect, first?.orgId ?? "", cleanup);
+  }
+
+  get app() {
+    return this.kw.app;
+  }
+
+  async close() {
+    await this.cleanup();
+  }
+
+  /** Sends a request through Fastify's inject (no socket). */
+  async req<T = any>(method: string, url: string, opts: InjectOptions = {}): Promise<Res<T>> {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    const res = await this.app.inject({
+      method: method as "GET",
+      url,
+      headers,
+      remoteAddress: opts.ip,
+      ...(opts.body !== undefined ? { payload: opts.body as object } : {}),
+    });
+    const type = String(res.headers["content-type"] ?? "");
+    const body = type.includes("json") && res.body ? JSON.parse(res.body) : res.body;
+    return { status: res.statusCode, body, headers: res.headers };
+  }
+
+  async login(email = OWNER_EMAIL, password = OWNER_PASSWORD): Promise<string> {
+    const res = await this.req("POST", "/v1/auth/login", { body: { email, password } });
+    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.token as string;
+  }
+
+  /** A new org owned by a new user; returns that user's session token and the org id. */
+  async newOrgWithOwner(label = "other"): Promise<{ token: string; orgId: string; userId: string; email: string }> {
+    const ownerToken = await this.login();
+    const email = `${label}-${randomBase62(6).toLowerCase()}@example.com`;
+    const inv = await this.req("POST", `/v1/orgs/${this.operatorOrgId}/invitations`, {
+      token: ownerToken,
+      body: { email, roles: [{ roleId: "role_viewer" }] },
+    });
+    const acc = await this.req("POST", `/v1/invitations/${inv.body.token}/accept`, {
+      body: { name: label, password: "password-of-someone" },
+    });
+    const token = await this.login(email, "password-of-someone");
+    const org = await this.req("POST", "/v1/orgs", { token, body: { name: `${label} org` } });
+    if (org.status !== 201) throw new Error(`org create failed ${JSON.stringify(org.body)}`);
+    return { token, orgId: org.body.id, userId: acc.body.userId, email };
+  }
+
+  /** Invites a new user into `orgId` with `roles` (as the org's `inviterToken`) and logs them in. */
+  async newMember(
+    orgId: string,
+    inviterToken: string,
+    roles: { roleId: string; projectId?: string }[],
+    label = "member",
+  ): Promise<{ token: string; userId: string; email: string }> {
+    const email = `${label}-${randomBase62(6).toLowerCase()}@example.com`;
+    const inv = await this.req("POST", `/v1/orgs/${orgId}/invitations`, { token: inviterToken, body: { email, roles } });
+    if (inv.status !== 201) throw new Error(`invite failed ${JSON.stringify(inv.body)}`);
+    const acc = await this.req("POST", `/v1/invitations/${inv.body.token}/accept`, {
+      body: { name: label, password: "password-of-someone" },
+    });
+    const token = await this.login(email, "password-of-someone");
+    return { token, userId: acc.body.userId, email };
+  }
+}
+
+/**
+ * Runs a suite once per database. The PostgreSQL run is skipped (loudly, by global setup)
+ * only when no server answers and CI is not set.
+ */
+export function describeEachDialect(name: string, fn: (dialect: DialectName) => void) {
+  for (const dialect of DIALECTS) {
+    const run = dialect === "sqlite" || inject("pgAvailable");
+    (run ? describe : describe.skip)(`${name} [${dialect}]`, () => fn(dialect));
+  }
+}
