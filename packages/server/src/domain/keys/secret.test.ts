@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { deriveSecret, generateSecret, hashSecret, isWellFormedSecret } from "./secret.js";
+
+describe("API key secrets", () => {
+  it("has the documented shape and a valid checksum", () => {
+    const { secret, start } = generateSecret("kw");
+    expect(secret).toMatch(/^kw_[0-9A-Za-z]{38}$/);
+    expect(start).toBe(secret.slice(0, 8));
+    expect(isWellFormedSecret(secret, "kw")).toBe(true);
+  });
+
+  it("rejects a one-character typo by checksum", () => {
+    const { secret } = generateSecret("kw");
+    const i = 10;
+    const typo = secret.slice(0, i) + (secret[i] === "a" ? "b" : "a") + secret.slice(i + 1);
+    expect(isWellFormedSecret(typo, "kw")).toBe(false);
+  });
+
+  it("rejects wrong prefix, length and characters", () => {
+    const { secret } = generateSecret("kw");
+    expect(isWellFormedSecret(secret, "xx")).toBe(false);
+    expect(isWellFormedSecret(`${secret}a`, "kw")).toBe(false);
+    expect(isWellFormedSecret(secret.replace(/.$/, "-"), "kw")).toBe(false);
+  });
+
+  it("never repeats across many draws", () => {
+    const seen = new Set(Array.from({ length: 2000 }, () => generateSecret("kw").secret));
+    expect(seen.size).toBe(2000);
+  });
+
+  it("derives the same secret from the same material, another from other material", () => {
+    const a = deriveSecret("kw", "pepper", "nonce-1");
+    expect(deriveSecret("kw", "pepper", "nonce-1").secret).toBe(a.secret);
+    expect(deriveSecret("kw", "pepper", "nonce-2").secret).not.toBe(a.secret);
+    expect(deriveSecret("kw", "other-pepper", "nonce-1").secret).not.toBe(a.secret);
+    expect(isWellFormedSecret(a.secret, "kw")).toBe(true);
+  });
+
+  it("hashes with the pepper", () => {
+    expect(hashSecret("kw_x", "p1")).not.toBe(hashSecret("kw_x", "p2"));
+    expect(hashSecret("kw_x", "p1")).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
