@@ -5,6 +5,7 @@ import { builtinRoles } from "./domain/permissions/roles.js";
 import { type App, type AppOptions, buildApp } from "./http/app.js";
 import { loadPepper } from "./services/bootstrap.js";
 import type { Deps } from "./services/deps.js";
+import { KeyEvents } from "./services/key-events.js";
 import { type Services, buildServices } from "./services/index.js";
 import { type Db, migrate, openDb } from "./store/db.js";
 
@@ -36,6 +37,7 @@ export async function createKeyward(config: Config, opts: AppOptions & { now?: (
     pepper: loadPepper(config),
     logger,
     now: opts.now ?? (() => new Date()),
+    keyEvents: new KeyEvents(),
   };
   const services = buildServices(deps);
   const app = await buildApp(services, opts);

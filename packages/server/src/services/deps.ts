@@ -3,6 +3,7 @@ import type { Config } from "../config.js";
 import type { PermissionDef } from "../domain/permissions/catalog.js";
 import type { BuiltinRole } from "../domain/permissions/roles.js";
 import type { Db } from "../store/db.js";
+import type { KeyEvents } from "./key-events.js";
 
 /** What every service is built from; assembled once in main.ts (or a test harness). */
 export interface Deps {
@@ -14,6 +15,8 @@ export interface Deps {
   pepper: string;
   logger: Logger;
   now: () => Date;
+  /** Emit after committing anything that changes how keys resolve. */
+  keyEvents: KeyEvents;
 }
 
 /** Who acts, and through which credential. Filled by the HTTP auth layer. */

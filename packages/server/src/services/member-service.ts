@@ -83,6 +83,7 @@ export class MemberService {
         details: diff({ roles: before.roles }, { roles }),
       });
     });
+    this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: userId });
     return this.get(access, userId);
   }
 
@@ -100,6 +101,7 @@ export class MemberService {
       if (!left) await trx.deleteFrom("sessions").where("user_id", "=", userId).execute();
       await writeAudit(trx, ctx, this.deps.now(), { orgId: access.org.id, action: "member.remove", target: { type: "user", id: userId } });
     });
+    this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: userId });
   }
 
   /** An org must keep at least one org-wide owner. */

@@ -91,6 +91,7 @@ export class OrgService {
         details: diff({ name: org.name, ...org.settings }, { name, ...settings }),
       });
     });
+    this.deps.keyEvents.emit({ kind: "org", orgId: org.id });
     return this.get(org.id);
   }
 
@@ -103,5 +104,6 @@ export class OrgService {
       await trx.deleteFrom("orgs").where("id", "=", id).execute();
       await writeAudit(trx, ctx, this.deps.now(), { orgId: id, action: "org.delete", target: { type: "org", id } });
     });
+    this.deps.keyEvents.emit({ kind: "org", orgId: id });
   }
 }

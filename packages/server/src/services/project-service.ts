@@ -103,6 +103,7 @@ export class ProjectService {
       await trx.deleteFrom("projects").where("id", "=", id).execute();
       await writeAudit(trx, ctx, this.deps.now(), { orgId: access.org.id, action: "project.delete", target: { type: "project", id } });
     });
+    this.deps.keyEvents.emit({ kind: "org", orgId: access.org.id });
   }
 
   private async load(access: OrgAccess, id: string): Promise<ProjectsTable> {

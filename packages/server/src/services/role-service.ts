@@ -133,6 +133,7 @@ export class RoleService {
         ),
       });
     });
+    this.deps.keyEvents.emit({ kind: "org", orgId: access.org.id });
     return toView(next);
   }
 

@@ -120,6 +120,7 @@ export class ServiceAccountService {
         ),
       });
     });
+    this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: id });
     return this.get(access, id);
   }
 
@@ -137,6 +138,7 @@ export class ServiceAccountService {
         target: { type: "service_account", id },
       });
     });
+    this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: id });
   }
 
   private async load(access: OrgAccess, id: string): Promise<ServiceAccountsTable> {
