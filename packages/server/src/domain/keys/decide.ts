@@ -1,0 +1,131 @@
+import { type IpRule, ipAllowed } from "../ip-rules.js";
+import { isReadPermission } from "../permissions/catalog.js";
+import type { OrgSettings } from "../org-settings.js";
+import { type PermissionScopes, atProject } from "./effective.js";
+
+export type KeyOwnerType = "user" | "service_account" | "project";
+
+/**
+ * A key as the verification path sees it: its stored fields, its org's policy and its
+ * owner's current standing, resolved by `KeyResolver` (services/key-resolver.ts).
+ */
+export interface ResolvedKey {
+  id: string;
+  orgId: string;
+  name: string;
+  owner: { type: KeyOwnerType; id: string };
+  status: "active" | "disabled";
+  /** ISO instant or null (never expires). */
+  expiresAt: string | null;
+  readOnly: boolean;
+  defaultProjectId: string | null;
+  /** Projects the key may act in; null = any project of its org. */
+  allowedProjects: string[] | null;
+  /** The key's own allow list, parsed (empty = any address). */
+  allowedIps: IpRule[];
+  /** The org's allow list, parsed (empty = any address); both lists must admit the IP. */
+  orgAllowedIps: IpRule[];
+  ratelimit: { limit: number; windowSeconds: number } | null;
+  /** The key's own concrete permissions (its list and roles, expanded); null = all of the owner's. */
+  keyPermissions: Set<string> | null;
+  /** Effective permissions org-wide: key ∩ owner's current grants ∩ read-only. */
+  permissions: Set<string>;
+  /** Effective permissions in projects where the owner holds project-scoped grants. */
+  projectPermissions: Map<string, Set<string>>;
+  /** False when the owner left the org (user) or no longer exists. */
+  ownerActive: boolean;
+  org: { id: string; isOperator: boolean; settings: OrgSettings };
+  /** Which stored hash matched: the current secret, or the previous one in its grace period. */
+  matched: "current" | "previous";
+  version: number;
+  createdAt: string;
+}
+
+export interface DecideRequest {
+  /** Every one of these must be held. */
+  permissions?: readonly string[];
+  /** Project the request acts in; defaults to the key's defaultProjectId (project keys: their project). */
+  projectId?: string | null;
+  /** Client IP; required when an allow list applies. */
+  ip?: string | null;
+  /** HTTP method of the protected request: GET/HEAD/OPTIONS read, anything else writes. */
+  method?: string | null;
+}
+
+export type DenyCode =
+  | "MALFORMED"
+  | "NOT_FOUND"
+  | "EXPIRED"
+  | "DISABLED"
+  | "IP_NOT_ALLOWED"
+  | "PROJECT_NOT_ALLOWED"
+  | "READ_ONLY"
+  | "INSUFFICIENT_PERMISSIONS"
+  | "OWNER_INACTIVE";
+
+export type Decision =
+  | {
+      valid: true;
+      keyId: string;
+      orgId: string;
+      owner: { type: KeyOwnerType; id: string };
+      /** The project the decision applies to (null = org-wide). */
+      projectId: string | null;
+      /** Effective concrete permissions there, sorted. */
+      permissions: string[];
+      expiresAt: string | null;
+      ratelimit: { limit: number; windowSeconds: number } | null;
+    }
+  | { valid: false; code: DenyCode };
+
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The decision for a presented secret that fails its format or checksum. */
+export const MALFORMED: Decision = Object.freeze({ valid: false, code: "MALFORMED" }) as Decision;
+
+/** Is the method a read (GET/HEAD/OPTIONS)? Absent counts as read. */
+export const isReadMethod = (method: string | null | undefined) => !method || READ_METHODS.has(method.toUpperCase());
+
+/** The project a request acts in, after defaults. */
+export function requestProject(key: ResolvedKey, req: DecideRequest): string | null {
+  if (req.projectId) return req.projectId;
+  if (key.owner.type === "project") return key.owner.id;
+  return key.defaultProjectId;
+}
+
+/**
+ * Decides whether a resolved key may make a request. Pure: no I/O, no clock (`now` is passed).
+ * `key` null means no key has that secret (NOT_FOUND). Checks run from the cheapest and
+ * least revealing to the most specific.
+ * @example decide(key, { permissions: ["compute:read"], ip: "203.0.113.9", method: "GET" }, new Date())
+ */
+export function decide(key: ResolvedKey | null, req: DecideRequest, now: Date): Decision {
+  if (!key) return { valid: false, code: "NOT_FOUND" };
+  if (key.status !== "active") return { valid: false, code: "DISABLED" };
+  if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now.getTime()) return { valid: false, code: "EXPIRED" };
+  if (!key.ownerActive) return { valid: false, code: "OWNER_INACTIVE" };
+  // Both the org's and the key's allow lists must admit the address (their intersection).
+  const ip = req.ip ?? null;
+  if (!ipAllowed(key.orgAllowedIps, ip) || !ipAllowed(key.allowedIps, ip)) return { valid: false, code: "IP_NOT_ALLOWED" };
+  const projectId = requestProject(key, req);
+  if (projectId !== null) {
+    if (key.owner.type === "project" && projectId !== key.owner.id) return { valid: false, code: "PROJECT_NOT_ALLOWED" };
+    if (key.allowedProjects && !key.allowedProjects.includes(projectId)) return { valid: false, code: "PROJECT_NOT_ALLOWED" };
+  }
+  const wanted = req.permissions ?? [];
+  if (key.readOnly && (!isReadMethod(req.method) || wanted.some((p) => !isReadPermission(p)))) {
+    return { valid: false, code: "READ_ONLY" };
+  }
+  const held = atProject({ org: key.permissions, projects: key.projectPermissions } satisfies PermissionScopes, projectId);
+  if (wanted.some((p) => !held.has(p))) return { valid: false, code: "INSUFFICIENT_PERMISSIONS" };
+  return {
+    valid: true,
+    keyId: key.id,
+    orgId: key.orgId,
+    owner: key.owner,
+    projectId,
+    permissions: [...held].sort(),
+    expiresAt: key.expiresAt,
+    ratelimit: key.ratelimit,
+  };
+}

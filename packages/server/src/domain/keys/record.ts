@@ -1,0 +1,34 @@
+import { type IpRule, parseIpRule } from "../ip-rules.js";
+import type { PermissionDef } from "../permissions/catalog.js";
+import { expand } from "../permissions/match.js";
+
+/**
+ * The key's own concrete permissions: its explicit patterns and its roles' patterns,
+ * expanded against the catalog. null when it has neither (it carries all of its owner's).
+ */
+export function keyPermissionSet(
+  permissions: readonly string[] | null,
+  roles: readonly string[] | null,
+  rolePermissions: ReadonlyMap<string, readonly string[]>,
+  catalog: readonly PermissionDef[],
+  includePlatform: boolean,
+): Set<string> | null {
+  if (permissions === null && roles === null) return null;
+  const patterns = [...(permissions ?? [])];
+  // A role deleted since the key was made grants nothing.
+  for (const r of roles ?? []) patterns.push(...(rolePermissions.get(r) ?? []));
+  return expand(patterns, catalog, includePlatform);
+}
+
+/** JSON list column → array (null stays null). */
+export const parseList = (json: string | null): string[] | null => (json === null ? null : (JSON.parse(json) as string[]));
+
+/** Parses stored (already normalised) IP rules; anything unparseable is dropped. */
+export function parseRules(list: readonly string[] | null): IpRule[] {
+  const out: IpRule[] = [];
+  for (const s of list ?? []) {
+    const r = parseIpRule(s);
+    if (r) out.push(r);
+  }
+  return out;
+}
