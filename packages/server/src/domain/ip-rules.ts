@@ -12,25 +12,39 @@ export interface IpRule {
   prefix: number;
 }
 
-/** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes plain IPv4 so it meets IPv4 rules. */
+/** IPv4-mapped IPv6 (`::ffff:1.2.3.4`, in any spelling) becomes plain IPv4 so it meets IPv4 rules. */
 export function normaliseIp(ip: string): string | null {
   let s = ip.trim();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(s);
-  if (mapped) s = mapped[1];
+  const zone = s.indexOf("%");
+  if (zone >= 0) s = s.slice(0, zone);
   const family = isIP(s);
   if (family === 0) return null;
   if (family === 4) return s;
-  return canonicalV6(s);
+  const g = v6Groups(s);
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+    return [g[6] >> 8, g[6] & 255, g[7] >> 8, g[7] & 255].join(".");
+  }
+  return canonicalV6(g);
 }
 
-function canonicalV6(s: string): string {
-  // Expand, then compress the longest zero run: the RFC 5952 text form.
-  const [head, tail] = s.toLowerCase().split("::");
+/** The eight 16-bit groups of a valid IPv6 address; a trailing dotted quad counts as two. */
+function v6Groups(address: string): number[] {
+  let s = address.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    s = `${s.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = s.split("::");
   const h = head ? head.split(":") : [];
   const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
-  const groups =
-    tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  const parts = groups.map((g) => Number.parseInt(g, 16).toString(16));
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  return groups.map((x) => Number.parseInt(x, 16));
+}
+
+/** RFC 5952 text form: lower-case, no leading zeros, the longest zero run compressed. */
+function canonicalV6(groups: number[]): string {
+  const parts = groups.map((g) => g.toString(16));
   let best = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
@@ -53,11 +67,12 @@ function canonicalV6(s: string): string {
 /** Parses `addr` or `addr/prefix`; null when invalid. Host bits of a CIDR are cleared. */
 export function parseIpRule(raw: string): IpRule | null {
   const [addrPart, prefixPart, extra] = raw.trim().split("/");
-  if (extra !== undefined || !addrPart) return null;
-  if (addrPart.includes(".") && /^::ffff:/i.test(addrPart) && prefixPart !== undefined) return null;
+  if (extra !== undefined || !addrPart || addrPart.includes("%")) return null;
   const address = normaliseIp(addrPart);
   if (!address) return null;
   const family = isIP(address) as 4 | 6;
+  // A prefix on an IPv4-mapped address is ambiguous (IPv6 or IPv4 bits?): refuse it.
+  if (family === 4 && isIP(addrPart) === 6 && prefixPart !== undefined) return null;
   const max = family === 4 ? 32 : 128;
   let prefix = max;
   if (prefixPart !== undefined) {
@@ -71,18 +86,14 @@ export function parseIpRule(raw: string): IpRule | null {
 
 function toBigInt(address: string, family: 4 | 6): bigint {
   if (family === 4) return address.split(".").reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
-  const [head, tail] = address.split("::");
-  const h = head ? head.split(":") : [];
-  const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
+  return v6Groups(address).reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
 }
 
 function fromBigInt(n: bigint, family: 4 | 6): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => ((n >> s) & 255n).toString()).join(".");
-  const groups: string[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
-  return canonicalV6(groups.join(":"));
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((n >> BigInt(i * 16)) & 0xffffn));
+  return canonicalV6(groups);
 }
 
 function maskAddress(address: string, family: 4 | 6, prefix: number): string {
