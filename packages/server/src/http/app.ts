@@ -13,6 +13,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from "fastify";
+import { AppError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import type { RequestCtx } from "../services/deps.js";
 import type { Services } from "../services/index.js";
@@ -105,6 +106,14 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     req.ctx = { actor: { kind: "anonymous" }, ip: req.ip ?? null, userAgent: req.headers["user-agent"] ?? null, requestId: req.id };
   });
   app.addHook("onRequest", authenticate(services, opts.bearerResolvers ?? []));
+  // Deny by default: every /v1 route needs a credential unless its schema says `security: []`.
+  // Checked before any lookup, so anonymous callers cannot probe which ids exist.
+  app.addHook("onRequest", async (req) => {
+    if (req.ctx.actor.kind !== "anonymous" || !req.routeOptions.url?.startsWith("/v1/")) return;
+    const security = (req.routeOptions.schema as { security?: unknown[] } | undefined)?.security;
+    if (Array.isArray(security) && security.length === 0) return;
+    throw new AppError("UNAUTHENTICATED", "Sign in or present an API key");
+  });
   app.addHook("onResponse", async (req, reply) => metrics.observe(req, reply));
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
