@@ -1,0 +1,72 @@
+import createClient, { type Client, type Middleware } from "openapi-fetch";
+import { KeywardError } from "./errors.js";
+import type { paths } from "./generated/openapi.js";
+
+export interface KeywardClientOptions {
+  /** Where Keyward runs, e.g. `https://keys.example.com` (no `/v1`). */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer …`: an API key, an exchanged token or a session token. */
+  apiKey?: string;
+  /** Extra headers for every request. */
+  headers?: Record<string, string>;
+  /** A custom fetch (tests, proxies). */
+  fetch?: typeof globalThis.fetch;
+  /**
+   * Throw a {@link KeywardError} for every non-2xx response (default true), so `data` is
+   * always there when a call resolves. With false, read `error` as openapi-fetch returns it.
+   */
+  throwOnError?: boolean;
+}
+
+/** openapi-fetch's client over Keyward's paths: `kw.GET("/v1/orgs/{orgId}", { params: { path: { orgId } } })`. */
+export type KeywardClient = Client<paths>;
+
+const throwOnError: Middleware = {
+  async onResponse({ response }) {
+    if (!response.ok) throw await KeywardError.fromResponse(response);
+    return undefined;
+  },
+};
+
+/**
+ * A typed client for every Keyward endpoint.
+ *
+ * @example
+ * const kw = createKeywardClient({ baseUrl: "http://localhost:8080", apiKey: process.env.KEYWARD_API_KEY });
+ * const { data: me } = await kw.GET("/v1/me");
+ */
+export function createKeywardClient(opts: KeywardClientOptions): KeywardClient {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
+  const client = createClient<paths>({
+    baseUrl: opts.baseUrl.replace(/\/+$/, ""),
+    headers,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
+  if (opts.throwOnError !== false) client.use(throwOnError);
+  return client;
+}
+
+/**
+ * Resolves a call to its data, throwing a {@link KeywardError} on failure whatever
+ * `throwOnError` was.
+ *
+ * @example
+ * const org = await unwrap(kw.GET("/v1/orgs/{orgId}", { params: { path: { orgId } } }));
+ */
+export async function unwrap<D>(call: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
+  const res = await call;
+  if (res.error !== undefined || !res.response.ok) {
+    if (res.error && typeof res.error === "object" && "code" in res.error) {
+      return Promise.reject(new KeywardError(res.error as ConstructorParameters<typeof KeywardError>[0]));
+    }
+    throw new KeywardError({
+      type: "about:blank",
+      title: res.response.statusText || `HTTP ${res.response.status}`,
+      status: res.response.status,
+      detail: typeof res.error === "string" ? res.error : `HTTP ${res.response.status}`,
+      code: "HTTP_ERROR",
+    });
+  }
+  return res.data as D;
+}

@@ -1,0 +1,200 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { VerifiedKey, Verifier, VerifyRequest } from "./verify.js";
+
+/** What the middleware reads from a request; Express, Fastify and node:http requests all fit. */
+export interface RequestLike {
+  method?: string;
+  headers: IncomingMessage["headers"];
+  ip?: string;
+  socket?: { remoteAddress?: string };
+}
+
+export interface MiddlewareOptions<R extends RequestLike = RequestLike> {
+  /**
+   * Where the key is: `authorization` (default; `Bearer <key>`) or any other header name,
+   * whose whole value is the key (e.g. `x-api-key`).
+   */
+  header?: string;
+  /** Permissions the request needs (all of them), fixed or per request. */
+  permissions?: string[] | ((req: R) => string[] | undefined);
+  /** The project the request acts in. */
+  projectId?: (req: R) => string | undefined;
+  /** Send the client IP for allow-list checks (default: `req.ip`, else the socket address). `false` sends none. */
+  ip?: false | ((req: R) => string | undefined);
+  /** Send the request method, so read-only keys may only read (default true). */
+  forwardMethod?: boolean;
+}
+
+export interface Refusal {
+  status: 401 | 403 | 429 | 503;
+  headers: Record<string, string>;
+  /** problem+json (RFC 9457); `reason` is the verification code (`EXPIRED`, `IP_NOT_ALLOWED`, …). */
+  body: { type: string; title: string; status: number; detail: string; code: string; reason?: string };
+}
+
+export type AuthOutcome = { ok: true; key: VerifiedKey } | { ok: false; refusal: Refusal };
+
+const FORBIDDEN_CODES = new Set(["IP_NOT_ALLOWED", "PROJECT_NOT_ALLOWED", "READ_ONLY", "INSUFFICIENT_PERMISSIONS"]);
+
+const DETAILS: Record<string, string> = {
+  MISSING: "No API key was sent",
+  MALFORMED: "The API key is malformed",
+  NOT_FOUND: "The API key is not valid",
+  EXPIRED: "The API key has expired",
+  DISABLED: "The API key is disabled",
+  OWNER_INACTIVE: "The API key's owner is no longer active",
+  INVALID_TOKEN: "The token is not valid",
+  IP_NOT_ALLOWED: "The API key may not be used from this address",
+  PROJECT_NOT_ALLOWED: "The API key may not act in this project",
+  READ_ONLY: "The API key is read-only",
+  INSUFFICIENT_PERMISSIONS: "The API key lacks a permission this request needs",
+  RATE_LIMITED: "The API key's rate limit is exceeded",
+  UNAVAILABLE: "Key verification is unavailable",
+};
+
+function refusal(reason: string): Refusal {
+  const [status, code, title] = FORBIDDEN_CODES.has(reason)
+    ? ([403, "FORBIDDEN", "Forbidden"] as const)
+    : reason === "RATE_LIMITED"
+      ? ([429, "RATE_LIMITED", "Too many requests"] as const)
+      : reason === "UNAVAILABLE"
+        ? ([503, "UNAVAILABLE", "Service unavailable"] as const)
+        : ([401, "UNAUTHENTICATED", "Authentication required"] as const);
+  const headers: Record<string, string> = { "content-type": "application/problem+json; charset=utf-8" };
+  if (status === 401) headers["www-authenticate"] = 'Bearer realm="api"';
+  if (status === 429 || status === 503) headers["retry-after"] = "1";
+  return {
+    status,
+    headers,
+    body: {
+      type: `https://keyward.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`,
+      title,
+      status,
+      detail: DETAILS[reason] ?? `The API key was refused (${reason})`,
+      code,
+      ...(reason !== "MISSING" && reason !== "UNAVAILABLE" ? { reason } : {}),
+    },
+  };
+}
+
+/** The credential a request carries, or null. */
+export function readCredential(req: RequestLike, header = "authorization"): string | null {
+  const name = header.toLowerCase();
+  const raw = req.headers[name];
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!value) return null;
+  if (name !== "authorization") return value;
+  const m = /^Bearer\s+(\S+)$/i.exec(value);
+  return m ? m[1] : null;
+}
+
+/** Reads the key, verifies it, and says either who it is or how to refuse. Framework-free. */
+export async function authenticateRequest<R extends RequestLike>(
+  verifier: Verifier,
+  req: R,
+  opts: MiddlewareOptions<R> = {},
+): Promise<AuthOutcome> {
+  const credential = readCredential(req, opts.header);
+  if (!credential) return { ok: false, refusal: refusal("MISSING") };
+  const vr: VerifyRequest = {};
+  const perms = typeof opts.permissions === "function" ? opts.permissions(req) : opts.permissions;
+  if (perms?.length) vr.permissions = perms;
+  const projectId = opts.projectId?.(req);
+  if (projectId) vr.projectId = projectId;
+  if (opts.ip !== false) {
+    const ip = opts.ip ? opts.ip(req) : (req.ip ?? req.socket?.remoteAddress);
+    if (ip) vr.ip = ip;
+  }
+  if (opts.forwardMethod !== false && req.method) vr.method = req.method;
+  let result: Awaited<ReturnType<Verifier["verify"]>>;
+  try {
+    result = await verifier.verify(credential, vr);
+  } catch {
+    return { ok: false, refusal: refusal("UNAVAILABLE") };
+  }
+  if (!result.valid) return { ok: false, refusal: refusal(result.code) };
+  return { ok: true, key: result };
+}
+
+function sendNode(res: ServerResponse, r: Refusal) {
+  res.writeHead(r.status, r.headers);
+  res.end(JSON.stringify(r.body));
+}
+
+type Next = (err?: unknown) => void;
+
+/**
+ * Express middleware: on success sets `req.keyward` (the verified key) and calls `next()`;
+ * otherwise answers 401/403/429 (503 when Keyward is unreachable) with problem+json.
+ *
+ * @example
+ * app.get("/servers", keywardExpress(verifier, { permissions: ["compute:read"] }), (req, res) => …);
+ */
+export function keywardExpress<R extends RequestLike = RequestLike>(
+  verifier: Verifier,
+  opts: MiddlewareOptions<R> = {},
+) {
+  return (req: R & { keyward?: VerifiedKey }, res: ServerResponse, next: Next) => {
+    authenticateRequest(verifier, req, opts).then((out) => {
+      if (out.ok) {
+        req.keyward = out.key;
+        next();
+      } else sendNode(res, out.refusal);
+    }, next);
+  };
+}
+
+/** The part of a Fastify reply the hook uses. */
+interface ReplyLike {
+  code(status: number): ReplyLike;
+  headers(h: Record<string, string>): ReplyLike;
+  send(body: unknown): unknown;
+}
+
+/**
+ * A Fastify `onRequest`/`preHandler` hook: sets `request.keyward` or answers with problem+json.
+ *
+ * @example
+ * app.get("/servers", { preHandler: keywardFastify(verifier, { permissions: ["compute:read"] }) }, async (req) => …);
+ */
+export function keywardFastify<R extends RequestLike = RequestLike>(
+  verifier: Verifier,
+  opts: MiddlewareOptions<R> = {},
+) {
+  return async (request: R & { keyward?: VerifiedKey }, reply: ReplyLike) => {
+    const out = await authenticateRequest(verifier, request, opts);
+    if (out.ok) {
+      request.keyward = out.key;
+      return;
+    }
+    // Returning the reply after send() tells Fastify the hook answered.
+    return reply.code(out.refusal.status).headers(out.refusal.headers).send(JSON.stringify(out.refusal.body));
+  };
+}
+
+/**
+ * Wraps a node:http handler: it runs only for verified requests, with the key as third argument.
+ *
+ * @example
+ * http.createServer(keywardNode(verifier, (req, res, key) => res.end(key.keyId), { permissions: ["compute:read"] }));
+ */
+export function keywardNode(
+  verifier: Verifier,
+  handler: (req: IncomingMessage, res: ServerResponse, key: VerifiedKey) => void | Promise<void>,
+  opts: MiddlewareOptions<IncomingMessage> = {},
+) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    authenticateRequest(verifier, req, opts)
+      .then(async (out) => {
+        if (!out.ok) return sendNode(res, out.refusal);
+        await handler(req, res, out.key);
+      })
+      .catch((err) => {
+        if (!res.headersSent) {
+          res.writeHead(500, { "content-type": "text/plain" });
+          res.end("Internal error");
+        }
+        process.emitWarning(err instanceof Error ? err : String(err));
+      });
+  };
+}

@@ -1,0 +1,217 @@
+import { createHash } from "node:crypto";
+import {
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  createRemoteJWKSet,
+  customFetch,
+  errors as joseErrors,
+  jwtVerify,
+} from "jose";
+import { KeywardError } from "./errors.js";
+import { allPermitted } from "./permissions.js";
+
+/** Why a key was refused, as `POST /v1/verify` says; `INVALID_TOKEN` is an exchanged token that failed its offline check. */
+export type VerifyDenyCode =
+  | "MALFORMED"
+  | "NOT_FOUND"
+  | "EXPIRED"
+  | "DISABLED"
+  | "IP_NOT_ALLOWED"
+  | "PROJECT_NOT_ALLOWED"
+  | "READ_ONLY"
+  | "INSUFFICIENT_PERMISSIONS"
+  | "RATE_LIMITED"
+  | "OWNER_INACTIVE"
+  | "INVALID_TOKEN";
+
+export interface VerifiedKey {
+  valid: true;
+  keyId: string;
+  orgId: string;
+  owner: { type: string; id: string };
+  /** Effective permissions (concrete names; a token may carry patterns). */
+  permissions: string[];
+  expiresAt: string | null;
+  /** Project the decision applies to, when the server says. */
+  projectId?: string | null;
+  /** `api`: answered by POST /v1/verify; `token`: an exchanged JWT checked offline against the JWKS. */
+  source: "api" | "token";
+}
+
+export type VerifyResult = VerifiedKey | { valid: false; code: VerifyDenyCode; [extra: string]: unknown };
+
+export interface VerifyRequest {
+  /** Every one of these must be held. */
+  permissions?: string[];
+  projectId?: string;
+  /** The client's address, checked against the key's and org's allow lists. */
+  ip?: string;
+  /** The HTTP method of the protected request (read-only keys may only read). */
+  method?: string;
+}
+
+export interface VerifierOptions {
+  /** Keyward's base URL, e.g. `http://keyward:8080`. */
+  baseUrl: string;
+  /**
+   * The platform service's own credential, holding `iam:apikeys:verify` in the operator org.
+   * Needed for keys (POST /v1/verify); not for exchanged tokens.
+   */
+  rootKey?: string;
+  /** How long a positive answer is reused, in ms (default 10 000; 0 = never cache). Refusals are never cached. */
+  cacheTtlMs?: number;
+  /** Most answers kept (default 10 000; oldest go first). */
+  cacheMax?: number;
+  /**
+   * Accept exchanged tokens (JWTs from POST /v1/token) and check them offline against
+   * `/.well-known/jwks.json` (fetched once and cached by jose). Default true.
+   */
+  tokens?: boolean | { jwksUrl?: string; issuer?: string; audience?: string };
+  fetch?: typeof globalThis.fetch;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** True when `credential` looks like an exchanged token (a compact JWS) rather than an API key. */
+export const looksLikeToken = (credential: string) => JWT_SHAPE.test(credential) && credential.startsWith("eyJ");
+
+/**
+ * Verifies API keys (remotely, cached) and exchanged tokens (offline, JWKS cached).
+ *
+ * @example
+ * const verifier = createVerifier({ baseUrl: "http://keyward:8080", rootKey: process.env.KEYWARD_ROOT_KEY });
+ * const result = await verifier.verify(key, { permissions: ["compute:read"] });
+ * if (!result.valid) console.log(result.code);
+ */
+export class Verifier {
+  readonly baseUrl: string;
+  private readonly opts: VerifierOptions;
+  private readonly cache = new Map<string, { until: number; result: VerifiedKey }>();
+  private jwks?: JWTVerifyGetKey;
+
+  constructor(opts: VerifierOptions) {
+    this.opts = opts;
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
+  }
+
+  private get ttl() {
+    return this.opts.cacheTtlMs ?? 10_000;
+  }
+
+  /** Forgets cached answers (all, or those for one key). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  async verify(credential: string, req: VerifyRequest = {}): Promise<VerifyResult> {
+    const tokensOn = this.opts.tokens !== false;
+    if (tokensOn && looksLikeToken(credential)) return this.verifyToken(credential, req);
+    const cacheKey = this.ttl > 0 ? hashRequest(credential, req) : "";
+    if (cacheKey) {
+      const hit = this.cache.get(cacheKey);
+      if (hit && hit.until > Date.now()) return hit.result;
+      if (hit) this.cache.delete(cacheKey);
+    }
+    const result = await this.verifyRemote(credential, req);
+    if (cacheKey && result.valid) {
+      // Never cache past the key's own expiry.
+      const exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
+      this.cache.set(cacheKey, { until: Math.min(Date.now() + this.ttl, exp), result });
+      const max = this.opts.cacheMax ?? 10_000;
+      while (this.cache.size > max) {
+        const oldest = this.cache.keys().next().value;
+        if (oldest === undefined) break;
+        this.cache.delete(oldest);
+      }
+    }
+    return result;
+  }
+
+  private async verifyRemote(key: string, req: VerifyRequest): Promise<VerifyResult> {
+    if (!this.opts.rootKey) throw new Error("Verifier: rootKey is required to verify API keys");
+    const body: Record<string, unknown> = { key };
+    if (req.permissions?.length) body.permissions = req.permissions;
+    if (req.projectId) body.projectId = req.projectId;
+    if (req.ip) body.ip = req.ip;
+    if (req.method) body.method = req.method;
+    const res = await (this.opts.fetch ?? fetch)(`${this.baseUrl}/v1/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${this.opts.rootKey}` },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw await KeywardError.fromResponse(res);
+    const data = (await res.json()) as Record<string, unknown>;
+    if (data.valid !== true) return { ...data, valid: false, code: String(data.code) as VerifyDenyCode };
+    return {
+      valid: true,
+      keyId: String(data.keyId),
+      orgId: String(data.orgId),
+      owner: data.owner as VerifiedKey["owner"],
+      permissions: (data.permissions as string[]) ?? [],
+      expiresAt: (data.expiresAt as string | null) ?? null,
+      ...(data.projectId !== undefined ? { projectId: data.projectId as string | null } : {}),
+      source: "api",
+    };
+  }
+
+  private async verifyToken(token: string, req: VerifyRequest): Promise<VerifyResult> {
+    const t = typeof this.opts.tokens === "object" ? this.opts.tokens : {};
+    this.jwks ??= createRemoteJWKSet(new URL(t.jwksUrl ?? `${this.baseUrl}/.well-known/jwks.json`), {
+      ...(this.opts.fetch ? { [customFetch]: this.opts.fetch } : {}),
+    });
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, this.jwks, {
+        ...(t.issuer ? { issuer: t.issuer } : {}),
+        ...(t.audience ? { audience: t.audience } : {}),
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) return { valid: false, code: "EXPIRED" };
+      if (err instanceof joseErrors.JOSEError) return { valid: false, code: "INVALID_TOKEN" };
+      throw err;
+    }
+    const c = claims as Record<string, unknown>;
+    const permissions =
+      typeof c.scope === "string"
+        ? c.scope.split(" ").filter(Boolean)
+        : Array.isArray(c.permissions)
+          ? (c.permissions as string[])
+          : [];
+    const projects = (c.projects ?? c.allowed_projects ?? c.allowedProjects) as string[] | null | undefined;
+    if (req.projectId && Array.isArray(projects) && !projects.includes(req.projectId)) {
+      return { valid: false, code: "PROJECT_NOT_ALLOWED" };
+    }
+    if (req.permissions?.length && !allPermitted(permissions, req.permissions)) {
+      return { valid: false, code: "INSUFFICIENT_PERMISSIONS" };
+    }
+    const owner = (c.owner as VerifiedKey["owner"] | undefined) ?? ownerFromSub(claims.sub);
+    return {
+      valid: true,
+      keyId: String(c.key_id ?? c.keyId ?? c.kid ?? claims.sub ?? ""),
+      orgId: String(c.org_id ?? c.orgId ?? c.org ?? ""),
+      owner,
+      permissions,
+      expiresAt: claims.exp ? new Date(claims.exp * 1000).toISOString() : null,
+      source: "token",
+    };
+  }
+}
+
+function ownerFromSub(sub: string | undefined): VerifiedKey["owner"] {
+  if (!sub) return { type: "unknown", id: "" };
+  if (sub.startsWith("usr_")) return { type: "user", id: sub };
+  if (sub.startsWith("sa_")) return { type: "service_account", id: sub };
+  if (sub.startsWith("prj_")) return { type: "project", id: sub };
+  return { type: "unknown", id: sub };
+}
+
+function hashRequest(credential: string, req: VerifyRequest): string {
+  const perms = req.permissions ? [...req.permissions].sort() : [];
+  return createHash("sha256")
+    .update(
+      JSON.stringify([credential, perms, req.projectId ?? null, req.ip ?? null, (req.method ?? "").toUpperCase()]),
+    )
+    .digest("base64url");
+}
+
+export const createVerifier = (opts: VerifierOptions) => new Verifier(opts);

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeywardError, createKeywardClient, unwrap } from "../src/index.js";
+import { type TestServer, login, startServer } from "./server.js";
+
+let server: TestServer;
+let token: string;
+
+beforeAll(async () => {
+  server = await startServer();
+  token = await login(server);
+});
+afterAll(async () => server?.stop());
+
+describe("typed client", () => {
+  it("calls endpoints with typed params and returns typed data", async () => {
+    const kw = createKeywardClient({ baseUrl: server.url, apiKey: token });
+    const { data: me } = await kw.GET("/v1/me");
+    expect(me?.user?.email).toBe(server.email);
+
+    const org = await unwrap(kw.POST("/v1/orgs", { body: { name: "SDK Org" } }));
+    expect(org.id).toMatch(/^org_/);
+    const project = await unwrap(
+      kw.POST("/v1/orgs/{orgId}/projects", { params: { path: { orgId: org.id } }, body: { name: "web" } }),
+    );
+    const list = await unwrap(
+      kw.GET("/v1/orgs/{orgId}/projects", { params: { path: { orgId: org.id }, query: { limit: 10 } } }),
+    );
+    expect(list.items.map((p) => p.id)).toContain(project.id);
+  });
+
+  it("throws KeywardError carrying the problem code and field errors", async () => {
+    const kw = createKeywardClient({ baseUrl: server.url, apiKey: token });
+    const err = await kw
+      .POST("/v1/orgs", { body: { name: "" } })
+      .then(() => null)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeywardError);
+    const ke = err as KeywardError;
+    expect(ke.status).toBe(400);
+    expect(ke.code).toBe("INVALID_REQUEST");
+    expect(ke.errors.map((e) => e.path)).toContain("name");
+    expect(ke.requestId).toMatch(/^req_/);
+
+    const missing = await kw
+      .GET("/v1/projects/{projectId}", { params: { path: { projectId: "prj_doesnotexist" } } })
+      .catch((e: unknown) => e);
+    expect(missing).toMatchObject({ name: "KeywardError", status: 404, code: "NOT_FOUND" });
+  });
+
+  it("reports 401 for a missing credential", async () => {
+    const kw = createKeywardClient({ baseUrl: server.url });
+    await expect(kw.GET("/v1/me")).rejects.toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
+  });
+
+  it("with throwOnError: false, unwrap still throws a KeywardError", async () => {
+    const kw = createKeywardClient({ baseUrl: server.url, throwOnError: false });
+    const res = await kw.GET("/v1/me");
+    expect(res.response.status).toBe(401);
+    await expect(unwrap(kw.GET("/v1/me"))).rejects.toBeInstanceOf(KeywardError);
+  });
+});
