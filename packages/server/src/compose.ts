@@ -5,6 +5,7 @@ import { builtinRoles } from "./domain/permissions/roles.js";
 import { type App, type AppOptions, buildApp } from "./http/app.js";
 import { loadPepper } from "./services/bootstrap.js";
 import type { Deps } from "./services/deps.js";
+import { apiKeyBearer } from "./services/key-auth.js";
 import { KeyEvents } from "./services/key-events.js";
 import { type Services, buildServices } from "./services/index.js";
 import { type Db, migrate, openDb } from "./store/db.js";
@@ -40,7 +41,9 @@ export async function createKeyward(config: Config, opts: AppOptions & { now?: (
     keyEvents: new KeyEvents(),
   };
   const services = buildServices(deps);
-  const app = await buildApp(services, opts);
+  // `Authorization: Bearer kw_…`: API keys authenticate the management API too.
+  const keyBearer = apiKeyBearer(deps, () => services.keyResolver);
+  const app = await buildApp(services, { ...opts, bearerResolvers: [keyBearer, ...(opts.bearerResolvers ?? [])] });
   let closed = false;
   app.addHook("onClose", async () => {
     if (closed) return;

@@ -1,6 +1,9 @@
+import { AuditQuery } from "./audit-query.js";
 import { AuthService } from "./auth-service.js";
 import type { Deps } from "./deps.js";
 import { InvitationService } from "./invitation-service.js";
+import { KeyResolver } from "./key-resolver.js";
+import { KeyService } from "./key-service.js";
 import { MemberService } from "./member-service.js";
 import { OrgService } from "./org-service.js";
 import { ProjectService } from "./project-service.js";
@@ -18,6 +21,10 @@ export function buildServices(deps: Deps) {
     roles: new RoleService(deps),
     members: new MemberService(deps),
     invitations: new InvitationService(deps),
+    apiKeys: new KeyService(deps),
+    /** Secret -> resolved key, uncached; verification may wrap it with a cache. */
+    keyResolver: new KeyResolver(deps),
+    audit: new AuditQuery(deps),
   };
 }
 export type Services = ReturnType<typeof buildServices>;

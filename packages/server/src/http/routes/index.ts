@@ -1,7 +1,10 @@
 import type { Services } from "../../services/index.js";
 import type { App } from "../app.js";
 import { RoleBindingSchema } from "../schemas/common.js";
+import { ApiKeySchema, AuditEventSchema } from "../schemas/api-keys.js";
 import * as identity from "../schemas/identity.js";
+import { apiKeyRoutes } from "./api-keys.js";
+import { auditEventRoutes } from "./audit-events.js";
 import { authRoutes } from "./auth.js";
 import { memberRoutes } from "./members.js";
 import { orgRoutes } from "./orgs.js";
@@ -11,7 +14,7 @@ import { serviceAccountRoutes } from "./service-accounts.js";
 import { systemRoutes } from "./system.js";
 
 /** Shared schemas, named in OpenAPI by their `$id`. */
-export const sharedSchemas = [RoleBindingSchema, ...Object.values(identity)];
+export const sharedSchemas = [RoleBindingSchema, ...Object.values(identity), ApiKeySchema, AuditEventSchema];
 
 export async function registerRoutes(app: App, s: Services) {
   for (const schema of sharedSchemas) app.addSchema(schema);
@@ -22,4 +25,6 @@ export async function registerRoutes(app: App, s: Services) {
   serviceAccountRoutes(app, s);
   roleRoutes(app, s);
   memberRoutes(app, s);
+  apiKeyRoutes(app, s);
+  auditEventRoutes(app, s);
 }

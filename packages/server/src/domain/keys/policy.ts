@@ -1,0 +1,113 @@
+import type { FieldError } from "../errors.js";
+import { normaliseIpRules } from "../ip-rules.js";
+import type { OrgSettings } from "../org-settings.js";
+
+const DAY_MS = 86_400_000;
+/** Unix seconds beyond this (year 9999) are not instants anyone means. */
+const MAX_UNIX = 253_402_300_799;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Parses an expiry given as RFC 3339 text or Unix seconds; it must lie in the future.
+ * @example parseExpiry("2030-01-01T00:00:00Z", now) // { iso: "2030-01-01T00:00:00.000Z" }
+ */
+export function parseExpiry(raw: string | number, now: Date): { iso: string } | { error: string } {
+  let ms: number;
+  if (typeof raw === "number" || /^\d{1,12}$/.test(raw)) {
+    const secs = Number(raw);
+    if (!Number.isInteger(secs) || secs < 0 || secs > MAX_UNIX) return { error: "must be RFC 3339 or whole Unix seconds" };
+    ms = secs * 1000;
+  } else {
+    if (!RFC3339.test(raw)) return { error: "must be RFC 3339 (2030-01-01T00:00:00Z) or Unix seconds" };
+    ms = Date.parse(raw);
+    if (Number.isNaN(ms)) return { error: "is not a real date" };
+  }
+  if (ms <= now.getTime()) return { error: "must be in the future" };
+  return { iso: new Date(ms).toISOString() };
+}
+
+/** Normalises a key's IP allow list; a bad entry is a 400 naming it. */
+export function normaliseKeyIps(raw: readonly string[], field = "allowedIps"): { rules: string[] } | { error: FieldError } {
+  const res = normaliseIpRules(raw);
+  if ("invalidIndex" in res) {
+    return {
+      error: { path: `${field}/${res.invalidIndex}`, code: "ip", message: `"${raw[res.invalidIndex]}" is not an IPv4/IPv6 address or CIDR` },
+    };
+  }
+  return { rules: res.rules };
+}
+
+/** DESIGN §4 restrictKeyCreation: only a bound role that lists the permission literally counts. */
+export function holdsExplicitCreate(boundRolePermissions: readonly (readonly string[])[]): boolean {
+  return boundRolePermissions.some((perms) => perms.includes("iam:apikeys:create"));
+}
+
+export interface PolicyInput {
+  settings: OrgSettings;
+  /** Role permission lists bound to the creating principal, as written. */
+  boundRolePermissions: readonly (readonly string[])[];
+  ownerType: "user" | "service_account" | "project";
+  /** Keys the owner already has in the org (user owners). */
+  ownerKeyCount: number;
+  expiresAt: string | null;
+  /** When the lifetime counts from (creation time). */
+  from: Date;
+  /** Creation checks restrictKeyCreation and maxKeysPerUser; an edit only the expiry rules. */
+  creating: boolean;
+}
+
+/**
+ * The org key policy (DESIGN §4) for a new or edited key. Pure; returns the violations
+ * (empty = allowed). The org's `allowedIps` is enforced when keys are used, not here.
+ */
+export function checkKeyPolicy(p: PolicyInput): FieldError[] {
+  const out: FieldError[] = [];
+  const s = p.settings;
+  if (p.creating && s.restrictKeyCreation && !holdsExplicitCreate(p.boundRolePermissions)) {
+    out.push({
+      path: "",
+      code: "restrictKeyCreation",
+      message: "This organization restricts key creation to roles that list iam:apikeys:create explicitly",
+    });
+  }
+  const needsExpiry = s.requireExpiry || s.maxKeyLifetimeDays !== null;
+  if (needsExpiry && p.expiresAt === null) {
+    out.push({ path: "expiresAt", code: "requireExpiry", message: "This organization requires every key to expire" });
+  }
+  if (s.maxKeyLifetimeDays !== null && p.expiresAt !== null) {
+    const limit = p.from.getTime() + s.maxKeyLifetimeDays * DAY_MS;
+    if (Date.parse(p.expiresAt) > limit) {
+      out.push({
+        path: "expiresAt",
+        code: "maxKeyLifetimeDays",
+        message: `Keys in this organization may live at most ${s.maxKeyLifetimeDays} days`,
+      });
+    }
+  }
+  if (p.creating && p.ownerType === "user" && s.maxKeysPerUser !== null && p.ownerKeyCount >= s.maxKeysPerUser) {
+    out.push({ path: "owner", code: "maxKeysPerUser", message: `A user may have at most ${s.maxKeysPerUser} keys in this organization` });
+  }
+  return out;
+}
+
+/**
+ * Permissions the caller may grant to a key acting in `scope`: org-wide (null) or in
+ * every listed project. `can` is the caller's own check (its grants and its credential's
+ * limits). A permission counts only if held in each project of the scope.
+ */
+export function grantableAt(
+  names: readonly string[],
+  can: (permission: string, projectId: string | null) => boolean,
+  scope: readonly string[] | null,
+): Set<string> {
+  const out = new Set<string>();
+  for (const n of names) {
+    if (scope === null ? can(n, null) : scope.length > 0 && scope.every((p) => can(n, p))) out.add(n);
+  }
+  return out;
+}
+
+/** What `requested` holds beyond `allowed`, sorted (empty = no escalation). */
+export function excess(requested: ReadonlySet<string>, allowed: ReadonlySet<string>): string[] {
+  return [...requested].filter((p) => !allowed.has(p)).sort();
+}

@@ -1,0 +1,41 @@
+import type { FastifyRequest } from "fastify";
+import { AppError } from "../domain/errors.js";
+import { type ResolvedKey, decide } from "../domain/keys/decide.js";
+import type { Actor, Deps } from "./deps.js";
+
+/** Anything with `resolve(secret)`: the KeyResolver, or a cache around it. */
+export interface KeySource {
+  resolve(secret: string): Promise<ResolvedKey | null>;
+}
+
+/** The actor an API key acts as, with the key's limits on top of its owner's grants. */
+export function keyActor(key: ResolvedKey): Exclude<Actor, { kind: "anonymous" }> {
+  const limit = {
+    orgId: key.orgId,
+    permissions: key.keyPermissions,
+    readOnly: key.readOnly,
+    projects: key.owner.type === "project" ? [key.owner.id] : key.allowedProjects,
+  };
+  return { kind: key.owner.type, id: key.owner.id, credential: { type: "api_key", id: key.id }, limit };
+}
+
+/**
+ * Bearer resolver for `Authorization: Bearer <prefix>_…`: the management API accepts API keys
+ * (DESIGN §5). Tokens of another shape are left to other resolvers; a key that fails any
+ * check (malformed, unknown, expired, disabled, owner gone, IP) answers 401.
+ */
+export function apiKeyBearer(deps: Deps, source: () => KeySource) {
+  const prefix = `${deps.config.keyPrefix}_`;
+  return async (token: string, req: FastifyRequest): Promise<Actor | null> => {
+    if (!token.startsWith(prefix)) return null;
+    const key = await source().resolve(token);
+    // Permissions and projects are enforced per route through the actor's limit (403), so
+    // only the credential itself is decided here.
+    const d = decide(key, { ip: req.ip ?? null }, deps.now());
+    if (!d.valid) {
+      const why = key ? d.code : "NOT_FOUND";
+      throw new AppError("UNAUTHENTICATED", `API key rejected (${why})`);
+    }
+    return keyActor(key as ResolvedKey);
+  };
+}

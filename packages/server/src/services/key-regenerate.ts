@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from "node:crypto";
+import { AppError, invalidField } from "../domain/errors.js";
+import { deriveSecret, generateSecret, hashSecret } from "../domain/keys/secret.js";
+import type { OrgAccess } from "./access.js";
+import { writeAudit } from "./audit.js";
+import type { RequestCtx } from "./deps.js";
+import { type CreatedKey, type KeyService, checkVersion, staleVersion } from "./key-service.js";
+import { toKeyView } from "./key-view.js";
+
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Issues a new secret for the same key id and settings (DESIGN §3.5). The old secret stops
+ * at once, or after `graceSeconds`. With an Idempotency-Key, a retry returns the same new
+ * secret: it is derived from a stored nonce, the key id and the header under the pepper, so
+ * it is never stored.
+ */
+export async function regenerateKey(
+  svc: KeyService,
+  ctx: RequestCtx,
+  access: OrgAccess,
+  keyId: string,
+  opts: { graceSeconds?: number; idempotencyKey?: string; ifMatch?: number },
+): Promise<CreatedKey> {
+  return svc.guarded(ctx, access.org.id, "api_key.regenerate", keyId, async () => {
+    const { deps } = svc;
+    const grace = opts.graceSeconds ?? 0;
+    if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
+      throw invalidField("graceSeconds", `graceSeconds must be a whole number from 0 to ${MAX_GRACE_SECONDS}`);
+    }
+    const { row, rights } = await svc.loadVisible(access, keyId);
+    if (!rights.edit) throw new AppError("FORBIDDEN", "You may view this key but not regenerate it");
+    const prefix = deps.config.keyPrefix;
+    const idem = opts.idempotencyKey;
+    const idemHash = idem ? createHash("sha256").update(idem).digest("hex") : null;
+    const now = deps.now();
+
+    if (idem && idemHash) {
+      const prior = await deps.db.kysely
+        .selectFrom("key_regenerations")
+        .selectAll()
+        .where("key_id", "=", keyId)
+        .where("idempotency_hash", "=", idemHash)
+        .executeTakeFirst();
+      if (prior) {
+        // A retry: the same inputs derive the same secret. It must still be the key's secret.
+        const again = deriveSecret(prefix, deps.pepper, `${prior.nonce}:${keyId}:${idem}`);
+        if (hashSecret(again.secret, deps.pepper) !== row.secret_hash) {
+          throw new AppError("CONFLICT", "This Idempotency-Key was used for an earlier regenerate that has since been superseded");
+        }
+        return { apiKey: toKeyView(row, now), secret: again.secret };
+      }
+    }
+    checkVersion(row, opts.ifMatch);
+
+    const nonce = randomBytes(24).toString("hex");
+    const fresh = idem ? deriveSecret(prefix, deps.pepper, `${nonce}:${keyId}:${idem}`) : generateSecret(prefix);
+    const previousExpires = grace > 0 ? new Date(now.getTime() + grace * 1000).toISOString() : null;
+    const next = {
+      ...row,
+      start: fresh.start,
+      secret_hash: hashSecret(fresh.secret, deps.pepper),
+      previous_hash: grace > 0 ? row.secret_hash : null,
+      previous_expires_at: previousExpires,
+      updated_at: now.toISOString(),
+      version: row.version + 1,
+    };
+    await deps.db.kysely.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable("api_keys")
+        .set({
+          start: next.start,
+          secret_hash: next.secret_hash,
+          previous_hash: next.previous_hash,
+          previous_expires_at: next.previous_expires_at,
+          updated_at: next.updated_at,
+          version: next.version,
+        })
+        .where("id", "=", keyId)
+        .where("version", "=", row.version)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw staleVersion();
+      if (idemHash) {
+        await trx
+          .insertInto("key_regenerations")
+          .values({ key_id: keyId, idempotency_hash: idemHash, nonce, version: next.version, created_at: next.updated_at })
+          .execute();
+      }
+      await writeAudit(trx, ctx, now, {
+        orgId: access.org.id,
+        action: "api_key.regenerate",
+        target: { type: "api_key", id: keyId },
+        details: { after: { graceSeconds: grace, previousSecretExpiresAt: previousExpires, version: next.version } },
+      });
+    });
+    deps.keyEvents.emit({ kind: "key", keyId });
+    return { apiKey: toKeyView(next, now), secret: fresh.secret };
+  });
+}
