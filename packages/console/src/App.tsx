@@ -1,0 +1,65 @@
+import { Center, Loader } from "@mantine/core";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect } from "react";
+import { setUnauthenticatedHandler } from "./api/client";
+import { useMe, useOrgs } from "./api/queries";
+import { AppLayout } from "./components/AppLayout";
+import { Redirect, matchPath, useLocation } from "./lib/router";
+import { AcceptInvitationPage } from "./pages/AcceptInvitationPage";
+import { ChangePasswordPage } from "./pages/ChangePasswordPage";
+import { LoginPage } from "./pages/LoginPage";
+import { NoOrgPage } from "./pages/NoOrgPage";
+import { OrgRoutes } from "./pages/OrgRoutes";
+
+const Loading = () => (
+  <Center h="100vh">
+    <Loader aria-label="Loading" />
+  </Center>
+);
+
+/** Top-level routing: sign-in, first-run password change, then the org pages. */
+export function App() {
+  const qc = useQueryClient();
+  const { pathname } = useLocation();
+  const me = useMe();
+  const signedIn = !!me.data?.user;
+  const orgs = useOrgs(signedIn);
+
+  useEffect(() => {
+    setUnauthenticatedHandler(() => {
+      qc.setQueryData(["me"], null);
+    });
+    return () => setUnauthenticatedHandler(null);
+  }, [qc]);
+
+  const invite = matchPath("/invite/:token", pathname);
+  if (invite) return <AcceptInvitationPage token={invite.token} />;
+  if (me.isLoading) return <Loading />;
+  if (!signedIn) return <LoginPage />;
+  if (pathname === "/login") return <Redirect to="/" />;
+  if (me.data?.user?.mustChangePassword) return <ChangePasswordPage firstRun />;
+  if (orgs.isLoading) return <Loading />;
+
+  const orgList = orgs.data ?? [];
+  const m = /^\/o\/([^/]+)/.exec(pathname);
+  const orgId = m?.[1];
+  if (pathname === "/account/password") {
+    return (
+      <AppLayout orgId={orgId ?? orgList[0]?.id} orgs={orgList}>
+        <ChangePasswordPage />
+      </AppLayout>
+    );
+  }
+  if (!orgId || !orgList.some((o) => o.id === orgId)) {
+    if (orgList.length === 0) return <NoOrgPage />;
+    const remembered = localStorage.getItem("kw_org");
+    const target = orgList.find((o) => o.id === remembered) ?? orgList[0];
+    return <Redirect to={`/o/${target.id}/keys`} />;
+  }
+  localStorage.setItem("kw_org", orgId);
+  return (
+    <AppLayout orgId={orgId} orgs={orgList}>
+      <OrgRoutes orgId={orgId} pathname={pathname} />
+    </AppLayout>
+  );
+}

@@ -1,0 +1,61 @@
+import "@mantine/charts/styles.css";
+import { BarChart } from "@mantine/charts";
+import { Alert, Loader, SegmentedControl, Stack, Text } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { ApiError, api } from "../api/client";
+import { formatDate } from "../lib/format";
+import { hourLabel, usageBuckets } from "../lib/usage";
+
+const RANGES = [
+  { value: "24", label: "24 hours" },
+  { value: "168", label: "7 days" },
+  { value: "720", label: "30 days" },
+];
+
+/** Requests per hour for one key (lazy-loaded: it brings recharts). */
+export default function KeyUsage({ keyId }: { keyId: string }) {
+  const [hours, setHours] = useState("24");
+  const usage = useQuery({
+    queryKey: ["usage", keyId, hours],
+    queryFn: () => {
+      const to = new Date();
+      const from = new Date(to.getTime() - Number(hours) * 3_600_000);
+      return api<unknown>("GET", `/v1/api-keys/${keyId}/usage`, { query: { from: from.toISOString(), to: to.toISOString() } });
+    },
+  });
+  if (usage.isLoading) return <Loader size="sm" aria-label="Loading usage" />;
+  if (usage.error) {
+    const e = usage.error as ApiError;
+    return (
+      <Text size="sm" c="dimmed">
+        {e instanceof ApiError && e.status === 404 && e.code === "NOT_FOUND" && /No route/.test(e.message)
+          ? "Usage statistics are not available on this server."
+          : `Could not load usage: ${e.message}`}
+      </Text>
+    );
+  }
+  const buckets = usageBuckets(usage.data);
+  const total = buckets.reduce((a, b) => a + b.count, 0);
+  const lastUsed = (usage.data as { lastUsedAt?: string | null })?.lastUsedAt;
+  return (
+    <Stack gap="sm">
+      <SegmentedControl aria-label="Usage range" value={hours} onChange={setHours} data={RANGES} w="fit-content" />
+      <Text size="sm">
+        {total} request{total === 1 ? "" : "s"} in the last {RANGES.find((r) => r.value === hours)?.label}
+        {lastUsed ? ` · last used ${formatDate(lastUsed, true)}` : ""}
+      </Text>
+      {buckets.length === 0 ? (
+        <Alert color="gray">No requests in this period.</Alert>
+      ) : (
+        <BarChart
+          h={220}
+          data={buckets.map((b) => ({ hour: hourLabel(b.time), requests: b.count }))}
+          dataKey="hour"
+          series={[{ name: "requests", color: "indigo.6" }]}
+          aria-label="Requests per hour"
+        />
+      )}
+    </Stack>
+  );
+}

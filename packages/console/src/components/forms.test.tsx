@@ -1,0 +1,74 @@
+import { MantineProvider } from "@mantine/core";
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { type ReactNode, useState } from "react";
+import { afterEach, describe, expect, it } from "vitest";
+import { IpRulesInput } from "./IpRulesInput";
+import { PermissionPicker } from "./PermissionPicker";
+
+const wrap = (ui: ReactNode) => render(<MantineProvider>{ui}</MantineProvider>);
+afterEach(cleanup);
+
+function IpHarness({ initial = [] as string[] }) {
+  const [v, setV] = useState(initial);
+  return (
+    <>
+      <IpRulesInput value={v} onChange={setV} />
+      <output data-testid="value">{JSON.stringify(v)}</output>
+    </>
+  );
+}
+
+describe("IpRulesInput", () => {
+  it("adds valid rules and explains invalid ones inline", () => {
+    wrap(<IpHarness />);
+    const input = screen.getByLabelText("IP restrictions");
+    fireEvent.change(input, { target: { value: "10.0.0.0/33" } });
+    fireEvent.click(screen.getByRole("button", { name: "Add IP rule" }));
+    expect(screen.getByText(/is not an IPv4\/IPv6 address or CIDR/)).toBeTruthy();
+    expect(screen.getByTestId("value").textContent).toBe("[]");
+    fireEvent.change(input, { target: { value: "203.0.113.0/24" } });
+    fireEvent.keyDown(input, { key: "Enter" });
+    expect(screen.getByTestId("value").textContent).toBe('["203.0.113.0/24"]');
+  });
+  it("removes a rule", () => {
+    wrap(<IpHarness initial={["10.0.0.1", "::1"]} />);
+    fireEvent.click(screen.getByRole("button", { name: "Remove 10.0.0.1" }));
+    expect(screen.getByTestId("value").textContent).toBe('["::1"]');
+  });
+});
+
+const perms = ["compute:read", "compute:write", "compute:delete", "storage:read", "storage:write"].map((name) => ({
+  name,
+  description: name,
+  platform: false,
+  readOnly: name.endsWith("read"),
+}));
+
+function PickerHarness({ readOnly = false }) {
+  const [v, setV] = useState<string[]>([]);
+  return (
+    <>
+      <PermissionPicker permissions={perms} value={v} onChange={setV} readOnly={readOnly} />
+      <output data-testid="value">{JSON.stringify([...v].sort())}</output>
+    </>
+  );
+}
+
+describe("PermissionPicker", () => {
+  it("bulk-selects by kind across products and per product", () => {
+    wrap(<PickerHarness />);
+    fireEvent.click(screen.getByRole("button", { name: "Read all" }));
+    expect(screen.getByTestId("value").textContent).toBe('["compute:read","storage:read"]');
+    fireEvent.click(screen.getByRole("button", { name: "Write all storage" }));
+    expect(screen.getByTestId("value").textContent).toBe('["compute:read","storage:read","storage:write"]');
+    fireEvent.click(screen.getByRole("button", { name: "Read all" }));
+    expect(screen.getByTestId("value").textContent).toBe('["storage:write"]');
+    fireEvent.click(screen.getByLabelText(/compute:delete/));
+    expect(screen.getByTestId("value").textContent).toBe('["compute:delete","storage:write"]');
+  });
+  it("offers only read permissions for a read-only key", () => {
+    wrap(<PickerHarness readOnly />);
+    expect(screen.queryByLabelText(/compute:write/)).toBeNull();
+    expect(screen.getByLabelText(/compute:read/)).toBeTruthy();
+  });
+});
