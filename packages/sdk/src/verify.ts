@@ -66,7 +66,15 @@ export interface VerifierOptions {
    * Accept exchanged tokens (JWTs from POST /v1/token) and check them offline against
    * `/.well-known/jwks.json` (fetched once and cached by jose). Default true.
    */
-  tokens?: boolean | { jwksUrl?: string; issuer?: string; audience?: string };
+  tokens?:
+    | boolean
+    | {
+        jwksUrl?: string;
+        /** Expected `iss` (Keyward's KEYWARD_PUBLIC_URL); not checked unless given. */
+        issuer?: string;
+        /** Expected `aud`; default `keyward`. */
+        audience?: string;
+      };
   fetch?: typeof globalThis.fetch;
 }
 
@@ -162,47 +170,53 @@ export class Verifier {
     let claims: JWTPayload;
     try {
       ({ payload: claims } = await jwtVerify(token, this.jwks, {
+        algorithms: ["EdDSA", "ES256"],
+        audience: t.audience ?? "keyward",
         ...(t.issuer ? { issuer: t.issuer } : {}),
-        ...(t.audience ? { audience: t.audience } : {}),
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) return { valid: false, code: "EXPIRED" };
       if (err instanceof joseErrors.JOSEError) return { valid: false, code: "INVALID_TOKEN" };
       throw err;
     }
+    // Claims of Keyward's exchanged tokens: sub + owner_type, org, key_id, perms, projects, ro.
     const c = claims as Record<string, unknown>;
-    const permissions =
-      typeof c.scope === "string"
+    if (typeof c.key_id !== "string" || typeof c.org !== "string") return { valid: false, code: "INVALID_TOKEN" };
+    const permissions = Array.isArray(c.perms)
+      ? (c.perms as string[])
+      : typeof c.scope === "string"
         ? c.scope.split(" ").filter(Boolean)
-        : Array.isArray(c.permissions)
-          ? (c.permissions as string[])
-          : [];
-    const projects = (c.projects ?? c.allowed_projects ?? c.allowedProjects) as string[] | null | undefined;
+        : [];
+    const projects = c.projects as string[] | null | undefined;
     if (req.projectId && Array.isArray(projects) && !projects.includes(req.projectId)) {
       return { valid: false, code: "PROJECT_NOT_ALLOWED" };
+    }
+    if (c.ro === true && req.method && !SAFE_METHODS.has(req.method.toUpperCase())) {
+      return { valid: false, code: "READ_ONLY" };
     }
     if (req.permissions?.length && !allPermitted(permissions, req.permissions)) {
       return { valid: false, code: "INSUFFICIENT_PERMISSIONS" };
     }
-    const owner = (c.owner as VerifiedKey["owner"] | undefined) ?? ownerFromSub(claims.sub);
     return {
       valid: true,
-      keyId: String(c.key_id ?? c.keyId ?? c.kid ?? claims.sub ?? ""),
-      orgId: String(c.org_id ?? c.orgId ?? c.org ?? ""),
-      owner,
+      keyId: c.key_id,
+      orgId: c.org,
+      owner: { type: typeof c.owner_type === "string" ? c.owner_type : ownerType(claims.sub), id: claims.sub ?? "" },
       permissions,
       expiresAt: claims.exp ? new Date(claims.exp * 1000).toISOString() : null,
+      ...(req.projectId ? { projectId: req.projectId } : {}),
       source: "token",
     };
   }
 }
 
-function ownerFromSub(sub: string | undefined): VerifiedKey["owner"] {
-  if (!sub) return { type: "unknown", id: "" };
-  if (sub.startsWith("usr_")) return { type: "user", id: sub };
-  if (sub.startsWith("sa_")) return { type: "service_account", id: sub };
-  if (sub.startsWith("prj_")) return { type: "project", id: sub };
-  return { type: "unknown", id: sub };
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function ownerType(sub: string | undefined): string {
+  if (sub?.startsWith("usr_")) return "user";
+  if (sub?.startsWith("sa_")) return "service_account";
+  if (sub?.startsWith("prj_")) return "project";
+  return "unknown";
 }
 
 function hashRequest(credential: string, req: VerifyRequest): string {

@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const MAIN = path.join(REPO_ROOT, "packages/server/src/main.ts");
+const MAIN = fileURLToPath(new URL("./serve.ts", import.meta.url));
 const FIXTURE_CONFIG = path.join(REPO_ROOT, "packages/server/test/fixtures/keyward.config.json");
 
 export interface TestServer {

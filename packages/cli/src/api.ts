@@ -1,0 +1,32 @@
+import type { Ctx } from "./context.js";
+
+type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+interface Init {
+  query?: Record<string, unknown>;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+// biome-ignore lint/suspicious/noExplicitAny: the CLI passes concrete paths; responses are printed, not typed
+type Loose = Record<Method, (path: string, init?: any) => Promise<{ data?: any; response: Response }>>;
+
+/** Calls the API through the SDK client (errors arrive as KeywardError). */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export async function api<T = any>(ctx: Ctx, method: Method, path: string, init: Init = {}): Promise<T> {
+  const client = ctx.client() as unknown as Loose;
+  const query = init.query
+    ? Object.fromEntries(Object.entries(init.query).filter(([, v]) => v !== undefined && v !== null && v !== ""))
+    : undefined;
+  const { data } = await client[method](path, {
+    ...(query && Object.keys(query).length ? { params: { query } } : {}),
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    ...(init.headers ? { headers: init.headers } : {}),
+  });
+  return data as T;
+}
+
+export const seg = encodeURIComponent;
+
+/** Drops undefined fields so PATCH bodies carry only what was given. */
+export function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,470 @@
+import { Command } from "commander";
+import { api, compact, seg } from "../api.js";
+import type { Ctx } from "../context.js";
+import { profileName, readConfig, writeConfig } from "../config.js";
+import { type Column, printJson, printList, printRecord } from "../output.js";
+import { UsageError, collect, parseRoleBindings } from "../parse.js";
+import { act, confirm, examples, listOptions } from "./util.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: API records are printed as they come
+type Rec = Record<string, any>;
+
+const bindings = (r: Rec) => (r.roles ?? []).map((b: Rec) => (b.projectId ? `${b.roleId}@${b.projectId}` : b.roleId));
+
+function show(ctx: Ctx, rec: Rec) {
+  if (ctx.io.json) printJson(ctx.io, rec);
+  else printRecord(ctx.io, rec);
+}
+
+function done(ctx: Ctx, what: string, id: string) {
+  if (ctx.io.json) printJson(ctx.io, { deleted: id });
+  else ctx.io.out(`Deleted ${what} ${id}`);
+}
+
+export function orgsCommand(): Command {
+  const orgs = new Command("orgs").description("organizations you belong to");
+  const cols: Column<Rec>[] = [
+    ["ID", (o) => o.id],
+    ["NAME", (o) => o.name],
+    ["CREATED", (o) => o.createdAt],
+  ];
+  examples(listOptions(orgs.command("list").alias("ls").description("list your organizations")), [
+    "keyward orgs list --json",
+  ]).action(
+    act(async (ctx, o: Rec) =>
+      printList(ctx.io, await api(ctx, "GET", "/v1/orgs", { query: { limit: o.limit, cursor: o.cursor } }), cols),
+    ),
+  );
+  examples(
+    orgs
+      .command("get")
+      .description("show an organization and its key policy")
+      .argument("[orgId]", "default: the current org"),
+    ["keyward orgs get org_123"],
+  ).action(
+    act(async (ctx, orgId?: string) => show(ctx, await api(ctx, "GET", `/v1/orgs/${seg(orgId ?? ctx.orgId())}`))),
+  );
+  examples(
+    orgs
+      .command("create")
+      .description("create an organization (you become its owner)")
+      .argument("<name>")
+      .option("--use", "make it the current org"),
+    ['keyward orgs create "Acme Inc" --use'],
+  ).action(
+    act(async (ctx, name: string, o: { use?: boolean }) => {
+      const org = await api(ctx, "POST", "/v1/orgs", { body: { name } });
+      if (o.use) setCurrentOrg(ctx, org.id);
+      show(ctx, org);
+    }),
+  );
+  examples(
+    orgs
+      .command("update")
+      .description("rename an organization or change its key policy")
+      .argument("<orgId>")
+      .option("--name <name>")
+      .option(
+        "--setting <key=value>",
+        "a policy setting, e.g. requireExpiry=true, maxKeyLifetimeDays=90 (repeatable)",
+        collect,
+      ),
+    ["keyward orgs update org_123 --setting requireExpiry=true --setting maxKeyLifetimeDays=90"],
+  ).action(
+    act(async (ctx, orgId: string, o: { name?: string; setting?: string[] }) => {
+      const settings: Rec = {};
+      for (const s of o.setting ?? []) {
+        const i = s.indexOf("=");
+        if (i < 1) throw new UsageError(`--setting: "${s}" should be key=value`);
+        const raw = s.slice(i + 1);
+        let value: unknown = raw;
+        try {
+          value = JSON.parse(raw);
+        } catch {
+          value = raw.includes(",") ? raw.split(",") : raw;
+        }
+        settings[s.slice(0, i)] = value;
+      }
+      const body = compact({ name: o.name, settings: o.setting ? settings : undefined });
+      if (Object.keys(body).length === 0) throw new UsageError("Nothing to update: pass --name or --setting");
+      show(ctx, await api(ctx, "PATCH", `/v1/orgs/${seg(orgId)}`, { body }));
+    }),
+  );
+  examples(
+    orgs
+      .command("delete")
+      .description("delete an organization and everything in it")
+      .argument("<orgId>")
+      .option("-y, --yes", "do not ask"),
+    ["keyward orgs delete org_123 --yes"],
+  ).action(
+    act(async (ctx, orgId: string, o: { yes?: boolean }) => {
+      if (!(await confirm(ctx, `organization ${orgId} and all its projects and keys`, o.yes))) return;
+      await api(ctx, "DELETE", `/v1/orgs/${seg(orgId)}`);
+      done(ctx, "organization", orgId);
+    }),
+  );
+  examples(orgs.command("use").description("set the org commands use when --org is not given").argument("<orgId>"), [
+    "keyward orgs use org_123",
+  ]).action(
+    act(async (ctx, orgId: string) => {
+      await api(ctx, "GET", `/v1/orgs/${seg(orgId)}`);
+      setCurrentOrg(ctx, orgId);
+      if (ctx.io.json) printJson(ctx.io, { orgId });
+      else ctx.io.out(`Now using ${orgId}`);
+    }),
+  );
+  return orgs;
+}
+
+function setCurrentOrg(ctx: Ctx, orgId: string) {
+  const config = readConfig();
+  const name = profileName(ctx.opts.profile, config);
+  const profile = config.profiles[name];
+  if (!profile) throw new UsageError(`No profile "${name}": run \`keyward login\` first`);
+  profile.orgId = orgId;
+  writeConfig(config);
+}
+
+export function projectsCommand(): Command {
+  const projects = new Command("projects").description("projects of the current org");
+  const cols: Column<Rec>[] = [
+    ["ID", (p) => p.id],
+    ["NAME", (p) => p.name],
+    ["DESCRIPTION", (p) => p.description],
+    ["CREATED", (p) => p.createdAt],
+  ];
+  examples(listOptions(projects.command("list").alias("ls").description("list projects")), [
+    "keyward projects list --org org_123",
+  ]).action(
+    act(async (ctx, o: Rec) =>
+      printList(
+        ctx.io,
+        await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/projects`, { query: { limit: o.limit, cursor: o.cursor } }),
+        cols,
+      ),
+    ),
+  );
+  examples(projects.command("get").description("show a project").argument("<projectId>"), [
+    "keyward projects get prj_123",
+  ]).action(act(async (ctx, id: string) => show(ctx, await api(ctx, "GET", `/v1/projects/${seg(id)}`))));
+  examples(
+    projects.command("create").description("create a project").argument("<name>").option("--description <text>"),
+    ['keyward projects create web --description "public website"'],
+  ).action(
+    act(async (ctx, name: string, o: { description?: string }) =>
+      show(
+        ctx,
+        await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/projects`, {
+          body: compact({ name, description: o.description }),
+        }),
+      ),
+    ),
+  );
+  examples(
+    projects
+      .command("update")
+      .description("rename or describe a project")
+      .argument("<projectId>")
+      .option("--name <name>")
+      .option("--description <text>"),
+    ["keyward projects update prj_123 --name www"],
+  ).action(
+    act(async (ctx, id: string, o: { name?: string; description?: string }) => {
+      const body = compact({ name: o.name, description: o.description });
+      if (Object.keys(body).length === 0) throw new UsageError("Nothing to update: pass --name or --description");
+      show(ctx, await api(ctx, "PATCH", `/v1/projects/${seg(id)}`, { body }));
+    }),
+  );
+  examples(
+    projects
+      .command("delete")
+      .description("delete a project and its keys")
+      .argument("<projectId>")
+      .option("-y, --yes", "do not ask"),
+    ["keyward projects delete prj_123 --yes"],
+  ).action(
+    act(async (ctx, id: string, o: { yes?: boolean }) => {
+      if (!(await confirm(ctx, `project ${id} and its keys`, o.yes))) return;
+      await api(ctx, "DELETE", `/v1/projects/${seg(id)}`);
+      done(ctx, "project", id);
+    }),
+  );
+  return projects;
+}
+
+export function serviceAccountsCommand(): Command {
+  const sas = new Command("service-accounts").alias("sa").description("non-human identities of the current org");
+  const cols: Column<Rec>[] = [
+    ["ID", (s) => s.id],
+    ["NAME", (s) => s.name],
+    ["ROLES", bindings],
+    ["CREATED", (s) => s.createdAt],
+  ];
+  examples(listOptions(sas.command("list").alias("ls").description("list service accounts")), [
+    "keyward service-accounts list",
+  ]).action(
+    act(async (ctx, o: Rec) =>
+      printList(
+        ctx.io,
+        await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/service-accounts`, {
+          query: { limit: o.limit, cursor: o.cursor },
+        }),
+        cols,
+      ),
+    ),
+  );
+  examples(sas.command("get").description("show a service account").argument("<serviceAccountId>"), [
+    "keyward service-accounts get sa_123",
+  ]).action(act(async (ctx, id: string) => show(ctx, await api(ctx, "GET", `/v1/service-accounts/${seg(id)}`))));
+  examples(
+    sas
+      .command("create")
+      .description("create a service account")
+      .argument("<name>")
+      .option("--description <text>")
+      .option("--role <roleId[@projectId]>", "bind a role, org-wide or in one project (repeatable)", collect),
+    ["keyward service-accounts create billing --role role_viewer --role role_member@prj_123"],
+  ).action(
+    act(async (ctx, name: string, o: { description?: string; role?: string[] }) =>
+      show(
+        ctx,
+        await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/service-accounts`, {
+          body: compact({ name, description: o.description, roles: parseRoleBindings(o.role) }),
+        }),
+      ),
+    ),
+  );
+  examples(
+    sas
+      .command("update")
+      .description("rename a service account or replace its roles")
+      .argument("<serviceAccountId>")
+      .option("--name <name>")
+      .option("--description <text>")
+      .option("--role <roleId[@projectId]>", "the new role bindings (repeatable; replaces all)", collect),
+    ["keyward service-accounts update sa_123 --role role_admin"],
+  ).action(
+    act(async (ctx, id: string, o: { name?: string; description?: string; role?: string[] }) => {
+      const body = compact({ name: o.name, description: o.description, roles: parseRoleBindings(o.role) });
+      if (Object.keys(body).length === 0)
+        throw new UsageError("Nothing to update: pass --name, --description or --role");
+      show(ctx, await api(ctx, "PATCH", `/v1/service-accounts/${seg(id)}`, { body }));
+    }),
+  );
+  examples(
+    sas
+      .command("delete")
+      .description("delete a service account and its keys")
+      .argument("<serviceAccountId>")
+      .option("-y, --yes", "do not ask"),
+    ["keyward service-accounts delete sa_123 --yes"],
+  ).action(
+    act(async (ctx, id: string, o: { yes?: boolean }) => {
+      if (!(await confirm(ctx, `service account ${id} and its keys`, o.yes))) return;
+      await api(ctx, "DELETE", `/v1/service-accounts/${seg(id)}`);
+      done(ctx, "service account", id);
+    }),
+  );
+  return sas;
+}
+
+export function membersCommand(): Command {
+  const members = new Command("members").description("members of the current org and their roles");
+  const cols: Column<Rec>[] = [
+    ["USER", (m) => m.user?.id ?? m.userId ?? m.id],
+    ["EMAIL", (m) => m.user?.email ?? m.email],
+    ["ROLES", bindings],
+    ["INVITED BY", (m) => m.invitedBy],
+  ];
+  examples(listOptions(members.command("list").alias("ls").description("list members")), [
+    "keyward members list --json",
+  ]).action(
+    act(async (ctx, o: Rec) =>
+      printList(
+        ctx.io,
+        await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/members`, { query: { limit: o.limit, cursor: o.cursor } }),
+        cols,
+      ),
+    ),
+  );
+  examples(members.command("get").description("show a member").argument("<userId>"), [
+    "keyward members get usr_123",
+  ]).action(
+    act(async (ctx, userId: string) =>
+      show(ctx, await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/members/${seg(userId)}`)),
+    ),
+  );
+  examples(
+    members
+      .command("update")
+      .description("replace a member's role bindings")
+      .argument("<userId>")
+      .requiredOption("--role <roleId[@projectId]>", "role binding (repeatable; replaces all)", collect),
+    ["keyward members update usr_123 --role role_admin", "keyward members update usr_123 --role role_member@prj_123"],
+  ).action(
+    act(async (ctx, userId: string, o: { role: string[] }) =>
+      show(
+        ctx,
+        await api(ctx, "PATCH", `/v1/orgs/${seg(ctx.orgId())}/members/${seg(userId)}`, {
+          body: { roles: parseRoleBindings(o.role) },
+        }),
+      ),
+    ),
+  );
+  examples(
+    members
+      .command("remove")
+      .alias("delete")
+      .description("remove a member from the org (their keys there stop working)")
+      .argument("<userId>")
+      .option("-y, --yes", "do not ask"),
+    ["keyward members remove usr_123 --yes"],
+  ).action(
+    act(async (ctx, userId: string, o: { yes?: boolean }) => {
+      if (!(await confirm(ctx, `member ${userId} from the organization`, o.yes))) return;
+      await api(ctx, "DELETE", `/v1/orgs/${seg(ctx.orgId())}/members/${seg(userId)}`);
+      done(ctx, "member", userId);
+    }),
+  );
+  examples(
+    members
+      .command("invite")
+      .description("invite someone by email; prints the invitation token once")
+      .argument("<email>")
+      .option("--role <roleId[@projectId]>", "role binding (repeatable)", collect),
+    ["keyward members invite dev@example.com --role role_member"],
+  ).action(
+    act(async (ctx, email: string, o: { role?: string[] }) => {
+      const res = await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/invitations`, {
+        body: compact({ email, roles: parseRoleBindings(o.role) }),
+      });
+      if (ctx.io.json) return printJson(ctx.io, res);
+      ctx.io.out(`Invited ${email} (${res.invitation?.id}); invitation token (shown once):\n  ${res.token}`);
+    }),
+  );
+  return members;
+}
+
+export function rolesCommand(): Command {
+  const roles = new Command("roles").description("built-in and custom roles of the current org");
+  const cols: Column<Rec>[] = [
+    ["ID", (r) => r.id],
+    ["NAME", (r) => r.name],
+    ["BUILT-IN", (r) => r.builtin ?? r.builtIn],
+    ["PERMISSIONS", (r) => r.permissions],
+  ];
+  examples(listOptions(roles.command("list").alias("ls").description("list roles")), ["keyward roles list"]).action(
+    act(async (ctx, o: Rec) =>
+      printList(
+        ctx.io,
+        await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/roles`, { query: { limit: o.limit, cursor: o.cursor } }),
+        cols,
+      ),
+    ),
+  );
+  examples(roles.command("get").description("show a role").argument("<roleId>"), [
+    "keyward roles get role_admin",
+  ]).action(act(async (ctx, id: string) => show(ctx, await api(ctx, "GET", `/v1/roles/${seg(id)}`))));
+  examples(
+    roles
+      .command("create")
+      .description("create a custom role")
+      .argument("<name>")
+      .option("--description <text>")
+      .requiredOption("--permission <perm>", "permission or pattern (repeatable)", collect),
+    ["keyward roles create deployer --permission compute:read --permission compute:write"],
+  ).action(
+    act(async (ctx, name: string, o: { description?: string; permission: string[] }) =>
+      show(
+        ctx,
+        await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/roles`, {
+          body: compact({ name, description: o.description, permissions: o.permission }),
+        }),
+      ),
+    ),
+  );
+  examples(
+    roles
+      .command("update")
+      .description("change a custom role")
+      .argument("<roleId>")
+      .option("--name <name>")
+      .option("--description <text>")
+      .option("--permission <perm>", "the new permission list (repeatable; replaces all)", collect),
+    ["keyward roles update role_123 --permission compute:*"],
+  ).action(
+    act(async (ctx, id: string, o: { name?: string; description?: string; permission?: string[] }) => {
+      const body = compact({ name: o.name, description: o.description, permissions: o.permission });
+      if (Object.keys(body).length === 0)
+        throw new UsageError("Nothing to update: pass --name, --description or --permission");
+      show(ctx, await api(ctx, "PATCH", `/v1/roles/${seg(id)}`, { body }));
+    }),
+  );
+  examples(
+    roles.command("delete").description("delete a custom role").argument("<roleId>").option("-y, --yes", "do not ask"),
+    ["keyward roles delete role_123 --yes"],
+  ).action(
+    act(async (ctx, id: string, o: { yes?: boolean }) => {
+      if (!(await confirm(ctx, `role ${id}`, o.yes))) return;
+      await api(ctx, "DELETE", `/v1/roles/${seg(id)}`);
+      done(ctx, "role", id);
+    }),
+  );
+  return roles;
+}
+
+export function permissionsCommand(): Command {
+  return examples(new Command("permissions").description("the permission catalog"), [
+    "keyward permissions --json",
+  ]).action(
+    act(async (ctx) => {
+      const data = await api(ctx, "GET", "/v1/permissions");
+      printList(ctx.io, data, [
+        ["PERMISSION", (p: Rec) => p.name],
+        ["DESCRIPTION", (p: Rec) => p.description],
+      ]);
+    }),
+  );
+}
+
+export function auditCommand(): Command {
+  const audit = new Command("audit").description("the org's audit log");
+  examples(
+    listOptions(
+      audit
+        .command("list")
+        .alias("ls")
+        .description("list audit events, newest first")
+        .option("--actor <id>", "who (usr_…, sa_…, key_…)")
+        .option("--action <action>", "e.g. api_key.create")
+        .option("--target <id>", "what was changed")
+        .option("--since <when>", "from (date or instant)")
+        .option("--until <when>", "to (date or instant)"),
+    ),
+    ["keyward audit list --action api_key.delete --since 2026-11-01", "keyward audit list --target key_123 --json"],
+  ).action(
+    act(async (ctx, o: Rec) => {
+      const page = await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/audit-events`, {
+        query: {
+          actor: o.actor,
+          action: o.action,
+          target: o.target,
+          from: o.since,
+          to: o.until,
+          limit: o.limit,
+          cursor: o.cursor,
+        },
+      });
+      printList(ctx.io, page, [
+        ["TIME", (e: Rec) => e.createdAt],
+        ["ACTOR", (e: Rec) => e.actor?.id ?? e.actorId ?? e.actor?.type],
+        ["ACTION", (e: Rec) => e.action],
+        ["TARGET", (e: Rec) => e.target?.id ?? e.targetId],
+        ["RESULT", (e: Rec) => e.result],
+        ["IP", (e: Rec) => e.ip],
+      ]);
+    }),
+  );
+  return audit;
+}

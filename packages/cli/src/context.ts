@@ -1,0 +1,62 @@
+import { type KeywardClient, KeywardError, createKeywardClient } from "@keyward/sdk";
+import type { Command } from "commander";
+import { type Profile, configPath, profileName, readConfig } from "./config.js";
+import { type Io, defaultIo } from "./output.js";
+import { UsageError } from "./parse.js";
+
+export interface GlobalOpts {
+  json?: boolean;
+  profile?: string;
+  url?: string;
+  org?: string;
+}
+
+export interface Ctx {
+  io: Io;
+  opts: GlobalOpts;
+  profileName: string;
+  profile: Profile | undefined;
+  /** Base URL: --url, KEYWARD_URL, the profile's. */
+  url(): string;
+  client(): KeywardClient;
+  /** --org, KEYWARD_ORG, the profile's default org. */
+  orgId(): string;
+}
+
+export function makeCtx(cmd: Command): Ctx {
+  const opts = cmd.optsWithGlobals() as GlobalOpts;
+  const config = readConfig();
+  const name = profileName(opts.profile, config);
+  const profile = config.profiles[name];
+  const io = defaultIo(Boolean(opts.json));
+  const url = () => {
+    const u = opts.url || process.env.KEYWARD_URL || profile?.url;
+    if (!u) throw new UsageError("No Keyward URL: run `keyward login --url <url>`, or pass --url / set KEYWARD_URL");
+    return u.replace(/\/+$/, "");
+  };
+  return {
+    io,
+    opts,
+    profileName: name,
+    profile,
+    url,
+    client() {
+      const credential = process.env.KEYWARD_API_KEY || profile?.apiKey || profile?.token;
+      if (!credential) {
+        throw new KeywardError({
+          type: "about:blank",
+          title: "Not signed in",
+          status: 401,
+          detail: `Not signed in (profile "${name}", ${configPath()}): run \`keyward login\` or set KEYWARD_API_KEY`,
+          code: "UNAUTHENTICATED",
+        });
+      }
+      return createKeywardClient({ baseUrl: url(), apiKey: credential, headers: { "user-agent": "keyward-cli" } });
+    },
+    orgId() {
+      const id = opts.org || process.env.KEYWARD_ORG || profile?.orgId;
+      if (!id) throw new UsageError("No organization: pass --org <orgId> or run `keyward orgs use <orgId>`");
+      return id;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/** Bad arguments: exit code 2. */
+export class UsageError extends Error {}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+
+/** `90s`, `15m`, `1h`, `30d`, `2w`, `1y` (or plain seconds) → seconds. */
+export function parseDuration(value: string, flag = "duration"): number {
+  const m = /^(\d+)\s*([smhdwy]?)$/i.exec(value.trim());
+  if (!m) throw new UsageError(`${flag}: "${value}" is not a duration (examples: 90s, 15m, 1h, 30d)`);
+  return Number(m[1]) * UNITS[(m[2] || "s").toLowerCase()];
+}
+
+/**
+ * `--expires`: a duration from now (`30d`, `12h`), a date (`2027-01-01`, end of that day UTC
+ * is not assumed: midnight UTC) or an RFC 3339 instant. Returns an ISO instant.
+ */
+export function parseExpires(value: string, now = new Date()): string {
+  const v = value.trim();
+  if (/^\d+\s*[smhdwy]$/i.test(v)) return new Date(now.getTime() + parseDuration(v, "--expires") * 1000).toISOString();
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
+    const t = Date.parse(`${v}T00:00:00Z`);
+    if (!Number.isNaN(t)) return new Date(t).toISOString();
+  }
+  if (/^\d{4}-\d{2}-\d{2}T/.test(v)) {
+    const t = Date.parse(v);
+    if (!Number.isNaN(t)) return new Date(t).toISOString();
+  }
+  throw new UsageError(
+    `--expires: "${value}" is neither a duration (30d, 12h) nor a date (2027-01-01, 2027-01-01T12:00:00Z)`,
+  );
+}
+
+/** `100/60s` or `100/1m` → {limit, windowSeconds}. */
+export function parseRateLimit(value: string): { limit: number; windowSeconds: number } {
+  const m = /^(\d+)\/(.+)$/.exec(value.trim());
+  if (!m) throw new UsageError(`--rate-limit: "${value}" should look like 100/60s`);
+  return { limit: Number(m[1]), windowSeconds: parseDuration(m[2], "--rate-limit") };
+}
+
+/** Repeatable flag collector for commander. */
+export const collect = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
+export function parseIntArg(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag}: "${value}" is not a whole number`);
+  return n;
+}
+
+/** Role bindings: `role_admin` (org-wide) or `role_admin@prj_…` (one project). */
+export function parseRoleBindings(values: string[] | undefined): { roleId: string; projectId?: string }[] | undefined {
+  if (!values) return undefined;
+  return values.map((v) => {
+    const [roleId, projectId] = v.split("@");
+    if (!roleId) throw new UsageError(`--role: "${v}" should be role_… or role_…@prj_…`);
+    return projectId ? { roleId, projectId } : { roleId };
+  });
+}
+
+/** Owner of a key from its id prefix: usr_ → user, sa_ → service account, prj_ → project. */
+export function parseOwner(id: string): { type: string; id: string } {
+  if (id.startsWith("usr_")) return { type: "user", id };
+  if (id.startsWith("sa_")) return { type: "service_account", id };
+  if (id.startsWith("prj_")) return { type: "project", id };
+  throw new UsageError(`--owner: "${id}" should be a user (usr_…), service account (sa_…) or project (prj_…) id`);
+}
