@@ -75,6 +75,7 @@ export class KeyResolver {
       ownerActive: active,
       org: { id: org.id, isOperator, settings },
       matched,
+      graceEndsAt: matched === "previous" ? row.previous_expires_at : null,
       version: row.version,
       createdAt: row.created_at,
     };

@@ -45,6 +45,10 @@ describe("decide", () => {
     expect(d).toMatchObject({ valid: true, keyId: "key_1", permissions: ["compute:read", "compute:write"], projectId: null });
   });
   it("answers NOT_FOUND for no key", () => expect(decide(null, {}, now)).toEqual({ valid: false, code: "NOT_FOUND" }));
+  it("refuses a previous secret once its grace period ends", () => {
+    expect(decide(key({ matched: "previous", graceEndsAt: "2026-06-01T00:00:01Z" }), {}, now).valid).toBe(true);
+    expect(decide(key({ matched: "previous", graceEndsAt: now.toISOString() }), {}, now)).toMatchObject({ code: "NOT_FOUND" });
+  });
   it("rejects a disabled key", () => expect(decide(key({ status: "disabled" }), {}, now)).toMatchObject({ code: "DISABLED" }));
   it("rejects an expired key at the exact instant", () => {
     expect(decide(key({ expiresAt: now.toISOString() }), {}, now)).toMatchObject({ code: "EXPIRED" });

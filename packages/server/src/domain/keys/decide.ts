@@ -37,6 +37,11 @@ export interface ResolvedKey {
   org: { id: string; isOperator: boolean; settings: OrgSettings };
   /** Which stored hash matched: the current secret, or the previous one in its grace period. */
   matched: "current" | "previous";
+  /**
+   * When `matched` is "previous": the end of the regenerate grace period, after which the
+   * old secret is refused (NOT_FOUND) even from a cache.
+   */
+  graceEndsAt?: string | null;
   version: number;
   createdAt: string;
 }
@@ -101,6 +106,10 @@ export function requestProject(key: ResolvedKey, req: DecideRequest): string | n
  */
 export function decide(key: ResolvedKey | null, req: DecideRequest, now: Date): Decision {
   if (!key) return { valid: false, code: "NOT_FOUND" };
+  // A previous secret past its grace period is gone, as if never issued.
+  if (key.matched === "previous" && (!key.graceEndsAt || Date.parse(key.graceEndsAt) <= now.getTime())) {
+    return { valid: false, code: "NOT_FOUND" };
+  }
   if (key.status !== "active") return { valid: false, code: "DISABLED" };
   if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now.getTime()) return { valid: false, code: "EXPIRED" };
   if (!key.ownerActive) return { valid: false, code: "OWNER_INACTIVE" };

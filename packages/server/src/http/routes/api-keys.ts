@@ -137,8 +137,12 @@ export function apiKeyRoutes(app: App, s: Services) {
         summary: "Issue a new secret for the same key; the old one stops now or after graceSeconds",
         params: KeyParams,
         headers: IdempotencyHeaders,
-        body: Type.Optional(RegenerateBody),
+        body: RegenerateBody,
         response: { 200: KeyWithSecret, ...errorResponses(400, 401, 403, 404, 409, 412) },
+      },
+      // The body is optional: no body means no grace period.
+      preValidation: async (req) => {
+        if (req.body === undefined || req.body === null) req.body = {};
       },
     },
     async (req, reply) => {

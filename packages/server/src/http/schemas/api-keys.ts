@@ -3,7 +3,7 @@ import { ipRuleSchema } from "../../domain/ip-rules.js";
 import { Description, Id, Instant, Name } from "./common.js";
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T, description?: string) =>
-  Type.Union([s, Type.Null()], description ? { description } : {});
+  Type.Union([Type.Null(), s], description ? { description } : {});
 
 const OwnerType = Type.Union([Type.Literal("user"), Type.Literal("service_account"), Type.Literal("project")]);
 const Owner = Type.Object(
