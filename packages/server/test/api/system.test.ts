@@ -1,0 +1,76 @@
+import pg from "pg";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { IAM_PERMISSIONS } from "../../src/domain/permissions/catalog.js";
+import { Harness, describeEachDialect } from "../harness.js";
+
+describeEachDialect("system endpoints", (dialect) => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await Harness.init(dialect);
+  });
+  afterAll(async () => h?.close());
+
+  it("GET /v1/permissions lists iam:* and the operator's permissions from the config file", async () => {
+    const res = await h.req("GET", "/v1/permissions");
+    expect(res.status).toBe(200);
+    const names = res.body.items.map((p: { name: string }) => p.name);
+    expect(names.slice(0, IAM_PERMISSIONS.length)).toEqual(IAM_PERMISSIONS.map((p) => p.name));
+    expect(names.slice(IAM_PERMISSIONS.length)).toEqual(["compute:read", "compute:write", "compute:delete", "storage:read", "storage:write", "storage:delete"]);
+    const byName = new Map(res.body.items.map((p: { name: string }) => [p.name, p]));
+    expect(byName.get("compute:read")).toEqual({ name: "compute:read", description: "Read instances", platform: false, readOnly: true });
+    expect(byName.get("compute:write")).toMatchObject({ readOnly: false, platform: false });
+    expect(byName.get("iam:apikeys:verify")).toMatchObject({ platform: true, readOnly: false });
+  });
+
+  it("answers /healthz", async () => {
+    const res = await h.req("GET", "/healthz");
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: "ok" });
+  });
+
+  it("answers /readyz with the database dialect", async () => {
+    const res = await h.req("GET", "/readyz");
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: "ok", database: dialect });
+  });
+
+  it("serves Prometheus metrics that count requests", async () => {
+    await h.req("GET", "/healthz");
+    const res = await h.req("GET", "/metrics");
+    expect(res.status).toBe(200);
+    expect(String(res.headers["content-type"])).toContain("text/plain");
+    const text = String(res.body);
+    expect(text).toMatch(/^# HELP /m);
+    expect(text).toMatch(/^# TYPE \S+ (counter|histogram|gauge)/m);
+    expect(text).toContain("/healthz");
+  });
+
+  it("sets a request id header on every response", async () => {
+    const res = await h.req("GET", "/healthz");
+    expect(res.headers["x-request-id"]).toMatch(/^req_[0-9A-Za-z]{24}$/);
+    // A client cannot choose it.
+    const forced = await h.req("GET", "/healthz", { headers: { "x-request-id": "req_chosen" } });
+    expect(forced.headers["x-request-id"]).not.toBe("req_chosen");
+  });
+});
+
+describeEachDialect("readiness when the database is gone", (dialect) => {
+  it("answers /readyz with 503", async () => {
+    const h = await Harness.init(dialect);
+    try {
+      await h.kw.db.close();
+      const res = await h.req("GET", "/readyz");
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe("UNAVAILABLE");
+    } finally {
+      await h.kw.app.close().catch(() => {});
+      if (h.kw.db.schema) {
+        const client = new pg.Client({ connectionString: inject("pgUrl") });
+        await client.connect();
+        await client.query(`drop schema if exists ${h.kw.db.schema} cascade`);
+        await client.end();
+      }
+    }
+  });
+});

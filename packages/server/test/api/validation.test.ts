@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { Harness, describeEachDialect } from "../harness.js";
+
+const PROBLEM = "application/problem+json";
+
+describeEachDialect("input validation and errors", (dialect) => {
+  let h: Harness;
+  let token: string;
+  let orgId: string;
+
+  beforeAll(async () => {
+    h = await Harness.init(dialect);
+    // A route that fails unexpectedly, registered before the app is ready.
+    h.app.get("/v1/test-boom", { schema: { security: [] } }, async () => {
+      throw new Error("db password is hunter2 at /srv/keyward/secret.ts:42");
+    });
+    token = await h.login();
+    orgId = h.operatorOrgId;
+  });
+  afterAll(async () => h?.close());
+
+  const raw = (method: string, url: string, headers: Record<string, string>, payload?: string) =>
+    h.app.inject({ method: method as "POST", url, headers: { authorization: `Bearer ${token}`, ...headers }, payload });
+
+  it("rejects unknown fields, naming them", async () => {
+    const res = await h.req("POST", "/v1/orgs", { token, body: { name: "x", color: "red" } });
+    expect(res.status).toBe(400);
+    expect(res.headers["content-type"]).toContain(PROBLEM);
+    expect(res.body).toMatchObject({ status: 400, code: "INVALID_REQUEST", title: "Invalid request" });
+    expect(res.body.errors).toEqual([{ path: "color", code: "additionalProperties", message: "unknown field" }]);
+    expect(res.body.requestId).toMatch(/^req_/);
+    expect(res.headers["x-request-id"]).toBe(res.body.requestId);
+  });
+
+  it("rejects unknown nested fields", async () => {
+    const res = await h.req("PATCH", `/v1/orgs/${orgId}`, { token, body: { settings: { nope: true } } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].path).toBe("settings/nope");
+  });
+
+  it("lists every offending field at once", async () => {
+    const res = await h.req("POST", `/v1/orgs/${orgId}/roles`, { token, body: { name: "", permissions: ["NOT A PERMISSION"], extra: 1 } });
+    expect(res.status).toBe(400);
+    const paths = res.body.errors.map((e: { path: string }) => e.path).sort();
+    expect(paths).toEqual(expect.arrayContaining(["extra", "name", "permissions/0"]));
+  });
+
+  it("requires required fields", async () => {
+    const res = await h.req("POST", `/v1/orgs/${orgId}/projects`, { token, body: {} });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ path: "name", code: "required", message: "is required" }]);
+  });
+
+  it("bounds names and descriptions", async () => {
+    const long = await h.req("POST", "/v1/orgs", { token, body: { name: "x".repeat(101) } });
+    expect(long.status).toBe(400);
+    expect(long.body.errors[0]).toMatchObject({ path: "name", code: "maxLength" });
+    const empty = await h.req("POST", "/v1/orgs", { token, body: { name: "" } });
+    expect(empty.body.errors[0]).toMatchObject({ path: "name", code: "minLength" });
+    const desc = await h.req("POST", `/v1/orgs/${orgId}/projects`, { token, body: { name: "p", description: "d".repeat(1001) } });
+    expect(desc.body.errors[0]).toMatchObject({ path: "description", code: "maxLength" });
+    const ok = await h.req("POST", "/v1/orgs", { token, body: { name: "x".repeat(100) } });
+    expect(ok.status).toBe(201);
+  });
+
+  it("bounds lists", async () => {
+    const roles = Array.from({ length: 51 }, () => ({ roleId: "role_viewer" }));
+    const res = await h.req("POST", `/v1/orgs/${orgId}/service-accounts`, { token, body: { name: "sa", roles } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ path: "roles", code: "maxItems" });
+    const ips = Array.from({ length: 101 }, (_, i) => `10.0.0.${i % 250}`);
+    const settings = await h.req("PATCH", `/v1/orgs/${orgId}`, { token, body: { settings: { allowedIps: ips } } });
+    expect(settings.status).toBe(400);
+    expect(settings.body.errors[0]).toMatchObject({ path: "settings/allowedIps", code: "maxItems" });
+  });
+
+  it("bounds page sizes and rejects unknown query parameters and foreign cursors", async () => {
+    const big = await h.req("GET", `/v1/orgs/${orgId}/projects?limit=201`, { token });
+    expect(big.status).toBe(400);
+    expect(big.body.errors[0]).toMatchObject({ path: "limit", code: "maximum" });
+    expect((await h.req("GET", `/v1/orgs/${orgId}/projects?limit=0`, { token })).status).toBe(400);
+    expect((await h.req("GET", `/v1/orgs/${orgId}/projects?limit=abc`, { token })).status).toBe(400);
+    const unknown = await h.req("GET", `/v1/orgs/${orgId}/projects?sort=name`, { token });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors[0]).toMatchObject({ path: "sort", code: "additionalProperties" });
+    const cursor = await h.req("GET", `/v1/orgs/${orgId}/projects?cursor=not-a-cursor`, { token });
+    expect(cursor.status).toBe(400);
+    expect(cursor.body.errors[0].path).toBe("cursor");
+    expect((await h.req("GET", `/v1/orgs/${orgId}/projects?limit=200`, { token })).status).toBe(200);
+  });
+
+  it("validates path ids", async () => {
+    const res = await h.req("GET", "/v1/projects/not-an-id", { token });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ path: "projectId", code: "pattern" });
+    expect((await h.req("GET", "/v1/orgs/prj_wrongprefix", { token })).status).toBe(400);
+  });
+
+  it("answers 413 for a body over the limit", async () => {
+    const res = await raw("POST", "/v1/orgs", { "content-type": "application/json" }, JSON.stringify({ name: "x".repeat(70_000) }));
+    expect(res.statusCode).toBe(413);
+    expect(res.headers["content-type"]).toContain(PROBLEM);
+    expect(res.json().code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it.each(["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])(
+    "answers 415 for a %s body",
+    async (type) => {
+      const res = await raw("POST", "/v1/orgs", { "content-type": type }, "name=x");
+      expect(res.statusCode).toBe(415);
+      expect(res.headers["content-type"]).toContain(PROBLEM);
+      expect(res.json().code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    },
+  );
+
+  it("answers 400 for invalid JSON", async () => {
+    for (const payload of ["{bad", '{"name": "x",}', "[1,", "nul"]) {
+      const res = await raw("POST", "/v1/orgs", { "content-type": "application/json" }, payload);
+      expect(res.statusCode, payload).toBe(400);
+      expect(res.json()).toMatchObject({ code: "INVALID_REQUEST", detail: "Body is not valid JSON" });
+    }
+  });
+
+  it("answers 400 for a JSON body that is not an object", async () => {
+    const res = await raw("POST", "/v1/orgs", { "content-type": "application/json" }, "[1]");
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors[0].path).toBe("body");
+  });
+
+  it("rejects prototype poisoning", async () => {
+    const res = await raw("POST", "/v1/orgs", { "content-type": "application/json" }, '{"name":"x","__proto__":{"admin":true}}');
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("INVALID_REQUEST");
+  });
+
+  it("answers 500 with a request id and no internals for unexpected errors", async () => {
+    const res = await h.req("GET", "/v1/test-boom");
+    expect(res.status).toBe(500);
+    expect(res.headers["content-type"]).toContain(PROBLEM);
+    expect(res.body).toMatchObject({ status: 500, code: "INTERNAL", title: "Internal error" });
+    expect(res.body.requestId).toMatch(/^req_[0-9A-Za-z]{24}$/);
+    expect(res.body.detail).toContain(res.body.requestId);
+    const text = JSON.stringify(res.body);
+    for (const leak of ["hunter2", "secret.ts", "/srv", "stack", "Error"]) expect(text).not.toContain(leak);
+  });
+
+  it("answers unknown routes with a problem+json 404", async () => {
+    const res = await h.req("GET", "/v1/does-not-exist", { token });
+    expect(res.status).toBe(404);
+    expect(res.headers["content-type"]).toContain(PROBLEM);
+    expect(res.body.code).toBe("NOT_FOUND");
+  });
+
+  it("answers a malformed Authorization header with 401", async () => {
+    const res = await h.req("GET", "/v1/me", { headers: { authorization: "Basic abc" } });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("UNAUTHENTICATED");
+    const unknown = await h.req("GET", "/v1/me", { token: "sess_doesnotexist" });
+    expect(unknown.status).toBe(401);
+  });
+
+  it("validates emails on invitations", async () => {
+    const res = await h.req("POST", `/v1/orgs/${orgId}/invitations`, { token, body: { email: "not an email" } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ path: "email", code: "format" });
+  });
+});
