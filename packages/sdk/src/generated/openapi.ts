@@ -81,6 +81,525 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/{keyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read an API key (never its secret) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an API key at once */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description ETag of the version you read, like "v3" */
+                    "if-match"?: string;
+                };
+                path: {
+                    /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Edit name, description, default project, restrictions and expiry; narrow permissions */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description ETag of the version you read, like "v3" */
+                    "if-match"?: string;
+                };
+                path: {
+                    /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            /** @description Permissions and roles may only narrow; readOnly cannot be lifted */
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "ci-deploy (prod)",
+                     *       "allowedIps": [
+                     *         "198.51.100.7"
+                     *       ],
+                     *       "permissions": [
+                     *         "compute:read"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description IPv4/IPv6 addresses and CIDRs (empty: any)
+                         * @example [
+                         *       "203.0.113.0/24",
+                         *       "2001:db8::/32"
+                         *     ]
+                         */
+                        allowedIps?: string[];
+                        allowedProjects?: string[] | null;
+                        defaultProjectId?: string | null;
+                        description?: string;
+                        expiresAt?: (string | number) | null;
+                        /** @example billing-service */
+                        name?: string;
+                        /**
+                         * @description Permission names or patterns (compute:*, *:read); expanded against the catalog
+                         * @example [
+                         *       "compute:read",
+                         *       "storage:*"
+                         *     ]
+                         */
+                        permissions?: string[];
+                        ratelimit?: {
+                            limit: number;
+                            windowSeconds: number;
+                        } | null;
+                        readOnly?: boolean;
+                        /**
+                         * @description Role ids whose permissions the key carries
+                         * @example [
+                         *       "role_viewer"
+                         *     ]
+                         */
+                        roles?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/api-keys/{keyId}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lock a key without deleting it */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description ETag of the version you read, like "v3" */
+                    "if-match"?: string;
+                };
+                path: {
+                    /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/{keyId}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unlock a disabled key */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description ETag of the version you read, like "v3" */
+                    "if-match"?: string;
+                };
+                path: {
+                    /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/{keyId}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Issue a new secret for the same key; the old one stops now or after graceSeconds */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Retrying with the same value returns the same new secret */
+                    "idempotency-key"?: string;
+                    /** @description ETag of the version you read, like "v3" */
+                    "if-match"?: string;
+                };
+                path: {
+                    /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Keep the old secret valid this long (≤ 7 days)
+                         * @example 3600
+                         */
+                        graceSeconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            apiKey: components["schemas"]["ApiKey"];
+                            /**
+                             * @description The key's secret. Shown only in this response; store it now
+                             * @example kw_3kTq9Lr2XcPz4NmB8tKd1sWeQv7hA2bC4d5E6f
+                             */
+                            secret: string;
+                        };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -775,6 +1294,380 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API keys (view=mine by default) */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                    /** @description mine (default), users, service-accounts, projects, all, or a principal id (usr_/sa_/prj_). Others than mine need iam:apikeys:manage */
+                    view?: string;
+                };
+                header?: never;
+                path: {
+                    /** @example org_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    orgId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["ApiKey"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create an API key; the secret is in this response only
+         * @description Owner defaults to the caller. Permissions (explicit and through roles) must be a subset of what the caller holds where the key acts. Without permissions and roles, the caller's own key follows all of its owner's permissions.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @example org_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    orgId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description IPv4/IPv6 addresses and CIDRs (empty: any)
+                         * @example [
+                         *       "203.0.113.0/24",
+                         *       "2001:db8::/32"
+                         *     ]
+                         */
+                        allowedIps?: string[];
+                        allowedProjects?: string[] | null;
+                        defaultProjectId?: string | null;
+                        description?: string;
+                        expiresAt?: (string | number) | null;
+                        /** @example billing-service */
+                        name: string;
+                        /** @description Principal the key acts as. Default: the caller */
+                        owner?: {
+                            /** @example sa_4kTz9QmW2bX7cN1pLr8sVd3e */
+                            id: string;
+                            type: "user" | "service_account" | "project";
+                        };
+                        /**
+                         * @description Permission names or patterns (compute:*, *:read); expanded against the catalog
+                         * @example [
+                         *       "compute:read",
+                         *       "storage:*"
+                         *     ]
+                         */
+                        permissions?: string[];
+                        ratelimit?: {
+                            limit: number;
+                            windowSeconds: number;
+                        } | null;
+                        readOnly?: boolean;
+                        /**
+                         * @description Role ids whose permissions the key carries
+                         * @example [
+                         *       "role_viewer"
+                         *     ]
+                         */
+                        roles?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            apiKey: components["schemas"]["ApiKey"];
+                            /**
+                             * @description The key's secret. Shown only in this response; store it now
+                             * @example kw_3kTq9Lr2XcPz4NmB8tKd1sWeQv7hA2bC4d5E6f
+                             */
+                            secret: string;
+                        };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/api-keys/allowed-permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Exactly the permissions the caller may grant to a new key (org-wide, or in one project) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @example prj_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    projectId?: string;
+                };
+                header?: never;
+                path: {
+                    /** @example org_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    orgId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Whether the caller may create a key there at all (iam:apikeys:create and org policy) */
+                            canCreate: boolean;
+                            items: components["schemas"]["Permission"][];
+                            /** @description The scope asked about (null: org-wide) */
+                            projectId: string | null;
+                        };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The org's audit log, newest first (needs iam:audit:read) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Exact action, or a prefix ending in * (api_key.*) */
+                    action?: string;
+                    /** @description Actor principal id, or the session/key/token id it used */
+                    actor?: string;
+                    cursor?: string;
+                    /** @description Inclusive lower bound (RFC 3339 or Unix seconds) */
+                    from?: string;
+                    limit?: number;
+                    result?: "success" | "denied" | "failure";
+                    /** @description Target id */
+                    target?: string;
+                    targetType?: string;
+                    /** @description Exclusive upper bound (RFC 3339 or Unix seconds) */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    /** @example org_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    orgId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["AuditEvent"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/orgs/{orgId}/invitations": {
@@ -2224,6 +3117,116 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @example {
+         *       "id": "key_7hQv2Lr9XcPz4NmB8tKd1sWe",
+         *       "orgId": "org_4kTz9QmW2bX7cN1pLr8sVd3e",
+         *       "name": "billing-service",
+         *       "description": "Reads invoices",
+         *       "owner": {
+         *         "type": "user",
+         *         "id": "usr_2bX7cN1pLr8sVd3e4kTz9QmW"
+         *       },
+         *       "defaultProjectId": null,
+         *       "permissions": [
+         *         "compute:read"
+         *       ],
+         *       "roles": [],
+         *       "inheritsOwnerPermissions": false,
+         *       "readOnly": false,
+         *       "allowedProjects": null,
+         *       "allowedIps": [
+         *         "203.0.113.0/24"
+         *       ],
+         *       "expiresAt": "2027-01-01T00:00:00.000Z",
+         *       "ratelimit": null,
+         *       "status": "active",
+         *       "start": "kw_3kTq9",
+         *       "createdAt": "2026-11-23T10:00:00.000Z",
+         *       "createdBy": "usr_2bX7cN1pLr8sVd3e4kTz9QmW",
+         *       "updatedAt": "2026-11-23T10:00:00.000Z",
+         *       "lastUsedAt": null,
+         *       "lastUsedIp": null,
+         *       "previousSecretExpiresAt": null,
+         *       "version": 1
+         *     }
+         */
+        ApiKey: {
+            allowedIps: string[];
+            allowedProjects: string[] | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T10:00:00.000Z
+             */
+            createdAt: string;
+            createdBy: string;
+            defaultProjectId: string | null;
+            description: string;
+            expiresAt: string | null;
+            /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
+            id: string;
+            /** @description No permissions and no roles: the key acts with all of its owner's permissions */
+            inheritsOwnerPermissions: boolean;
+            lastUsedAt: string | null;
+            lastUsedIp: string | null;
+            /** @example billing-service */
+            name: string;
+            /** @example org_4kTz9QmW2bX7cN1pLr8sVd3e */
+            orgId: string;
+            owner: {
+                id: string;
+                type: "user" | "service_account" | "project";
+            };
+            permissions: string[];
+            /** @description While a regenerate grace period runs: when the old secret stops */
+            previousSecretExpiresAt: string | null;
+            ratelimit: {
+                limit: number;
+                windowSeconds: number;
+            } | null;
+            readOnly: boolean;
+            roles: string[];
+            /**
+             * @description First 8 characters of the secret, for recognising it
+             * @example kw_3kTq9
+             */
+            start: string;
+            status: "active" | "disabled";
+            /**
+             * Format: date-time
+             * @example 2026-11-23T10:00:00.000Z
+             */
+            updatedAt: string;
+            /** @description Send as If-Match: "v<version>" */
+            version: number;
+        };
+        AuditEvent: {
+            /** @example api_key.create */
+            action: string;
+            actor: {
+                credential: string | null;
+                id: string | null;
+                type: string;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-11-23T10:00:00.000Z
+             */
+            createdAt: string;
+            details: {
+                [key: string]: unknown;
+            } | null;
+            id: string;
+            ip: string | null;
+            orgId: string | null;
+            requestId: string | null;
+            result: "success" | "denied" | "failure";
+            target: {
+                id: string;
+                type: string;
+            } | null;
+            userAgent: string | null;
+        };
         Invitation: {
             acceptedAt: string | null;
             /**
