@@ -70,12 +70,18 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
+  // The API speaks JSON only: any other body (text/plain included) is a 415.
+  app.removeContentTypeParser("text/plain");
   app.decorateRequest("ctx", null as unknown as RequestCtx);
   app.setErrorHandler(errorHandler);
   // With a built console the not-found handler (SPA fallback) is set below: Fastify allows one per prefix.
   const servesConsole = !!opts.consoleDir && existsSync(path.join(opts.consoleDir, "index.html"));
   if (!servesConsole) {
+    // With a built console the not-found handler (SPA fallback) is set below: Fastify allows one per prefix.
+  const servesConsole = !!opts.consoleDir && existsSync(path.join(opts.consoleDir, "index.html"));
+  if (!servesConsole) {
     app.setNotFoundHandler((req, reply) => sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}`, req.id));
+  }
   }
   await app.register(fastifyCookie);
   app.addSchema(Problem);
@@ -101,7 +107,18 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   await app.register(scalar, {
     routePrefix: "/docs",
-    configuration: { url: "/openapi.json", withDefaultFonts: false },
+    // Self-contained docs: no fonts from Scalar's CDN, no request proxy (requests go straight
+    // to this server), no hosted client, agent, MCP or developer-tool links to scalar.com.
+    configuration: {
+      url: "/openapi.json",
+      withDefaultFonts: false,
+      proxyUrl: "",
+      telemetry: false,
+      hideClientButton: true,
+      showDeveloperTools: "never",
+      agent: { disabled: true },
+      mcp: { disabled: true },
+    },
   });
 
   const metrics = createMetrics(services.deps.db);
