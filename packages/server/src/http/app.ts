@@ -77,11 +77,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   // With a built console the not-found handler (SPA fallback) is set below: Fastify allows one per prefix.
   const servesConsole = !!opts.consoleDir && existsSync(path.join(opts.consoleDir, "index.html"));
   if (!servesConsole) {
-    // With a built console the not-found handler (SPA fallback) is set below: Fastify allows one per prefix.
-  const servesConsole = !!opts.consoleDir && existsSync(path.join(opts.consoleDir, "index.html"));
-  if (!servesConsole) {
     app.setNotFoundHandler((req, reply) => sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}`, req.id));
-  }
   }
   await app.register(fastifyCookie);
   app.addSchema(Problem);
