@@ -1,5 +1,6 @@
 import { AppError, invalidField, notFound } from "../domain/errors.js";
 import { newId, randomBase62 } from "../domain/ids.js";
+import { BUILTIN_ROLE_IDS } from "../domain/permissions/roles.js";
 import type { InvitationsTable } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
 import { writeAudit } from "./audit.js";
@@ -131,6 +132,17 @@ export class InvitationService {
     const row = await db.kysely.selectFrom("invitations").selectAll().where("token_hash", "=", sha256(token)).executeTakeFirst();
     if (!row || row.accepted_at || row.expires_at <= t.toISOString()) throw notFound("Invitation");
     const user = await db.kysely.selectFrom("users").select("id").where("email", "=", row.email).executeTakeFirst();
+    if (user) {
+      // An existing account joins only by its own hand: whoever else holds the token
+      // (the inviter included) cannot add it to an org.
+      const { actor } = ctx;
+      if (actor.kind === "anonymous") {
+        throw new AppError("UNAUTHENTICATED", "Sign in with the invited account to accept this invitation");
+      }
+      if (actor.kind !== "user" || actor.id !== user.id || actor.limit) {
+        throw new AppError("FORBIDDEN", "This invitation is for another account");
+      }
+    }
     let passwordHash: string | null = null;
     if (!user) {
       if (!input.password) throw invalidField("password", "a password is required to create your account", "required");
@@ -172,7 +184,19 @@ export class InvitationService {
           .insertInto("org_members")
           .values({ org_id: row.org_id, user_id: userId, invited_by: row.invited_by, created_at: t.toISOString() })
           .execute();
-        await replaceBindings(trx, row.org_id, { type: "user", id: userId }, JSON.parse(row.roles) as RoleBinding[], t);
+        // Roles or projects deleted since the invitation was sent are dropped, not bound.
+        const wanted = JSON.parse(row.roles) as RoleBinding[];
+        const customRoles = new Set(
+          (await trx.selectFrom("roles").select("id").where("org_id", "=", row.org_id).execute()).map((r) => r.id),
+        );
+        const projects = new Set(
+          (await trx.selectFrom("projects").select("id").where("org_id", "=", row.org_id).execute()).map((p) => p.id),
+        );
+        const roles = wanted.filter(
+          (b) =>
+            (BUILTIN_ROLE_IDS.has(b.roleId) || customRoles.has(b.roleId)) && (!b.projectId || projects.has(b.projectId)),
+        );
+        await replaceBindings(trx, row.org_id, { type: "user", id: userId }, roles, t);
       }
       await writeAudit(trx, ctx, t, {
         orgId: row.org_id,

@@ -92,15 +92,17 @@ export function memberRoutes(app: App, s: Services) {
         summary: "Accept an invitation: joins an existing user, or creates the user (name and password needed)",
         security: [],
         params: Type.Object({ token: Type.String({ pattern: "^inv_[0-9A-Za-z]{40}$" }) }),
-        body: Type.Optional(
-          Type.Object(
-            { name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), password: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })) },
-            { additionalProperties: false },
-          ),
+        body: Type.Object(
+          { name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), password: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })) },
+          { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ orgId: Type.String(), userId: Type.String(), created: Type.Boolean() }), ...errorResponses(400, 404) },
+        response: { 200: Type.Object({ orgId: Type.String(), userId: Type.String(), created: Type.Boolean() }), ...errorResponses(400, 401, 403, 404) },
+      },
+      // The body is optional: an existing (signed-in) user accepts without one.
+      preValidation: async (req) => {
+        if (req.body === undefined || req.body === null) req.body = {};
       },
     },
-    async (req) => s.invitations.accept(req.ctx, req.params.token, req.body ?? {}),
+    async (req) => s.invitations.accept(req.ctx, req.params.token, req.body),
   );
 }
