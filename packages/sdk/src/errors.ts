@@ -55,6 +55,15 @@ export class KeywardError extends Error {
     } catch {
       // not JSON: fall through with the status line
     }
+    // OAuth endpoints (POST /v1/token) answer RFC 6749 errors: {error, error_description}.
+    const oauth = body as { error?: unknown; error_description?: unknown };
+    if (!body.code && typeof oauth.error === "string") {
+      body = {
+        ...body,
+        code: oauth.error.toUpperCase(),
+        detail: typeof oauth.error_description === "string" ? oauth.error_description : oauth.error,
+      };
+    }
     const ra = Number(response.headers.get("retry-after"));
     return new KeywardError(
       {
