@@ -3,6 +3,7 @@ import type { Config } from "./config.js";
 import { buildCatalog } from "./domain/permissions/catalog.js";
 import { builtinRoles } from "./domain/permissions/roles.js";
 import { type App, type AppOptions, buildApp } from "./http/app.js";
+import type { BearerResolver } from "./http/authenticate.js";
 import { loadPepper } from "./services/bootstrap.js";
 import type { Deps } from "./services/deps.js";
 import { apiKeyBearer } from "./services/key-auth.js";
@@ -42,13 +43,25 @@ export async function createKeyward(config: Config, opts: AppOptions & { now?: (
   };
   const services = buildServices(deps);
   // `Authorization: Bearer kw_…`: API keys authenticate the management API too.
-  const keyBearer = apiKeyBearer(deps, () => services.keyResolver);
-  const app = await buildApp(services, { ...opts, bearerResolvers: [keyBearer, ...(opts.bearerResolvers ?? [])] });
+  // Resolved through the verification cache, so warm keys cost no database reads.
+  const keySource = services.verify.keySource();
+  const keyBearer = apiKeyBearer(deps, () => keySource);
+  // Exchanged tokens (JWTs from POST /v1/token) authenticate the management API as well.
+  const tokenBearer: BearerResolver = (token, req) => services.verify.tokenActor(token, req.ip ?? null);
+  const app = await buildApp(services, { ...opts, bearerResolvers: [keyBearer, tokenBearer, ...(opts.bearerResolvers ?? [])] });
   let closed = false;
   app.addHook("onClose", async () => {
     if (closed) return;
     closed = true;
+    // Flushes aggregated usage while the database is still open.
+    await services.verify.close().catch((err) => logger.error({ err }, "closing verification failed"));
     await db.close();
   });
+  try {
+    await services.verify.start();
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   return { app, services, db, close: () => app.close() };
 }

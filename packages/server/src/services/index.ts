@@ -9,6 +9,7 @@ import { OrgService } from "./org-service.js";
 import { ProjectService } from "./project-service.js";
 import { RoleService } from "./role-service.js";
 import { ServiceAccountService } from "./service-account-service.js";
+import { buildVerification } from "./verify/index.js";
 
 /** Every service, built once from the same deps. */
 export function buildServices(deps: Deps) {
@@ -25,6 +26,8 @@ export function buildServices(deps: Deps) {
     /** Secret -> resolved key, uncached; verification may wrap it with a cache. */
     keyResolver: new KeyResolver(deps),
     audit: new AuditQuery(deps),
+    /** The verification hot path: cache, invalidation, rate limits, usage, tokens. */
+    verify: buildVerification(deps),
   };
 }
 export type Services = ReturnType<typeof buildServices>;

@@ -12,6 +12,9 @@ import { projectRoutes } from "./projects.js";
 import { roleRoutes } from "./roles.js";
 import { serviceAccountRoutes } from "./service-accounts.js";
 import { systemRoutes } from "./system.js";
+import { tokenRoutes } from "./token.js";
+import { usageRoutes } from "./usage.js";
+import { verifyRoutes } from "./verify.js";
 
 /** Shared schemas, named in OpenAPI by their `$id`. */
 export const sharedSchemas = [RoleBindingSchema, ...Object.values(identity), ApiKeySchema, AuditEventSchema];
@@ -27,4 +30,7 @@ export async function registerRoutes(app: App, s: Services) {
   memberRoutes(app, s);
   apiKeyRoutes(app, s);
   auditEventRoutes(app, s);
+  verifyRoutes(app, s);
+  usageRoutes(app, s);
+  await tokenRoutes(app, s);
 }

@@ -1,0 +1,155 @@
+import type { FastifyReply } from "fastify";
+import { AppError } from "../../domain/errors.js";
+import type { DenyCode } from "../../domain/keys/decide.js";
+import { PERMISSION_NAME } from "../../domain/permissions/match.js";
+import type { Services } from "../../services/index.js";
+import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL } from "../../services/tokens/token-service.js";
+import type { App } from "../app.js";
+import { registerFormBody } from "../form-body.js";
+import { errorResponses } from "../schemas/common.js";
+import { IntrospectBody, IntrospectResponse, OAuthError, TokenBody, TokenResponse } from "../schemas/verify.js";
+
+export const APIKEY_GRANT = "urn:keyward:params:oauth:grant-type:apikey";
+
+/**
+ * Errors of /v1/token follow OAuth 2.0 (RFC 6749 §5.2): `400 {error, error_description}`,
+ * not problem+json, so off-the-shelf OAuth clients understand them.
+ */
+function oauthError(reply: FastifyReply, status: number, error: string, description: string) {
+  return reply.status(status).header("cache-control", "no-store").send({ error, error_description: description });
+}
+
+const GRANT_ERRORS: Partial<Record<DenyCode, [string, string]>> = {
+  INSUFFICIENT_PERMISSIONS: ["invalid_scope", "The key does not hold every permission in scope"],
+  READ_ONLY: ["invalid_scope", "The key is read-only: scope may name read permissions only"],
+  PROJECT_NOT_ALLOWED: ["invalid_scope", "The key may not act in that project"],
+};
+
+export async function tokenRoutes(app: App, s: Services) {
+  app.get(
+    "/.well-known/jwks.json",
+    {
+      schema: {
+        tags: ["tokens"],
+        summary: "Public keys that sign exchanged tokens (JWKS)",
+        description: "Retired keys stay listed until every token they signed has expired. Refetch on an unknown `kid`.",
+        security: [],
+      },
+    },
+    async (_req, reply) => {
+      reply.header("cache-control", "public, max-age=300");
+      return s.verify.tokens.signingKeys.jwks();
+    },
+  );
+
+  // Form bodies are accepted here only (OAuth clients send them); the rest of the API is JSON.
+  await app.register(async (scope) => {
+    registerFormBody(scope);
+    const api = scope as unknown as App;
+
+    api.post(
+      "/v1/token",
+      {
+        attachValidation: true,
+        schema: {
+          tags: ["tokens"],
+          summary: "Exchange an API key for a short-lived signed token",
+          description:
+            `Form (\`application/x-www-form-urlencoded\`) or JSON. \`grant_type=${APIKEY_GRANT}\`, \`apikey\`, optional \`scope\` (space-separated permissions), ` +
+            "`projectId` and `expires_in` (seconds, default 900, at most 3600) narrow the token; it never carries more than the key. " +
+            "Errors follow RFC 6749 §5.2: `400 {error, error_description}` (invalid_request, invalid_grant, invalid_scope, unsupported_grant_type); 429 `rate_limited`.",
+          security: [],
+          body: TokenBody,
+          response: { 200: TokenResponse, 400: OAuthError, 429: OAuthError, ...errorResponses(413, 415) },
+        },
+      },
+      async (req, reply) => {
+        reply.header("cache-control", "no-store").header("pragma", "no-cache");
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        if (req.validationError) {
+          if (typeof body.grant_type === "string" && body.grant_type !== APIKEY_GRANT) {
+            return oauthError(reply, 400, "unsupported_grant_type", `grant_type must be ${APIKEY_GRANT}`);
+          }
+          return oauthError(reply, 400, "invalid_request", req.validationError.message);
+        }
+        const { grant_type, apikey, scope: rawScope, projectId } = req.body;
+        if (grant_type !== APIKEY_GRANT) return oauthError(reply, 400, "unsupported_grant_type", `grant_type must be ${APIKEY_GRANT}`);
+        const ttl = req.body.expires_in === undefined ? DEFAULT_TOKEN_TTL : Number(req.body.expires_in);
+        if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL) {
+          return oauthError(reply, 400, "invalid_request", `expires_in must be 1-${MAX_TOKEN_TTL} seconds`);
+        }
+        const scopeList = rawScope === undefined ? undefined : rawScope.split(" ").filter(Boolean);
+        if (scopeList?.some((p) => !PERMISSION_NAME.test(p))) {
+          return oauthError(reply, 400, "invalid_scope", "scope must list concrete permission names separated by spaces");
+        }
+        if (projectId !== undefined && !/^prj_[0-9A-Za-z]{1,40}$/.test(projectId)) {
+          return oauthError(reply, 400, "invalid_request", "projectId must be a project id");
+        }
+
+        const v = s.verify;
+        const hit = v.resolveSecret(apikey);
+        const entry = hit instanceof Promise ? await hit : hit;
+        const now = s.deps.now();
+        // The key is checked as a request from the caller's own address, in the requested project.
+        const d = v.decideCached(entry, { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList }, now);
+        if (!d.valid || !entry) {
+          const code = d.valid ? "NOT_FOUND" : d.code;
+          const [error, description] = GRANT_ERRORS[code] ?? ["invalid_grant", `API key rejected (${code})`];
+          return oauthError(reply, 400, error, description);
+        }
+        if (d.ratelimit) {
+          const r = await v.rateLimiter.consume(d.keyId, d.ratelimit, now.getTime());
+          if (!r.allowed) {
+            reply.header("retry-after", String(Math.max(1, Math.ceil((r.resetAt - now.getTime()) / 1000))));
+            return oauthError(reply, 429, "rate_limited", `The key's rate limit is exhausted until ${new Date(r.resetAt).toISOString()}`);
+          }
+        }
+        v.usage.record(d.keyId, req.ip ?? null, now.getTime());
+        const key = entry.key;
+        const projects = projectId ? [projectId] : key.owner.type === "project" ? [key.owner.id] : key.allowedProjects;
+        const issued = await v.tokens.issue(key, { perms: scopeList ?? d.permissions, projects, ttl });
+        return { access_token: issued.access_token, token_type: issued.token_type, expires_in: issued.expires_in, scope: issued.scope };
+      },
+    );
+
+    api.post(
+      "/v1/token/introspect",
+      {
+        schema: {
+          tags: ["tokens"],
+          summary: "Is a token active? (RFC 7662)",
+          description:
+            "For the platform's services (`iam:apikeys:verify`, like /v1/verify). Active means: signature good, not expired, and the key it came from is still active (not disabled, deleted or expired, owner still in the org).",
+          body: IntrospectBody,
+          response: { 200: IntrospectResponse, ...errorResponses(400, 401, 403, 413, 415) },
+        },
+      },
+      async (req, reply) => {
+        reply.header("cache-control", "no-store");
+        if (!(await s.verify.mayVerify(req.ctx.actor))) {
+          throw new AppError("FORBIDDEN", "Missing permission iam:apikeys:verify (held only in the operator organization)");
+        }
+        const t = await s.verify.resolveToken(req.body.token);
+        if (!("key" in t)) return { active: false };
+        const { key, claims } = t;
+        const now = s.deps.now().getTime();
+        const keyActive = key.status === "active" && key.ownerActive && (key.expiresAt === null || Date.parse(key.expiresAt) > now);
+        if (!keyActive) return { active: false };
+        return {
+          active: true,
+          scope: claims.perms.join(" "),
+          client_id: claims.key_id,
+          token_type: "Bearer",
+          exp: claims.exp,
+          iat: claims.iat,
+          sub: claims.sub,
+          aud: claims.aud,
+          iss: claims.iss,
+          jti: claims.jti,
+          org: claims.org,
+          key_id: claims.key_id,
+        };
+      },
+    );
+  });
+}

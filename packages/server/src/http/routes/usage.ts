@@ -1,0 +1,77 @@
+import Type from "typebox";
+import { AppError, invalidField, notFound } from "../../domain/errors.js";
+import { loadAccess } from "../../services/access.js";
+import type { Services } from "../../services/index.js";
+import { keyRights } from "../../services/key-rights.js";
+import type { App } from "../app.js";
+import { Id, errorResponses } from "../schemas/common.js";
+import { UsageQuery, UsageResponse } from "../schemas/verify.js";
+
+const HOUR = 3_600_000;
+const MAX_RANGE_DAYS = 92;
+
+export function usageRoutes(app: App, s: Services) {
+  app.get(
+    "/v1/api-keys/:keyId/usage",
+    {
+      schema: {
+        tags: ["api-keys"],
+        summary: "A key's requests per hour, and its last use",
+        description: `Hourly buckets (UTC) of verifications between \`from\` and \`to\` (at most ${MAX_RANGE_DAYS} days; default the last 7 days). Visible to whoever may read the key.`,
+        params: Type.Object({ keyId: Id("key") }),
+        querystring: UsageQuery,
+        response: { 200: UsageResponse, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (req) => {
+      const { deps } = s;
+      const row = await deps.db.kysely
+        .selectFrom("api_keys")
+        .select(["id", "org_id", "owner_type", "owner_id", "last_used_at", "last_used_ip"])
+        .where("id", "=", req.params.keyId)
+        .executeTakeFirst();
+      if (!row) throw notFound("API key");
+      // Same 404 for a key the caller may not read as for one that does not exist.
+      const access = await loadAccess(deps, req.ctx.actor, row.org_id).catch((err) => {
+        if (err instanceof AppError && err.code === "NOT_FOUND") throw notFound("API key");
+        throw err;
+      });
+      const rights = await keyRights(deps, access, { type: row.owner_type, id: row.owner_id });
+      if (!rights.view) throw notFound("API key");
+
+      const now = deps.now().getTime();
+      const to = req.query.to ? Date.parse(req.query.to) : now;
+      const from = req.query.from ? Date.parse(req.query.from) : to - 7 * 24 * HOUR;
+      if (from > to) throw invalidField("from", "from must not be after to");
+      if (to - from > MAX_RANGE_DAYS * 24 * HOUR) throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
+      const fromHour = new Date(from - (from % HOUR)).toISOString();
+      const toIso = new Date(to).toISOString();
+
+      const rows = await deps.db.kysely
+        .selectFrom("key_usage")
+        .select(["hour", "count"])
+        .where("key_id", "=", row.id)
+        .where("hour", ">=", fromHour)
+        .where("hour", "<=", toIso)
+        .execute();
+      // Counts this node has not flushed yet are added, so the answer is current here.
+      const buckets = new Map(rows.map((r) => [r.hour, Number(r.count)]));
+      const pending = s.verify.usage.unflushed(row.id);
+      for (const b of pending.buckets) {
+        if (b.hour < fromHour || b.hour > toIso) continue;
+        buckets.set(b.hour, (buckets.get(b.hour) ?? 0) + b.count);
+      }
+      const items = [...buckets].sort(([a], [b]) => (a < b ? -1 : 1)).map(([hour, count]) => ({ hour, count }));
+      const newer = pending.lastUsedAt && (!row.last_used_at || pending.lastUsedAt > row.last_used_at);
+      return {
+        keyId: row.id,
+        from: new Date(from).toISOString(),
+        to: toIso,
+        lastUsedAt: newer ? pending.lastUsedAt : row.last_used_at,
+        lastUsedIp: newer ? pending.lastUsedIp : row.last_used_ip,
+        total: items.reduce((n, i) => n + i.count, 0),
+        items,
+      };
+    },
+  );
+}

@@ -1,0 +1,35 @@
+import { AppError, invalidField } from "../../domain/errors.js";
+import { normaliseIp } from "../../domain/ip-rules.js";
+import type { Services } from "../../services/index.js";
+import type { App } from "../app.js";
+import { errorResponses } from "../schemas/common.js";
+import { VerifyBody, VerifyResponse } from "../schemas/verify.js";
+
+/** Answer when the caller may not verify (cached per credential by the verify service). */
+const notPermitted = () => new AppError("FORBIDDEN", "Missing permission iam:apikeys:verify (held only in the operator organization)");
+
+export function verifyRoutes(app: App, s: Services) {
+  app.addSchema(VerifyResponse);
+  app.post(
+    "/v1/verify",
+    {
+      schema: {
+        tags: ["verify"],
+        summary: "Verify an API key (or exchanged token) for a request",
+        description:
+          "For the platform's services: the caller needs `iam:apikeys:verify` in the operator org. A decision is always 200: " +
+          "`{valid: true, keyId, orgId, owner, projectId, permissions, expiresAt, ratelimit?}` or `{valid: false, code, ratelimit?}`. " +
+          "Codes: MALFORMED, NOT_FOUND, EXPIRED, DISABLED, IP_NOT_ALLOWED, PROJECT_NOT_ALLOWED, READ_ONLY, INSUFFICIENT_PERMISSIONS, RATE_LIMITED, OWNER_INACTIVE. " +
+          "An unknown key and a wrong secret get the same answer (NOT_FOUND).",
+        body: VerifyBody,
+        response: { 200: { $ref: "VerifyResult" }, ...errorResponses(400, 401, 403, 413, 415) },
+      },
+    },
+    async (req) => {
+      if (!(await s.verify.mayVerify(req.ctx.actor))) throw notPermitted();
+      const body = req.body;
+      if (body.ip != null && normaliseIp(body.ip) === null) throw invalidField("ip", "ip must be an IPv4 or IPv6 address");
+      return s.verify.verify(body);
+    },
+  );
+}

@@ -1,0 +1,182 @@
+import { type CryptoKey, type JWK, exportJWK, generateKeyPair, importJWK } from "jose";
+import { randomBase62 } from "../../domain/ids.js";
+import type { Deps } from "../deps.js";
+import { CryptoBox } from "./crypto-box.js";
+
+export const SIGNING_ALG = "EdDSA";
+
+export interface SigningKeyOptions {
+  /** A signing key older than this is rotated on next use. Default 30 days. */
+  rotateAfterSeconds: number;
+  /** Longest token lifetime: rotated keys stay published this long (plus skew). */
+  maxTokenTtlSeconds: number;
+  /** How long a node trusts its in-memory copy of the key table. */
+  refreshSeconds: number;
+}
+
+const DEFAULTS: SigningKeyOptions = { rotateAfterSeconds: 30 * 86400, maxTokenTtlSeconds: 3600, refreshSeconds: 30 };
+/** Clock skew allowance between nodes and verifiers. */
+const SKEW_SECONDS = 60;
+
+interface LoadedKey {
+  kid: string;
+  createdAt: string;
+  rotatedAt: string | null;
+  publicJwk: JWK;
+  publicKey: CryptoKey;
+  /** Only for the active (unrotated) key: the sealed private JWK, opened lazily. */
+  sealedPrivate: string;
+}
+
+/**
+ * Ed25519 signing keys for exchanged tokens, in table `signing_keys` with the private JWK
+ * sealed under a key derived from the pepper. The newest unrotated key signs; a rotated key
+ * stays published in the JWKS until every token it signed has expired, so rotation never
+ * breaks tokens in flight. Nodes sharing a database pick up each other's keys on refresh or
+ * when they meet an unknown `kid`.
+ */
+export class SigningKeys {
+  private readonly box: CryptoBox;
+  private readonly opts: SigningKeyOptions;
+  private keys = new Map<string, LoadedKey>();
+  private loadedAt = 0;
+  private loading: Promise<void> | null = null;
+  private privateKeys = new Map<string, Promise<CryptoKey>>();
+
+  constructor(
+    private readonly deps: Deps,
+    opts: Partial<SigningKeyOptions> = {},
+  ) {
+    this.box = new CryptoBox(deps.pepper, "keyward signing-keys v1");
+    this.opts = { ...DEFAULTS, ...opts };
+  }
+
+  get maxTokenTtlSeconds() {
+    return this.opts.maxTokenTtlSeconds;
+  }
+
+  private nowMs() {
+    return this.deps.now().getTime();
+  }
+
+  /** A key is published while tokens it signed may still be valid. */
+  private published(k: LoadedKey, nowMs: number): boolean {
+    if (!k.rotatedAt) return true;
+    return Date.parse(k.rotatedAt) + (this.opts.maxTokenTtlSeconds + SKEW_SECONDS) * 1000 > nowMs;
+  }
+
+  /** Reloads the key table (single flight). */
+  private async reload(): Promise<void> {
+    if (this.loading) return this.loading;
+    this.loading = (async () => {
+      const rows = await this.deps.db.kysely.selectFrom("signing_keys").selectAll().execute();
+      const next = new Map<string, LoadedKey>();
+      for (const r of rows) {
+        const old = this.keys.get(r.kid);
+        const publicJwk = JSON.parse(r.public_jwk) as JWK;
+        next.set(r.kid, {
+          kid: r.kid,
+          createdAt: r.created_at,
+          rotatedAt: r.rotated_at,
+          publicJwk,
+          publicKey: old?.publicKey ?? ((await importJWK(publicJwk, SIGNING_ALG)) as CryptoKey),
+          sealedPrivate: r.private_jwk_encrypted,
+        });
+      }
+      this.keys = next;
+      this.loadedAt = this.nowMs();
+    })().finally(() => {
+      this.loading = null;
+    });
+    return this.loading;
+  }
+
+  private async fresh(): Promise<void> {
+    if (this.nowMs() - this.loadedAt > this.opts.refreshSeconds * 1000 || this.keys.size === 0) await this.reload();
+  }
+
+  private activeKey(): LoadedKey | undefined {
+    let best: LoadedKey | undefined;
+    for (const k of this.keys.values()) {
+      if (k.rotatedAt) continue;
+      if (!best || k.createdAt > best.createdAt) best = k;
+    }
+    return best;
+  }
+
+  /** Creates a new signing key; with `retire`, marks the current ones rotated (same transaction). */
+  private async create(retire: boolean): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { crv: "Ed25519", extractable: true });
+    const kid = `sk_${randomBase62(16)}`;
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: "sig" };
+    const privateJwk = await exportJWK(privateKey);
+    const t = this.deps.now().toISOString();
+    await this.deps.db.kysely.transaction().execute(async (trx) => {
+      if (retire) await trx.updateTable("signing_keys").set({ rotated_at: t }).where("rotated_at", "is", null).execute();
+      await trx
+        .insertInto("signing_keys")
+        .values({
+          kid,
+          alg: SIGNING_ALG,
+          public_jwk: JSON.stringify(publicJwk),
+          private_jwk_encrypted: this.box.seal(JSON.stringify(privateJwk)),
+          created_at: t,
+          rotated_at: null,
+        })
+        .execute();
+    });
+    this.deps.logger.info({ kid, rotated: retire }, "new token signing key");
+    await this.reload();
+    return kid;
+  }
+
+  /** Retires the signing key(s) in use and starts signing with a new one. Returns its kid. */
+  rotate(): Promise<string> {
+    return this.create(true);
+  }
+
+  /** The key to sign with now, creating or rotating one when due. */
+  async signer(): Promise<{ kid: string; key: CryptoKey }> {
+    await this.fresh();
+    let active = this.activeKey();
+    if (!active) {
+      await this.create(false);
+      active = this.activeKey();
+    } else if (Date.parse(active.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs()) {
+      await this.rotate();
+      active = this.activeKey();
+    }
+    if (!active) throw new Error("no signing key after creating one");
+    const sealed = active.sealedPrivate;
+    let key = this.privateKeys.get(active.kid);
+    if (!key) {
+      key = importJWK(JSON.parse(this.box.open(sealed)) as JWK, SIGNING_ALG) as Promise<CryptoKey>;
+      this.privateKeys.set(active.kid, key);
+    }
+    return { kid: active.kid, key: await key };
+  }
+
+  /** The public key for `kid`, while published; reloads once for a kid not seen yet. */
+  async publicKey(kid: string): Promise<CryptoKey | null> {
+    await this.fresh();
+    let k = this.keys.get(kid);
+    if (!k && this.nowMs() - this.loadedAt > 1000) {
+      await this.reload();
+      k = this.keys.get(kid);
+    }
+    if (!k || !this.published(k, this.nowMs())) return null;
+    return k.publicKey;
+  }
+
+  /** The JWKS document: every published public key, newest first. */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    await this.fresh();
+    if (!this.activeKey()) await this.create(false);
+    const now = this.nowMs();
+    const keys = [...this.keys.values()]
+      .filter((k) => this.published(k, now))
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
+      .map((k) => k.publicJwk);
+    return { keys };
+  }
+}

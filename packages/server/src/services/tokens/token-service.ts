@@ -1,0 +1,129 @@
+import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader } from "jose";
+import { randomBase62 } from "../../domain/ids.js";
+import type { KeyOwnerType, ResolvedKey } from "../../domain/keys/decide.js";
+import type { Deps } from "../deps.js";
+import { SIGNING_ALG, SigningKeys } from "./signing-keys.js";
+
+export const TOKEN_AUDIENCE = "keyward";
+export const DEFAULT_TOKEN_TTL = 15 * 60;
+export const MAX_TOKEN_TTL = 60 * 60;
+
+/** Claims of an exchanged token. */
+export interface TokenClaims {
+  iss: string;
+  /** The key's owner: usr_…, sa_… or prj_… */
+  sub: string;
+  owner_type: KeyOwnerType;
+  aud: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  org: string;
+  key_id: string;
+  /** Concrete permissions the token carries (never more than the key had when it was issued). */
+  perms: string[];
+  /** Projects the token may act in; null = any the key may. */
+  projects: string[] | null;
+  /** Read-only: read actions and safe methods only. */
+  ro: boolean;
+}
+
+export interface IssuedToken {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  scope: string;
+  claims: TokenClaims;
+}
+
+/** Outcome of checking a token's signature and lifetime. */
+export type TokenCheck = { ok: true; claims: TokenClaims } | { ok: false; reason: "malformed" | "expired" | "invalid" };
+
+/** A JWT in compact form: three base64url parts, a JSON header first. */
+export const looksLikeJwt = (s: string) => s.startsWith("eyJ") && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(s);
+
+/**
+ * Signs and checks exchanged tokens (EdDSA JWTs, `kid` in the header). Checked tokens are
+ * cached by their text until they expire: signature checks are slow next to a map lookup.
+ */
+export class TokenService {
+  readonly signingKeys: SigningKeys;
+  private checked = new Map<string, TokenClaims>();
+  private readonly maxChecked = 50_000;
+
+  constructor(private readonly deps: Deps, signingKeys?: SigningKeys) {
+    this.signingKeys = signingKeys ?? new SigningKeys(deps, { maxTokenTtlSeconds: MAX_TOKEN_TTL });
+  }
+
+  /**
+   * Issues a token for a key that was just verified. `perms` and `projects` must already be
+   * narrowed to what the key holds; `ttl` is capped at one hour and at the key's own expiry.
+   */
+  async issue(key: ResolvedKey, grant: { perms: string[]; projects: string[] | null; ttl: number }): Promise<IssuedToken> {
+    const nowS = Math.floor(this.deps.now().getTime() / 1000);
+    let exp = nowS + Math.min(Math.max(grant.ttl, 1), MAX_TOKEN_TTL);
+    if (key.expiresAt) exp = Math.min(exp, Math.floor(Date.parse(key.expiresAt) / 1000));
+    const claims: TokenClaims = {
+      iss: this.deps.config.publicUrl,
+      sub: key.owner.id,
+      owner_type: key.owner.type,
+      aud: TOKEN_AUDIENCE,
+      iat: nowS,
+      exp,
+      jti: `tok_${randomBase62(24)}`,
+      org: key.orgId,
+      key_id: key.id,
+      perms: [...grant.perms].sort(),
+      projects: grant.projects,
+      ro: key.readOnly,
+    };
+    const { kid, key: privateKey } = await this.signingKeys.signer();
+    const jwt = await new SignJWT({ ...claims }).setProtectedHeader({ alg: SIGNING_ALG, kid, typ: "JWT" }).sign(privateKey);
+    return { access_token: jwt, token_type: "Bearer", expires_in: exp - nowS, scope: claims.perms.join(" "), claims };
+  }
+
+  /** Checks signature, issuer, audience and lifetime. */
+  async check(token: string): Promise<TokenCheck> {
+    const nowMs = this.deps.now().getTime();
+    const hit = this.checked.get(token);
+    if (hit) {
+      if (hit.exp * 1000 > nowMs) return { ok: true, claims: hit };
+      this.checked.delete(token);
+      return { ok: false, reason: "expired" };
+    }
+    if (!looksLikeJwt(token)) return { ok: false, reason: "malformed" };
+    let kid: string | undefined;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg !== SIGNING_ALG) return { ok: false, reason: "invalid" };
+      kid = header.kid;
+    } catch {
+      return { ok: false, reason: "malformed" };
+    }
+    if (!kid) return { ok: false, reason: "invalid" };
+    const publicKey = await this.signingKeys.publicKey(kid);
+    if (!publicKey) return { ok: false, reason: "invalid" };
+    try {
+      const { payload } = await jwtVerify(token, publicKey, {
+        algorithms: [SIGNING_ALG],
+        issuer: this.deps.config.publicUrl,
+        audience: TOKEN_AUDIENCE,
+        currentDate: new Date(nowMs),
+        requiredClaims: ["exp", "iat", "jti", "sub"],
+      });
+      const claims = payload as unknown as TokenClaims;
+      if (typeof claims.key_id !== "string" || typeof claims.org !== "string" || !Array.isArray(claims.perms)) {
+        return { ok: false, reason: "invalid" };
+      }
+      if (this.checked.size >= this.maxChecked) {
+        const oldest = this.checked.keys().next().value;
+        if (oldest !== undefined) this.checked.delete(oldest);
+      }
+      this.checked.set(token, claims);
+      return { ok: true, claims };
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired" };
+      return { ok: false, reason: "invalid" };
+    }
+  }
+}

@@ -1,0 +1,194 @@
+import type { KeyChange } from "../key-events.js";
+import type { InvalidationBus } from "./invalidation.js";
+
+/** What the cache needs to know about a value to find it again when something changes. */
+export interface CacheTags {
+  keyId: string;
+  orgId: string;
+  /** The principal whose grants the value depends on (owner user, service account or project). */
+  principalId: string;
+}
+
+export interface KeyCacheOptions {
+  /** Most resolved keys held; the oldest are dropped first. */
+  maxEntries: number;
+  /** Most "no such key" answers held. */
+  maxNegative: number;
+  /** Staleness cap (ms) when change notifications may be late or lost. */
+  freshnessMs: number;
+  /** Safety net: an entry is reloaded after this long (ms) even when nothing was heard. */
+  maxAgeMs: number;
+  /** How long a "no such key" answer is trusted (ms). */
+  negativeTtlMs: number;
+  clock: () => number;
+}
+
+const DEFAULTS: KeyCacheOptions = {
+  maxEntries: 100_000,
+  maxNegative: 20_000,
+  freshnessMs: 5_000,
+  maxAgeMs: 10 * 60_000,
+  negativeTtlMs: 30_000,
+  clock: Date.now,
+};
+
+interface Entry<V> {
+  value: V;
+  tags: CacheTags;
+  loadedAt: number;
+}
+
+function addTo(index: Map<string, Set<string>>, name: string, id: string) {
+  let set = index.get(name);
+  if (!set) {
+    set = new Set();
+    index.set(name, set);
+  }
+  set.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, name: string, id: string) {
+  const set = index.get(name);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) index.delete(name);
+}
+
+/**
+ * Bounded cache of resolved keys by secret hash, plus a bounded negative cache, kept right
+ * by an {@link InvalidationBus}. Loads are single-flight per hash, and a load that overlaps
+ * an invalidation is returned but not cached (it may have read the old state).
+ *
+ * @example
+ * const cache = new KeyCache(bus, (v) => ({ keyId: v.id, orgId: v.orgId, principalId: v.ownerId }));
+ * const key = await cache.get(hash, () => resolver.resolveHash(hash));
+ */
+export class KeyCache<V> {
+  private readonly opts: KeyCacheOptions;
+  private entries = new Map<string, Entry<V>>();
+  private negative = new Map<string, number>();
+  private byKey = new Map<string, Set<string>>();
+  private byPrincipal = new Map<string, Set<string>>();
+  private byOrg = new Map<string, Set<string>>();
+  private inflight = new Map<string, Promise<V | null>>();
+  /** Bumped on every invalidation: a load that saw it change must not be cached. */
+  private generation = 0;
+  private unsubscribe: () => void;
+  readonly stats = { hits: 0, misses: 0, negativeHits: 0, invalidations: 0 };
+
+  constructor(
+    private readonly bus: InvalidationBus,
+    private readonly tagsOf: (value: V) => CacheTags,
+    opts: Partial<KeyCacheOptions> = {},
+  ) {
+    this.opts = { ...DEFAULTS, ...opts };
+    this.unsubscribe = bus.subscribe({ change: (c) => this.invalidate(c), reset: () => this.clear() });
+  }
+
+  get size() {
+    return this.entries.size;
+  }
+
+  private usable(loadedAt: number, now: number): boolean {
+    if (now - loadedAt > this.opts.maxAgeMs) return false;
+    return now - Math.max(loadedAt, this.bus.freshAsOf()) <= this.opts.freshnessMs;
+  }
+
+  /** The cached value, or undefined when absent or too old; null for a cached "no such key". */
+  peek(id: string): V | null | undefined {
+    const now = this.opts.clock();
+    const e = this.entries.get(id);
+    if (e) {
+      if (this.usable(e.loadedAt, now)) return e.value;
+      this.remove(id);
+      return undefined;
+    }
+    const neg = this.negative.get(id);
+    if (neg !== undefined) {
+      if (neg > now && this.usable(neg - this.opts.negativeTtlMs, now)) return null;
+      this.negative.delete(id);
+    }
+    return undefined;
+  }
+
+  /** Cached value or the loader's answer (null = no such key), loading once per id at a time. */
+  get(id: string, load: () => Promise<V | null>): Promise<V | null> | V | null {
+    const hit = this.peek(id);
+    if (hit !== undefined) {
+      if (hit === null) this.stats.negativeHits++;
+      else this.stats.hits++;
+      return hit;
+    }
+    this.stats.misses++;
+    const running = this.inflight.get(id);
+    if (running) return running;
+    const gen = this.generation;
+    const loadedAt = this.opts.clock();
+    const p = load()
+      .then((value) => {
+        if (gen === this.generation) this.set(id, value, loadedAt);
+        return value;
+      })
+      .finally(() => this.inflight.delete(id));
+    this.inflight.set(id, p);
+    return p;
+  }
+
+  private set(id: string, value: V | null, loadedAt: number) {
+    if (value === null) {
+      if (this.negative.size >= this.opts.maxNegative) {
+        const oldest = this.negative.keys().next().value;
+        if (oldest !== undefined) this.negative.delete(oldest);
+      }
+      this.negative.set(id, loadedAt + this.opts.negativeTtlMs);
+      return;
+    }
+    this.remove(id);
+    if (this.entries.size >= this.opts.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.remove(oldest);
+    }
+    const tags = this.tagsOf(value);
+    this.entries.set(id, { value, tags, loadedAt });
+    addTo(this.byKey, tags.keyId, id);
+    addTo(this.byPrincipal, `${tags.orgId}/${tags.principalId}`, id);
+    addTo(this.byOrg, tags.orgId, id);
+  }
+
+  private remove(id: string) {
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.entries.delete(id);
+    removeFrom(this.byKey, e.tags.keyId, id);
+    removeFrom(this.byPrincipal, `${e.tags.orgId}/${e.tags.principalId}`, id);
+    removeFrom(this.byOrg, e.tags.orgId, id);
+  }
+
+  /** Drops every entry the change may affect. */
+  invalidate(change: KeyChange) {
+    this.generation++;
+    this.stats.invalidations++;
+    const index =
+      change.kind === "key"
+        ? this.byKey.get(change.keyId)
+        : change.kind === "principal"
+          ? this.byPrincipal.get(`${change.orgId}/${change.principalId}`)
+          : this.byOrg.get(change.orgId);
+    if (!index) return;
+    for (const id of [...index]) this.remove(id);
+  }
+
+  clear() {
+    this.generation++;
+    this.entries.clear();
+    this.negative.clear();
+    this.byKey.clear();
+    this.byPrincipal.clear();
+    this.byOrg.clear();
+  }
+
+  close() {
+    this.unsubscribe();
+    this.clear();
+  }
+}

@@ -1,0 +1,52 @@
+import type { ResolvedKey } from "../../domain/keys/decide.js";
+import type { Deps } from "../deps.js";
+import { KeyResolver } from "../key-resolver.js";
+import type { CacheTags } from "./key-cache.js";
+
+/** A resolved key as cached: with the instant its matched secret stops working, if any. */
+export interface CachedKey {
+  key: ResolvedKey;
+  /** Epoch ms when a previous secret's grace period ends; null for the current secret. */
+  graceEndsAt: number | null;
+  /** Sorted effective permissions per project id ("" = org-wide), filled on first use. */
+  sorted: Map<string, string[]>;
+}
+
+export const cachedKeyTags = (v: CachedKey): CacheTags => ({
+  keyId: v.key.id,
+  orgId: v.key.orgId,
+  principalId: v.key.owner.id,
+});
+
+/**
+ * Reads keys for the cache by secret hash or by id (tokens name their key by id), using the
+ * API-keys resolver for everything after the row lookup.
+ */
+export class KeyLoader {
+  private readonly resolver: KeyResolver;
+
+  constructor(private readonly deps: Deps) {
+    this.resolver = new KeyResolver(deps);
+  }
+
+  /** The key whose current (or grace-period previous) secret has this hash. */
+  async byHash(hash: string): Promise<CachedKey | null> {
+    const db = this.deps.db.kysely;
+    const row = await db.selectFrom("api_keys").selectAll().where("secret_hash", "=", hash).executeTakeFirst();
+    if (row) return this.wrap(await this.resolver.resolveRow(row, "current"), null);
+    const prev = await db.selectFrom("api_keys").selectAll().where("previous_hash", "=", hash).executeTakeFirst();
+    if (!prev?.previous_expires_at) return null;
+    const ends = Date.parse(prev.previous_expires_at);
+    if (ends <= this.deps.now().getTime()) return null;
+    return this.wrap(await this.resolver.resolveRow(prev, "previous"), ends);
+  }
+
+  async byId(keyId: string): Promise<CachedKey | null> {
+    const row = await this.deps.db.kysely.selectFrom("api_keys").selectAll().where("id", "=", keyId).executeTakeFirst();
+    return row ? this.wrap(await this.resolver.resolveRow(row, "current"), null) : null;
+  }
+
+  private wrap(key: ResolvedKey | null, graceEndsAt: number | null): CachedKey | null {
+    return key ? { key, graceEndsAt, sorted: new Map() } : null;
+  }
+}

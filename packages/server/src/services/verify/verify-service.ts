@@ -1,0 +1,248 @@
+import { type Decision, type DecideRequest, type ResolvedKey, decide, MALFORMED } from "../../domain/keys/decide.js";
+import { hashSecret, isWellFormedSecret } from "../../domain/keys/secret.js";
+import { AppError } from "../../domain/errors.js";
+import { loadAccess } from "../access.js";
+import type { Actor, Deps } from "../deps.js";
+import type { RateLimiter } from "../ratelimit/rate-limiter.js";
+import { type TokenClaims, type TokenService, looksLikeJwt } from "../tokens/token-service.js";
+import type { UsageAggregator } from "../usage/usage-aggregator.js";
+import type { InvalidationBus } from "./invalidation.js";
+import { KeyCache, type KeyCacheOptions } from "./key-cache.js";
+import { type CachedKey, KeyLoader, cachedKeyTags } from "./key-loader.js";
+
+export interface VerifyInput extends DecideRequest {
+  /** An API key secret or an exchanged token. */
+  key: string;
+}
+
+export interface RateLimitView {
+  limit: number;
+  remaining: number;
+  /** When the current window ends (ISO). */
+  resetAt: string;
+}
+
+export type VerifyResult =
+  | {
+      valid: true;
+      keyId: string;
+      orgId: string;
+      owner: { type: string; id: string };
+      projectId: string | null;
+      permissions: string[];
+      expiresAt: string | null;
+      ratelimit?: RateLimitView;
+    }
+  | { valid: false; code: string; ratelimit?: RateLimitView };
+
+/** A token checked against its key's current state. */
+export type TokenResolution = { claims: TokenClaims; key: ResolvedKey } | { claims?: TokenClaims; code: "MALFORMED" | "NOT_FOUND" | "EXPIRED" };
+
+const PERMISSION_PERMIT = "iam:apikeys:verify";
+
+const intersectSets = (a: Set<string>, b: Set<string>) => {
+  const out = new Set<string>();
+  for (const p of a) if (b.has(p)) out.add(p);
+  return out;
+};
+
+/**
+ * The verification hot path (DESIGN §6). Order: format and checksum (no I/O) -> HMAC ->
+ * cache -> store. Warm, it does no database I/O at all: resolved keys are cached and
+ * invalidated through the {@link InvalidationBus}, usage is aggregated in memory, rate limits
+ * are counted in memory or Redis.
+ */
+export class VerifyService {
+  readonly cache: KeyCache<CachedKey>;
+  private readonly loader: KeyLoader;
+  private readonly prefix: string;
+  /** Callers allowed to verify, by credential; dropped on any key change. */
+  private callers = new Map<string, { allowed: boolean; at: number }>();
+  private operatorOrgId: string | null = null;
+  /** Token text -> its key as narrowed by the token, while the cached key object is the same. */
+  private narrowed = new Map<string, { base: CachedKey; key: ResolvedKey }>();
+  private offBus: () => void;
+
+  constructor(
+    private readonly deps: Deps,
+    readonly bus: InvalidationBus,
+    readonly rateLimiter: RateLimiter,
+    readonly usage: UsageAggregator,
+    readonly tokens: TokenService,
+    cacheOptions: Partial<KeyCacheOptions> = {},
+  ) {
+    this.loader = new KeyLoader(deps);
+    this.prefix = deps.config.keyPrefix;
+    this.cache = new KeyCache(bus, cachedKeyTags, cacheOptions);
+    this.offBus = bus.subscribe({ change: () => this.callers.clear(), reset: () => this.callers.clear() });
+  }
+
+  /** Resolves a secret: format and checksum first (no I/O), then HMAC, cache, store. */
+  resolveSecret(secret: string): Promise<CachedKey | null> | CachedKey | null {
+    if (!isWellFormedSecret(secret, this.prefix)) return null;
+    const hash = hashSecret(secret, this.deps.pepper);
+    return this.cache.get(hash, () => this.loader.byHash(hash));
+  }
+
+  /** Resolves a key by id (for tokens), through the same cache. */
+  resolveId(keyId: string): Promise<CachedKey | null> | CachedKey | null {
+    return this.cache.get(`id:${keyId}`, () => this.loader.byId(keyId));
+  }
+
+  /** The decision for a cached key, honouring a previous secret's grace period. */
+  decideCached(entry: CachedKey | null, req: DecideRequest, now: Date): Decision {
+    if (entry?.graceEndsAt != null && entry.graceEndsAt <= now.getTime()) return decide(null, req, now);
+    return decide(entry ? entry.key : null, req, now);
+  }
+
+  /** A token's claims and its key narrowed to the token, or why it is not valid. */
+  async resolveToken(token: string): Promise<TokenResolution> {
+    const check = await this.tokens.check(token);
+    if (!check.ok) return { code: check.reason === "expired" ? "EXPIRED" : check.reason === "malformed" ? "MALFORMED" : "NOT_FOUND" };
+    const { claims } = check;
+    const base = await this.resolveId(claims.key_id);
+    if (!base || base.key.orgId !== claims.org) return { claims, code: "NOT_FOUND" };
+    const memo = this.narrowed.get(token);
+    if (memo && memo.base === base) return { claims, key: memo.key };
+    const key = narrowToToken(base.key, claims);
+    if (this.narrowed.size >= 50_000) {
+      const oldest = this.narrowed.keys().next().value;
+      if (oldest !== undefined) this.narrowed.delete(oldest);
+    }
+    this.narrowed.set(token, { base, key });
+    return { claims, key };
+  }
+
+  /** Verifies a key or token for a request. Never throws for a bad key: the answer says why. */
+  async verify(input: VerifyInput): Promise<VerifyResult> {
+    const now = this.deps.now();
+    let decision: Decision;
+    if (looksLikeJwt(input.key)) {
+      const t = await this.resolveToken(input.key);
+      decision = "key" in t ? decide(t.key, input, now) : { valid: false, code: t.code };
+    } else if (!isWellFormedSecret(input.key, this.prefix)) {
+      return MALFORMED as VerifyResult;
+    } else {
+      const hash = hashSecret(input.key, this.deps.pepper);
+      const hit = this.cache.get(hash, () => this.loader.byHash(hash));
+      const entry = hit instanceof Promise ? await hit : hit;
+      decision = this.decideCached(entry, input, now);
+    }
+    if (!decision.valid) return decision;
+    const { ratelimit: rule, ...rest } = decision;
+    let ratelimit: RateLimitView | undefined;
+    if (rule) {
+      const r = await this.rateLimiter.consume(decision.keyId, rule, now.getTime());
+      ratelimit = { limit: r.limit, remaining: r.remaining, resetAt: new Date(r.resetAt).toISOString() };
+      if (!r.allowed) return { valid: false, code: "RATE_LIMITED", ratelimit };
+    }
+    this.usage.record(decision.keyId, input.ip ?? null, now.getTime());
+    return ratelimit ? { ...rest, ratelimit } : rest;
+  }
+
+  /** The operator org's id (the org with is_operator = 1); it never changes once made. */
+  private async operatorOrg(): Promise<string | null> {
+    if (this.operatorOrgId) return this.operatorOrgId;
+    const row = await this.deps.db.kysely.selectFrom("orgs").select("id").where("is_operator", "=", 1).executeTakeFirst();
+    this.operatorOrgId = row?.id ?? null;
+    return this.operatorOrgId;
+  }
+
+  /**
+   * May this caller use /v1/verify? It needs iam:apikeys:verify in the operator org (a
+   * platform permission no other org can grant). Answers are cached per credential and
+   * dropped on any key change, under the same freshness bound as keys.
+   */
+  async mayVerify(actor: Actor): Promise<boolean> {
+    if (actor.kind === "anonymous") return false;
+    const id = `${actor.kind}:${actor.id}:${actor.credential.type}:${actor.credential.id}`;
+    const nowMs = Date.now();
+    const hit = this.callers.get(id);
+    if (hit && nowMs - Math.max(hit.at, this.bus.freshAsOf()) <= 5_000) return hit.allowed;
+    const orgId = await this.operatorOrg();
+    let allowed = false;
+    if (orgId) {
+      try {
+        allowed = (await loadAccess(this.deps, actor, orgId)).can(PERMISSION_PERMIT);
+      } catch {
+        allowed = false;
+      }
+    }
+    if (this.callers.size >= 10_000) this.callers.clear();
+    this.callers.set(id, { allowed, at: nowMs });
+    return allowed;
+  }
+
+  /**
+   * The actor an exchanged token acts as on Keyward's own API, or null when `token` is not a
+   * JWT (another resolver's kind). A bad, expired or revoked token throws 401.
+   */
+  async tokenActor(token: string, ip: string | null): Promise<Actor | null> {
+    if (!looksLikeJwt(token)) return null;
+    const t = await this.resolveToken(token);
+    if (!("key" in t)) throw new AppError("UNAUTHENTICATED", `Token rejected (${t.code})`);
+    // Permissions and projects are enforced per route through the actor's limit (403).
+    const d = decide(t.key, { ip }, this.deps.now());
+    if (!d.valid) throw new AppError("UNAUTHENTICATED", `Token rejected (${d.code})`);
+    const { key, claims } = t;
+    const perms = new Set(claims.perms);
+    if (key.keyPermissions) for (const p of perms) if (!key.keyPermissions.has(p)) perms.delete(p);
+    return {
+      kind: key.owner.type,
+      id: key.owner.id,
+      credential: { type: "token", id: claims.jti },
+      limit: {
+        orgId: key.orgId,
+        permissions: perms,
+        readOnly: key.readOnly,
+        projects: key.owner.type === "project" ? [key.owner.id] : key.allowedProjects,
+      },
+    };
+  }
+
+  /** Starts cross-node invalidation, the rate limiter's store and the usage flush timer. */
+  async start(): Promise<void> {
+    await Promise.all([this.bus.start(), this.rateLimiter.start()]);
+    this.usage.start();
+  }
+
+  /** Flushes usage and stops everything (before the database closes). */
+  async close(): Promise<void> {
+    await this.usage.close();
+    await Promise.all([this.bus.close(), this.rateLimiter.close()]);
+    this.offBus();
+    this.cache.close();
+  }
+
+  /**
+   * A `KeySource` for the API-key bearer resolver (services/key-auth.ts): the same cache, so
+   * Keyward's own API authenticates keys without database reads when warm.
+   */
+  keySource(): { resolve(secret: string): Promise<ResolvedKey | null> } {
+    return {
+      resolve: async (secret) => {
+        const hit = this.resolveSecret(secret);
+        const entry = hit instanceof Promise ? await hit : hit;
+        if (!entry) return null;
+        if (entry.graceEndsAt !== null && entry.graceEndsAt <= this.deps.now().getTime()) return null;
+        return entry.key;
+      },
+    };
+  }
+}
+
+/** A key as a token from it may use it: the token's permissions, projects and read-only flag on top. */
+export function narrowToToken(key: ResolvedKey, claims: TokenClaims): ResolvedKey {
+  const perms = new Set(claims.perms);
+  const projectPermissions = new Map<string, Set<string>>();
+  for (const [id, set] of key.projectPermissions) projectPermissions.set(id, intersectSets(set, perms));
+  let allowedProjects = key.allowedProjects;
+  if (claims.projects) allowedProjects = allowedProjects ? allowedProjects.filter((p) => claims.projects?.includes(p)) : claims.projects;
+  return {
+    ...key,
+    permissions: intersectSets(key.permissions, perms),
+    projectPermissions,
+    allowedProjects,
+    readOnly: key.readOnly || claims.ro === true,
+  };
+}
