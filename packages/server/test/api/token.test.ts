@@ -1,0 +1,196 @@
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Harness, describeEachDialect } from "../harness.js";
+import { mkKey, mkProject } from "./key-helpers.js";
+import { verifierKey, verify } from "./verify-helpers.js";
+
+const GRANT = "urn:keyward:params:oauth:grant-type:apikey";
+
+describeEachDialect("token exchange", (dialect) => {
+  let h: Harness;
+  let org: { token: string; orgId: string; userId: string };
+  let verifier: string;
+
+  beforeEach(async () => {
+    h = await Harness.init(dialect);
+    org = await h.newOrgWithOwner("customer");
+    verifier = await verifierKey(h);
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await h.close();
+  });
+
+  const exchange = (body: Record<string, unknown>, ip?: string) => h.req("POST", "/v1/token", { body, ip });
+  const form = (params: Record<string, string>) =>
+    h.app.inject({
+      method: "POST",
+      url: "/v1/token",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: new URLSearchParams(params).toString(),
+    });
+
+  describe("happy", () => {
+    it("exchanges a key (JSON) for an EdDSA JWT that the JWKS verifies", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read", "storage:read"] });
+      const res = await exchange({ grant_type: GRANT, apikey: k.secret });
+      expect(res.status).toBe(200);
+      expect(res.headers["cache-control"]).toBe("no-store");
+      expect(res.body).toMatchObject({ token_type: "Bearer", expires_in: 900, scope: "compute:read storage:read" });
+      const header = decodeProtectedHeader(res.body.access_token);
+      expect(header.alg).toBe("EdDSA");
+      expect(header.kid).toMatch(/^sk_/);
+      const jwks = await h.req("GET", "/.well-known/jwks.json");
+      expect(jwks.status).toBe(200);
+      expect(jwks.body.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519", kid: header.kid, alg: "EdDSA" });
+      expect(jwks.body.keys[0].d).toBeUndefined();
+      const { payload } = await jwtVerify(res.body.access_token, createLocalJWKSet(jwks.body), { audience: "keyward", issuer: h.kw.services.deps.config.publicUrl });
+      expect(payload).toMatchObject({
+        sub: org.userId,
+        org: org.orgId,
+        key_id: k.id,
+        perms: ["compute:read", "storage:read"],
+        projects: null,
+        ro: false,
+        aud: "keyward",
+      });
+      expect((payload.exp as number) - (payload.iat as number)).toBe(900);
+      expect(payload.jti).toMatch(/^tok_/);
+    });
+
+    it("accepts a form body and narrows scope, project and lifetime", async () => {
+      const p = await mkProject(h, org.token, org.orgId);
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read", "storage:read"] });
+      const res = await form({ grant_type: GRANT, apikey: k.secret, scope: "compute:read", projectId: p, expires_in: "60" });
+      expect(res.statusCode).toBe(200);
+      const body = JSON.parse(res.body);
+      expect(body).toMatchObject({ expires_in: 60, scope: "compute:read" });
+      const claims = decodeJwt(body.access_token);
+      expect(claims.perms).toEqual(["compute:read"]);
+      expect(claims.projects).toEqual([p]);
+    });
+
+    it("never outlives the key", async () => {
+      const expiresAt = new Date(Date.now() + 120_000).toISOString();
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci", expiresAt });
+      const res = await exchange({ grant_type: GRANT, apikey: k.secret, expires_in: 3600 });
+      expect(res.status).toBe(200);
+      expect(res.body.expires_in).toBeLessThanOrEqual(120);
+    });
+
+    it("stores the private signing key encrypted", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      await exchange({ grant_type: GRANT, apikey: k.secret });
+      const rows = await h.kw.db.kysely.selectFrom("signing_keys").selectAll().execute();
+      expect(rows).toHaveLength(1);
+      expect(rows[0].private_jwk_encrypted).toMatch(/^v1\./);
+      expect(rows[0].private_jwk_encrypted).not.toContain('"d"');
+      expect(JSON.parse(rows[0].public_jwk).d).toBeUndefined();
+    });
+  });
+
+  describe("tokens as credentials", () => {
+    it("authenticates Keyward's own API, limited to the token's permissions", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const t = (await exchange({ grant_type: GRANT, apikey: k.secret, scope: "iam:orgs:read" })).body.access_token;
+      const me = await h.req("GET", "/v1/me", { token: t });
+      expect(me.status).toBe(200);
+      expect(me.body.credential).toMatchObject({ type: "token" });
+      expect((await h.req("GET", `/v1/orgs/${org.orgId}`, { token: t })).status).toBe(200);
+      expect((await h.req("POST", `/v1/orgs/${org.orgId}/projects`, { token: t, body: { name: "x" } })).status).toBe(403);
+      const [head, body, sig] = t.split(".");
+      const forged = `${head}.${body}.${sig[0] === "A" ? "B" : "A"}${sig.slice(1)}`;
+      expect((await h.req("GET", "/v1/me", { token: forged })).status).toBe(401);
+    });
+
+    it("verifies through /v1/verify, narrowed, and stops when its key is disabled", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read", "storage:read"] });
+      const t = (await exchange({ grant_type: GRANT, apikey: k.secret, scope: "compute:read" })).body.access_token;
+      const ok = await verify(h, verifier, { key: t, permissions: ["compute:read"] });
+      expect(ok.body).toMatchObject({ valid: true, keyId: k.id, permissions: ["compute:read"] });
+      expect((await verify(h, verifier, { key: t, permissions: ["storage:read"] })).body.code).toBe("INSUFFICIENT_PERMISSIONS");
+      const intro = await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: t } });
+      expect(intro.body).toMatchObject({ active: true, key_id: k.id, scope: "compute:read", org: org.orgId });
+      await h.req("POST", `/v1/api-keys/${k.id}/disable`, { token: org.token });
+      expect((await verify(h, verifier, { key: t })).body).toEqual({ valid: false, code: "DISABLED" });
+      expect((await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: t } })).body).toEqual({ active: false });
+      expect((await h.req("GET", "/v1/me", { token: t })).status).toBe(401);
+    });
+
+    it("expires", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const t = (await exchange({ grant_type: GRANT, apikey: k.secret, expires_in: 60 })).body.access_token;
+      expect((await verify(h, verifier, { key: t })).body.valid).toBe(true);
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
+      expect((await verify(h, verifier, { key: t })).body).toEqual({ valid: false, code: "EXPIRED" });
+    });
+
+    it("keeps tokens in flight valid across a signing-key rotation", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const before = (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token;
+      const newKid = await h.kw.services.verify.tokens.signingKeys.rotate();
+      const after = (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token;
+      expect(decodeProtectedHeader(after).kid).toBe(newKid);
+      expect(decodeProtectedHeader(before).kid).not.toBe(newKid);
+      const jwks = (await h.req("GET", "/.well-known/jwks.json")).body;
+      expect(jwks.keys.map((j: { kid: string }) => j.kid)).toEqual([newKid, decodeProtectedHeader(before).kid]);
+      expect((await verify(h, verifier, { key: before })).body.valid).toBe(true);
+      // Once every token the old key could have signed has expired, it leaves the JWKS.
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 2 * 3_600_000 });
+      const later = (await h.req("GET", "/.well-known/jwks.json")).body;
+      expect(later.keys.map((j: { kid: string }) => j.kid)).toEqual([newKid]);
+    });
+  });
+
+  describe("errors (RFC 6749 §5.2)", () => {
+    it("answers OAuth errors with 400 {error, error_description}", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read"] });
+      const ro = await mkKey(h, org.token, org.orgId, { name: "ro", readOnly: true });
+      const cases: [Record<string, unknown>, string][] = [
+        [{ grant_type: "password", apikey: k.secret }, "unsupported_grant_type"],
+        [{ grant_type: GRANT }, "invalid_request"],
+        [{ grant_type: GRANT, apikey: k.secret, extra: 1 }, "invalid_request"],
+        [{ grant_type: GRANT, apikey: "kw_nope" }, "invalid_grant"],
+        [{ grant_type: GRANT, apikey: `${k.secret.slice(0, -1)}${k.secret.endsWith("a") ? "b" : "a"}` }, "invalid_grant"],
+        [{ grant_type: GRANT, apikey: k.secret, scope: "storage:read" }, "invalid_scope"],
+        [{ grant_type: GRANT, apikey: k.secret, scope: "compute:*" }, "invalid_scope"],
+        [{ grant_type: GRANT, apikey: ro.secret, scope: "compute:write" }, "invalid_scope"],
+        [{ grant_type: GRANT, apikey: k.secret, expires_in: 3601 }, "invalid_request"],
+        [{ grant_type: GRANT, apikey: k.secret, projectId: "nope" }, "invalid_request"],
+      ];
+      for (const [body, error] of cases) {
+        const res = await exchange(body);
+        expect(res.status, JSON.stringify(body)).toBe(400);
+        expect(res.body.error, JSON.stringify(body)).toBe(error);
+        expect(typeof res.body.error_description).toBe("string");
+      }
+    });
+
+    it("refuses duplicated form parameters, other content types and huge bodies, never 500", async () => {
+      const dup = await h.app.inject({
+        method: "POST",
+        url: "/v1/token",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: `grant_type=${encodeURIComponent(GRANT)}&apikey=a&apikey=b`,
+      });
+      expect(dup.statusCode).toBe(400);
+      const text = await h.app.inject({ method: "POST", url: "/v1/token", headers: { "content-type": "text/plain" }, payload: "x" });
+      expect(text.statusCode).toBe(415);
+      const huge = await h.app.inject({
+        method: "POST",
+        url: "/v1/token",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: `apikey=${"x".repeat(70_000)}`,
+      });
+      expect(huge.statusCode).toBe(413);
+    });
+
+    it("introspection needs iam:apikeys:verify", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const t = (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token;
+      expect((await h.req("POST", "/v1/token/introspect", { body: { token: t } })).status).toBe(401);
+      expect((await h.req("POST", "/v1/token/introspect", { token: k.secret, body: { token: t } })).status).toBe(403);
+      expect((await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: "garbage" } })).body).toEqual({ active: false });
+    });
+  });
+});
