@@ -1,5 +1,6 @@
 import { Alert, Button, Group, Modal, MultiSelect, SegmentedControl, Select, Stack, Switch, TextInput, Textarea } from "@mantine/core";
 import { DateInput } from "@mantine/dates";
+import { useMediaQuery } from "@mantine/hooks";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ApiError, api } from "../api/client";
@@ -44,6 +45,7 @@ export function CreateKeyModal({
   onCreated: (r: KeyWithSecret) => void;
 }) {
   const qc = useQueryClient();
+  const narrow = useMediaQuery("(max-width: 36em)");
   const names = useNames(orgId);
   const catalog = usePermissions();
   const allowed = useAllowedPermissions(orgId, opened);
@@ -116,7 +118,7 @@ export function CreateKeyModal({
       : names.serviceAccounts.map((s) => ({ value: s.id, label: s.name }));
 
   return (
-    <Modal opened={opened} onClose={onClose} title="Create API key" size="xl">
+    <Modal opened={opened} onClose={onClose} title="Create API key" size="xl" fullScreen={narrow}>
       <form onSubmit={submit} noValidate aria-label="Create API key">
         <Stack>
           {failure && (

@@ -45,9 +45,10 @@ export function IpRulesInput({
           }}
           onKeyDown={onKey}
           error={draftError ?? error}
+          inputWrapperOrder={["label", "input", "description", "error"]}
           style={{ flex: 1 }}
         />
-        <Button variant="default" onClick={add} mt={46} aria-label="Add IP rule">
+        <Button variant="default" onClick={add} mt={25} aria-label="Add IP rule">
           Add
         </Button>
       </Group>

@@ -1,0 +1,181 @@
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Session, chromiumMissing, launchChromium } from "../support/browser";
+import { closeSecret, firstSignIn, orgIdOf, screenshot, takeSecret, withKey } from "../support/console";
+import { type RunningServer, startServer } from "../support/server";
+
+const PASSWORD = "owner-password-123";
+
+/** The owner's key lifecycle in the browser: create, copy, use, edit, regenerate, disable, delete. */
+describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
+  let server: RunningServer;
+  let chrome: Session;
+  let context: BrowserContext;
+  let page: Page;
+  let orgId: string;
+  let secret: string;
+
+  beforeAll(async () => {
+    server = await startServer();
+    chrome = await launchChromium(server.url);
+    context = chrome.context;
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(15_000);
+  });
+  afterAll(async () => {
+    await chrome?.close();
+    await server?.stop();
+  });
+
+  it("asks for a new password on the first sign-in with the printed one", async () => {
+    await firstSignIn(page, server.email, server.printedPassword, PASSWORD);
+    await page.getByText("No API keys yet").waitFor();
+    orgId = orgIdOf(page);
+  });
+
+  it("creates a key with IP and permission restrictions, showing the secret once", async () => {
+    await page.getByRole("button", { name: "Create key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create API key" });
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    await dialog.getByText("Name is required").waitFor();
+    await dialog.getByLabel("Name").fill("ci-deploy");
+
+    const ip = dialog.getByLabel("IP restrictions");
+    await ip.fill("10.0.0.300");
+    await dialog.getByRole("button", { name: "Add IP rule" }).click();
+    await dialog.getByText("is not an IPv4/IPv6 address or CIDR").waitFor();
+    await ip.fill("127.0.0.1");
+    await ip.press("Enter");
+    await ip.fill("10.20.0.0/16");
+    await dialog.getByRole("button", { name: "Add IP rule" }).click();
+    await dialog.getByRole("button", { name: "Remove 10.20.0.0/16" }).click();
+    await dialog.getByRole("button", { name: "Remove 127.0.0.1" }).waitFor();
+
+    await dialog.getByRole("button", { name: "Read all compute" }).click();
+    await dialog.getByLabel("iam:projects:read").check();
+    await screenshot(page, "create-key");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+
+    const { shown, copied } = await takeSecret(page);
+    expect(shown).toMatch(/^kw_[0-9A-Za-z]{38}$/);
+    expect(copied).toBe(shown);
+    secret = shown;
+    await screenshot(page, "secret-once");
+    await closeSecret(page);
+    const row = page.getByRole("row", { name: /ci-deploy/ });
+    await row.waitFor();
+    expect(await row.innerText()).toContain(secret.slice(0, 8));
+    expect(await row.innerText()).toContain("127.0.0.1");
+  });
+
+  it("the copied secret works against the API, and a permission it lacks is refused", async () => {
+    expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(200);
+    expect(await withKey(server.url, secret, "POST", `/v1/orgs/${orgId}/projects`, { name: "nope" })).toBe(403);
+  });
+
+  it("edits the key's name and description", async () => {
+    await page.getByRole("link", { name: "ci-deploy" }).click();
+    await page.getByRole("heading", { name: "ci-deploy" }).waitFor();
+    const form = page.getByRole("form", { name: "Edit key" });
+    await form.getByLabel("Name").fill("ci-deploy-edited");
+    await form.getByLabel("Description").fill("Deploys from CI");
+    await form.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Key saved").waitFor();
+    await page.getByRole("heading", { name: "ci-deploy-edited" }).waitFor();
+    await screenshot(page, "key-details");
+  });
+
+  it("regenerates the secret: the old one stops, the new one works", async () => {
+    await page.getByRole("button", { name: "Regenerate" }).click();
+    const dialog = page.getByRole("dialog", { name: "Regenerate secret" });
+    await dialog.getByLabel("Stop the old secret now").check();
+    await dialog.getByRole("button", { name: "Regenerate" }).click();
+    const { shown } = await takeSecret(page);
+    expect(shown).not.toBe(secret);
+    await closeSecret(page);
+    expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(401);
+    secret = shown;
+    expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(200);
+  });
+
+  it("disables and re-enables the key", async () => {
+    await page.getByRole("button", { name: "Disable" }).click();
+    await page.getByRole("button", { name: "Enable" }).waitFor();
+    await page.getByText("disabled", { exact: true }).first().waitFor();
+    expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(401);
+    await page.getByRole("button", { name: "Enable" }).click();
+    await page.getByRole("button", { name: "Disable" }).waitFor();
+    expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(200);
+  });
+
+  it("deletes the key only after DELETE is typed", async () => {
+    await page.getByRole("button", { name: "Delete" }).click();
+    const dialog = page.getByRole("dialog");
+    const confirm = dialog.getByLabel("Type DELETE to confirm");
+    await confirm.fill("delete");
+    expect(await dialog.getByRole("button", { name: "Delete" }).isDisabled()).toBe(true);
+    await confirm.fill("DELETE");
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await page.waitForURL(`**/o/${orgId}/keys`);
+    await page.getByText("No API keys yet").waitFor();
+    expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(401);
+  });
+
+  it("manages projects, service accounts and roles, and shows the audit log", async () => {
+    await page.getByRole("link", { name: "Projects" }).click();
+    await page.getByRole("button", { name: "Create project" }).click();
+    await page.getByRole("dialog").getByLabel("Name").fill("alpha");
+    await page.getByRole("dialog").getByRole("button", { name: "Create project" }).click();
+    await page.getByRole("cell", { name: "alpha", exact: true }).waitFor();
+    await screenshot(page, "projects");
+
+    await page.getByRole("link", { name: "Service accounts" }).click();
+    await page.getByRole("button", { name: "Create service account" }).click();
+    await page.getByRole("dialog").getByLabel("Name").fill("reporter");
+    await page.getByRole("dialog").getByRole("button", { name: "Create service account" }).click();
+    await page.getByRole("cell", { name: "reporter", exact: true }).waitFor();
+    await screenshot(page, "service-accounts");
+
+    await page.getByRole("link", { name: "Roles" }).click();
+    await page.getByRole("button", { name: "Create role" }).click();
+    const roleDialog = page.getByRole("dialog", { name: "Create role" });
+    await roleDialog.getByLabel("Name").fill("deployer");
+    await roleDialog.getByRole("button", { name: "Write all compute" }).click();
+    await roleDialog.getByRole("button", { name: "Create role" }).click();
+    await page.getByRole("row", { name: /deployer/ }).getByText("compute:write").waitFor();
+    await screenshot(page, "roles");
+
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByLabel("Action").fill("api_key.*");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByRole("cell", { name: "api_key.delete" }).first().waitFor();
+    await screenshot(page, "audit");
+
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByLabel("Restrict API key creation").waitFor();
+    await screenshot(page, "settings");
+    await page.getByRole("link", { name: "Members" }).click();
+    await page.getByRole("cell", { name: server.email }).waitFor();
+    await screenshot(page, "members");
+  });
+
+  it("works in a narrow (390 px) window", async () => {
+    const narrow = await context.newPage();
+    await narrow.setViewportSize({ width: 390, height: 844 });
+    await narrow.goto(`/o/${orgId}/keys`);
+    await narrow.getByRole("heading", { name: "API keys" }).waitFor();
+    await narrow.getByRole("button", { name: "Toggle navigation" }).click();
+    await narrow.getByRole("link", { name: "Projects" }).click();
+    await narrow.getByRole("heading", { name: "Projects" }).waitFor();
+    await screenshot(narrow, "projects-narrow");
+    await narrow.goto(`/o/${orgId}/keys`);
+    await narrow.getByRole("button", { name: "Create key" }).click();
+    await narrow.getByRole("dialog", { name: "Create API key" }).getByLabel("Name").waitFor();
+    await screenshot(narrow, "create-key-narrow");
+    await narrow.close();
+  });
+
+  it("loads nothing from other hosts", () => {
+    expect(chrome.foreign).toEqual([]);
+  });
+});
