@@ -102,8 +102,22 @@ export class RedisRateLimiter extends FlexibleLimiter {
     });
   }
 
-  override async start(): Promise<void> {
-    if (this.redis.status === "wait") await this.redis.connect().catch(() => {});
+  /** Waits (a bounded time) for the connection; until it is ready, the memory insurance limits. */
+  override async start(timeoutMs = 3000): Promise<void> {
+    if (this.redis.status === "ready") return;
+    if (this.redis.status === "wait") {
+      await this.redis.connect().catch(() => {});
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.redis.off("ready", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.redis.once("ready", done);
+    });
   }
 
   override async close(): Promise<void> {

@@ -1,0 +1,110 @@
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Harness, describeEachDialect } from "../harness.js";
+import { mkKey } from "./key-helpers.js";
+import { verifierKey, verify } from "./verify-helpers.js";
+
+describeEachDialect("key usage", (dialect) => {
+  let h: Harness;
+  let verifier: string;
+  let org: { token: string; orgId: string; userId: string };
+
+  beforeEach(async () => {
+    h = await Harness.init(dialect);
+    verifier = await verifierKey(h);
+    org = await h.newOrgWithOwner("usage");
+  });
+  afterEach(async () => h.close());
+
+  describe("happy", () => {
+    it("counts verifications per hour in memory, then flushes them in a batch", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      for (let i = 0; i < 3; i++) await verify(h, verifier, { key: k.secret, ip: "203.0.113.7" });
+      const { usage } = h.kw.services.verify;
+      // Nothing written yet: the hot path only counts.
+      const stored = await h.kw.db.kysely.selectFrom("key_usage").selectAll().where("key_id", "=", k.id).execute();
+      expect(stored).toHaveLength(0);
+
+      const res = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ keyId: k.id, total: 3, lastUsedIp: "203.0.113.7" });
+      expect(res.body.items).toHaveLength(1);
+      expect(res.body.items[0].hour).toMatch(/T\d\d:00:00\.000Z$/);
+
+      await usage.flush();
+      const rows = await h.kw.db.kysely.selectFrom("key_usage").selectAll().where("key_id", "=", k.id).execute();
+      expect(rows.map((r) => Number(r.count))).toEqual([3]);
+      const row = await h.kw.db.kysely.selectFrom("api_keys").select(["last_used_at", "last_used_ip"]).where("id", "=", k.id).executeTakeFirstOrThrow();
+      expect(row.last_used_ip).toBe("203.0.113.7");
+      expect(row.last_used_at).not.toBeNull();
+
+      // Counted once, not twice, after the flush; later uses add to the same bucket.
+      await verify(h, verifier, { key: k.secret, ip: "203.0.113.8" });
+      await usage.flush();
+      const again = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
+      expect(again.body).toMatchObject({ total: 4, lastUsedIp: "203.0.113.8" });
+      const key = await h.req("GET", `/v1/api-keys/${k.id}`, { token: org.token });
+      expect(key.body.lastUsedIp).toBe("203.0.113.8");
+    });
+
+    it("skips keys deleted before the flush", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      await verify(h, verifier, { key: k.secret });
+      await h.req("DELETE", `/v1/api-keys/${k.id}`, { token: org.token });
+      await h.kw.services.verify.usage.flush();
+      const rows = await h.kw.db.kysely.selectFrom("key_usage").selectAll().where("key_id", "=", k.id).execute();
+      expect(rows).toHaveLength(0);
+    });
+
+    it("filters by from/to", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      await verify(h, verifier, { key: k.secret });
+      const past = new Date(Date.now() - 5 * 86_400_000).toISOString();
+      const earlier = new Date(Date.now() - 6 * 86_400_000).toISOString();
+      const res = await h.req("GET", `/v1/api-keys/${k.id}/usage?from=${earlier}&to=${past}`, { token: org.token });
+      expect(res.status).toBe(200);
+      expect(res.body.total).toBe(0);
+      const bad = await h.req("GET", `/v1/api-keys/${k.id}/usage?from=${past}&to=${earlier}`, { token: org.token });
+      expect(bad.status).toBe(400);
+      const junk = await h.req("GET", `/v1/api-keys/${k.id}/usage?from=yesterday`, { token: org.token });
+      expect(junk.status).toBe(400);
+    });
+  });
+
+  describe("authorization", () => {
+    it("shows usage to the key's owner and to iam:apikeys:manage, 404 to others", async () => {
+      const member = await h.newMember(org.orgId, org.token, [{ roleId: "role_member" }]);
+      const memberKey = await mkKey(h, member.token, org.orgId, { name: "mine" });
+      const ownerKey = await mkKey(h, org.token, org.orgId, { name: "owner's" });
+      expect((await h.req("GET", `/v1/api-keys/${memberKey.id}/usage`, { token: member.token })).status).toBe(200);
+      expect((await h.req("GET", `/v1/api-keys/${memberKey.id}/usage`, { token: org.token })).status).toBe(200);
+      expect((await h.req("GET", `/v1/api-keys/${ownerKey.id}/usage`, { token: member.token })).status).toBe(404);
+      const stranger = await h.newOrgWithOwner("stranger");
+      expect((await h.req("GET", `/v1/api-keys/${memberKey.id}/usage`, { token: stranger.token })).status).toBe(404);
+      expect((await h.req("GET", "/v1/api-keys/key_doesnotexist/usage", { token: org.token })).status).toBe(404);
+      expect((await h.req("GET", `/v1/api-keys/${memberKey.id}/usage`)).status).toBe(401);
+    });
+  });
+});
+
+describe("usage on shutdown", () => {
+  it("flushes what is left when the app closes", async () => {
+    const h = await Harness.init("sqlite");
+    try {
+      const verifier = await verifierKey(h);
+      const org = await h.newOrgWithOwner("usage");
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      await verify(h, verifier, { key: k.secret });
+      await verify(h, verifier, { key: k.secret });
+      const file = path.join(h.kw.services.deps.config.dataDir, "keyward.db");
+      await h.kw.close();
+      const db = new SQLite(file, { readonly: true });
+      const row = db.prepare("select count from key_usage where key_id = ?").get(k.id) as { count: number };
+      db.close();
+      expect(row.count).toBe(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
