@@ -1,0 +1,246 @@
+import pg from "pg";
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { randomBase62 } from "../../src/domain/ids.js";
+import { type KeyChange, KeyEvents } from "../../src/services/key-events.js";
+import { type InvalidationBus, type InvalidationListener, LocalInvalidationBus, PgInvalidationBus } from "../../src/services/verify/invalidation.js";
+import { KeyCache } from "../../src/services/verify/key-cache.js";
+
+const logger = pino({ level: "silent" });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, timeoutMs = 3000) {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error("condition not met in time");
+    await sleep(10);
+  }
+}
+
+/** One node: its own key events and bus. */
+interface Node {
+  events: KeyEvents;
+  bus: InvalidationBus;
+}
+
+interface Impl {
+  name: "local" | "postgres";
+  /** A node; nodes made by one `cluster()` share a database. */
+  cluster(): Promise<{ node(): Promise<Node>; close(): Promise<void> }>;
+}
+
+const impls: Impl[] = [
+  {
+    name: "local",
+    async cluster() {
+      const buses: InvalidationBus[] = [];
+      return {
+        async node() {
+          const events = new KeyEvents();
+          const bus = new LocalInvalidationBus(events);
+          await bus.start();
+          buses.push(bus);
+          return { events, bus };
+        },
+        close: async () => void (await Promise.all(buses.map((b) => b.close()))),
+      };
+    },
+  },
+  {
+    name: "postgres",
+    async cluster() {
+      const schema = `t_${randomBase62(10).toLowerCase()}`;
+      const pools: pg.Pool[] = [];
+      const buses: InvalidationBus[] = [];
+      return {
+        async node() {
+          const pool = new pg.Pool({ connectionString: inject("pgUrl"), max: 2 });
+          pools.push(pool);
+          const events = new KeyEvents();
+          const bus = new PgInvalidationBus(events, pool, schema, logger, { heartbeatMs: 100, reconnectMs: 100 });
+          await bus.start();
+          buses.push(bus);
+          return { events, bus };
+        },
+        async close() {
+          await Promise.all(buses.map((b) => b.close()));
+          await Promise.all(pools.map((p) => p.end()));
+        },
+      };
+    },
+  },
+];
+
+const collect = (bus: InvalidationBus) => {
+  const changes: KeyChange[] = [];
+  let resets = 0;
+  const listener: InvalidationListener = { change: (c) => changes.push(c), reset: () => resets++ };
+  bus.subscribe(listener);
+  return { changes, resets: () => resets };
+};
+
+interface Val {
+  id: string;
+  org: string;
+  owner: string;
+}
+const tags = (v: Val) => ({ keyId: v.id, orgId: v.org, principalId: v.owner });
+
+for (const impl of impls) {
+  const run = impl.name === "local" || inject("pgAvailable");
+  (run ? describe : describe.skip)(`invalidation bus contract [${impl.name}]`, () => {
+    let cluster: Awaited<ReturnType<Impl["cluster"]>>;
+    beforeEach(async () => {
+      cluster = await impl.cluster();
+    });
+    afterEach(async () => cluster.close());
+
+    it("applies a change made on this node at once", async () => {
+      const a = await cluster.node();
+      const seen = collect(a.bus);
+      a.events.emit({ kind: "key", keyId: "key_1" });
+      expect(seen.changes).toEqual([{ kind: "key", keyId: "key_1" }]);
+    });
+
+    it("keeps a warm cache fresh and drops exactly what a change touches", async () => {
+      const a = await cluster.node();
+      await until(() => Date.now() - a.bus.freshAsOf() < 1000);
+      const cache = new KeyCache<Val>(a.bus, tags);
+      const load = (v: Val) => async () => v;
+      await cache.get("h1", load({ id: "key_1", org: "org_a", owner: "usr_1" }));
+      await cache.get("h2", load({ id: "key_2", org: "org_a", owner: "usr_2" }));
+      await cache.get("h3", load({ id: "key_3", org: "org_b", owner: "usr_1" }));
+      expect(cache.peek("h1")).toBeTruthy();
+      a.events.emit({ kind: "key", keyId: "key_1" });
+      expect(cache.peek("h1")).toBeUndefined();
+      expect(cache.peek("h2")).toBeTruthy();
+      a.events.emit({ kind: "principal", orgId: "org_a", principalId: "usr_2" });
+      expect(cache.peek("h2")).toBeUndefined();
+      expect(cache.peek("h3")).toBeTruthy();
+      a.events.emit({ kind: "org", orgId: "org_b" });
+      expect(cache.peek("h3")).toBeUndefined();
+      expect(cache.stats.invalidations).toBe(3);
+    });
+
+    it("does not cache a load that overlapped an invalidation", async () => {
+      const a = await cluster.node();
+      const cache = new KeyCache<Val>(a.bus, tags);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const pending = cache.get("h1", async () => {
+        await gate;
+        return { id: "key_1", org: "org_a", owner: "usr_1" };
+      });
+      a.events.emit({ kind: "key", keyId: "key_1" });
+      release();
+      expect(await pending).toMatchObject({ id: "key_1" });
+      expect(cache.peek("h1")).toBeUndefined();
+    });
+
+    if (impl.name === "postgres") {
+      it("carries a change to another node within a second (p99 over 20 changes)", async () => {
+        const a = await cluster.node();
+        const b = await cluster.node();
+        const seen = collect(b.bus);
+        const delays: number[] = [];
+        for (let i = 0; i < 20; i++) {
+          const before = seen.changes.length;
+          const t0 = performance.now();
+          a.events.emit({ kind: "key", keyId: `key_${i}` });
+          await until(() => seen.changes.length > before, 2000);
+          delays.push(performance.now() - t0);
+        }
+        delays.sort((x, y) => x - y);
+        expect(delays[Math.ceil(delays.length * 0.99) - 1]).toBeLessThan(1000);
+        expect(seen.changes.at(-1)).toEqual({ kind: "key", keyId: "key_19" });
+      });
+
+      it("ignores nodes of another schema", async () => {
+        const a = await cluster.node();
+        const other = await impls[1].cluster();
+        try {
+          const x = await other.node();
+          const seen = collect(x.bus);
+          a.events.emit({ kind: "org", orgId: "org_a" });
+          await sleep(300);
+          expect(seen.changes).toEqual([]);
+        } finally {
+          await other.close();
+        }
+      });
+
+      it("stops trusting the cache when the LISTEN connection drops, and resets on reconnect", async () => {
+        const a = await cluster.node();
+        const bus = a.bus as PgInvalidationBus;
+        await until(() => Date.now() - bus.freshAsOf() < 500);
+        const seen = collect(bus);
+        const cache = new KeyCache<Val>(bus, tags, { freshnessMs: 300 });
+        await cache.get("h1", async () => ({ id: "key_1", org: "org_a", owner: "usr_1" }));
+        bus.simulateDisconnect();
+        const stalled = bus.freshAsOf();
+        await sleep(450);
+        // No heartbeat got through: the entry has aged out of the freshness bound.
+        expect(cache.peek("h1")).toBeUndefined();
+        await until(() => seen.resets() > 0, 3000);
+        await until(() => bus.freshAsOf() > stalled, 3000);
+      });
+    }
+  });
+}
+
+describe("key cache bounds", () => {
+  it("ages entries out by the freshness bound when the bus is not current", async () => {
+    let fresh = 0;
+    let now = 1_000_000;
+    const bus: InvalidationBus = {
+      kind: "local",
+      subscribe: () => () => {},
+      start: async () => {},
+      freshAsOf: () => fresh,
+      close: async () => {},
+    };
+    const cache = new KeyCache<Val>(bus, tags, { freshnessMs: 5000, clock: () => now });
+    await cache.get("h1", async () => ({ id: "key_1", org: "o", owner: "u" }));
+    now += 4000;
+    expect(cache.peek("h1")).toBeTruthy();
+    now += 2000;
+    expect(cache.peek("h1")).toBeUndefined();
+    // A current bus (heartbeat just received) keeps old entries usable.
+    await cache.get("h2", async () => ({ id: "key_2", org: "o", owner: "u" }));
+    now += 60_000;
+    fresh = now - 100;
+    expect(cache.peek("h2")).toBeTruthy();
+  });
+
+  it("holds at most maxEntries, dropping the oldest, and caches misses", async () => {
+    const bus = new LocalInvalidationBus(new KeyEvents());
+    const cache = new KeyCache<Val>(bus, tags, { maxEntries: 3, maxNegative: 2 });
+    for (let i = 0; i < 5; i++) await cache.get(`h${i}`, async () => ({ id: `key_${i}`, org: "o", owner: "u" }));
+    expect(cache.size).toBe(3);
+    expect(cache.peek("h0")).toBeUndefined();
+    expect(cache.peek("h4")).toBeTruthy();
+    let loads = 0;
+    const miss = async () => {
+      loads++;
+      return null;
+    };
+    await cache.get("nope", miss);
+    await cache.get("nope", miss);
+    expect(loads).toBe(1);
+    expect(cache.stats.negativeHits).toBe(1);
+  });
+
+  it("loads once for concurrent misses of one key", async () => {
+    const cache = new KeyCache<Val>(new LocalInvalidationBus(new KeyEvents()), tags);
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      await sleep(20);
+      return { id: "key_1", org: "o", owner: "u" };
+    };
+    await Promise.all([cache.get("h", load), cache.get("h", load), cache.get("h", load)]);
+    expect(loads).toBe(1);
+  });
+});
