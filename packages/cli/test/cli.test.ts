@@ -207,6 +207,34 @@ describe("against a running server", () => {
     expect(gone.stderr).toMatch(/NOT_FOUND/);
   });
 
+  it("verifies keys (exit 1 when refused) and exchanges them for tokens", async () => {
+    const { apiKey, secret } = (
+      await kw(["keys", "create", "verify me", "--permission", "compute:read", "--json"])
+    ).json();
+    const ok = await kw(["verify", secret, "--permission", "compute:read", "--json"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json()).toMatchObject({ valid: true, keyId: apiKey.id, orgId });
+    const text = await kw(["verify", secret]);
+    expect(text.stdout).toMatch(/^valid/);
+    const refused = await kw(["verify", secret, "--permission", "compute:write", "--json"]);
+    expect(refused.code).toBe(1);
+    expect(refused.json()).toEqual(expect.objectContaining({ valid: false, code: "INSUFFICIENT_PERMISSIONS" }));
+    const fromIp = await kw(["verify", secret, "--ip", "not-an-ip"]);
+    expect(fromIp.code).toBe(1);
+    expect(fromIp.stderr).toMatch(/ip/);
+
+    const token = await kw(["token", secret]);
+    expect(token.code, token.stderr).toBe(0);
+    expect(token.stdout.trim()).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(token.stderr).toMatch(/expires in \d+s/);
+    const asJson = await kw(["token", secret, "--scope", "compute:read", "--ttl", "60", "--json"]);
+    expect(asJson.json()).toMatchObject({ token_type: "Bearer", scope: "compute:read" });
+    expect(asJson.json().expires_in).toBeLessThanOrEqual(60);
+    const bad = await kw(["token", "kw_notarealkeyxxxxxxxxxxxxxxxxxxxxxxxxxxx"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/error:/);
+  });
+
   it("prints the problem detail and each bad field, as text or JSON", async () => {
     const r = await kw(["keys", "create", "bad", "--permission", "nope:nothing", "--allow-ip", "not-an-ip"]);
     expect(r.code).toBe(1);

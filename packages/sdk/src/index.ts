@@ -4,6 +4,7 @@ export {
   Verifier,
   createVerifier,
   looksLikeToken,
+  type RateLimitState,
   type VerifiedKey,
   type VerifierOptions,
   type VerifyDenyCode,

@@ -52,7 +52,7 @@ const DETAILS: Record<string, string> = {
   UNAVAILABLE: "Key verification is unavailable",
 };
 
-function refusal(reason: string): Refusal {
+function refusal(reason: string, resetAt?: string): Refusal {
   const [status, code, title] = FORBIDDEN_CODES.has(reason)
     ? ([403, "FORBIDDEN", "Forbidden"] as const)
     : reason === "RATE_LIMITED"
@@ -62,7 +62,10 @@ function refusal(reason: string): Refusal {
         : ([401, "UNAUTHENTICATED", "Authentication required"] as const);
   const headers: Record<string, string> = { "content-type": "application/problem+json; charset=utf-8" };
   if (status === 401) headers["www-authenticate"] = 'Bearer realm="api"';
-  if (status === 429 || status === 503) headers["retry-after"] = "1";
+  if (status === 429 || status === 503) {
+    const wait = resetAt ? Math.ceil((Date.parse(resetAt) - Date.now()) / 1000) : 1;
+    headers["retry-after"] = String(Number.isFinite(wait) && wait > 0 ? wait : 1);
+  }
   return {
     status,
     headers,
@@ -112,7 +115,7 @@ export async function authenticateRequest<R extends RequestLike>(
   } catch {
     return { ok: false, refusal: refusal("UNAVAILABLE") };
   }
-  if (!result.valid) return { ok: false, refusal: refusal(result.code) };
+  if (!result.valid) return { ok: false, refusal: refusal(result.code, result.ratelimit?.resetAt) };
   return { ok: true, key: result };
 }
 
@@ -157,14 +160,11 @@ interface ReplyLike {
  * @example
  * app.get("/servers", { preHandler: keywardFastify(verifier, { permissions: ["compute:read"] }) }, async (req) => …);
  */
-export function keywardFastify<R extends RequestLike = RequestLike>(
-  verifier: Verifier,
-  opts: MiddlewareOptions<R> = {},
-) {
-  return async (request: R & { keyward?: VerifiedKey }, reply: ReplyLike) => {
+export function keywardFastify(verifier: Verifier, opts: MiddlewareOptions = {}) {
+  return async (request: RequestLike, reply: ReplyLike): Promise<unknown> => {
     const out = await authenticateRequest(verifier, request, opts);
     if (out.ok) {
-      request.keyward = out.key;
+      (request as RequestLike & { keyward?: VerifiedKey }).keyward = out.key;
       return;
     }
     // Returning the reply after send() tells Fastify the hook answered.

@@ -34,11 +34,20 @@ export interface VerifiedKey {
   expiresAt: string | null;
   /** Project the decision applies to, when the server says. */
   projectId?: string | null;
+  /** The key's rate-limit window, when it has a limit (such answers are never cached). */
+  ratelimit?: RateLimitState;
   /** `api`: answered by POST /v1/verify; `token`: an exchanged JWT checked offline against the JWKS. */
   source: "api" | "token";
 }
 
-export type VerifyResult = VerifiedKey | { valid: false; code: VerifyDenyCode; [extra: string]: unknown };
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** End of the current window: retry after this. */
+  resetAt: string;
+}
+
+export type VerifyResult = VerifiedKey | { valid: false; code: VerifyDenyCode; ratelimit?: RateLimitState };
 
 export interface VerifyRequest {
   /** Every one of these must be held. */
@@ -58,7 +67,11 @@ export interface VerifierOptions {
    * Needed for keys (POST /v1/verify); not for exchanged tokens.
    */
   rootKey?: string;
-  /** How long a positive answer is reused, in ms (default 10 000; 0 = never cache). Refusals are never cached. */
+  /**
+   * How long a positive answer is reused, in ms (default 10 000; 0 = never cache). Refusals,
+   * and answers for keys with a rate limit, are never cached. A key disabled or deleted in
+   * Keyward may keep passing here for up to this long.
+   */
   cacheTtlMs?: number;
   /** Most answers kept (default 10 000; oldest go first). */
   cacheMax?: number;
@@ -121,7 +134,8 @@ export class Verifier {
       if (hit) this.cache.delete(cacheKey);
     }
     const result = await this.verifyRemote(credential, req);
-    if (cacheKey && result.valid) {
+    // Keys with a rate limit are asked every time, so the limit holds.
+    if (cacheKey && result.valid && !result.ratelimit) {
       // Never cache past the key's own expiry.
       const exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
       this.cache.set(cacheKey, { until: Math.min(Date.now() + this.ttl, exp), result });
@@ -149,7 +163,8 @@ export class Verifier {
     });
     if (!res.ok) throw await KeywardError.fromResponse(res);
     const data = (await res.json()) as Record<string, unknown>;
-    if (data.valid !== true) return { ...data, valid: false, code: String(data.code) as VerifyDenyCode };
+    const ratelimit = data.ratelimit ? { ratelimit: data.ratelimit as RateLimitState } : {};
+    if (data.valid !== true) return { valid: false, code: String(data.code) as VerifyDenyCode, ...ratelimit };
     return {
       valid: true,
       keyId: String(data.keyId),
@@ -158,6 +173,7 @@ export class Verifier {
       permissions: (data.permissions as string[]) ?? [],
       expiresAt: (data.expiresAt as string | null) ?? null,
       ...(data.projectId !== undefined ? { projectId: data.projectId as string | null } : {}),
+      ...ratelimit,
       source: "api",
     };
   }

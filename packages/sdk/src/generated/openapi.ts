@@ -4,6 +4,43 @@
  */
 
 export interface paths {
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public keys that sign exchanged tokens (JWKS)
+         * @description Retired keys stay listed until every token they signed has expired. Refetch on an unknown `kid`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -232,10 +269,10 @@ export interface paths {
                          *     ]
                          */
                         allowedIps?: string[];
-                        allowedProjects?: string[] | null;
-                        defaultProjectId?: string | null;
+                        allowedProjects?: null | string[];
+                        defaultProjectId?: null | string;
                         description?: string;
-                        expiresAt?: (string | number) | null;
+                        expiresAt?: null | (string | number);
                         /** @example billing-service */
                         name?: string;
                         /**
@@ -246,10 +283,10 @@ export interface paths {
                          *     ]
                          */
                         permissions?: string[];
-                        ratelimit?: {
+                        ratelimit?: null | {
                             limit: number;
                             windowSeconds: number;
-                        } | null;
+                        };
                         readOnly?: boolean;
                         /**
                          * @description Role ids whose permissions the key carries
@@ -600,6 +637,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/{keyId}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A key's requests per hour, and its last use
+         * @description Hourly buckets (UTC) of verifications between `from` and `to` (at most 92 days; default the last 7 days). Visible to whoever may read the key.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Default: 7 days before `to` */
+                    from?: string;
+                    /** @description Default: now */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            from: string;
+                            items: {
+                                count: number;
+                                /** Format: date-time */
+                                hour: string;
+                            }[];
+                            keyId: string;
+                            /** Format: date-time */
+                            lastUsedAt: string | null;
+                            lastUsedIp: string | null;
+                            /** Format: date-time */
+                            to: string;
+                            total: number;
+                        };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -827,6 +953,24 @@ export interface paths {
                 };
                 /** @description problem+json */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1397,10 +1541,10 @@ export interface paths {
                          *     ]
                          */
                         allowedIps?: string[];
-                        allowedProjects?: string[] | null;
-                        defaultProjectId?: string | null;
+                        allowedProjects?: null | string[];
+                        defaultProjectId?: null | string;
                         description?: string;
-                        expiresAt?: (string | number) | null;
+                        expiresAt?: null | (string | number);
                         /** @example billing-service */
                         name: string;
                         /** @description Principal the key acts as. Default: the caller */
@@ -1417,10 +1561,10 @@ export interface paths {
                          *     ]
                          */
                         permissions?: string[];
-                        ratelimit?: {
+                        ratelimit?: null | {
                             limit: number;
                             windowSeconds: number;
-                        } | null;
+                        };
                         readOnly?: boolean;
                         /**
                          * @description Role ids whose permissions the key carries
@@ -1536,7 +1680,7 @@ export interface paths {
                             canCreate: boolean;
                             items: components["schemas"]["Permission"][];
                             /** @description The scope asked about (null: org-wide) */
-                            projectId: string | null;
+                            projectId: null | string;
                         };
                     };
                 };
@@ -3113,6 +3257,313 @@ export interface paths {
         };
         trace?: never;
     };
+    "/v1/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange an API key for a short-lived signed token
+         * @description Form (`application/x-www-form-urlencoded`) or JSON. `grant_type=urn:keyward:params:oauth:grant-type:apikey`, `apikey`, optional `scope` (space-separated permissions), `projectId` and `expires_in` (seconds, default 900, at most 3600) narrow the token; it never carries more than the key. Errors follow RFC 6749 §5.2: `400 {error, error_description}` (invalid_request, invalid_grant, invalid_scope, unsupported_grant_type); 429 `rate_limited`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        apikey: string;
+                        /** @description Seconds, 1-3600 (default 900) */
+                        expires_in?: number | string;
+                        /** @example urn:keyward:params:oauth:grant-type:apikey */
+                        grant_type: string;
+                        /** @description Narrow the token to one project */
+                        projectId?: string;
+                        /** @description Space-separated permissions to narrow the token to */
+                        scope?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            access_token: string;
+                            expires_in: number;
+                            scope: string;
+                            /** @enum {string} */
+                            token_type: "Bearer";
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @example invalid_grant */
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description problem+json */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @example invalid_grant */
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/token/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Is a token active? (RFC 7662)
+         * @description For the platform's services (`iam:apikeys:verify`, like /v1/verify). Active means: signature good, not expired, and the key it came from is still active (not disabled, deleted or expired, owner still in the org).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        token: string;
+                        token_type_hint?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            aud?: string;
+                            /** @description The key the token was exchanged from */
+                            client_id?: string;
+                            exp?: number;
+                            iat?: number;
+                            iss?: string;
+                            jti?: string;
+                            key_id?: string;
+                            org?: string;
+                            scope?: string;
+                            sub?: string;
+                            token_type?: string;
+                        };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an API key (or exchanged token) for a request
+         * @description For the platform's services: the caller needs `iam:apikeys:verify` in the operator org. A decision is always 200: `{valid: true, keyId, orgId, owner, projectId, permissions, expiresAt, ratelimit?}` or `{valid: false, code, ratelimit?}`. Codes: MALFORMED, NOT_FOUND, EXPIRED, DISABLED, IP_NOT_ALLOWED, PROJECT_NOT_ALLOWED, READ_ONLY, INSUFFICIENT_PERMISSIONS, RATE_LIMITED, OWNER_INACTIVE. An unknown key and a wrong secret get the same answer (NOT_FOUND).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The end client's IP, checked against the key's and org's allow lists */
+                        ip?: string | null;
+                        /** @description The API key secret (or an exchanged token) the end client presented */
+                        key: string;
+                        /** @description HTTP method of the protected request (read-only keys: GET/HEAD/OPTIONS) */
+                        method?: string;
+                        /** @description Every one must be held (concrete names) */
+                        permissions?: string[];
+                        /** @description Project the request acts in; default: the key's default project */
+                        projectId?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["VerifyResult"];
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3153,22 +3604,22 @@ export interface components {
          */
         ApiKey: {
             allowedIps: string[];
-            allowedProjects: string[] | null;
+            allowedProjects: null | string[];
             /**
              * Format: date-time
              * @example 2026-11-23T10:00:00.000Z
              */
             createdAt: string;
             createdBy: string;
-            defaultProjectId: string | null;
+            defaultProjectId: null | string;
             description: string;
-            expiresAt: string | null;
+            expiresAt: null | string;
             /** @example key_4kTz9QmW2bX7cN1pLr8sVd3e */
             id: string;
             /** @description No permissions and no roles: the key acts with all of its owner's permissions */
             inheritsOwnerPermissions: boolean;
-            lastUsedAt: string | null;
-            lastUsedIp: string | null;
+            lastUsedAt: null | string;
+            lastUsedIp: null | string;
             /** @example billing-service */
             name: string;
             /** @example org_4kTz9QmW2bX7cN1pLr8sVd3e */
@@ -3179,11 +3630,11 @@ export interface components {
             };
             permissions: string[];
             /** @description While a regenerate grace period runs: when the old secret stops */
-            previousSecretExpiresAt: string | null;
-            ratelimit: {
+            previousSecretExpiresAt: null | string;
+            ratelimit: null | {
                 limit: number;
                 windowSeconds: number;
-            } | null;
+            };
             readOnly: boolean;
             roles: string[];
             /**
@@ -3204,8 +3655,8 @@ export interface components {
             /** @example api_key.create */
             action: string;
             actor: {
-                credential: string | null;
-                id: string | null;
+                credential: null | string;
+                id: null | string;
                 type: string;
             };
             /**
@@ -3213,19 +3664,19 @@ export interface components {
              * @example 2026-11-23T10:00:00.000Z
              */
             createdAt: string;
-            details: {
+            details: null | {
                 [key: string]: unknown;
-            } | null;
+            };
             id: string;
-            ip: string | null;
-            orgId: string | null;
-            requestId: string | null;
+            ip: null | string;
+            orgId: null | string;
+            requestId: null | string;
             result: "success" | "denied" | "failure";
-            target: {
+            target: null | {
                 id: string;
                 type: string;
-            } | null;
-            userAgent: string | null;
+            };
+            userAgent: null | string;
         };
         Invitation: {
             acceptedAt: string | null;
@@ -3382,6 +3833,32 @@ export interface components {
             id: string;
             mustChangePassword: boolean;
             name: string;
+        };
+        VerifyResult: {
+            /** @description Why not valid (valid: false only) */
+            code?: "MALFORMED" | "NOT_FOUND" | "EXPIRED" | "DISABLED" | "IP_NOT_ALLOWED" | "PROJECT_NOT_ALLOWED" | "READ_ONLY" | "INSUFFICIENT_PERMISSIONS" | "RATE_LIMITED" | "OWNER_INACTIVE";
+            /** Format: date-time */
+            expiresAt?: string | null;
+            keyId?: string;
+            orgId?: string;
+            owner?: {
+                id: string;
+                type: "user" | "service_account" | "project";
+            };
+            /** @description Effective permissions there */
+            permissions?: string[];
+            /** @description Project the decision applies to; null = org-wide */
+            projectId?: string | null;
+            ratelimit?: {
+                limit: number;
+                remaining: number;
+                /**
+                 * Format: date-time
+                 * @description End of the current window: retry after this
+                 */
+                resetAt: string;
+            };
+            valid: boolean;
         };
     };
     responses: never;

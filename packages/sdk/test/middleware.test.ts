@@ -1,0 +1,229 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import Fastify from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type KeywardClient,
+  type VerifiedKey,
+  Verifier,
+  createKeywardClient,
+  createVerifier,
+  keywardExpress,
+  keywardFastify,
+  keywardNode,
+  unwrap,
+} from "../src/index.js";
+import { type TestServer, login, startServer } from "./server.js";
+
+let server: TestServer;
+let kw: KeywardClient;
+let orgId: string;
+let rootKey: string;
+/** Counts calls to POST /v1/verify made by verifiers built with `countingFetch`. */
+let verifyCalls = 0;
+const countingFetch: typeof fetch = (input, init) => {
+  if (String(input instanceof Request ? input.url : input).endsWith("/v1/verify")) verifyCalls++;
+  return fetch(input, init);
+};
+
+async function newKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
+  const res = await unwrap(kw.POST("/v1/orgs/{orgId}/api-keys", { params: { path: { orgId } }, body: body as never }));
+  return { id: res.apiKey.id, secret: res.secret };
+}
+
+const listen = (s: http.Server) =>
+  new Promise<string>((resolve) =>
+    s.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
+  );
+
+beforeAll(async () => {
+  server = await startServer();
+  kw = createKeywardClient({ baseUrl: server.url, apiKey: await login(server) });
+  const orgs = await unwrap(kw.GET("/v1/orgs"));
+  orgId = orgs.items[0].id;
+  // The platform service's credential: a key holding iam:apikeys:verify in the operator org.
+  rootKey = (await newKey({ name: "verifier", permissions: ["iam:apikeys:verify"] })).secret;
+});
+afterAll(async () => server?.stop());
+
+describe("Verifier", () => {
+  it("verifies a key remotely and caches the positive answer", async () => {
+    const key = await newKey({ name: "reader", permissions: ["compute:read"] });
+    const verifier = createVerifier({ baseUrl: server.url, rootKey, fetch: countingFetch });
+    verifyCalls = 0;
+    const first = await verifier.verify(key.secret, { permissions: ["compute:read"] });
+    expect(first).toMatchObject({ valid: true, keyId: key.id, orgId, source: "api" });
+    const again = await verifier.verify(key.secret, { permissions: ["compute:read"] });
+    expect(again).toEqual(first);
+    expect(verifyCalls).toBe(1);
+    // A different question is a different cache entry; refusals are not cached.
+    expect(await verifier.verify(key.secret, { permissions: ["compute:write"] })).toEqual({
+      valid: false,
+      code: "INSUFFICIENT_PERMISSIONS",
+    });
+    await verifier.verify(key.secret, { permissions: ["compute:write"] });
+    expect(verifyCalls).toBe(3);
+  });
+
+  it("does not cache when the TTL is 0", async () => {
+    const key = await newKey({ name: "nocache" });
+    const verifier = createVerifier({ baseUrl: server.url, rootKey, cacheTtlMs: 0, fetch: countingFetch });
+    verifyCalls = 0;
+    await verifier.verify(key.secret);
+    await verifier.verify(key.secret);
+    expect(verifyCalls).toBe(2);
+  });
+
+  it("answers NOT_FOUND / MALFORMED for bad keys", async () => {
+    const verifier = new Verifier({ baseUrl: server.url, rootKey });
+    expect((await verifier.verify("kw_definitelynotarealkeyatallxxxxxxxxxxxx")).valid).toBe(false);
+    expect(await verifier.verify("garbage")).toMatchObject({ valid: false, code: "MALFORMED" });
+  });
+
+  it("throws a KeywardError when its own credential may not verify", async () => {
+    const plain = await newKey({ name: "no verify right", permissions: ["compute:read"] });
+    const verifier = createVerifier({ baseUrl: server.url, rootKey: plain.secret });
+    await expect(verifier.verify(plain.secret)).rejects.toMatchObject({ name: "KeywardError", status: 403 });
+  });
+
+  it("checks exchanged tokens offline against the JWKS", async () => {
+    const key = await newKey({ name: "token source", permissions: ["compute:read", "storage:read"] });
+    const res = await fetch(`${server.url}/v1/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: key.secret }),
+    });
+    expect(res.status).toBe(200);
+    const { access_token } = (await res.json()) as { access_token: string };
+    const verifier = createVerifier({ baseUrl: server.url, fetch: countingFetch });
+    verifyCalls = 0;
+    const ok = await verifier.verify(access_token, { permissions: ["compute:read"] });
+    expect(ok).toMatchObject({ valid: true, keyId: key.id, orgId, source: "token" });
+    expect((ok as VerifiedKey).permissions).toEqual(["compute:read", "storage:read"]);
+    expect(await verifier.verify(access_token, { permissions: ["compute:write"] })).toEqual({
+      valid: false,
+      code: "INSUFFICIENT_PERMISSIONS",
+    });
+    expect(verifyCalls).toBe(0);
+    const tampered = `${access_token.slice(0, -4)}AAAA`;
+    expect(await verifier.verify(tampered)).toMatchObject({ valid: false, code: "INVALID_TOKEN" });
+  });
+});
+
+/** The same checks for each framework's middleware. */
+function middlewareSuite(
+  name: string,
+  start: (verifier: Verifier) => Promise<{ url: string; close: () => Promise<void> }>,
+) {
+  describe(`${name} middleware`, () => {
+    let app: { url: string; close: () => Promise<void> };
+    let reader: { id: string; secret: string };
+    let fenced: { id: string; secret: string };
+    let limited: { id: string; secret: string };
+
+    beforeAll(async () => {
+      reader = await newKey({ name: `${name} reader`, permissions: ["compute:read"] });
+      fenced = await newKey({ name: `${name} fenced`, allowedIps: ["10.0.0.0/8"] });
+      limited = await newKey({ name: `${name} limited`, ratelimit: { limit: 1, windowSeconds: 60 } });
+      app = await start(createVerifier({ baseUrl: server.url, rootKey }));
+    });
+    afterAll(async () => app?.close());
+
+    const get = (path: string, headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { headers });
+    const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+    it("lets a valid key through and exposes who it is", async () => {
+      const res = await get("/servers", bearer(reader.secret));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ keyId: reader.id, orgId });
+    });
+
+    it("answers 401 problem+json without a key or with a bad one", async () => {
+      const none = await get("/servers");
+      expect(none.status).toBe(401);
+      expect(none.headers.get("content-type")).toMatch(/application\/problem\+json/);
+      expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect(await none.json()).toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
+      const bad = await get("/servers", bearer("kw_notarealkeyxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+      expect(bad.status).toBe(401);
+      expect((await bad.json()).reason).toMatch(/NOT_FOUND|MALFORMED/);
+    });
+
+    it("answers 403 for a missing permission or a disallowed address", async () => {
+      const write = await get("/servers/write", bearer(reader.secret));
+      expect(write.status).toBe(403);
+      expect(await write.json()).toMatchObject({ code: "FORBIDDEN", reason: "INSUFFICIENT_PERMISSIONS" });
+      const ip = await get("/servers", bearer(fenced.secret));
+      expect(ip.status).toBe(403);
+      expect((await ip.json()).reason).toBe("IP_NOT_ALLOWED");
+    });
+
+    it("answers 429 with Retry-After when the key's rate limit is used up", async () => {
+      expect((await get("/any", bearer(limited.secret))).status).toBe(200);
+      const second = await get("/any", bearer(limited.secret));
+      expect(second.status).toBe(429);
+      expect(Number(second.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect((await second.json()).reason).toBe("RATE_LIMITED");
+    });
+
+    it("reads the key from a configured header", async () => {
+      expect((await get("/header", { "x-api-key": reader.secret })).status).toBe(200);
+      expect((await get("/header", bearer(reader.secret))).status).toBe(401);
+    });
+  });
+}
+
+middlewareSuite("Express", async (verifier) => {
+  const app = express();
+  const guard = keywardExpress(verifier, { permissions: ["compute:read"] });
+  app.get("/servers", guard, (req, res) => {
+    res.json((req as unknown as { keyward: VerifiedKey }).keyward);
+  });
+  app.get("/servers/write", keywardExpress(verifier, { permissions: ["compute:write"] }), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get("/any", keywardExpress(verifier), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get("/header", keywardExpress(verifier, { header: "x-api-key" }), (_req, res) => {
+    res.json({ ok: true });
+  });
+  const s = http.createServer(app);
+  const url = await listen(s);
+  return { url, close: () => new Promise<void>((r) => s.close(() => r())) };
+});
+
+middlewareSuite("Fastify", async (verifier) => {
+  const app = Fastify();
+  app.decorateRequest("keyward", null);
+  app.get("/servers", { preHandler: keywardFastify(verifier, { permissions: ["compute:read"] }) }, async (req) => {
+    return (req as unknown as { keyward: VerifiedKey }).keyward;
+  });
+  app.get("/servers/write", { preHandler: keywardFastify(verifier, { permissions: ["compute:write"] }) }, async () => ({
+    ok: true,
+  }));
+  app.get("/any", { preHandler: keywardFastify(verifier) }, async () => ({ ok: true }));
+  app.get("/header", { preHandler: keywardFastify(verifier, { header: "x-api-key" }) }, async () => ({ ok: true }));
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const { port } = app.server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+});
+
+middlewareSuite("node:http", async (verifier) => {
+  const json = (res: http.ServerResponse, body: unknown) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+  const servers = keywardNode(verifier, (_req, res, key) => json(res, key), { permissions: ["compute:read"] });
+  const write = keywardNode(verifier, (_req, res) => json(res, { ok: true }), { permissions: ["compute:write"] });
+  const any = keywardNode(verifier, (_req, res) => json(res, { ok: true }));
+  const header = keywardNode(verifier, (_req, res) => json(res, { ok: true }), { header: "x-api-key" });
+  const s = http.createServer((req, res) => {
+    const route = { "/servers": servers, "/servers/write": write, "/any": any, "/header": header }[req.url ?? ""];
+    if (route) return route(req, res);
+    res.writeHead(404).end();
+  });
+  const url = await listen(s);
+  return { url, close: () => new Promise<void>((r) => s.close(() => r())) };
+});
