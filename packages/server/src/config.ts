@@ -106,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.KEYWARD_HOST ?? "0.0.0.0",
     dataDir,
     databaseUrl: env.KEYWARD_DATABASE_URL ?? path.join(dataDir, "keyward.db"),
+    databaseSchema: env.KEYWARD_DATABASE_SCHEMA || undefined,
     adminEmail: env.KEYWARD_ADMIN_EMAIL,
     adminPassword: env.KEYWARD_ADMIN_PASSWORD,
     secret: env.KEYWARD_SECRET,

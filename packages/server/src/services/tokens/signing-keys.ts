@@ -160,7 +160,7 @@ export class SigningKeys {
   async publicKey(kid: string): Promise<CryptoKey | null> {
     await this.fresh();
     let k = this.keys.get(kid);
-    if (!k && this.nowMs() - this.loadedAt > 1000) {
+    if (!k && this.nowMs() - this.loadedAt > 250) {
       await this.reload();
       k = this.keys.get(kid);
     }
