@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import fastifyCookie from "@fastify/cookie";
 import fastifyStatic from "@fastify/static";
@@ -45,6 +46,20 @@ export interface AppOptions {
   consoleDir?: string;
 }
 
+/**
+ * Query strings and path parameters are text, so their validator coerces ("50" -> 50);
+ * JSON bodies are typed already and validated without coercion, so `0` never becomes
+ * `null`, `"5"` never becomes 5 and `1` never becomes `true`.
+ */
+const ajvCompiler = createRequire(createRequire(import.meta.url).resolve("fastify"))("@fastify/ajv-compiler")();
+// biome-ignore lint/suspicious/noExplicitAny: fastify's ValidatorFactory typing is a union of ajv and JTD shapes
+function strictBodyValidator(externalSchemas: any, options: any): any {
+  const opts = { customOptions: {}, ...options };
+  const coercing = ajvCompiler(externalSchemas, opts);
+  const strict = ajvCompiler(externalSchemas, { ...opts, customOptions: { ...opts.customOptions, coerceTypes: false } });
+  return (route: { httpPart?: string }) => (route.httpPart === "body" ? strict(route) : coercing(route));
+}
+
 /** Request URLs in logs never carry invitation tokens. */
 const redactUrl = (url: string) => url.replace(/\/v1\/invitations\/[^/?]+\/accept/, "/v1/invitations/[redacted]/accept");
 
@@ -68,6 +83,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: true, useDefaults: true },
     },
+    schemaController: { compilersFactory: { buildValidator: strictBodyValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   // The API speaks JSON only: any other body (text/plain included) is a 415.
