@@ -74,6 +74,24 @@ describeEachDialect("input validation and errors", (dialect) => {
     expect(settings.body.errors[0]).toMatchObject({ path: "settings/allowedIps", code: "maxItems" });
   });
 
+  it("does not coerce JSON body types (0 never becomes null, \"5\" never 5, 1 never true)", async () => {
+    const org = (await h.req("POST", "/v1/orgs", { token, body: { name: "typed" } })).body;
+    const patch = (settings: unknown) => h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { settings } });
+    const zero = await patch({ maxKeyLifetimeDays: 0 });
+    expect(zero.status).toBe(400);
+    expect(zero.body.errors[0]).toMatchObject({ path: "settings/maxKeyLifetimeDays", code: "minimum" });
+    expect((await patch({ maxKeyLifetimeDays: "5" })).status).toBe(400);
+    expect((await patch({ requireExpiry: 1 })).status).toBe(400);
+    expect((await patch({ requireExpiry: "true" })).status).toBe(400);
+    const name = await h.req("POST", `/v1/orgs/${org.id}/projects`, { token, body: { name: 5 } });
+    expect(name.status).toBe(400);
+    expect(name.body.errors[0]).toMatchObject({ path: "name", code: "type" });
+    const after = await h.req("GET", `/v1/orgs/${org.id}`, { token });
+    expect(after.body.version).toBe(1);
+    // Query strings are text and still coerce.
+    expect((await h.req("GET", `/v1/orgs/${org.id}/projects?limit=5`, { token })).status).toBe(200);
+  });
+
   it("bounds page sizes and rejects unknown query parameters and foreign cursors", async () => {
     const big = await h.req("GET", `/v1/orgs/${orgId}/projects?limit=201`, { token });
     expect(big.status).toBe(400);
