@@ -28,6 +28,47 @@ describe("typed client", () => {
     expect(list.items.map((p) => p.id)).toContain(project.id);
   });
 
+  it("creates, rotates and deletes a key with typed calls", async () => {
+    const kw = createKeywardClient({ baseUrl: server.url, apiKey: token });
+    const orgId = (await unwrap(kw.GET("/v1/orgs"))).items[0].id;
+    const { apiKey, secret } = await unwrap(
+      kw.POST("/v1/orgs/{orgId}/api-keys", {
+        params: { path: { orgId } },
+        body: { name: "ci deploy", permissions: ["compute:read"], expiresAt: "2099-01-01T00:00:00Z" },
+      }),
+    );
+    expect(secret).toMatch(/^kw_/);
+    expect(apiKey.expiresAt).toBe("2099-01-01T00:00:00.000Z");
+
+    // The key itself is a credential for the client.
+    const asKey = createKeywardClient({ baseUrl: server.url, apiKey: secret });
+    expect((await unwrap(asKey.GET("/v1/me"))).credential).toMatchObject({ type: "api_key", id: apiKey.id });
+
+    const idem = crypto.randomUUID();
+    const rotate = () =>
+      unwrap(
+        kw.POST("/v1/api-keys/{keyId}/regenerate", {
+          params: { path: { keyId: apiKey.id } },
+          body: { graceSeconds: 3600 },
+          headers: { "idempotency-key": idem },
+        }),
+      );
+    const first = await rotate();
+    expect(first.secret).not.toBe(secret);
+    expect((await rotate()).secret).toBe(first.secret); // a retried call gives the same answer
+    const list = await unwrap(
+      kw.GET("/v1/orgs/{orgId}/api-keys", { params: { path: { orgId }, query: { view: "mine" } } }),
+    );
+    expect(list.items.map((k) => k.id)).toContain(apiKey.id);
+
+    await kw.DELETE("/v1/api-keys/{keyId}", { params: { path: { keyId: apiKey.id } } });
+    const err = await kw
+      .DELETE("/v1/api-keys/{keyId}", { params: { path: { keyId: apiKey.id } } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeywardError);
+    expect(err).toMatchObject({ status: 404, code: "NOT_FOUND" });
+  });
+
   it("throws KeywardError carrying the problem code and field errors", async () => {
     const kw = createKeywardClient({ baseUrl: server.url, apiKey: token });
     const err = await kw

@@ -42,8 +42,21 @@ beforeAll(async () => {
   kw = createKeywardClient({ baseUrl: server.url, apiKey: await login(server) });
   const orgs = await unwrap(kw.GET("/v1/orgs"));
   orgId = orgs.items[0].id;
-  // The platform service's credential: a key holding iam:apikeys:verify in the operator org.
-  rootKey = (await newKey({ name: "verifier", permissions: ["iam:apikeys:verify"] })).secret;
+  // The platform service's credential, as the README says: a key of a service account in the
+  // operator org whose role holds iam:apikeys:verify.
+  const role = await unwrap(
+    kw.POST("/v1/orgs/{orgId}/roles", {
+      params: { path: { orgId } },
+      body: { name: "verifier", permissions: ["iam:apikeys:verify"] },
+    }),
+  );
+  const sa = await unwrap(
+    kw.POST("/v1/orgs/{orgId}/service-accounts", {
+      params: { path: { orgId } },
+      body: { name: "edge gateway", roles: [{ roleId: role.id }] },
+    }),
+  );
+  rootKey = (await newKey({ name: "verifier", owner: { type: "service_account", id: sa.id } })).secret;
 });
 afterAll(async () => server?.stop());
 
