@@ -1,28 +1,16 @@
 import { AppError, invalidField, notFound } from "../domain/errors.js";
-import { newId } from "../domain/ids.js";
-import { keyPermissionSet } from "../domain/keys/record.js";
-import { checkKeyPolicy, excess, grantableAt, holdsExplicitCreate } from "../domain/keys/policy.js";
-import { generateSecret, hashSecret } from "../domain/keys/secret.js";
+import type { KeyOwnerType } from "../domain/keys/decide.js";
+import { grantableAt, holdsExplicitCreate } from "../domain/keys/policy.js";
 import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { ApiKeysTable } from "../store/schema.js";
-import { type OrgAccess, rolePermissions } from "./access.js";
+import type { OrgAccess } from "./access.js";
 import { writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
-import {
-  FieldErrors,
-  type KeySettingsInput,
-  checkPatterns,
-  checkProjectList,
-  checkRoles,
-  existingProjects,
-  normaliseExpiry,
-  normaliseIps,
-  unique,
-} from "./key-input.js";
-import { type KeyRights, callerPrincipal, keyRights, listFilter, ownerRights } from "./key-rights.js";
-import { type ApiKeyView, auditFields, toKeyView } from "./key-view.js";
-import type { KeyOwnerType } from "../domain/keys/decide.js";
+import { createKey } from "./key-create.js";
+import { type KeySettingsInput, existingProjects } from "./key-input.js";
+import { type KeyRights, keyRights, listFilter } from "./key-rights.js";
 import { updateKey } from "./key-update.js";
+import { type ApiKeyView, auditFields, toKeyView } from "./key-view.js";
 
 export interface CreateKeyInput extends KeySettingsInput {
   name: string;
@@ -96,148 +84,7 @@ export class KeyService {
   }
 
   async create(ctx: RequestCtx, access: OrgAccess, input: CreateKeyInput): Promise<CreatedKey> {
-    return this.guarded(ctx, access.org.id, "api_key.create", null, () => this.createChecked(ctx, access, input));
-  }
-
-  private async createChecked(ctx: RequestCtx, access: OrgAccess, input: CreateKeyInput): Promise<CreatedKey> {
-    const { deps } = this;
-    const orgId = access.org.id;
-    const now = deps.now();
-    const me = callerPrincipal(access);
-    const owner = input.owner ?? me;
-    const errs = new FieldErrors();
-
-    // Owner: exists in this org.
-    if (owner.type === "service_account") {
-      const sa = await deps.db.kysely.selectFrom("service_accounts").select("id").where("id", "=", owner.id).where("org_id", "=", orgId).executeTakeFirst();
-      if (!sa) errs.add("owner/id", `service account ${owner.id} does not exist in this organization`, "not_found");
-    } else if (owner.type === "project") {
-      if ((await existingProjects(deps, orgId, [owner.id])).size === 0) {
-        errs.add("owner/id", `project ${owner.id} does not exist in this organization`, "not_found");
-      }
-    }
-    const roles = await rolePermissions(deps, orgId);
-    const permissions = input.permissions ? unique(input.permissions) : [];
-    const roleIds = input.roles ? unique(input.roles) : [];
-    checkPatterns(deps, access, permissions, errs);
-    checkRoles(roleIds, roles, errs);
-    let allowedProjects = input.allowedProjects ? unique(input.allowedProjects) : null;
-    const known = await existingProjects(deps, orgId, [...(allowedProjects ?? []), ...(input.defaultProjectId ? [input.defaultProjectId] : [])]);
-    if (allowedProjects) checkProjectList(allowedProjects, known, errs, "allowedProjects");
-    if (owner.type === "project") {
-      if (allowedProjects && (allowedProjects.length !== 1 || allowedProjects[0] !== owner.id)) {
-        errs.add("allowedProjects", "a project key acts only in its own project");
-      }
-      allowedProjects = null;
-    }
-    const defaultProjectId = input.defaultProjectId ?? null;
-    if (defaultProjectId) {
-      if (!known.has(defaultProjectId)) errs.add("defaultProjectId", `project ${defaultProjectId} does not exist in this organization`, "not_found");
-      else if (owner.type === "project" && defaultProjectId !== owner.id) errs.add("defaultProjectId", "a project key's default project is its own project");
-      else if (allowedProjects && !allowedProjects.includes(defaultProjectId)) errs.add("defaultProjectId", "must be one of allowedProjects");
-    }
-    if (allowedProjects && allowedProjects.length === 0) errs.add("allowedProjects", "must name at least one project, or be omitted");
-    const allowedIps = normaliseIps(input.allowedIps, errs) ?? [];
-    const expiresAt = normaliseExpiry(input.expiresAt, now, errs) ?? null;
-    errs.throwIfAny();
-
-    // Who may act for the owner: itself, or rights over the service account or project.
-    if (!ownerRights(access, owner)) {
-      throw new AppError(
-        "FORBIDDEN",
-        owner.type === "user" ? "You can create user keys only for yourself" : `You have no rights over ${owner.type.replace("_", " ")} ${owner.id}`,
-        { errors: [{ path: "owner", code: "forbidden", message: "not your principal" }] },
-      );
-    }
-    const scope = owner.type === "project" ? [owner.id] : allowedProjects;
-    if (!this.grantable(access, scope).has("iam:apikeys:create")) {
-      throw new AppError("FORBIDDEN", "Missing permission iam:apikeys:create where the key would act");
-    }
-
-    // Org key policy (DESIGN §4).
-    const ownerKeyCount =
-      owner.type === "user" && access.org.settings.maxKeysPerUser !== null
-        ? Number(
-            (
-              await deps.db.kysely
-                .selectFrom("api_keys")
-                .select((eb) => eb.fn.countAll().as("n"))
-                .where("org_id", "=", orgId)
-                .where("owner_id", "=", owner.id)
-                .executeTakeFirstOrThrow()
-            ).n,
-          )
-        : 0;
-    const violations = checkKeyPolicy({
-      settings: access.org.settings,
-      boundRolePermissions: access.boundRolePermissions,
-      ownerType: owner.type,
-      ownerKeyCount,
-      expiresAt,
-      from: now,
-      creating: true,
-    });
-    if (violations.length > 0) {
-      throw new AppError("POLICY_VIOLATION", violations.map((v) => v.message).join("; "), { errors: violations });
-    }
-
-    // No escalation (DESIGN §3.2): what the key carries must be a subset of what the caller may grant there.
-    const grantable = this.grantable(access, scope);
-    const explicit = permissions.length > 0 || roleIds.length > 0;
-    let storedPermissions: string[] | null = explicit ? permissions : null;
-    let storedRoles: string[] | null = explicit ? roleIds : null;
-    if (explicit) {
-      const requested = keyPermissionSet(permissions, roleIds, roles, deps.catalog, access.org.isOperator) ?? new Set<string>();
-      const over = excess(requested, grantable);
-      if (over.length > 0) {
-        throw new AppError("FORBIDDEN", `You cannot grant permissions you do not hold where the key acts: ${over.slice(0, 10).join(", ")}`, {
-          errors: [{ path: "permissions", code: "escalation", message: `not yours to grant: ${over.join(", ")}` }],
-        });
-      }
-    } else if (!(owner.type === me.type && owner.id === me.id && !access.actor.limit)) {
-      // Only a principal's own unrestricted key may follow its owner's grants; any other key
-      // gets the concrete set its creator may grant, fixed now.
-      storedPermissions = [...grantable].sort();
-      storedRoles = [];
-    }
-
-    const { secret, start } = generateSecret(deps.config.keyPrefix);
-    const t = now.toISOString();
-    const row: ApiKeysTable = {
-      id: newId("key"),
-      org_id: orgId,
-      name: input.name,
-      description: input.description ?? "",
-      owner_type: owner.type,
-      owner_id: owner.id,
-      default_project_id: defaultProjectId,
-      permissions: storedPermissions === null ? null : JSON.stringify(storedPermissions),
-      roles: storedRoles === null ? null : JSON.stringify(storedRoles),
-      read_only: input.readOnly ? 1 : 0,
-      allowed_projects: allowedProjects ? JSON.stringify(allowedProjects) : null,
-      allowed_ips: allowedIps.length > 0 ? JSON.stringify(allowedIps) : null,
-      expires_at: expiresAt,
-      ratelimit_limit: input.ratelimit?.limit ?? null,
-      ratelimit_window: input.ratelimit?.windowSeconds ?? null,
-      status: "active",
-      start,
-      secret_hash: hashSecret(secret, deps.pepper),
-      previous_hash: null,
-      previous_expires_at: null,
-      created_at: t,
-      created_by: me.id,
-      updated_at: t,
-      last_used_at: null,
-      last_used_ip: null,
-      version: 1,
-    };
-    const apiKey = toKeyView(row, now);
-    await deps.db.kysely.transaction().execute(async (trx) => {
-      await trx.insertInto("api_keys").values(row).execute();
-      await writeAudit(trx, ctx, now, { orgId, action: "api_key.create", target: { type: "api_key", id: row.id }, details: { after: auditFields(apiKey) } });
-    });
-    deps.keyEvents.emit({ kind: "key", keyId: row.id });
-    return { apiKey, secret };
+    return this.guarded(ctx, access.org.id, "api_key.create", null, () => createKey(this, ctx, access, input));
   }
 
   async list(access: OrgAccess, view: string, page: PageRequest): Promise<Page<ApiKeyView>> {
