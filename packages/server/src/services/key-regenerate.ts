@@ -35,22 +35,25 @@ export async function regenerateKey(
     const idemHash = idem ? createHash("sha256").update(idem).digest("hex") : null;
     const now = deps.now();
 
-    if (idem && idemHash) {
+    // A retry: the same inputs derive the same secret, which must still be the key's secret.
+    const replay = async (): Promise<CreatedKey | null> => {
+      if (!idem || !idemHash) return null;
       const prior = await deps.db.kysely
         .selectFrom("key_regenerations")
         .selectAll()
         .where("key_id", "=", keyId)
         .where("idempotency_hash", "=", idemHash)
         .executeTakeFirst();
-      if (prior) {
-        // A retry: the same inputs derive the same secret. It must still be the key's secret.
-        const again = deriveSecret(prefix, deps.pepper, `${prior.nonce}:${keyId}:${idem}`);
-        if (hashSecret(again.secret, deps.pepper) !== row.secret_hash) {
-          throw new AppError("CONFLICT", "This Idempotency-Key was used for an earlier regenerate that has since been superseded");
-        }
-        return { apiKey: toKeyView(row, now), secret: again.secret };
+      if (!prior) return null;
+      const current = await deps.db.kysely.selectFrom("api_keys").selectAll().where("id", "=", keyId).executeTakeFirstOrThrow();
+      const again = deriveSecret(prefix, deps.pepper, `${prior.nonce}:${keyId}:${idem}`);
+      if (hashSecret(again.secret, deps.pepper) !== current.secret_hash) {
+        throw new AppError("CONFLICT", "This Idempotency-Key was used for an earlier regenerate that has since been superseded");
       }
-    }
+      return { apiKey: toKeyView(current, now), secret: again.secret };
+    };
+    const replayed = await replay();
+    if (replayed) return replayed;
     checkVersion(row, opts.ifMatch);
 
     const nonce = randomBytes(24).toString("hex");
@@ -65,34 +68,41 @@ export async function regenerateKey(
       updated_at: now.toISOString(),
       version: row.version + 1,
     };
-    await deps.db.kysely.transaction().execute(async (trx) => {
-      const res = await trx
-        .updateTable("api_keys")
-        .set({
-          start: next.start,
-          secret_hash: next.secret_hash,
-          previous_hash: next.previous_hash,
-          previous_expires_at: next.previous_expires_at,
-          updated_at: next.updated_at,
-          version: next.version,
-        })
-        .where("id", "=", keyId)
-        .where("version", "=", row.version)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) throw staleVersion();
-      if (idemHash) {
-        await trx
-          .insertInto("key_regenerations")
-          .values({ key_id: keyId, idempotency_hash: idemHash, nonce, version: next.version, created_at: next.updated_at })
-          .execute();
-      }
-      await writeAudit(trx, ctx, now, {
-        orgId: access.org.id,
-        action: "api_key.regenerate",
-        target: { type: "api_key", id: keyId },
-        details: { after: { graceSeconds: grace, previousSecretExpiresAt: previousExpires, version: next.version } },
+    try {
+      await deps.db.kysely.transaction().execute(async (trx) => {
+        const res = await trx
+          .updateTable("api_keys")
+          .set({
+            start: next.start,
+            secret_hash: next.secret_hash,
+            previous_hash: next.previous_hash,
+            previous_expires_at: next.previous_expires_at,
+            updated_at: next.updated_at,
+            version: next.version,
+          })
+          .where("id", "=", keyId)
+          .where("version", "=", row.version)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) throw staleVersion();
+        if (idemHash) {
+          await trx
+            .insertInto("key_regenerations")
+            .values({ key_id: keyId, idempotency_hash: idemHash, nonce, version: next.version, created_at: next.updated_at })
+            .execute();
+        }
+        await writeAudit(trx, ctx, now, {
+          orgId: access.org.id,
+          action: "api_key.regenerate",
+          target: { type: "api_key", id: keyId },
+          details: { after: { graceSeconds: grace, previousSecretExpiresAt: previousExpires, version: next.version } },
+        });
       });
-    });
+    } catch (err) {
+      // A concurrent twin with the same Idempotency-Key won the race: answer with its secret.
+      const twin = await replay().catch(() => null);
+      if (twin) return twin;
+      throw err;
+    }
     deps.keyEvents.emit({ kind: "key", keyId });
     return { apiKey: toKeyView(next, now), secret: fresh.secret };
   });

@@ -229,6 +229,18 @@ describeEachDialect("api keys", (dialect) => {
       const stored = JSON.stringify(await h.kw.db.kysely.selectFrom("key_regenerations").selectAll().execute());
       expect(stored).not.toContain("retry-1");
     });
+
+    it("answers concurrent twins with one Idempotency-Key with one secret", async () => {
+      const k = await mkKey(h, owner, org, { name: "r" });
+      const headers = { "idempotency-key": "twin" };
+      const [a, b] = await Promise.all([
+        h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, headers }),
+        h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, headers }),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(a.body.secret).toBe(b.body.secret);
+      expect((await h.req("GET", `/v1/api-keys/${k.id}`, { token: owner })).body.version).toBe(2);
+    });
   });
 
   describe("disable, enable, delete", () => {
