@@ -23,6 +23,16 @@ export interface CreatedKey {
   secret: string;
 }
 
+/**
+ * 404 for a key that exists in the caller's org but is not the caller's to see. It answers
+ * exactly like a missing key, yet is audited as a denied attempt.
+ */
+export class HiddenKeyError extends AppError {
+  constructor() {
+    super("NOT_FOUND", "API key not found");
+  }
+}
+
 /** Kinds of failure that are refusals (audited as denied), not malformed requests. */
 const REFUSALS = new Set(["FORBIDDEN", "POLICY_VIOLATION"]);
 
@@ -45,7 +55,7 @@ export class KeyService {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof AppError && REFUSALS.has(err.code)) {
+      if (err instanceof HiddenKeyError || (err instanceof AppError && REFUSALS.has(err.code))) {
         await writeAudit(this.deps.db.kysely, ctx, this.deps.now(), {
           orgId,
           action,
@@ -102,7 +112,7 @@ export class KeyService {
     const row = await this.deps.db.kysely.selectFrom("api_keys").selectAll().where("id", "=", keyId).where("org_id", "=", access.org.id).executeTakeFirst();
     if (!row) throw notFound("API key");
     const rights = await keyRights(this.deps, access, { type: row.owner_type, id: row.owner_id });
-    if (!rights.view) throw notFound("API key");
+    if (!rights.view) throw new HiddenKeyError();
     return { row, rights };
   }
 

@@ -140,6 +140,9 @@ describeEachDialect("api key owners", (dialect) => {
       }
       const list = await h.req("GET", `/v1/orgs/${org}/api-keys`, { token: b.token });
       expect(list.body.items).toHaveLength(0);
+      // The five attempted changes are in the audit log as denied; the read is not.
+      const denied = (await auditRows(h, org)).filter((r) => r.actor_id === b.userId && r.result === "denied");
+      expect(denied.map((r) => r.action).sort()).toEqual(["api_key.delete", "api_key.disable", "api_key.enable", "api_key.regenerate", "api_key.update"]);
       for (const view of ["users", "all", "service-accounts", "projects", a.userId]) {
         expect((await h.req("GET", `/v1/orgs/${org}/api-keys?view=${view}`, { token: b.token })).status, view).toBe(403);
       }
