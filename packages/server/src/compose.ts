@@ -2,7 +2,7 @@ import pino from "pino";
 import type { Config } from "./config.js";
 import { buildCatalog } from "./domain/permissions/catalog.js";
 import { builtinRoles } from "./domain/permissions/roles.js";
-import { type App, type AppOptions, buildApp } from "./http/app.js";
+import { type App, type AppOptions, buildApp, loggerOptions } from "./http/app.js";
 import type { BearerResolver } from "./http/authenticate.js";
 import { loadPepper } from "./services/bootstrap.js";
 import type { Deps } from "./services/deps.js";
@@ -30,7 +30,9 @@ export async function createKeyward(config: Config, opts: AppOptions & { now?: (
     await db.close();
     throw err;
   }
-  const logger = pino({ level: opts.logger === false ? "silent" : config.logLevel });
+  // Services log like the app: same level, redaction and destination.
+  const logOpts = opts.logger === false ? { level: "silent" } : ((opts.logger ?? loggerOptions(config.logLevel)) as pino.LoggerOptions & { stream?: pino.DestinationStream });
+  const logger = logOpts.stream ? pino(logOpts, logOpts.stream) : pino(logOpts);
   const deps: Deps = {
     db,
     config,

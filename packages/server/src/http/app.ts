@@ -6,6 +6,7 @@ import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import scalar from "@scalar/fastify-api-reference";
+import type { DestinationStream } from "pino";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -61,7 +62,26 @@ function strictBodyValidator(externalSchemas: any, options: any): any {
 }
 
 /** Request URLs in logs never carry invitation tokens. */
-const redactUrl = (url: string) => url.replace(/\/v1\/invitations\/[^/?]+\/accept/, "/v1/invitations/[redacted]/accept");
+export const redactUrl = (url: string) => url.replace(/\/v1\/invitations\/[^/?]+\/accept/, "/v1/invitations/[redacted]/accept");
+
+/**
+ * Structured JSON log options with the redaction every Keyward logger needs: requests are
+ * logged as method, URL (invitation tokens removed), IP and request id; never headers,
+ * bodies, cookies or credentials. Pass `stream` to send the lines elsewhere (tests).
+ */
+export function loggerOptions(level: string, stream?: DestinationStream) {
+  return {
+    level,
+    redact: {
+      paths: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]', "password", "*.password", "token", "*.token", "secret", "*.secret"],
+      censor: "[redacted]",
+    },
+    serializers: {
+      req: (req: { method: string; url: string; ip?: string; id: string }) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip, reqId: req.id }),
+    },
+    ...(stream ? { stream } : {}),
+  };
+}
 
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<App> {
   const { config } = services.deps;
@@ -69,13 +89,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     logger:
       opts.logger === false
         ? false
-        : (opts.logger ?? {
-            level: config.logLevel,
-            redact: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'],
-            serializers: {
-              req: (req) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip, reqId: req.id }),
-            },
-          }),
+        : (opts.logger ?? loggerOptions(config.logLevel)),
     genReqId: () => newId("req"),
     requestIdHeader: false,
     bodyLimit: 64 * 1024,
