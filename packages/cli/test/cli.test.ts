@@ -70,6 +70,21 @@ describe("arguments, help and exit codes", () => {
     expect(bash.code).toBe(0);
     expect(bash.stdout).toContain("complete -o default -F _keyward keyward");
     expect(bash.stdout).toContain('"keys create"');
+    // The script completes subcommands and flags in a real bash.
+    const { execFileSync } = await import("node:child_process");
+    const { writeFileSync } = await import("node:fs");
+    const script = path.join(configHome, "keyward-completion.bash");
+    writeFileSync(script, bash.stdout);
+    const complete = (words: string[]) =>
+      execFileSync("bash", [
+        "-c",
+        `source "$0"; COMP_WORDS=(${words.join(" ")}); COMP_CWORD=${words.length - 1}; _keyward; echo "\${COMPREPLY[*]}"`,
+        script,
+      ])
+        .toString()
+        .trim();
+    expect(complete(["keyward", "keys", "reg"])).toBe("regenerate");
+    expect(complete(["keyward", "keys", "create", "x", "--per"])).toBe("--permission");
     const zsh = await kw(["completion", "zsh"]);
     expect(zsh.stdout).toMatch(/^#compdef keyward/);
     expect(zsh.stdout).toContain("bashcompinit");

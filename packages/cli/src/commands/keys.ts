@@ -107,7 +107,11 @@ function settingsOptions(cmd: Command, update: boolean): Command {
 }
 
 export function keysCommand(): Command {
-  const keys = new Command("keys").description("create, list, rotate and delete API keys");
+  const keys = examples(new Command("keys").description("create, list, rotate and delete API keys"), [
+    "keyward keys create ci --permission compute:read --expires 30d",
+    "keyward keys list --view all",
+    "keyward keys regenerate key_123 --grace 1h",
+  ]);
 
   examples(
     settingsOptions(

@@ -67,7 +67,9 @@ export function migrateCommand(): Command {
 }
 
 export function adminCommand(): Command {
-  const admin = new Command("admin").description("operator tasks on the local database (no API involved)");
+  const admin = examples(new Command("admin").description("operator tasks on the local database (no API involved)"), [
+    "keyward admin reset-password owner@example.com",
+  ]);
   examples(
     admin
       .command("reset-password")

@@ -22,7 +22,10 @@ function done(ctx: Ctx, what: string, id: string) {
 }
 
 export function orgsCommand(): Command {
-  const orgs = new Command("orgs").description("organizations you belong to");
+  const orgs = examples(new Command("orgs").description("organizations you belong to"), [
+    "keyward orgs list",
+    "keyward orgs use org_123",
+  ]);
   const cols: Column<Rec>[] = [
     ["ID", (o) => o.id],
     ["NAME", (o) => o.name],
@@ -127,7 +130,10 @@ function setCurrentOrg(ctx: Ctx, orgId: string) {
 }
 
 export function projectsCommand(): Command {
-  const projects = new Command("projects").description("projects of the current org");
+  const projects = examples(new Command("projects").description("projects of the current org"), [
+    "keyward projects create web",
+    "keyward projects list --json",
+  ]);
   const cols: Column<Rec>[] = [
     ["ID", (p) => p.id],
     ["NAME", (p) => p.name],
@@ -194,7 +200,10 @@ export function projectsCommand(): Command {
 }
 
 export function serviceAccountsCommand(): Command {
-  const sas = new Command("service-accounts").alias("sa").description("non-human identities of the current org");
+  const sas = examples(
+    new Command("service-accounts").alias("sa").description("non-human identities of the current org"),
+    ["keyward service-accounts create billing --role role_viewer", "keyward keys create billing-key --owner sa_123"],
+  );
   const cols: Column<Rec>[] = [
     ["ID", (s) => s.id],
     ["NAME", (s) => s.name],
@@ -270,7 +279,10 @@ export function serviceAccountsCommand(): Command {
 }
 
 export function membersCommand(): Command {
-  const members = new Command("members").description("members of the current org and their roles");
+  const members = examples(new Command("members").description("members of the current org and their roles"), [
+    "keyward members list",
+    "keyward members invite dev@example.com --role role_member",
+  ]);
   const cols: Column<Rec>[] = [
     ["USER", (m) => m.user?.id ?? m.userId ?? m.id],
     ["EMAIL", (m) => m.user?.email ?? m.email],
@@ -347,7 +359,10 @@ export function membersCommand(): Command {
 }
 
 export function rolesCommand(): Command {
-  const roles = new Command("roles").description("built-in and custom roles of the current org");
+  const roles = examples(new Command("roles").description("built-in and custom roles of the current org"), [
+    "keyward roles list",
+    "keyward roles create deployer --permission compute:read --permission compute:write",
+  ]);
   const cols: Column<Rec>[] = [
     ["ID", (r) => r.id],
     ["NAME", (r) => r.name],
@@ -429,7 +444,9 @@ export function permissionsCommand(): Command {
 }
 
 export function auditCommand(): Command {
-  const audit = new Command("audit").description("the org's audit log");
+  const audit = examples(new Command("audit").description("the org's audit log"), [
+    "keyward audit list --action api_key.*",
+  ]);
   examples(
     listOptions(
       audit
