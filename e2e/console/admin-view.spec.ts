@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Session, chromiumMissing, launchChromium } from "../support/browser";
-import { closeSecret, firstSignIn, screenshot, signIn, takeSecret } from "../support/console";
+import { closeSecret, saveSettings, firstSignIn, screenshot, signIn, takeSecret } from "../support/console";
 import { type RunningServer, startServer } from "../support/server";
 
 const MEMBER = { email: "member@example.com", name: "Mia Member", password: "member-password-123" };
@@ -97,8 +97,7 @@ describe.skipIf(chromiumMissing())("console: admin view and key policy", () => {
   it("restrictKeyCreation blocks the owner (wildcard role) but not the member (explicit grant)", async () => {
     await ownerPage.getByRole("link", { name: "Settings" }).click();
     await ownerPage.getByLabel("Restrict API key creation").check({ force: true });
-    await ownerPage.getByRole("button", { name: "Save settings" }).click();
-    await ownerPage.getByText("Settings saved").waitFor();
+    await saveSettings(ownerPage);
     await ownerPage.getByRole("link", { name: "API keys" }).click();
     await ownerPage.getByText("Key creation is restricted").waitFor();
     expect(await ownerPage.getByRole("button", { name: "Create key" }).isDisabled()).toBe(true);
@@ -107,6 +106,19 @@ describe.skipIf(chromiumMissing())("console: admin view and key policy", () => {
     await memberPage.reload();
     await memberPage.getByRole("heading", { name: "API keys" }).waitFor();
     await expect.poll(() => memberPage.getByRole("button", { name: "Create key" }).isEnabled()).toBe(true);
+  });
+
+  it("shows the server's policy error next to the field it names", async () => {
+    await ownerPage.getByRole("link", { name: "Settings" }).click();
+    await ownerPage.getByLabel("Maximum keys per user").fill("1");
+    await saveSettings(ownerPage);
+
+    await memberPage.getByRole("button", { name: "Create key" }).click();
+    const dialog = memberPage.getByRole("dialog", { name: "Create API key" });
+    await dialog.getByLabel("Name").fill("second-key");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    await dialog.getByText("may have at most 1 keys").waitFor();
+    await screenshot(memberPage, "create-key-policy-error");
   });
 
   it("loads nothing from other hosts", () => {

@@ -1,10 +1,16 @@
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Session, chromiumMissing, launchChromium } from "../support/browser";
-import { closeSecret, firstSignIn, orgIdOf, screenshot, takeSecret, withKey } from "../support/console";
+import { closeSecret, saveSettings, firstSignIn, orgIdOf, screenshot, takeSecret, withKey } from "../support/console";
 import { type RunningServer, startServer } from "../support/server";
 
 const PASSWORD = "owner-password-123";
+
+/** A local date `days` from now as YYYY-MM-DD (what the date field takes). */
+const day = (days: number) => {
+  const d = new Date(Date.now() + days * 86_400_000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
 
 /** The owner's key lifecycle in the browser: create, copy, use, edit, regenerate, disable, delete. */
 describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
@@ -119,6 +125,33 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     await page.waitForURL(`**/o/${orgId}/keys`);
     await page.getByText("No API keys yet").waitFor();
     expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(401);
+  });
+
+  it("enforces the org's expiry policy in the create form", async () => {
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByLabel("Require an expiry on new keys").check({ force: true });
+    await page.getByLabel("Maximum key lifetime (days)").fill("30");
+    await saveSettings(page);
+
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByRole("button", { name: "Create key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create API key" });
+    await dialog.getByLabel("Name").fill("short-lived");
+    expect(await dialog.getByLabel("Expires").isChecked()).toBe(true);
+    expect(await dialog.getByLabel("Expires").isDisabled()).toBe(true);
+    const expiry = dialog.getByLabel("Expiry date");
+    await expiry.fill(day(60));
+    await expiry.press("Tab");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    await dialog.getByText("may live at most 30 days").waitFor();
+    await expiry.fill(day(10));
+    await expiry.press("Tab");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    await takeSecret(page);
+    await closeSecret(page);
+    const row = page.getByRole("row", { name: /short-lived/ });
+    await row.waitFor();
+    expect(await row.innerText()).not.toContain("Never");
   });
 
   it("manages projects, service accounts and roles, and shows the audit log", async () => {

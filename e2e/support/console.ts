@@ -64,3 +64,11 @@ export async function closeSecret(page: Page) {
   await dialog.getByRole("button", { name: "Yes, close" }).click();
   await dialog.waitFor({ state: "hidden" });
 }
+
+/** Clicks "Save settings" and waits for the server to accept the change. */
+export async function saveSettings(page: Page) {
+  const saved = page.waitForResponse((r) => r.request().method() === "PATCH" && /\/v1\/orgs\/org_[^/]+$/.test(r.url()));
+  await page.getByRole("button", { name: "Save settings" }).click();
+  const res = await saved;
+  if (res.status() !== 200) throw new Error(`saving settings failed: ${res.status()} ${await res.text()}`);
+}

@@ -1,4 +1,4 @@
-import { Alert, Button, Group, Modal, MultiSelect, SegmentedControl, Select, Stack, Switch, TextInput, Textarea } from "@mantine/core";
+import { Alert, Button, Group, Modal, MultiSelect, SegmentedControl, Select, Stack, Switch, Text, TextInput, Textarea } from "@mantine/core";
 import { DateInput } from "@mantine/dates";
 import { useMediaQuery } from "@mantine/hooks";
 import { useQueryClient } from "@tanstack/react-query";
@@ -9,7 +9,7 @@ import { useAllowedPermissions, usePermissions } from "../api/queries";
 import type { KeyWithSecret, OrgSettings } from "../api/types";
 import { isRead } from "../lib/permissions";
 import { fieldErrors, unclaimedErrors } from "../lib/problems";
-import { type Errors, type KeyFormField, type KeyFormValues, endOfDay, hasErrors, maxExpiry, validateKeyForm } from "../lib/validation";
+import { type Errors, type KeyFormField, type KeyFormValues, endOfDay, expiryError, hasErrors, validateKeyForm } from "../lib/validation";
 import { IpRulesInput } from "./IpRulesInput";
 import { PermissionPicker } from "./PermissionPicker";
 
@@ -61,7 +61,6 @@ export function CreateKeyModal({
 
   const now = new Date();
   const expiryRequired = !!(settings?.requireExpiry || settings?.maxKeyLifetimeDays);
-  const max = maxExpiry(settings, now);
   const offered = allowed.data?.items ?? (catalog.data ?? []).filter((p) => !p.platform);
 
   const reset = () => {
@@ -157,6 +156,11 @@ export function CreateKeyModal({
                 { value: "project", label: "Project" },
               ]}
             />
+            {v.ownerType === "me" && errors.ownerId && (
+              <Text c="red" size="sm" role="alert">
+                {errors.ownerId}
+              </Text>
+            )}
             {v.ownerType !== "me" && (
               <Select
                 label={v.ownerType === "project" ? "Owning project" : "Owning service account"}
@@ -185,8 +189,9 @@ export function CreateKeyModal({
                 valueFormat="YYYY-MM-DD"
                 value={v.expiresOn}
                 onChange={(d) => set("expiresOn", d)}
-                minDate={new Date(now.getTime() + 86_400_000)}
-                maxDate={max ?? undefined}
+                // Out-of-range days are greyed out in the calendar; a typed one gets a clear message
+                // from the form's validation (minDate/maxDate would silently drop it instead).
+                getDayProps={(d) => ({ disabled: !!expiryError(endOfDay(String(d)), settings, now) })}
                 error={errors.expiresOn}
                 clearable
               />

@@ -39,8 +39,8 @@ export function KeysTable({
 }) {
   const now = new Date();
   return (
-    <Table.ScrollContainer minWidth={1150}>
-      <Table striped highlightOnHover verticalSpacing="xs" aria-label="API keys">
+    <Table.ScrollContainer minWidth={980}>
+      <Table striped highlightOnHover verticalSpacing="xs" horizontalSpacing="xs" fz="sm" aria-label="API keys">
         <Table.Thead>
           <Table.Tr>
             <SortHeader field="name" label="Name" sort={sort} onSort={onSort} />
