@@ -1,6 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { VerifiedKey, Verifier, VerifyRequest } from "./verify.js";
 
+declare global {
+  // Express's request type gains `keyward` (declaration merging; harmless without Express).
+  namespace Express {
+    interface Request {
+      /** The verified key, set by keywardExpress(). */
+      keyward?: VerifiedKey;
+    }
+  }
+}
+
 /** What the middleware reads from a request; Express, Fastify and node:http requests all fit. */
 export interface RequestLike {
   method?: string;
@@ -180,7 +190,7 @@ export function keywardFastify(verifier: Verifier, opts: MiddlewareOptions = {})
  */
 export function keywardNode(
   verifier: Verifier,
-  handler: (req: IncomingMessage, res: ServerResponse, key: VerifiedKey) => void | Promise<void>,
+  handler: (req: IncomingMessage, res: ServerResponse, key: VerifiedKey) => unknown,
   opts: MiddlewareOptions<IncomingMessage> = {},
 ) {
   return (req: IncomingMessage, res: ServerResponse) => {
