@@ -27,7 +27,7 @@ export class UsageAggregator {
   private pending = new Map<string, Pending>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
-  readonly stats = { flushes: 0, writes: 0, recorded: 0 };
+  readonly stats = { flushes: 0, reads: 0, writes: 0, recorded: 0 };
 
   constructor(
     private readonly db: Db,
@@ -105,29 +105,30 @@ export class UsageAggregator {
 
   private async write(batch: Map<string, Pending>): Promise<void> {
     const ids = [...batch.keys()];
-    const size = this.opts.batchSize ?? 500;
+    const size = this.opts.batchSize ?? 200;
     for (let i = 0; i < ids.length; i += size) {
       const chunk = ids.slice(i, i + size);
       await this.db.kysely.transaction().execute(async (trx) => {
         // Keys deleted since their use are skipped (their usage rows went with them).
-        const existing = new Set(
-          (await trx.selectFrom("api_keys").select("id").where("id", "in", chunk).execute()).map((r) => r.id),
+        this.stats.reads++;
+        const existing = (await trx.selectFrom("api_keys").select("id").where("id", "in", chunk).execute()).map((r) => r.id);
+        if (existing.length === 0) return;
+        // One statement per chunk for last use: UPDATE … FROM (VALUES …) works in both dialects
+        // (VALUES columns are column1…3 in SQLite and PostgreSQL alike).
+        const values = sql.join(
+          existing.map((id) => {
+            const p = batch.get(id) as Pending;
+            return sql`(${id}, ${new Date(p.lastUsedAt).toISOString()}, ${p.lastUsedIp})`;
+          }),
         );
+        this.stats.writes++;
+        await sql`update api_keys set last_used_at = v.column2, last_used_ip = v.column3
+          from (values ${values}) as v
+          where api_keys.id = v.column1 and (api_keys.last_used_at is null or api_keys.last_used_at < v.column2)`.execute(trx);
         const rows: { key_id: string; hour: string; count: number }[] = [];
-        for (const id of chunk) {
-          if (!existing.has(id)) continue;
-          const p = batch.get(id) as Pending;
-          const at = new Date(p.lastUsedAt).toISOString();
-          this.stats.writes++;
-          await trx
-            .updateTable("api_keys")
-            .set({ last_used_at: at, last_used_ip: p.lastUsedIp })
-            .where("id", "=", id)
-            .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", at)]))
-            .execute();
-          for (const [h, count] of p.hours) rows.push({ key_id: id, hour: new Date(h).toISOString(), count });
+        for (const id of existing) {
+          for (const [h, count] of (batch.get(id) as Pending).hours) rows.push({ key_id: id, hour: new Date(h).toISOString(), count });
         }
-        if (rows.length === 0) return;
         this.stats.writes++;
         await trx
           .insertInto("key_usage")
@@ -135,6 +136,8 @@ export class UsageAggregator {
           .onConflict((oc) => oc.columns(["key_id", "hour"]).doUpdateSet({ count: sql`key_usage.count + excluded.count` }))
           .execute();
       });
+      // Let requests run between chunks (SQLite statements block the event loop).
+      await new Promise((r) => setImmediate(r));
     }
     this.stats.flushes++;
   }

@@ -8,9 +8,20 @@ export interface CachedKey {
   key: ResolvedKey;
   /** Epoch ms when a previous secret's grace period ends; null for the current secret. */
   graceEndsAt: number | null;
-  /** Sorted effective permissions per project id ("" = org-wide), filled on first use. */
-  sorted: Map<string, string[]>;
+  /** The key's expiry as epoch ms (null = never). */
+  expiresAtMs: number | null;
+  /**
+   * Decisions already made for this key, by request shape. `decide` depends on the clock
+   * only through the key's expiry, which is checked before a memo is used; the memo goes
+   * away with the entry when anything about the key changes.
+   */
+  memo: Map<string, { result: VerifyOutcome; rule: { limit: number; windowSeconds: number } | null }> | null;
 }
+
+/** A decision as /v1/verify returns it, before rate limiting. */
+export type VerifyOutcome =
+  | { valid: true; keyId: string; orgId: string; owner: { type: string; id: string }; projectId: string | null; permissions: string[]; expiresAt: string | null }
+  | { valid: false; code: string };
 
 export const cachedKeyTags = (v: CachedKey): CacheTags => ({
   keyId: v.key.id,
@@ -47,6 +58,7 @@ export class KeyLoader {
   }
 
   private wrap(key: ResolvedKey | null, graceEndsAt: number | null): CachedKey | null {
-    return key ? { key, graceEndsAt, sorted: new Map() } : null;
+    if (!key) return null;
+    return { key, graceEndsAt, expiresAtMs: key.expiresAt ? Date.parse(key.expiresAt) : null, memo: null };
   }
 }

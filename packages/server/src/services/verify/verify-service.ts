@@ -8,7 +8,7 @@ import { type TokenClaims, type TokenService, looksLikeJwt } from "../tokens/tok
 import type { UsageAggregator } from "../usage/usage-aggregator.js";
 import type { InvalidationBus } from "./invalidation.js";
 import { KeyCache, type KeyCacheOptions } from "./key-cache.js";
-import { type CachedKey, KeyLoader, cachedKeyTags } from "./key-loader.js";
+import { type CachedKey, KeyLoader, type VerifyOutcome, cachedKeyTags } from "./key-loader.js";
 
 export interface VerifyInput extends DecideRequest {
   /** An API key secret or an exchanged token. */
@@ -39,6 +39,15 @@ export type VerifyResult =
 export type TokenResolution = { claims: TokenClaims; key: ResolvedKey } | { claims?: TokenClaims; code: "MALFORMED" | "NOT_FOUND" | "EXPIRED" };
 
 const PERMISSION_PERMIT = "iam:apikeys:verify";
+
+/** A decision split into the answer (without the rule) and the key's rate-limit rule. */
+function splitDecision(d: Decision): { result: VerifyOutcome; rule: { limit: number; windowSeconds: number } | null } {
+  if (!d.valid) return { result: d, rule: null };
+  const { ratelimit, ...result } = d;
+  return { result, rule: ratelimit };
+}
+
+const NOT_FOUND_SPLIT = Object.freeze({ result: Object.freeze({ valid: false as const, code: "NOT_FOUND" }), rule: null });
 
 const intersectSets = (a: Set<string>, b: Set<string>) => {
   const out = new Set<string>();
@@ -116,28 +125,51 @@ export class VerifyService {
   /** Verifies a key or token for a request. Never throws for a bad key: the answer says why. */
   async verify(input: VerifyInput): Promise<VerifyResult> {
     const now = this.deps.now();
-    let decision: Decision;
+    let result: VerifyOutcome;
+    let rule: { limit: number; windowSeconds: number } | null;
     if (looksLikeJwt(input.key)) {
       const t = await this.resolveToken(input.key);
-      decision = "key" in t ? decide(t.key, input, now) : { valid: false, code: t.code };
+      const d: Decision = "key" in t ? decide(t.key, input, now) : { valid: false, code: t.code };
+      ({ result, rule } = splitDecision(d));
     } else if (!isWellFormedSecret(input.key, this.prefix)) {
       return MALFORMED as VerifyResult;
     } else {
       const hash = hashSecret(input.key, this.deps.pepper);
       const hit = this.cache.get(hash, () => this.loader.byHash(hash));
       const entry = hit instanceof Promise ? await hit : hit;
-      decision = this.decideCached(entry, input, now);
+      ({ result, rule } = this.decideMemo(entry, input, now));
     }
-    if (!decision.valid) return decision;
-    const { ratelimit: rule, ...rest } = decision;
+    if (!result.valid) return result;
     let ratelimit: RateLimitView | undefined;
     if (rule) {
-      const r = await this.rateLimiter.consume(decision.keyId, rule, now.getTime());
+      const r = await this.rateLimiter.consume(result.keyId, rule, now.getTime());
       ratelimit = { limit: r.limit, remaining: r.remaining, resetAt: new Date(r.resetAt).toISOString() };
       if (!r.allowed) return { valid: false, code: "RATE_LIMITED", ratelimit };
     }
-    this.usage.record(decision.keyId, input.ip ?? null, now.getTime());
-    return ratelimit ? { ...rest, ratelimit } : rest;
+    this.usage.record(result.keyId, input.ip ?? null, now.getTime());
+    return ratelimit ? { ...result, ratelimit } : result;
+  }
+
+  /** `decide` for a cached key, reusing the answer for a request of the same shape. */
+  private decideMemo(entry: CachedKey | null, input: VerifyInput, now: Date) {
+    if (!entry) return NOT_FOUND_SPLIT;
+    const nowMs = now.getTime();
+    if (entry.graceEndsAt !== null && entry.graceEndsAt <= nowMs) return NOT_FOUND_SPLIT;
+    // Past its expiry the key's answer changes: no memo (decide says EXPIRED).
+    if (entry.expiresAtMs !== null && entry.expiresAtMs <= nowMs) return splitDecision(decide(entry.key, input, now));
+    const shape =
+      input.permissions || input.projectId || input.ip || input.method
+        ? `${input.projectId ?? ""}|${input.method ?? ""}|${input.ip ?? ""}|${input.permissions ? input.permissions.join(" ") : ""}`
+        : "";
+    let memo = entry.memo;
+    const hit = memo?.get(shape);
+    if (hit) return hit;
+    const split = splitDecision(decide(entry.key, input, now));
+    if (!memo) memo = entry.memo = new Map();
+    // Bounded: many distinct shapes (client IPs) just recompute.
+    if (memo.size >= 32) memo.clear();
+    memo.set(shape, split);
+    return split;
   }
 
   /** The operator org's id (the org with is_operator = 1); it never changes once made. */

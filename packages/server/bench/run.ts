@@ -1,0 +1,268 @@
+/**
+ * `npm run bench`: seeds 100,000 keys, starts Keyward and a bare Fastify server, and prints
+ * the verification figures (see bench/RESULTS.md). Not part of `npm test`; about 2-3 minutes.
+ * Options (env): BENCH_KEYS (100000), BENCH_SECONDS (8), BENCH_CONNECTIONS (32), BENCH_PG_KEYS (20000).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHmac, randomInt } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import path from "node:path";
+import autocannon from "autocannon";
+import pg from "pg";
+import { createKeyward } from "../src/compose.js";
+import { loadConfig } from "../src/config.js";
+import { randomBase62 } from "../src/domain/ids.js";
+import { seed } from "./seed.js";
+
+const here = import.meta.dirname;
+const serverDir = path.resolve(here, "..");
+const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
+const PG_KEYS = Number(process.env.BENCH_PG_KEYS ?? 20_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const PG_URL = process.env.KEYWARD_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const SECRET = "bench-secret-bench-secret-bench-secret-0123456789";
+const fixture = path.join(serverDir, "test/fixtures/keyward.config.json");
+
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const shuffle = <T>(a: T[]) => {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+};
+
+function env(dir: string, extra: Record<string, string>) {
+  return {
+    KEYWARD_DATA_DIR: dir,
+    KEYWARD_SECRET: SECRET,
+    KEYWARD_ADMIN_EMAIL: "owner@example.com",
+    KEYWARD_ADMIN_PASSWORD: "owner-password-123",
+    KEYWARD_CONFIG: fixture,
+    KEYWARD_LOG_LEVEL: "warn",
+    KEYWARD_HOST: "127.0.0.1",
+    ...extra,
+  };
+}
+
+let nextPort = 18_000 + randomInt(2000);
+async function startChild(script: string, childEnv: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const port = nextPort++;
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    cwd: serverDir,
+    env: { ...process.env, ...childEnv, KEYWARD_PORT: String(port), PORT: String(port) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${script} exited ${code}`)));
+    child.stdout?.on("data", (d) => String(d).includes("ready") && resolve());
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+async function stopChild(c: { child: ChildProcess }) {
+  const exited = new Promise((r) => c.child.once("exit", r));
+  c.child.kill("SIGTERM");
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (c.child.exitCode === null) c.child.kill("SIGKILL");
+}
+
+interface LoadOpts {
+  url: string;
+  path: string;
+  token?: string;
+  /** Picks the key of each request. */
+  nextKey?: () => string;
+  seconds?: number;
+  amount?: number;
+  overallRate?: number;
+  connections?: number;
+}
+
+async function load(o: LoadOpts) {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  const result = await autocannon({
+    url: o.url,
+    connections: o.connections ?? CONNECTIONS,
+    pipelining: 1,
+    ...(o.amount ? { amount: o.amount } : { duration: o.seconds ?? SECONDS }),
+    ...(o.overallRate ? { overallRate: o.overallRate } : {}),
+    requests: [
+      {
+        method: "POST",
+        path: o.path,
+        headers,
+        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: JSON.stringify({ key: o.nextKey ? o.nextKey() : "x" }) }),
+      },
+    ],
+  });
+  const seconds = result.duration;
+  return {
+    rps: result.requests.total / seconds,
+    total: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+async function stats(url: string) {
+  return (await fetch(`${url}/bench/stats`)).json();
+}
+
+/** Checks the answers really are `valid: true` (a benchmark of 401s proves nothing). */
+async function sanity(url: string, verifier: string, key: string) {
+  const res = await fetch(`${url}/v1/verify`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${verifier}` },
+    body: JSON.stringify({ key }),
+  });
+  const body = await res.json();
+  if (!body.valid) throw new Error(`verify sanity check failed: ${res.status} ${JSON.stringify(body)}`);
+}
+
+async function inProcess(dbFile: string, dir: string, secrets: string[]) {
+  const config = loadConfig(env(dir, { KEYWARD_DATABASE_URL: dbFile }));
+  const kw = await createKeyward(config, { logger: false });
+  try {
+    const v = kw.services.verify;
+    const warm = secrets.slice(0, 20_000);
+    for (const key of warm) await v.verify({ key });
+    const timeIt = (fn: (i: number) => unknown, ms = 2000) => {
+      let n = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < ms) {
+        for (let i = 0; i < 1000; i++) fn(n + i);
+        n += 1000;
+      }
+      return (n / (performance.now() - t0)) * 1000;
+    };
+    // Warm verify is synchronous work behind one await; run it in awaited chunks of 1000.
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 2000) {
+      const batch = [];
+      for (let i = 0; i < 1000; i++) batch.push(v.verify({ key: warm[randomInt(warm.length)] }));
+      await Promise.all(batch);
+      n += 1000;
+    }
+    const verifyRate = (n / (performance.now() - t0)) * 1000;
+    const pepper = kw.services.deps.pepper;
+    const hmacRate = timeIt((i) => createHmac("sha256", pepper).update(warm[i % warm.length]).digest("hex"));
+    const misses = v.cache.stats.misses;
+    return { verifyRate, hmacRate, warmKeys: warm.length, missesDuringRun: misses - warm.length };
+  } finally {
+    await kw.close();
+  }
+}
+
+async function main() {
+  const started = performance.now();
+  const dir = mkdtempSync(path.join(tmpdir(), "keyward-bench-"));
+  const dbFile = path.join(dir, "keyward.db");
+  log(`Keyward verification benchmark — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 1e9)} GB, Node ${process.version}`);
+  log(`load: autocannon, ${CONNECTIONS} connections, pipelining 1, ${SECONDS} s per run, 127.0.0.1`);
+
+  log(`\nseeding ${fmt(KEYS)} keys (SQLite)…`);
+  const t0 = performance.now();
+  const { verifier, secrets } = await seed(loadConfig(env(dir, { KEYWARD_DATABASE_URL: dbFile })), KEYS);
+  log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  log("\nin-process (warm, 20,000 keys)…");
+  const ip = await inProcess(dbFile, dir, secrets);
+
+  log("starting Keyward (SQLite)…");
+  const kw = await startChild("bench/server.ts", env(dir, { KEYWARD_DATABASE_URL: dbFile }));
+  let cold: Awaited<ReturnType<typeof load>>;
+  let warm: Awaited<ReturnType<typeof load>>;
+  let half: Awaited<ReturnType<typeof load>>;
+  let hotPath: { reads: number; writes: number; flushReads: number; flushWrites: number; verified: number; rssMb: number };
+  try {
+    await sanity(kw.url, verifier, secrets[0]);
+    // Cold: every key seen for the first time, in random order. This pass also warms the cache.
+    const order = shuffle(secrets.slice(1));
+    let i = 0;
+    log(`cold-cache pass over ${fmt(order.length)} keys (SQLite)…`);
+    cold = await load({ url: kw.url, path: "/v1/verify", token: verifier, nextKey: () => order[i++ % order.length], amount: order.length });
+    const random = () => secrets[randomInt(secrets.length)];
+    log("warm run (random key per request)…");
+    const before = await stats(kw.url);
+    warm = await load({ url: kw.url, path: "/v1/verify", token: verifier, nextKey: random });
+    const after = await stats(kw.url);
+    hotPath = {
+      reads: after.reads - before.reads,
+      writes: after.writes - before.writes,
+      flushWrites: after.flushWrites - before.flushWrites,
+      flushReads: after.flushReads - before.flushReads,
+      verified: after.verified - before.verified,
+      rssMb: after.rssMb,
+    };
+    log(`latency run at half the peak (${fmt(warm.rps / 2)} req/s)…`);
+    half = await load({ url: kw.url, path: "/v1/verify", token: verifier, nextKey: random, overallRate: Math.floor(warm.rps / 2) });
+  } finally {
+    await stopChild(kw);
+  }
+
+  log("bare Fastify hello-world, same load…");
+  const hello = await startChild("bench/hello.ts", {});
+  let helloRes: Awaited<ReturnType<typeof load>>;
+  try {
+    helloRes = await load({ url: hello.url, path: "/" });
+  } finally {
+    await stopChild(hello);
+  }
+
+  let pgCold: Awaited<ReturnType<typeof load>> | null = null;
+  const schema = `bench_${randomBase62(8).toLowerCase()}`;
+  try {
+    log(`\nseeding ${fmt(PG_KEYS)} keys (PostgreSQL, schema ${schema})…`);
+    const pgEnv = env(dir, { KEYWARD_DATABASE_URL: PG_URL, KEYWARD_DATABASE_SCHEMA: schema });
+    const pgSeed = await seed(loadConfig(pgEnv), PG_KEYS);
+    const node = await startChild("bench/server.ts", pgEnv);
+    try {
+      await sanity(node.url, pgSeed.verifier, pgSeed.secrets[0]);
+      const order = shuffle(pgSeed.secrets.slice(1));
+      let i = 0;
+      log(`cold-cache pass over ${fmt(order.length)} keys (PostgreSQL)…`);
+      pgCold = await load({ url: node.url, path: "/v1/verify", token: pgSeed.verifier, nextKey: () => order[i++ % order.length], amount: order.length });
+    } finally {
+      await stopChild(node);
+    }
+  } catch (err) {
+    log(`  PostgreSQL part skipped: ${(err as Error).message}`);
+  } finally {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect().then(() => c.query(`drop schema if exists ${schema} cascade`)).catch(() => {});
+    await c.end().catch(() => {});
+  }
+  rmSync(dir, { recursive: true, force: true });
+
+  const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
+  const errs = (r: { errors: number }) => (r.errors ? `  (${r.errors} errors!)` : "");
+  log("\n=== results ===");
+  log(`HTTP verify, warm, random key of ${fmt(KEYS)}:  ${fmt(warm.rps)} req/s  (p50 ${warm.p50} ms, p99 ${warm.p99} ms)${errs(warm)}`);
+  log(`bare Fastify hello-world, same load:   ${fmt(helloRes.rps)} req/s${errs(helloRes)}`);
+  log(`  ratio verify / hello-world:          ${pct(warm.rps, helloRes.rps)}   (target ≥ 60%)`);
+  log(`in-process verify, warm:               ${fmt(ip.verifyRate)} calls/s`);
+  log(`raw HMAC-SHA256, same process:         ${fmt(ip.hmacRate)} ops/s`);
+  log(`  ratio verify / HMAC:                 ${pct(ip.verifyRate, ip.hmacRate)}   (target ≥ 40%)`);
+  log(`latency at half peak (${fmt(half.rps)} req/s):  p50 ${half.p50} ms, p99 ${half.p99} ms   (target p99 ≤ 2 ms)${errs(half)}`);
+  log(
+    `database statements during the warm run: ${hotPath.reads - hotPath.flushReads} reads and ${hotPath.writes - hotPath.flushWrites} writes on the verify path ` +
+      `for ${fmt(hotPath.verified)} verifies → ${(hotPath.writes - hotPath.flushWrites) / Math.max(1, hotPath.verified)} writes per verify` +
+      ` (plus ${hotPath.flushReads + hotPath.flushWrites} statements of batched usage flushes, off the request path)`,
+  );
+  log(`server RSS with ${fmt(KEYS)} cached keys: ${hotPath.rssMb} MB`);
+  log(`cold-cache verify (first sight of each key), SQLite:     ${fmt(cold.rps)} req/s over ${fmt(cold.total)} keys${errs(cold)}`);
+  log(pgCold ? `cold-cache verify (first sight of each key), PostgreSQL: ${fmt(pgCold.rps)} req/s over ${fmt(pgCold.total)} keys${errs(pgCold)}` : "cold-cache verify, PostgreSQL: skipped");
+  log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+/**
+ * The benchmark's Keyward server: the real app (createKeyward, as main.ts builds it) plus a
+ * statement counter on the database and GET /bench/stats. Config comes from the environment.
+ */
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
+import { createKeyward } from "../src/compose.js";
+import { loadConfig } from "../src/config.js";
+
+const counts = { reads: 0, writes: 0 };
+
+/** Counts every statement by kind; it changes nothing. */
+class CountingPlugin implements KyselyPlugin {
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (args.node.kind === "SelectQueryNode") counts.reads++;
+    else counts.writes++;
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
+const config = loadConfig();
+const kw = await createKeyward(config, { logger: false });
+kw.db.kysely = kw.db.kysely.withPlugin(new CountingPlugin());
+const { verify } = kw.services;
+kw.app.get("/bench/stats", { schema: { hide: true } }, async () => ({
+  ...counts,
+  flushWrites: verify.usage.stats.writes,
+  flushReads: verify.usage.stats.reads,
+  verified: verify.usage.stats.recorded,
+  cache: { ...verify.cache.stats, size: verify.cache.size },
+  rssMb: Math.round(process.memoryUsage().rss / 1e6),
+}));
+kw.app.post("/bench/flush", { schema: { hide: true } }, async () => {
+  await verify.usage.flush();
+  return { ok: true };
+});
+process.on("SIGTERM", () => void kw.close().then(() => process.exit(0)));
+await kw.app.listen({ port: config.port, host: "127.0.0.1" });
+process.stdout.write("ready\n");
