@@ -18,7 +18,9 @@ async function createKey(page: Page, name: string) {
 
 const keyNames = async (page: Page) => {
   await page.getByRole("table", { name: "API keys" }).waitFor();
-  return (await page.getByRole("table", { name: "API keys" }).locator("tbody tr td:first-child").allInnerTexts()).sort();
+  return (
+    await page.getByRole("table", { name: "API keys" }).locator("tbody tr td:first-child").allInnerTexts()
+  ).sort();
 };
 
 async function chooseView(page: Page, label: string) {

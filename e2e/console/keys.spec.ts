@@ -175,7 +175,10 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     await roleDialog.getByLabel("Name").fill("deployer");
     await roleDialog.getByRole("button", { name: "Write all compute" }).click();
     await roleDialog.getByRole("button", { name: "Create role" }).click();
-    await page.getByRole("row", { name: /deployer/ }).getByText("compute:write").waitFor();
+    await page
+      .getByRole("row", { name: /deployer/ })
+      .getByText("compute:write")
+      .waitFor();
     await screenshot(page, "roles");
 
     await page.getByRole("link", { name: "Audit log" }).click();
@@ -190,6 +193,19 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     await page.getByRole("link", { name: "Members" }).click();
     await page.getByRole("cell", { name: server.email }).waitFor();
     await screenshot(page, "members");
+  });
+
+  it("creates a second organization and switches between them", async () => {
+    await page.getByRole("button", { name: "Account menu" }).click();
+    await page.getByRole("menuitem", { name: "New organization" }).click();
+    await page.getByLabel("Organization name").fill("Second org");
+    await page.getByRole("button", { name: "Create organization" }).click();
+    await page.getByText("No API keys yet").waitFor();
+    expect(orgIdOf(page)).not.toBe(orgId);
+    await page.getByRole("combobox", { name: "Organization" }).click();
+    await page.getByRole("option", { name: "Operator" }).click();
+    await page.getByRole("link", { name: "short-lived" }).waitFor();
+    expect(orgIdOf(page)).toBe(orgId);
   });
 
   it("works in a narrow (390 px) window", async () => {

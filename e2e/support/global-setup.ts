@@ -24,7 +24,10 @@ function newest(dir: string): number {
 export default function setup() {
   if (chromiumMissing()) return;
   const index = path.join(consoleDir, "dist/index.html");
-  const stale = !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(path.join(consoleDir, "src")), statSync(path.join(consoleDir, "index.html")).mtimeMs);
+  const stale =
+    !existsSync(index) ||
+    statSync(index).mtimeMs <
+      Math.max(newest(path.join(consoleDir, "src")), statSync(path.join(consoleDir, "index.html")).mtimeMs);
   if (stale) {
     console.log("e2e: building the console (packages/console/dist)…");
     execFileSync("npm", ["run", "build", "-w", "@keyward/console"], { cwd: root, stdio: "inherit" });

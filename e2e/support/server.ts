@@ -42,19 +42,23 @@ export async function startServer(): Promise<RunningServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "kw-e2e-"));
   const port = await freePort();
   const email = "owner@example.com";
-  const child: ChildProcess = spawn(process.execPath, [path.join(root, "node_modules/tsx/dist/cli.mjs"), "packages/server/src/main.ts"], {
-    cwd: root,
-    env: {
-      ...serverEnv(),
-      KEYWARD_DATA_DIR: dataDir,
-      KEYWARD_PORT: String(port),
-      KEYWARD_HOST: "127.0.0.1",
-      KEYWARD_ADMIN_EMAIL: email,
-      KEYWARD_CONFIG: path.join(here, "../fixtures/keyward.config.json"),
-      KEYWARD_LOG_LEVEL: "warn",
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [path.join(root, "node_modules/tsx/dist/cli.mjs"), "packages/server/src/main.ts"],
+    {
+      cwd: root,
+      env: {
+        ...serverEnv(),
+        KEYWARD_DATA_DIR: dataDir,
+        KEYWARD_PORT: String(port),
+        KEYWARD_HOST: "127.0.0.1",
+        KEYWARD_ADMIN_EMAIL: email,
+        KEYWARD_CONFIG: path.join(here, "../fixtures/keyward.config.json"),
+        KEYWARD_LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   let out = "";
   child.stdout?.on("data", (d) => {
     out += d;
@@ -69,7 +73,10 @@ export async function startServer(): Promise<RunningServer> {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${out}`);
     password ??= /password:\s+(\S+)\s+\(shown once/.exec(out)?.[1];
     if (password) {
-      const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
     }
     if (Date.now() > deadline) throw new Error(`server did not start in 60 s:\n${out}`);

@@ -43,10 +43,10 @@ export function App() {
   const orgList = orgs.data ?? [];
   const m = /^\/o\/([^/]+)/.exec(pathname);
   const orgId = m?.[1];
-  if (pathname === "/account/password") {
+  if (pathname === "/account/password" || pathname === "/orgs/new") {
     return (
       <AppLayout orgId={orgId ?? orgList[0]?.id} orgs={orgList}>
-        <ChangePasswordPage />
+        {pathname === "/orgs/new" ? <NoOrgPage embedded /> : <ChangePasswordPage />}
       </AppLayout>
     );
   }

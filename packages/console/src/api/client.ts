@@ -81,7 +81,13 @@ export async function api<T>(method: string, path: string, opts: RequestOptions 
     data = null;
   }
   if (!res.ok) {
-    const p = (data ?? {}) as { code?: string; detail?: string; title?: string; errors?: FieldError[]; requestId?: string };
+    const p = (data ?? {}) as {
+      code?: string;
+      detail?: string;
+      title?: string;
+      errors?: FieldError[];
+      requestId?: string;
+    };
     if (res.status === 401 && path !== "/v1/auth/login" && onUnauthenticated) onUnauthenticated();
     throw new ApiError(
       res.status,

@@ -13,7 +13,13 @@ export function useNames(orgId: string) {
   for (const p of projects.data ?? []) byId.set(p.id, p.name);
   const name = (id: string | null | undefined) => (id ? (byId.get(id) ?? id) : "—");
   const ownerName = (k: ApiKey) => k.owner.name ?? name(k.owner.id);
-  return { name, ownerName, projects: projects.data ?? [], serviceAccounts: sas.data ?? [], members: members.data ?? [] };
+  return {
+    name,
+    ownerName,
+    projects: projects.data ?? [],
+    serviceAccounts: sas.data ?? [],
+    members: members.data ?? [],
+  };
 }
 
 /**

@@ -32,7 +32,11 @@ export const useMe = () =>
   });
 
 export const useOrgs = (enabled = true) =>
-  useQuery({ queryKey: ["orgs"], queryFn: () => api<{ items: Org[] }>("GET", "/v1/orgs").then((r) => r.items), enabled });
+  useQuery({
+    queryKey: ["orgs"],
+    queryFn: () => api<{ items: Org[] }>("GET", "/v1/orgs").then((r) => r.items),
+    enabled,
+  });
 
 export const useOrg = (orgId: string) =>
   useQuery({ queryKey: ["org", orgId], queryFn: () => api<Org>("GET", `/v1/orgs/${orgId}`) });

@@ -35,7 +35,11 @@ export function AppLayout({ orgId, orgs, children }: { orgId?: string; orgs: Org
   };
 
   return (
-    <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+    <AppShell
+      header={{ height: 56 }}
+      navbar={{ width: 220, breakpoint: "sm", collapsed: { mobile: !opened } }}
+      padding="md"
+    >
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="sm" wrap="nowrap">
@@ -64,6 +68,7 @@ export function AppLayout({ orgId, orgs, children }: { orgId?: string; orgs: Org
               </Button>
             </Menu.Target>
             <Menu.Dropdown>
+              <Menu.Item onClick={() => navigate("/orgs/new")}>New organization</Menu.Item>
               <Menu.Item onClick={() => navigate("/account/password")}>Change password</Menu.Item>
               <Menu.Item onClick={logout}>Sign out</Menu.Item>
             </Menu.Dropdown>

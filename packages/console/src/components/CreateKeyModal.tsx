@@ -1,15 +1,37 @@
-import { Alert, Button, Group, Modal, MultiSelect, SegmentedControl, Select, Stack, Switch, Text, TextInput, Textarea } from "@mantine/core";
+import {
+  Alert,
+  Button,
+  Group,
+  Modal,
+  MultiSelect,
+  SegmentedControl,
+  Select,
+  Stack,
+  Switch,
+  Text,
+  TextInput,
+  Textarea,
+} from "@mantine/core";
 import { DateInput } from "@mantine/dates";
 import { useMediaQuery } from "@mantine/hooks";
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useRef, useState } from "react";
 import { ApiError, api } from "../api/client";
 import { useNames } from "../api/names";
 import { useAllowedPermissions, usePermissions } from "../api/queries";
 import type { KeyWithSecret, OrgSettings } from "../api/types";
 import { isRead } from "../lib/permissions";
 import { fieldErrors, unclaimedErrors } from "../lib/problems";
-import { type Errors, type KeyFormField, type KeyFormValues, endOfDay, expiryError, hasErrors, validateKeyForm } from "../lib/validation";
+import {
+  type Errors,
+  type KeyFormField,
+  type KeyFormValues,
+  endOfDay,
+  expiryError,
+  hasErrors,
+  validateKeyForm,
+} from "../lib/validation";
+import { focusFirstError } from "./focus-error";
 import { IpRulesInput } from "./IpRulesInput";
 import { PermissionPicker } from "./PermissionPicker";
 
@@ -26,7 +48,15 @@ const EMPTY: KeyFormValues = {
   permissions: [],
 };
 
-const FIELDS: KeyFormField[] = ["name", "description", "ownerId", "expiresOn", "allowedIps", "allowedProjects", "permissions"];
+const FIELDS: KeyFormField[] = [
+  "name",
+  "description",
+  "ownerId",
+  "expiresOn",
+  "allowedIps",
+  "allowedProjects",
+  "permissions",
+];
 /** API body field -> form field, for server errors. */
 const API_FIELD: Record<string, KeyFormField> = { owner: "ownerId", expiresAt: "expiresOn" };
 
@@ -46,11 +76,15 @@ export function CreateKeyModal({
 }) {
   const qc = useQueryClient();
   const narrow = useMediaQuery("(max-width: 36em)");
+  const formRef = useRef<HTMLFormElement>(null);
   const names = useNames(orgId);
   const catalog = usePermissions();
   const allowed = useAllowedPermissions(orgId, opened);
   const allowedNames = allowed.data?.items.map((p) => p.name);
-  const [v, setV] = useState<KeyFormValues>(() => ({ ...EMPTY, expires: !!(settings?.requireExpiry || settings?.maxKeyLifetimeDays) }));
+  const [v, setV] = useState<KeyFormValues>(() => ({
+    ...EMPTY,
+    expires: !!(settings?.requireExpiry || settings?.maxKeyLifetimeDays),
+  }));
   const [errors, setErrors] = useState<Errors<KeyFormField>>({});
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -73,7 +107,7 @@ export function CreateKeyModal({
     e.preventDefault();
     const errs = validateKeyForm(v, { policy: settings, now: new Date(), allowed: allowedNames, readOnlyOf: isRead });
     setErrors(errs);
-    if (hasErrors(errs)) return;
+    if (hasErrors(errs)) return focusFirstError(formRef.current);
     const body: Record<string, unknown> = {
       name: v.name.trim(),
       readOnly: v.readOnly,
@@ -101,6 +135,7 @@ export function CreateKeyModal({
       const mapped: Errors<KeyFormField> = {};
       for (const [k, m] of Object.entries(fe)) mapped[API_FIELD[k] ?? (k as KeyFormField)] = m;
       setErrors(mapped);
+      focusFirstError(formRef.current);
       const rest = unclaimedErrors(
         err.errors.map((x) => ({ ...x, path: x.path.replace(/^\/?(owner|expiresAt)/, (_, f) => API_FIELD[f]) })),
         FIELDS,
@@ -118,7 +153,7 @@ export function CreateKeyModal({
 
   return (
     <Modal opened={opened} onClose={onClose} title="Create API key" size="xl" fullScreen={narrow}>
-      <form onSubmit={submit} noValidate aria-label="Create API key">
+      <form ref={formRef} onSubmit={submit} noValidate aria-label="Create API key">
         <Stack>
           {failure && (
             <Alert color="red" role="alert">
@@ -213,7 +248,11 @@ export function CreateKeyModal({
             checked={v.readOnly}
             onChange={(e) => {
               const ro = e.currentTarget.checked;
-              setV((old) => ({ ...old, readOnly: ro, permissions: ro ? old.permissions.filter(isRead) : old.permissions }));
+              setV((old) => ({
+                ...old,
+                readOnly: ro,
+                permissions: ro ? old.permissions.filter(isRead) : old.permissions,
+              }));
             }}
           />
           <PermissionPicker

@@ -34,8 +34,9 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
     errs.name = nameError(name) ?? undefined;
     const ipErr = allowedIps.map((ip, i) => ipRuleError(ip, allowedIps.slice(0, i))).find(Boolean);
     errs.allowedIps = ipErr ?? undefined;
-    const expiryChanged = (expires ? toDay(apiKey.expiresAt) !== expiresOn : !!apiKey.expiresAt);
-    if (expiryChanged) errs.expiresAt = expiryError(expires ? endOfDay(expiresOn) : null, undefined, new Date()) ?? undefined;
+    const expiryChanged = expires ? toDay(apiKey.expiresAt) !== expiresOn : !!apiKey.expiresAt;
+    if (expiryChanged)
+      errs.expiresAt = expiryError(expires ? endOfDay(expiresOn) : null, undefined, new Date()) ?? undefined;
     setErrors(errs);
     if (hasErrors(errs)) return;
     // Only changed fields are sent, so a concurrent edit of another field is not overwritten.
@@ -63,7 +64,11 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
       if (err instanceof ApiError) {
         setErrors(fieldErrors(err.errors));
         setFailure(
-          err.status === 412 ? "Someone else changed this key. Reload the page to see their change." : err.errors.length ? null : err.message,
+          err.status === 412
+            ? "Someone else changed this key. Reload the page to see their change."
+            : err.errors.length
+              ? null
+              : err.message,
         );
       } else setFailure("Could not save the key");
     } finally {
@@ -80,8 +85,21 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
             {failure}
           </Alert>
         )}
-        <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name} />
-        <Textarea label="Description" autosize minRows={1} value={description} onChange={(e) => setDescription(e.currentTarget.value)} error={errors.description} />
+        <TextInput
+          label="Name"
+          required
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          error={errors.name}
+        />
+        <Textarea
+          label="Description"
+          autosize
+          minRows={1}
+          value={description}
+          onChange={(e) => setDescription(e.currentTarget.value)}
+          error={errors.description}
+        />
         <Select
           label="Preferred project"
           data={projectOptions}

@@ -21,7 +21,9 @@ export default function KeyUsage({ keyId }: { keyId: string }) {
     queryFn: () => {
       const to = new Date();
       const from = new Date(to.getTime() - Number(hours) * 3_600_000);
-      return api<unknown>("GET", `/v1/api-keys/${keyId}/usage`, { query: { from: from.toISOString(), to: to.toISOString() } });
+      return api<unknown>("GET", `/v1/api-keys/${keyId}/usage`, {
+        query: { from: from.toISOString(), to: to.toISOString() },
+      });
     },
   });
   if (usage.isLoading) return <Loader size="sm" aria-label="Loading usage" />;

@@ -6,7 +6,17 @@ import { permissionSummary } from "../lib/permissions";
 import { Link } from "../lib/router";
 import { StatusBadge } from "./StatusBadge";
 
-function SortHeader({ field, label, sort, onSort }: { field: SortField; label: string; sort: Sort; onSort: (s: Sort) => void }) {
+function SortHeader({
+  field,
+  label,
+  sort,
+  onSort,
+}: {
+  field: SortField;
+  label: string;
+  sort: Sort;
+  onSort: (s: Sort) => void;
+}) {
   const active = sort.field === field;
   return (
     <Table.Th aria-sort={active ? (sort.dir === "asc" ? "ascending" : "descending") : "none"}>
@@ -81,7 +91,9 @@ export function KeysTable({
                 )}
               </Table.Td>
               <Table.Td>
-                <Text size="sm">{k.allowedProjects?.length ? k.allowedProjects.map(projectName).join(", ") : "All"}</Text>
+                <Text size="sm">
+                  {k.allowedProjects?.length ? k.allowedProjects.map(projectName).join(", ") : "All"}
+                </Text>
               </Table.Td>
               <Table.Td>
                 <Text size="sm">{k.allowedIps?.length ? k.allowedIps.join(", ") : "Any"}</Text>

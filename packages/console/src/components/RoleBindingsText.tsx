@@ -2,7 +2,15 @@ import { Badge, Group } from "@mantine/core";
 import type { Role, RoleBinding } from "../api/types";
 
 /** Role bindings as badges: "admin", "member @ project". */
-export function RoleBindingsText({ bindings, roles, name }: { bindings: RoleBinding[]; roles: Role[]; name: (id: string) => string }) {
+export function RoleBindingsText({
+  bindings,
+  roles,
+  name,
+}: {
+  bindings: RoleBinding[];
+  roles: Role[];
+  name: (id: string) => string;
+}) {
   const roleName = (id: string) => roles.find((r) => r.id === id)?.name ?? id;
   if (!bindings.length) return <>—</>;
   return (

@@ -24,7 +24,15 @@ export async function copyText(text: string): Promise<boolean> {
  * The key's secret, shown once after create or regenerate. Closing asks for confirmation,
  * since the secret cannot be shown again.
  */
-export function SecretModal({ secret, keyName, onClose }: { secret: string | null; keyName?: string; onClose: () => void }) {
+export function SecretModal({
+  secret,
+  keyName,
+  onClose,
+}: {
+  secret: string | null;
+  keyName?: string;
+  onClose: () => void;
+}) {
   const [confirming, setConfirming] = useState(false);
   const [copied, setCopied] = useState(false);
   const close = () => {

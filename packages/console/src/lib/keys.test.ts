@@ -35,7 +35,11 @@ describe("keyStatus", () => {
 });
 
 describe("searchKeys", () => {
-  const keys = [key({ id: "key_1", name: "billing" }), key({ id: "key_2", name: "deploy", allowedIps: ["10.0.0.0/8"] }), key({ id: "key_3", name: "x", start: "kw_zzz" })];
+  const keys = [
+    key({ id: "key_1", name: "billing" }),
+    key({ id: "key_2", name: "deploy", allowedIps: ["10.0.0.0/8"] }),
+    key({ id: "key_3", name: "x", start: "kw_zzz" }),
+  ];
   it("matches name, IPs, start and owner name, case-insensitively", () => {
     expect(searchKeys(keys, "BILL").map((k) => k.id)).toEqual(["key_1"]);
     expect(searchKeys(keys, "10.0.").map((k) => k.id)).toEqual(["key_2"]);
@@ -46,7 +50,11 @@ describe("searchKeys", () => {
 });
 
 describe("sortKeys", () => {
-  const keys = [key({ id: "a", name: "b", lastUsedAt: null }), key({ id: "b", name: "a", lastUsedAt: "2026-02-01T00:00:00Z" }), key({ id: "c", name: "C", lastUsedAt: "2026-03-01T00:00:00Z" })];
+  const keys = [
+    key({ id: "a", name: "b", lastUsedAt: null }),
+    key({ id: "b", name: "a", lastUsedAt: "2026-02-01T00:00:00Z" }),
+    key({ id: "c", name: "C", lastUsedAt: "2026-03-01T00:00:00Z" }),
+  ];
   it("sorts by a field in either direction, with blanks last", () => {
     expect(sortKeys(keys, { field: "name", dir: "asc" }).map((k) => k.id)).toEqual(["b", "a", "c"]);
     expect(sortKeys(keys, { field: "lastUsedAt", dir: "asc" }).map((k) => k.id)).toEqual(["b", "c", "a"]);

@@ -47,7 +47,11 @@ export function sortKeys(keys: readonly ApiKey[], sort: Sort): ApiKey[] {
   return out;
 }
 
-export function pageOf<T>(items: readonly T[], page: number, size: number): { items: T[]; pages: number; page: number } {
+export function pageOf<T>(
+  items: readonly T[],
+  page: number,
+  size: number,
+): { items: T[]; pages: number; page: number } {
   const pages = Math.max(1, Math.ceil(items.length / size));
   const p = Math.min(Math.max(1, page), pages);
   return { items: items.slice((p - 1) * size, p * size), pages, page: p };

@@ -1,8 +1,24 @@
 import { describe, expect, it } from "vitest";
 import type { Role } from "../api/types";
-import { allSelected, can, groupByProduct, matches, patternsOf, permissionSummary, selectAll, toggleAll } from "./permissions";
+import {
+  allSelected,
+  can,
+  groupByProduct,
+  matches,
+  patternsOf,
+  permissionSummary,
+  selectAll,
+  toggleAll,
+} from "./permissions";
 
-const names = ["compute:read", "compute:write", "compute:delete", "storage:read", "iam:apikeys:create", "iam:orgs:read"];
+const names = [
+  "compute:read",
+  "compute:write",
+  "compute:delete",
+  "storage:read",
+  "iam:apikeys:create",
+  "iam:orgs:read",
+];
 const perm = (name: string) => ({ name, description: "", platform: false, readOnly: name.endsWith(":read") });
 
 describe("matches", () => {
@@ -36,7 +52,14 @@ describe("groupByProduct", () => {
 
 describe("patternsOf / can", () => {
   const roles: Role[] = [
-    { id: "role_admin", orgId: null, name: "admin", description: "", permissions: ["iam:apikeys:manage"], builtin: true },
+    {
+      id: "role_admin",
+      orgId: null,
+      name: "admin",
+      description: "",
+      permissions: ["iam:apikeys:manage"],
+      builtin: true,
+    },
     { id: "role_x", orgId: "org_1", name: "x", description: "", permissions: ["compute:*"], builtin: false },
   ];
   it("uses org-wide bindings only unless asked", () => {
@@ -50,7 +73,11 @@ describe("patternsOf / can", () => {
 describe("permissionSummary", () => {
   it("summarises a key's permissions", () => {
     expect(permissionSummary({ permissions: [], roles: [], readOnly: false })).toBe("All of owner's");
-    expect(permissionSummary({ permissions: ["a:read"], roles: ["role_viewer"], readOnly: true })).toBe("a:read + role viewer");
-    expect(permissionSummary({ permissions: ["a:read", "b:read", "c:read"], roles: [], readOnly: false })).toBe("3 permissions");
+    expect(permissionSummary({ permissions: ["a:read"], roles: ["role_viewer"], readOnly: true })).toBe(
+      "a:read + role viewer",
+    );
+    expect(permissionSummary({ permissions: ["a:read", "b:read", "c:read"], roles: [], readOnly: false })).toBe(
+      "3 permissions",
+    );
   });
 });

@@ -26,7 +26,9 @@ describe("csrfToken", () => {
 
 describe("usageBuckets", () => {
   it("accepts several shapes", () => {
-    expect(usageBuckets({ items: [{ hour: "2026-01-01T00:00:00Z", count: 3 }] })).toEqual([{ time: "2026-01-01T00:00:00Z", count: 3 }]);
+    expect(usageBuckets({ items: [{ hour: "2026-01-01T00:00:00Z", count: 3 }] })).toEqual([
+      { time: "2026-01-01T00:00:00Z", count: 3 },
+    ]);
     expect(usageBuckets({ buckets: [{ start: "t", valid: 2, invalid: 1 }] })).toEqual([{ time: "t", count: 3 }]);
     expect(usageBuckets(null)).toEqual([]);
   });
@@ -35,8 +37,24 @@ describe("usageBuckets", () => {
 describe("audit", () => {
   it("flattens events and builds filter queries", () => {
     expect(
-      auditRow({ id: "evt_1", createdAt: "t", actor: { type: "user", id: "usr_1" }, action: "api_key.create", target: { type: "api_key", id: "key_1" }, result: "success", ip: "127.0.0.1" }),
-    ).toEqual({ id: "evt_1", at: "t", actor: "usr_1", action: "api_key.create", target: "api_key key_1", result: "success", ip: "127.0.0.1" });
+      auditRow({
+        id: "evt_1",
+        createdAt: "t",
+        actor: { type: "user", id: "usr_1" },
+        action: "api_key.create",
+        target: { type: "api_key", id: "key_1" },
+        result: "success",
+        ip: "127.0.0.1",
+      }),
+    ).toEqual({
+      id: "evt_1",
+      at: "t",
+      actor: "usr_1",
+      action: "api_key.create",
+      target: "api_key key_1",
+      result: "success",
+      ip: "127.0.0.1",
+    });
     expect(auditQuery({ actor: " usr_1 ", action: "", target: "", from: null, to: null })).toEqual({ actor: "usr_1" });
   });
 });

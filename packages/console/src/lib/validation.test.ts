@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { type KeyFormValues, endOfDay, expiryError, maxExpiry, nameError, passwordErrors, validateKeyForm } from "./validation";
+import {
+  type KeyFormValues,
+  endOfDay,
+  expiryError,
+  maxExpiry,
+  nameError,
+  passwordErrors,
+  validateKeyForm,
+} from "./validation";
 import { isRead } from "./permissions";
 
 const now = new Date("2026-06-01T12:00:00Z");
@@ -59,20 +67,35 @@ describe("validateKeyForm", () => {
   });
   it("reports every bad field", () => {
     const errors = validateKeyForm(
-      { ...base, name: "", ownerType: "service_account", expires: true, expiresOn: "2020-01-01", allowedIps: ["10.0.0.0/33"] },
+      {
+        ...base,
+        name: "",
+        ownerType: "service_account",
+        expires: true,
+        expiresOn: "2020-01-01",
+        allowedIps: ["10.0.0.0/33"],
+      },
       { policy, now },
     );
     expect(Object.keys(errors).sort()).toEqual(["allowedIps", "expiresOn", "name", "ownerId"]);
   });
   it("refuses duplicate IP rules", () => {
-    expect(validateKeyForm({ ...base, allowedIps: ["10.0.0.1", "10.0.0.1"] }, { policy, now }).allowedIps).toMatch(/already/);
+    expect(validateKeyForm({ ...base, allowedIps: ["10.0.0.1", "10.0.0.1"] }, { policy, now }).allowedIps).toMatch(
+      /already/,
+    );
   });
   it("refuses permissions the caller may not grant", () => {
-    const e = validateKeyForm({ ...base, permissions: ["compute:read", "storage:delete"] }, { policy, now, allowed: ["compute:read"] });
+    const e = validateKeyForm(
+      { ...base, permissions: ["compute:read", "storage:delete"] },
+      { policy, now, allowed: ["compute:read"] },
+    );
     expect(e.permissions).toMatch(/storage:delete/);
   });
   it("refuses write permissions on a read-only key", () => {
-    const e = validateKeyForm({ ...base, readOnly: true, permissions: ["compute:read", "compute:write"] }, { policy, now, readOnlyOf: isRead });
+    const e = validateKeyForm(
+      { ...base, readOnly: true, permissions: ["compute:read", "compute:write"] },
+      { policy, now, readOnlyOf: isRead },
+    );
     expect(e.permissions).toMatch(/compute:write/);
   });
   it("enforces the org's expiry policy", () => {
@@ -89,7 +112,12 @@ describe("passwordErrors", () => {
       newPassword: expect.stringMatching(/12/),
       confirm: expect.any(String),
     });
-    expect(passwordErrors({ currentPassword: "same-password-1", newPassword: "same-password-1", confirm: "same-password-1" }).newPassword).toMatch(/different/);
-    expect(passwordErrors({ currentPassword: "a", newPassword: "long-enough-pass", confirm: "long-enough-pass" })).toEqual({});
+    expect(
+      passwordErrors({ currentPassword: "same-password-1", newPassword: "same-password-1", confirm: "same-password-1" })
+        .newPassword,
+    ).toMatch(/different/);
+    expect(
+      passwordErrors({ currentPassword: "a", newPassword: "long-enough-pass", confirm: "long-enough-pass" }),
+    ).toEqual({});
   });
 });

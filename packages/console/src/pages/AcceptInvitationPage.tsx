@@ -47,7 +47,12 @@ export function AcceptInvitationPage({ token }: { token: string }) {
                   {failure}
                 </Alert>
               )}
-              <TextInput label="Your name" value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name} />
+              <TextInput
+                label="Your name"
+                value={name}
+                onChange={(e) => setName(e.currentTarget.value)}
+                error={errors.name}
+              />
               <PasswordInput
                 label="Choose a password"
                 description="At least 12 characters"

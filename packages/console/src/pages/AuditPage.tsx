@@ -39,11 +39,45 @@ export function AuditPage({ orgId }: { orgId: string }) {
         aria-label="Audit filters"
       >
         <Group align="flex-end" gap="sm">
-          <TextInput label="Actor" placeholder="usr_… or sa_…" value={draft.actor} onChange={(e) => setDraft({ ...draft, actor: e.currentTarget.value })} w={170} />
-          <TextInput label="Action" placeholder="apikey.create" value={draft.action} onChange={(e) => setDraft({ ...draft, action: e.currentTarget.value })} w={170} />
-          <TextInput label="Target" placeholder="key_…" value={draft.target} onChange={(e) => setDraft({ ...draft, target: e.currentTarget.value })} w={170} />
-          <DateInput label="From" valueFormat="YYYY-MM-DD" placeholder="YYYY-MM-DD" value={draft.from} onChange={(d) => setDraft({ ...draft, from: d })} clearable w={150} />
-          <DateInput label="To" valueFormat="YYYY-MM-DD" placeholder="YYYY-MM-DD" value={draft.to} onChange={(d) => setDraft({ ...draft, to: d })} clearable w={150} />
+          <TextInput
+            label="Actor"
+            placeholder="usr_… or sa_…"
+            value={draft.actor}
+            onChange={(e) => setDraft({ ...draft, actor: e.currentTarget.value })}
+            w={170}
+          />
+          <TextInput
+            label="Action"
+            placeholder="apikey.create"
+            value={draft.action}
+            onChange={(e) => setDraft({ ...draft, action: e.currentTarget.value })}
+            w={170}
+          />
+          <TextInput
+            label="Target"
+            placeholder="key_…"
+            value={draft.target}
+            onChange={(e) => setDraft({ ...draft, target: e.currentTarget.value })}
+            w={170}
+          />
+          <DateInput
+            label="From"
+            valueFormat="YYYY-MM-DD"
+            placeholder="YYYY-MM-DD"
+            value={draft.from}
+            onChange={(d) => setDraft({ ...draft, from: d })}
+            clearable
+            w={150}
+          />
+          <DateInput
+            label="To"
+            valueFormat="YYYY-MM-DD"
+            placeholder="YYYY-MM-DD"
+            value={draft.to}
+            onChange={(d) => setDraft({ ...draft, to: d })}
+            clearable
+            w={150}
+          />
           <Button type="submit">Filter</Button>
           <Button
             variant="subtle"

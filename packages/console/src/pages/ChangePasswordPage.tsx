@@ -25,7 +25,9 @@ export function ChangePasswordPage({ firstRun = false }: { firstRun?: boolean })
     setBusy(true);
     setFailure(null);
     try {
-      await api("POST", "/v1/me/password", { body: { currentPassword: v.currentPassword, newPassword: v.newPassword } });
+      await api("POST", "/v1/me/password", {
+        body: { currentPassword: v.currentPassword, newPassword: v.newPassword },
+      });
       notifications.show({ color: "green", message: "Password changed" });
       setV({ currentPassword: "", newPassword: "", confirm: "" });
       await qc.invalidateQueries({ queryKey: ["me"] });

@@ -84,7 +84,11 @@ export function KeysPage({ orgId }: { orgId: string }) {
         <Center p="xl">
           <Stack align="center" gap="xs">
             <Text fw={600}>{q ? "No key matches your search" : "No API keys yet"}</Text>
-            {!q && <Text c="dimmed" size="sm">Create a key to call the platform's API.</Text>}
+            {!q && (
+              <Text c="dimmed" size="sm">
+                Create a key to call the platform's API.
+              </Text>
+            )}
           </Stack>
         </Center>
       ) : (
@@ -101,7 +105,9 @@ export function KeysPage({ orgId }: { orgId: string }) {
             <Text size="sm" c="dimmed">
               {rows.length} key{rows.length === 1 ? "" : "s"}
             </Text>
-            {paged.pages > 1 && <Pagination total={paged.pages} value={paged.page} onChange={setPage} aria-label="Pages" />}
+            {paged.pages > 1 && (
+              <Pagination total={paged.pages} value={paged.page} onChange={setPage} aria-label="Pages" />
+            )}
           </Group>
         </>
       )}
@@ -117,11 +123,7 @@ export function KeysPage({ orgId }: { orgId: string }) {
           }}
         />
       )}
-      <SecretModal
-        secret={created?.secret ?? null}
-        keyName={created?.apiKey.name}
-        onClose={() => setCreated(null)}
-      />
+      <SecretModal secret={created?.secret ?? null} keyName={created?.apiKey.name} onClose={() => setCreated(null)} />
     </Stack>
   );
 }

@@ -1,4 +1,17 @@
-import { Alert, Button, Code, Group, Modal, MultiSelect, Stack, Table, Text, TextInput, Title, VisuallyHidden } from "@mantine/core";
+import {
+  Alert,
+  Button,
+  Code,
+  Group,
+  Modal,
+  MultiSelect,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+  VisuallyHidden,
+} from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ApiError, api } from "../api/client";
@@ -42,7 +55,14 @@ function InviteForm({ orgId, onInvited }: { orgId: string; onInvited: (link: str
             {errors.form}
           </Alert>
         )}
-        <TextInput label="Email" type="email" value={email} onChange={(e) => setEmail(e.currentTarget.value)} error={errors.email} data-autofocus />
+        <TextInput
+          label="Email"
+          type="email"
+          value={email}
+          onChange={(e) => setEmail(e.currentTarget.value)}
+          error={errors.email}
+          data-autofocus
+        />
         <MultiSelect
           label="Roles"
           data={(roles.data ?? []).map((r) => ({ value: r.id, label: r.name }))}
@@ -65,7 +85,9 @@ function RolesForm({ orgId, member, onDone }: { orgId: string; member: Member; o
   const [error, setError] = useState<string | null>(null);
   const save = async () => {
     try {
-      await api("PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, { body: { roles: withOrgRoles(member.roles, roleIds) } });
+      await api("PATCH", `/v1/orgs/${orgId}/members/${member.userId}`, {
+        body: { roles: withOrgRoles(member.roles, roleIds) },
+      });
       await qc.invalidateQueries({ queryKey: ["members", orgId] });
       await qc.invalidateQueries({ queryKey: ["member", orgId] });
       onDone();
@@ -156,10 +178,21 @@ export function MembersPage({ orgId }: { orgId: string }) {
                   <Table.Td>
                     {manage && m.userId !== me.data?.user?.id && (
                       <Group gap={4} justify="flex-end" wrap="nowrap">
-                        <Button size="xs" variant="subtle" onClick={() => setEditing(m)} aria-label={`Change roles of ${m.email}`}>
+                        <Button
+                          size="xs"
+                          variant="subtle"
+                          onClick={() => setEditing(m)}
+                          aria-label={`Change roles of ${m.email}`}
+                        >
                           Roles
                         </Button>
-                        <Button size="xs" variant="subtle" color="red" onClick={() => setRemoving(m)} aria-label={`Remove ${m.email}`}>
+                        <Button
+                          size="xs"
+                          variant="subtle"
+                          color="red"
+                          onClick={() => setRemoving(m)}
+                          aria-label={`Remove ${m.email}`}
+                        >
                           Remove
                         </Button>
                       </Group>
@@ -176,7 +209,12 @@ export function MembersPage({ orgId }: { orgId: string }) {
           <Title order={3} size="h4">
             Pending invitations
           </Title>
-          <PageState loading={invitations.isLoading} error={invitations.error} empty={!invitations.data?.length} emptyText="No pending invitations">
+          <PageState
+            loading={invitations.isLoading}
+            error={invitations.error}
+            empty={!invitations.data?.length}
+            emptyText="No pending invitations"
+          >
             <Table.ScrollContainer minWidth={600}>
               <Table aria-label="Pending invitations">
                 <Table.Thead>
@@ -198,7 +236,13 @@ export function MembersPage({ orgId }: { orgId: string }) {
                       </Table.Td>
                       <Table.Td>{formatDate(i.expiresAt)}</Table.Td>
                       <Table.Td>
-                        <Button size="xs" variant="subtle" color="red" onClick={() => revoke(i)} aria-label={`Revoke invitation for ${i.email}`}>
+                        <Button
+                          size="xs"
+                          variant="subtle"
+                          color="red"
+                          onClick={() => revoke(i)}
+                          aria-label={`Revoke invitation for ${i.email}`}
+                        >
                           Revoke
                         </Button>
                       </Table.Td>

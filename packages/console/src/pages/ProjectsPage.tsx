@@ -27,14 +27,27 @@ function ProjectForm({ orgId, project, onDone }: { orgId: string; project?: Proj
       await qc.invalidateQueries({ queryKey: ["projects", orgId] });
       onDone();
     } catch (err) {
-      if (err instanceof ApiError) setErrors({ ...fieldErrors(err.errors), form: err.errors.length ? undefined : err.message });
+      if (err instanceof ApiError)
+        setErrors({ ...fieldErrors(err.errors), form: err.errors.length ? undefined : err.message });
     }
   };
   return (
     <form onSubmit={submit} noValidate>
       <Stack>
-        <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name ?? errors.form} data-autofocus />
-        <Textarea label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} error={errors.description} />
+        <TextInput
+          label="Name"
+          required
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          error={errors.name ?? errors.form}
+          data-autofocus
+        />
+        <Textarea
+          label="Description"
+          value={description}
+          onChange={(e) => setDescription(e.currentTarget.value)}
+          error={errors.description}
+        />
         <Group justify="flex-end">
           <Button type="submit">{project ? "Save" : "Create project"}</Button>
         </Group>
@@ -69,7 +82,12 @@ export function ProjectsPage({ orgId }: { orgId: string }) {
         <Title order={2}>Projects</Title>
         {access.can("iam:projects:create") && <Button onClick={() => setEditing("new")}>Create project</Button>}
       </Group>
-      <PageState loading={projects.isLoading} error={projects.error} empty={!projects.data?.length} emptyText="No projects yet">
+      <PageState
+        loading={projects.isLoading}
+        error={projects.error}
+        empty={!projects.data?.length}
+        emptyText="No projects yet"
+      >
         <Table.ScrollContainer minWidth={600}>
           <Table striped aria-label="Projects">
             <Table.Thead>
@@ -95,7 +113,13 @@ export function ProjectsPage({ orgId }: { orgId: string }) {
                       <Button size="xs" variant="subtle" onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
                         Edit
                       </Button>
-                      <Button size="xs" variant="subtle" color="red" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>
+                      <Button
+                        size="xs"
+                        variant="subtle"
+                        color="red"
+                        onClick={() => setDeleting(p)}
+                        aria-label={`Delete ${p.name}`}
+                      >
                         Delete
                       </Button>
                     </Group>
@@ -106,8 +130,18 @@ export function ProjectsPage({ orgId }: { orgId: string }) {
           </Table>
         </Table.ScrollContainer>
       </PageState>
-      <Modal opened={!!editing} onClose={() => setEditing(null)} title={editing === "new" ? "Create project" : "Edit project"}>
-        {editing && <ProjectForm orgId={orgId} project={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />}
+      <Modal
+        opened={!!editing}
+        onClose={() => setEditing(null)}
+        title={editing === "new" ? "Create project" : "Edit project"}
+      >
+        {editing && (
+          <ProjectForm
+            orgId={orgId}
+            project={editing === "new" ? undefined : editing}
+            onDone={() => setEditing(null)}
+          />
+        )}
       </Modal>
       <ConfirmDeleteModal
         opened={!!deleting}

@@ -1,4 +1,16 @@
-import { Badge, Button, Group, Modal, Stack, Table, Text, TextInput, Textarea, Title, VisuallyHidden } from "@mantine/core";
+import {
+  Badge,
+  Button,
+  Group,
+  Modal,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Textarea,
+  Title,
+  VisuallyHidden,
+} from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ApiError, api } from "../api/client";
@@ -21,7 +33,10 @@ function RoleForm({ orgId, role, onDone }: { orgId: string; role?: Role; onDone:
   const offered = (catalog.data ?? []).filter((p) => !p.platform || org.data?.isOperator);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const errs = { name: nameError(name) ?? undefined, permissions: perms.length ? undefined : "Pick at least one permission" };
+    const errs = {
+      name: nameError(name) ?? undefined,
+      permissions: perms.length ? undefined : "Pick at least one permission",
+    };
     setErrors(errs);
     if (errs.name || errs.permissions) return;
     try {
@@ -42,8 +57,20 @@ function RoleForm({ orgId, role, onDone }: { orgId: string; role?: Role; onDone:
             {errors.form}
           </Text>
         )}
-        <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name} data-autofocus />
-        <Textarea label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} error={errors.description} />
+        <TextInput
+          label="Name"
+          required
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          error={errors.name}
+          data-autofocus
+        />
+        <Textarea
+          label="Description"
+          value={description}
+          onChange={(e) => setDescription(e.currentTarget.value)}
+          error={errors.description}
+        />
         <PermissionPicker permissions={offered} value={perms} onChange={setPerms} error={errors.permissions} />
         <Group justify="flex-end">
           <Button type="submit">{role ? "Save role" : "Create role"}</Button>
@@ -113,7 +140,13 @@ export function RolesPage({ orgId }: { orgId: string }) {
                         <Button size="xs" variant="subtle" onClick={() => setEditing(r)} aria-label={`Edit ${r.name}`}>
                           Edit
                         </Button>
-                        <Button size="xs" variant="subtle" color="red" onClick={() => setDeleting(r)} aria-label={`Delete ${r.name}`}>
+                        <Button
+                          size="xs"
+                          variant="subtle"
+                          color="red"
+                          onClick={() => setDeleting(r)}
+                          aria-label={`Delete ${r.name}`}
+                        >
                           Delete
                         </Button>
                       </Group>
@@ -125,8 +158,15 @@ export function RolesPage({ orgId }: { orgId: string }) {
           </Table>
         </Table.ScrollContainer>
       </PageState>
-      <Modal opened={!!editing} onClose={() => setEditing(null)} title={editing === "new" ? "Create role" : "Edit role"} size="xl">
-        {editing && <RoleForm orgId={orgId} role={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />}
+      <Modal
+        opened={!!editing}
+        onClose={() => setEditing(null)}
+        title={editing === "new" ? "Create role" : "Edit role"}
+        size="xl"
+      >
+        {editing && (
+          <RoleForm orgId={orgId} role={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />
+        )}
       </Modal>
       <ConfirmDeleteModal
         opened={!!deleting}

@@ -1,4 +1,15 @@
-import { Button, Group, Modal, MultiSelect, Stack, Table, TextInput, Textarea, Title, VisuallyHidden } from "@mantine/core";
+import {
+  Button,
+  Group,
+  Modal,
+  MultiSelect,
+  Stack,
+  Table,
+  TextInput,
+  Textarea,
+  Title,
+  VisuallyHidden,
+} from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ApiError, api } from "../api/client";
@@ -31,14 +42,27 @@ function SaForm({ orgId, sa, onDone }: { orgId: string; sa?: ServiceAccount; onD
       await qc.invalidateQueries({ queryKey: ["service-accounts", orgId] });
       onDone();
     } catch (err) {
-      if (err instanceof ApiError) setErrors({ ...fieldErrors(err.errors), form: err.errors.length ? undefined : err.message });
+      if (err instanceof ApiError)
+        setErrors({ ...fieldErrors(err.errors), form: err.errors.length ? undefined : err.message });
     }
   };
   return (
     <form onSubmit={submit} noValidate>
       <Stack>
-        <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name ?? errors.form} data-autofocus />
-        <Textarea label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} error={errors.description} />
+        <TextInput
+          label="Name"
+          required
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          error={errors.name ?? errors.form}
+          data-autofocus
+        />
+        <Textarea
+          label="Description"
+          value={description}
+          onChange={(e) => setDescription(e.currentTarget.value)}
+          error={errors.description}
+        />
         <MultiSelect
           label="Roles (organization-wide)"
           data={(roles.data ?? []).map((r) => ({ value: r.id, label: r.name }))}
@@ -80,9 +104,16 @@ export function ServiceAccountsPage({ orgId }: { orgId: string }) {
     <Stack>
       <Group justify="space-between">
         <Title order={2}>Service accounts</Title>
-        {access.can("iam:serviceaccounts:create") && <Button onClick={() => setEditing("new")}>Create service account</Button>}
+        {access.can("iam:serviceaccounts:create") && (
+          <Button onClick={() => setEditing("new")}>Create service account</Button>
+        )}
       </Group>
-      <PageState loading={sas.isLoading} error={sas.error} empty={!sas.data?.length} emptyText="No service accounts yet">
+      <PageState
+        loading={sas.isLoading}
+        error={sas.error}
+        empty={!sas.data?.length}
+        emptyText="No service accounts yet"
+      >
         <Table.ScrollContainer minWidth={700}>
           <Table striped aria-label="Service accounts">
             <Table.Thead>
@@ -110,7 +141,13 @@ export function ServiceAccountsPage({ orgId }: { orgId: string }) {
                       <Button size="xs" variant="subtle" onClick={() => setEditing(s)} aria-label={`Edit ${s.name}`}>
                         Edit
                       </Button>
-                      <Button size="xs" variant="subtle" color="red" onClick={() => setDeleting(s)} aria-label={`Delete ${s.name}`}>
+                      <Button
+                        size="xs"
+                        variant="subtle"
+                        color="red"
+                        onClick={() => setDeleting(s)}
+                        aria-label={`Delete ${s.name}`}
+                      >
                         Delete
                       </Button>
                     </Group>
@@ -121,8 +158,14 @@ export function ServiceAccountsPage({ orgId }: { orgId: string }) {
           </Table>
         </Table.ScrollContainer>
       </PageState>
-      <Modal opened={!!editing} onClose={() => setEditing(null)} title={editing === "new" ? "Create service account" : "Edit service account"}>
-        {editing && <SaForm orgId={orgId} sa={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />}
+      <Modal
+        opened={!!editing}
+        onClose={() => setEditing(null)}
+        title={editing === "new" ? "Create service account" : "Edit service account"}
+      >
+        {editing && (
+          <SaForm orgId={orgId} sa={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />
+        )}
       </Modal>
       <ConfirmDeleteModal
         opened={!!deleting}

@@ -37,7 +37,10 @@ export function SettingsPage({ orgId }: { orgId: string }) {
     if (n) return;
     setFailure(null);
     try {
-      const updated = await api<Org>("PATCH", `/v1/orgs/${orgId}`, { body: { name: name.trim(), settings: s }, ifMatch: org.data?.version });
+      const updated = await api<Org>("PATCH", `/v1/orgs/${orgId}`, {
+        body: { name: name.trim(), settings: s },
+        ifMatch: org.data?.version,
+      });
       qc.setQueryData(["org", orgId], updated);
       await qc.invalidateQueries({ queryKey: ["orgs"] });
       notifications.show({ color: "green", message: "Settings saved" });
@@ -45,7 +48,13 @@ export function SettingsPage({ orgId }: { orgId: string }) {
       if (x instanceof ApiError) {
         const fe = fieldErrors(x.errors.map((er) => ({ ...er, path: er.path.replace(/^\/?settings\//, "") })));
         setErrors(fe);
-        setFailure(x.status === 412 ? "Someone else changed these settings; reload to see them." : x.errors.length ? null : x.message);
+        setFailure(
+          x.status === 412
+            ? "Someone else changed these settings; reload to see them."
+            : x.errors.length
+              ? null
+              : x.message,
+        );
       }
     }
   };
@@ -61,7 +70,13 @@ export function SettingsPage({ orgId }: { orgId: string }) {
           </Alert>
         )}
         <Card withBorder>
-          <TextInput label="Organization name" value={name} onChange={(e) => setName(e.currentTarget.value)} error={errors.name} disabled={!editable} />
+          <TextInput
+            label="Organization name"
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            error={errors.name}
+            disabled={!editable}
+          />
         </Card>
         <Card withBorder>
           <Stack>
