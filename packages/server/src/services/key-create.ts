@@ -7,7 +7,16 @@ import type { ApiKeysTable } from "../store/schema.js";
 import { type OrgAccess, rolePermissions } from "./access.js";
 import { writeAudit } from "./audit.js";
 import type { RequestCtx } from "./deps.js";
-import { FieldErrors, checkPatterns, checkProjectList, checkRoles, existingProjects, normaliseExpiry, normaliseIps, unique } from "./key-input.js";
+import {
+  FieldErrors,
+  checkPatterns,
+  checkProjectList,
+  checkRoles,
+  existingProjects,
+  normaliseExpiry,
+  normaliseIps,
+  unique,
+} from "./key-input.js";
 import { callerPrincipal, ownerRights } from "./key-rights.js";
 import type { CreateKeyInput, CreatedKey, KeyService } from "./key-service.js";
 import { auditFields, toKeyView } from "./key-view.js";
@@ -16,7 +25,12 @@ import { auditFields, toKeyView } from "./key-view.js";
  * POST /v1/orgs/{orgId}/api-keys: validates, checks owner rights, the org key policy and
  * escalation, then inserts the key and its audit event in one transaction.
  */
-export async function createKey(svc: KeyService, ctx: RequestCtx, access: OrgAccess, input: CreateKeyInput): Promise<CreatedKey> {
+export async function createKey(
+  svc: KeyService,
+  ctx: RequestCtx,
+  access: OrgAccess,
+  input: CreateKeyInput,
+): Promise<CreatedKey> {
   const { deps } = svc;
   const orgId = access.org.id;
   const now = deps.now();
@@ -26,7 +40,12 @@ export async function createKey(svc: KeyService, ctx: RequestCtx, access: OrgAcc
 
   // Owner: exists in this org.
   if (owner.type === "service_account") {
-    const sa = await deps.db.kysely.selectFrom("service_accounts").select("id").where("id", "=", owner.id).where("org_id", "=", orgId).executeTakeFirst();
+    const sa = await deps.db.kysely
+      .selectFrom("service_accounts")
+      .select("id")
+      .where("id", "=", owner.id)
+      .where("org_id", "=", orgId)
+      .executeTakeFirst();
     if (!sa) errs.add("owner/id", `service account ${owner.id} does not exist in this organization`, "not_found");
   } else if (owner.type === "project") {
     if ((await existingProjects(deps, orgId, [owner.id])).size === 0) {
@@ -39,7 +58,10 @@ export async function createKey(svc: KeyService, ctx: RequestCtx, access: OrgAcc
   checkPatterns(deps, access, permissions, errs);
   checkRoles(roleIds, roles, errs);
   let allowedProjects = input.allowedProjects ? unique(input.allowedProjects) : null;
-  const known = await existingProjects(deps, orgId, [...(allowedProjects ?? []), ...(input.defaultProjectId ? [input.defaultProjectId] : [])]);
+  const known = await existingProjects(deps, orgId, [
+    ...(allowedProjects ?? []),
+    ...(input.defaultProjectId ? [input.defaultProjectId] : []),
+  ]);
   if (allowedProjects) checkProjectList(allowedProjects, known, errs, "allowedProjects");
   if (owner.type === "project") {
     if (allowedProjects && (allowedProjects.length !== 1 || allowedProjects[0] !== owner.id)) {
@@ -49,11 +71,15 @@ export async function createKey(svc: KeyService, ctx: RequestCtx, access: OrgAcc
   }
   const defaultProjectId = input.defaultProjectId ?? null;
   if (defaultProjectId) {
-    if (!known.has(defaultProjectId)) errs.add("defaultProjectId", `project ${defaultProjectId} does not exist in this organization`, "not_found");
-    else if (owner.type === "project" && defaultProjectId !== owner.id) errs.add("defaultProjectId", "a project key's default project is its own project");
-    else if (allowedProjects && !allowedProjects.includes(defaultProjectId)) errs.add("defaultProjectId", "must be one of allowedProjects");
+    if (!known.has(defaultProjectId))
+      errs.add("defaultProjectId", `project ${defaultProjectId} does not exist in this organization`, "not_found");
+    else if (owner.type === "project" && defaultProjectId !== owner.id)
+      errs.add("defaultProjectId", "a project key's default project is its own project");
+    else if (allowedProjects && !allowedProjects.includes(defaultProjectId))
+      errs.add("defaultProjectId", "must be one of allowedProjects");
   }
-  if (allowedProjects && allowedProjects.length === 0) errs.add("allowedProjects", "must name at least one project, or be omitted");
+  if (allowedProjects && allowedProjects.length === 0)
+    errs.add("allowedProjects", "must name at least one project, or be omitted");
   const allowedIps = normaliseIps(input.allowedIps, errs) ?? [];
   const expiresAt = normaliseExpiry(input.expiresAt, now, errs) ?? null;
   errs.throwIfAny();
@@ -62,7 +88,9 @@ export async function createKey(svc: KeyService, ctx: RequestCtx, access: OrgAcc
   if (!ownerRights(access, owner)) {
     throw new AppError(
       "FORBIDDEN",
-      owner.type === "user" ? "You can create user keys only for yourself" : `You have no rights over ${owner.type.replace("_", " ")} ${owner.id}`,
+      owner.type === "user"
+        ? "You can create user keys only for yourself"
+        : `You have no rights over ${owner.type.replace("_", " ")} ${owner.id}`,
       { errors: [{ path: "owner", code: "forbidden", message: "not your principal" }] },
     );
   }
@@ -104,12 +132,17 @@ export async function createKey(svc: KeyService, ctx: RequestCtx, access: OrgAcc
   let storedPermissions: string[] | null = explicit ? permissions : null;
   let storedRoles: string[] | null = explicit ? roleIds : null;
   if (explicit) {
-    const requested = keyPermissionSet(permissions, roleIds, roles, deps.catalog, access.org.isOperator) ?? new Set<string>();
+    const requested =
+      keyPermissionSet(permissions, roleIds, roles, deps.catalog, access.org.isOperator) ?? new Set<string>();
     const over = excess(requested, grantable);
     if (over.length > 0) {
-      throw new AppError("FORBIDDEN", `You cannot grant permissions you do not hold where the key acts: ${over.slice(0, 10).join(", ")}`, {
-        errors: [{ path: "permissions", code: "escalation", message: `not yours to grant: ${over.join(", ")}` }],
-      });
+      throw new AppError(
+        "FORBIDDEN",
+        `You cannot grant permissions you do not hold where the key acts: ${over.slice(0, 10).join(", ")}`,
+        {
+          errors: [{ path: "permissions", code: "escalation", message: `not yours to grant: ${over.join(", ")}` }],
+        },
+      );
     }
   } else if (!(owner.type === me.type && owner.id === me.id && !access.actor.limit)) {
     // Only a principal's own unrestricted key may follow its owner's grants; any other key
@@ -151,7 +184,12 @@ export async function createKey(svc: KeyService, ctx: RequestCtx, access: OrgAcc
   const apiKey = toKeyView(row, now);
   await deps.db.kysely.transaction().execute(async (trx) => {
     await trx.insertInto("api_keys").values(row).execute();
-    await writeAudit(trx, ctx, now, { orgId, action: "api_key.create", target: { type: "api_key", id: row.id }, details: { after: auditFields(apiKey) } });
+    await writeAudit(trx, ctx, now, {
+      orgId,
+      action: "api_key.create",
+      target: { type: "api_key", id: row.id },
+      details: { after: auditFields(apiKey) },
+    });
   });
   deps.keyEvents.emit({ kind: "key", keyId: row.id });
   return { apiKey, secret };

@@ -32,7 +32,13 @@ export class FieldErrors {
 }
 
 /** Checks permission patterns: well-formed and each covering something in the catalog. */
-export function checkPatterns(deps: Deps, access: OrgAccess, patterns: readonly string[], errs: FieldErrors, field = "permissions") {
+export function checkPatterns(
+  deps: Deps,
+  access: OrgAccess,
+  patterns: readonly string[],
+  errs: FieldErrors,
+  field = "permissions",
+) {
   patterns.forEach((p, i) => {
     if (!PERMISSION_PATTERN.test(p)) errs.add(`${field}/${i}`, `"${p}" is not a permission name or pattern`, "pattern");
     else if (expand([p], deps.catalog, access.org.isOperator).size === 0) {
@@ -44,7 +50,12 @@ export function checkPatterns(deps: Deps, access: OrgAccess, patterns: readonly 
 /** Which of `ids` are projects of the org. */
 export async function existingProjects(deps: Deps, orgId: string, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await deps.db.kysely.selectFrom("projects").select("id").where("org_id", "=", orgId).where("id", "in", [...ids]).execute();
+  const rows = await deps.db.kysely
+    .selectFrom("projects")
+    .select("id")
+    .where("org_id", "=", orgId)
+    .where("id", "in", [...ids])
+    .execute();
   return new Set(rows.map((r) => r.id));
 }
 
@@ -71,7 +82,11 @@ export function normaliseIps(raw: readonly string[] | undefined, errs: FieldErro
 }
 
 /** undefined = not sent, null = cleared / never. */
-export function normaliseExpiry(raw: string | number | null | undefined, now: Date, errs: FieldErrors): string | null | undefined {
+export function normaliseExpiry(
+  raw: string | number | null | undefined,
+  now: Date,
+  errs: FieldErrors,
+): string | null | undefined {
   if (raw === undefined || raw === null) return raw;
   const res = parseExpiry(raw, now);
   if ("error" in res) {

@@ -45,10 +45,17 @@ export async function regenerateKey(
         .where("idempotency_hash", "=", idemHash)
         .executeTakeFirst();
       if (!prior) return null;
-      const current = await deps.db.kysely.selectFrom("api_keys").selectAll().where("id", "=", keyId).executeTakeFirstOrThrow();
+      const current = await deps.db.kysely
+        .selectFrom("api_keys")
+        .selectAll()
+        .where("id", "=", keyId)
+        .executeTakeFirstOrThrow();
       const again = deriveSecret(prefix, deps.pepper, `${prior.nonce}:${keyId}:${idem}`);
       if (hashSecret(again.secret, deps.pepper) !== current.secret_hash) {
-        throw new AppError("CONFLICT", "This Idempotency-Key was used for an earlier regenerate that has since been superseded");
+        throw new AppError(
+          "CONFLICT",
+          "This Idempotency-Key was used for an earlier regenerate that has since been superseded",
+        );
       }
       return { apiKey: toKeyView(current, now), secret: again.secret };
     };
@@ -87,7 +94,13 @@ export async function regenerateKey(
         if (idemHash) {
           await trx
             .insertInto("key_regenerations")
-            .values({ key_id: keyId, idempotency_hash: idemHash, nonce, version: next.version, created_at: next.updated_at })
+            .values({
+              key_id: keyId,
+              idempotency_hash: idemHash,
+              nonce,
+              version: next.version,
+              created_at: next.updated_at,
+            })
             .execute();
         }
         await writeAudit(trx, ctx, now, {

@@ -44,15 +44,31 @@ export class KeyResolver {
   /** Resolves a stored key row (also used by the key service to report effective permissions). */
   async resolveRow(row: ApiKeysTable, matched: ResolvedKey["matched"] = "current"): Promise<ResolvedKey | null> {
     const db = this.deps.db.kysely;
-    const org = await db.selectFrom("orgs").select(["id", "is_operator", "settings"]).where("id", "=", row.org_id).executeTakeFirst();
+    const org = await db
+      .selectFrom("orgs")
+      .select(["id", "is_operator", "settings"])
+      .where("id", "=", row.org_id)
+      .executeTakeFirst();
     if (!org) return null;
     const isOperator = org.is_operator === 1;
     const settings = parseOrgSettings(org.settings);
     const roles = await rolePermissions(this.deps, row.org_id);
     const { active, grants } = await this.ownerGrants(row, roles);
-    const keyPermissions = keyPermissionSet(parseList(row.permissions), parseList(row.roles), roles, this.deps.catalog, isOperator);
+    const keyPermissions = keyPermissionSet(
+      parseList(row.permissions),
+      parseList(row.roles),
+      roles,
+      this.deps.catalog,
+      isOperator,
+    );
     const readOnly = row.read_only === 1;
-    const eff = effectivePermissions({ keyPermissions, ownerGrants: grants, catalog: this.deps.catalog, includePlatform: isOperator, readOnly });
+    const eff = effectivePermissions({
+      keyPermissions,
+      ownerGrants: grants,
+      catalog: this.deps.catalog,
+      includePlatform: isOperator,
+      readOnly,
+    });
     return {
       id: row.id,
       orgId: row.org_id,
@@ -82,12 +98,17 @@ export class KeyResolver {
   }
 
   /** The owner's grants now, and whether it still stands in the key's org. */
-  private async ownerGrants(row: ApiKeysTable, roles: Map<string, string[]>): Promise<{ active: boolean; grants: Grant[] }> {
+  private async ownerGrants(
+    row: ApiKeysTable,
+    roles: Map<string, string[]>,
+  ): Promise<{ active: boolean; grants: Grant[] }> {
     const db = this.deps.db.kysely;
     if (row.owner_type === "project") {
       const p = await db.selectFrom("projects").select("org_id").where("id", "=", row.owner_id).executeTakeFirst();
       // A project key acts only inside its project; its own list says what it may do there.
-      return p?.org_id === row.org_id ? { active: true, grants: [{ pattern: "*", projectId: row.owner_id }] } : { active: false, grants: [] };
+      return p?.org_id === row.org_id
+        ? { active: true, grants: [{ pattern: "*", projectId: row.owner_id }] }
+        : { active: false, grants: [] };
     }
     if (row.owner_type === "user") {
       const m = await db
@@ -98,7 +119,11 @@ export class KeyResolver {
         .executeTakeFirst();
       if (!m) return { active: false, grants: [] };
     } else {
-      const sa = await db.selectFrom("service_accounts").select("org_id").where("id", "=", row.owner_id).executeTakeFirst();
+      const sa = await db
+        .selectFrom("service_accounts")
+        .select("org_id")
+        .where("id", "=", row.owner_id)
+        .executeTakeFirst();
       if (sa?.org_id !== row.org_id) return { active: false, grants: [] };
     }
     const bindings = await db
@@ -108,7 +133,8 @@ export class KeyResolver {
       .where("principal_id", "=", row.owner_id)
       .execute();
     const grants: Grant[] = [];
-    for (const b of bindings) for (const pattern of roles.get(b.role_id) ?? []) grants.push({ pattern, projectId: b.project_id });
+    for (const b of bindings)
+      for (const pattern of roles.get(b.role_id) ?? []) grants.push({ pattern, projectId: b.project_id });
     return { active: true, grants };
   }
 }

@@ -40,7 +40,11 @@ function credentialMayWrite(access: OrgAccess): boolean {
 
 /** Users `userId` invited into the org, directly or down the invitation tree. */
 export async function invitedSubtree(deps: Deps, orgId: string, userId: string): Promise<Set<string>> {
-  const rows = await deps.db.kysely.selectFrom("org_members").select(["user_id", "invited_by"]).where("org_id", "=", orgId).execute();
+  const rows = await deps.db.kysely
+    .selectFrom("org_members")
+    .select(["user_id", "invited_by"])
+    .where("org_id", "=", orgId)
+    .execute();
   const children = new Map<string, string[]>();
   for (const r of rows) {
     if (!r.invited_by) continue;
@@ -61,12 +65,20 @@ export async function invitedSubtree(deps: Deps, orgId: string, userId: string):
 }
 
 /** Does `inviterManagesKeys` let the caller see and delete this user's keys? */
-async function viaInvitation(deps: Deps, access: OrgAccess, owner: { type: KeyOwnerType; id: string }): Promise<boolean> {
+async function viaInvitation(
+  deps: Deps,
+  access: OrgAccess,
+  owner: { type: KeyOwnerType; id: string },
+): Promise<boolean> {
   if (!access.org.settings.inviterManagesKeys || access.actor.kind !== "user" || owner.type !== "user") return false;
   return (await invitedSubtree(deps, access.org.id, access.actor.id)).has(owner.id);
 }
 
-export async function keyRights(deps: Deps, access: OrgAccess, owner: { type: KeyOwnerType; id: string }): Promise<KeyRights> {
+export async function keyRights(
+  deps: Deps,
+  access: OrgAccess,
+  owner: { type: KeyOwnerType; id: string },
+): Promise<KeyRights> {
   const own = ownerRights(access, owner);
   const write = credentialMayWrite(access);
   const manage = access.can("iam:apikeys:manage");
@@ -80,15 +92,13 @@ export async function keyRights(deps: Deps, access: OrgAccess, owner: { type: Ke
 }
 
 /** The owner filter a list `view` stands for; throws 403 for views the caller may not use. */
-export type ListFilter =
-  | { kind: "owner"; ids: string[] }
-  | { kind: "type"; type: KeyOwnerType }
-  | { kind: "all" };
+export type ListFilter = { kind: "owner"; ids: string[] } | { kind: "type"; type: KeyOwnerType } | { kind: "all" };
 
 export async function listFilter(deps: Deps, access: OrgAccess, view: string): Promise<ListFilter> {
   const me = callerPrincipal(access);
   const manage = access.can("iam:apikeys:manage");
-  const deny = () => new AppError("FORBIDDEN", `Viewing other principals' keys needs iam:apikeys:manage (view=${view})`);
+  const deny = () =>
+    new AppError("FORBIDDEN", `Viewing other principals' keys needs iam:apikeys:manage (view=${view})`);
   switch (view) {
     case "mine":
       return { kind: "owner", ids: [me.id] };
@@ -106,7 +116,13 @@ export async function listFilter(deps: Deps, access: OrgAccess, view: string): P
       if (!manage) throw deny();
       return { kind: "all" };
   }
-  const type: KeyOwnerType | null = view.startsWith("usr_") ? "user" : view.startsWith("sa_") ? "service_account" : view.startsWith("prj_") ? "project" : null;
+  const type: KeyOwnerType | null = view.startsWith("usr_")
+    ? "user"
+    : view.startsWith("sa_")
+      ? "service_account"
+      : view.startsWith("prj_")
+        ? "project"
+        : null;
   if (!type || !/^[a-z]+_[0-9A-Za-z]{1,40}$/.test(view)) {
     throw invalidField("view", "view must be mine, users, service-accounts, projects, all or a principal id");
   }

@@ -45,13 +45,23 @@ export class KeyService {
 
   /** The org a key belongs to (404 when there is no such key). */
   async orgOf(keyId: string): Promise<string> {
-    const row = await this.deps.db.kysely.selectFrom("api_keys").select("org_id").where("id", "=", keyId).executeTakeFirst();
+    const row = await this.deps.db.kysely
+      .selectFrom("api_keys")
+      .select("org_id")
+      .where("id", "=", keyId)
+      .executeTakeFirst();
     if (!row) throw notFound("API key");
     return row.org_id;
   }
 
   /** Runs `fn`; a refusal it throws is written to the audit log (in its own transaction) before it propagates. */
-  async guarded<T>(ctx: RequestCtx, orgId: string, action: string, targetId: string | null, fn: () => Promise<T>): Promise<T> {
+  async guarded<T>(
+    ctx: RequestCtx,
+    orgId: string,
+    action: string,
+    targetId: string | null,
+    fn: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await fn();
     } catch (err) {
@@ -84,7 +94,10 @@ export class KeyService {
    * Exactly what the caller may grant to a key acting org-wide (no project) or in one
    * project, and whether it may create a key there at all.
    */
-  async allowedPermissions(access: OrgAccess, projectId: string | null): Promise<{ projectId: string | null; canCreate: boolean; names: string[] }> {
+  async allowedPermissions(
+    access: OrgAccess,
+    projectId: string | null,
+  ): Promise<{ projectId: string | null; canCreate: boolean; names: string[] }> {
     if (projectId && (await existingProjects(this.deps, access.org.id, [projectId])).size === 0) {
       throw invalidField("projectId", `project ${projectId} does not exist in this organization`, "not_found");
     }
@@ -100,7 +113,8 @@ export class KeyService {
   async list(access: OrgAccess, view: string, page: PageRequest): Promise<Page<ApiKeyView>> {
     const filter = await listFilter(this.deps, access, view);
     let q = this.deps.db.kysely.selectFrom("api_keys").selectAll().where("org_id", "=", access.org.id);
-    if (filter.kind === "owner") q = filter.ids.length === 1 ? q.where("owner_id", "=", filter.ids[0]) : q.where("owner_id", "in", filter.ids);
+    if (filter.kind === "owner")
+      q = filter.ids.length === 1 ? q.where("owner_id", "=", filter.ids[0]) : q.where("owner_id", "in", filter.ids);
     if (filter.kind === "type") q = q.where("owner_type", "=", filter.type);
     const res = await paginate(q, page);
     const now = this.deps.now();
@@ -109,7 +123,12 @@ export class KeyService {
 
   /** Loads a key the caller may at least view; 404 otherwise (existence never leaks). */
   async loadVisible(access: OrgAccess, keyId: string): Promise<{ row: ApiKeysTable; rights: KeyRights }> {
-    const row = await this.deps.db.kysely.selectFrom("api_keys").selectAll().where("id", "=", keyId).where("org_id", "=", access.org.id).executeTakeFirst();
+    const row = await this.deps.db.kysely
+      .selectFrom("api_keys")
+      .selectAll()
+      .where("id", "=", keyId)
+      .where("org_id", "=", access.org.id)
+      .executeTakeFirst();
     if (!row) throw notFound("API key");
     const rights = await keyRights(this.deps, access, { type: row.owner_type, id: row.owner_id });
     if (!rights.view) throw new HiddenKeyError();
@@ -120,8 +139,16 @@ export class KeyService {
     return toKeyView((await this.loadVisible(access, keyId)).row, this.deps.now());
   }
 
-  update(ctx: RequestCtx, access: OrgAccess, keyId: string, patch: KeySettingsInput & { name?: string }, ifMatch?: number): Promise<ApiKeyView> {
-    return this.guarded(ctx, access.org.id, "api_key.update", keyId, () => updateKey(this, ctx, access, keyId, patch, ifMatch));
+  update(
+    ctx: RequestCtx,
+    access: OrgAccess,
+    keyId: string,
+    patch: KeySettingsInput & { name?: string },
+    ifMatch?: number,
+  ): Promise<ApiKeyView> {
+    return this.guarded(ctx, access.org.id, "api_key.update", keyId, () =>
+      updateKey(this, ctx, access, keyId, patch, ifMatch),
+    );
   }
 
   async delete(ctx: RequestCtx, access: OrgAccess, keyId: string, ifMatch?: number): Promise<void> {
@@ -131,7 +158,11 @@ export class KeyService {
       checkVersion(row, ifMatch);
       const now = this.deps.now();
       await this.deps.db.kysely.transaction().execute(async (trx) => {
-        const res = await trx.deleteFrom("api_keys").where("id", "=", keyId).where("version", "=", row.version).executeTakeFirst();
+        const res = await trx
+          .deleteFrom("api_keys")
+          .where("id", "=", keyId)
+          .where("version", "=", row.version)
+          .executeTakeFirst();
         if (Number(res.numDeletedRows) === 0) throw staleVersion();
         await writeAudit(trx, ctx, now, {
           orgId: access.org.id,
@@ -145,11 +176,21 @@ export class KeyService {
   }
 
   /** Disables or enables a key; doing it twice changes nothing the second time. */
-  async setStatus(ctx: RequestCtx, access: OrgAccess, keyId: string, status: "active" | "disabled", ifMatch?: number): Promise<ApiKeyView> {
+  async setStatus(
+    ctx: RequestCtx,
+    access: OrgAccess,
+    keyId: string,
+    status: "active" | "disabled",
+    ifMatch?: number,
+  ): Promise<ApiKeyView> {
     const action = status === "active" ? "api_key.enable" : "api_key.disable";
     return this.guarded(ctx, access.org.id, action, keyId, async () => {
       const { row, rights } = await this.loadVisible(access, keyId);
-      if (!rights.disable) throw new AppError("FORBIDDEN", `You may view this key but not ${status === "active" ? "enable" : "disable"} it`);
+      if (!rights.disable)
+        throw new AppError(
+          "FORBIDDEN",
+          `You may view this key but not ${status === "active" ? "enable" : "disable"} it`,
+        );
       checkVersion(row, ifMatch);
       const now = this.deps.now();
       if (row.status === status) return toKeyView(row, now);
@@ -175,7 +216,8 @@ export class KeyService {
   }
 }
 
-export const staleVersion = () => new AppError("PRECONDITION_FAILED", "The key changed since you read it; reload and retry");
+export const staleVersion = () =>
+  new AppError("PRECONDITION_FAILED", "The key changed since you read it; reload and retry");
 
 /** 412 when If-Match names a version other than the stored one. */
 export function checkVersion(row: { version: number }, ifMatch: number | undefined) {

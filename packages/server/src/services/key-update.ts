@@ -55,12 +55,24 @@ export async function updateKey(
     checkPatterns(deps, access, newPerms, errs);
     checkRoles(newRoles, roles, errs);
     if (newPerms.length === 0 && newRoles.length === 0) {
-      errs.add("permissions", "an empty list would give the key all of its owner's permissions; PATCH can only narrow", "widen");
+      errs.add(
+        "permissions",
+        "an empty list would give the key all of its owner's permissions; PATCH can only narrow",
+        "widen",
+      );
     }
   }
-  let allowedProjects = patch.allowedProjects === undefined ? parseList(row.allowed_projects) : patch.allowedProjects ? unique(patch.allowedProjects) : null;
+  let allowedProjects =
+    patch.allowedProjects === undefined
+      ? parseList(row.allowed_projects)
+      : patch.allowedProjects
+        ? unique(patch.allowedProjects)
+        : null;
   const defaultProjectId = patch.defaultProjectId === undefined ? row.default_project_id : patch.defaultProjectId;
-  const known = await existingProjects(deps, orgId, [...(allowedProjects ?? []), ...(defaultProjectId ? [defaultProjectId] : [])]);
+  const known = await existingProjects(deps, orgId, [
+    ...(allowedProjects ?? []),
+    ...(defaultProjectId ? [defaultProjectId] : []),
+  ]);
   if (patch.allowedProjects) {
     checkProjectList(allowedProjects ?? [], known, errs, "allowedProjects");
     if (allowedProjects?.length === 0) errs.add("allowedProjects", "must name at least one project, or be null");
@@ -68,14 +80,17 @@ export async function updateKey(
   }
   if (isProjectKey) allowedProjects = null;
   if (patch.defaultProjectId !== undefined && defaultProjectId) {
-    if (!known.has(defaultProjectId)) errs.add("defaultProjectId", `project ${defaultProjectId} does not exist in this organization`, "not_found");
-    else if (isProjectKey && defaultProjectId !== row.owner_id) errs.add("defaultProjectId", "a project key's default project is its own project");
+    if (!known.has(defaultProjectId))
+      errs.add("defaultProjectId", `project ${defaultProjectId} does not exist in this organization`, "not_found");
+    else if (isProjectKey && defaultProjectId !== row.owner_id)
+      errs.add("defaultProjectId", "a project key's default project is its own project");
   }
   if (defaultProjectId && allowedProjects && !allowedProjects.includes(defaultProjectId)) {
     errs.add("defaultProjectId", "must be one of allowedProjects");
   }
   const readOnly = patch.readOnly ?? row.read_only === 1;
-  if (row.read_only === 1 && !readOnly) errs.add("readOnly", "PATCH cannot lift read-only: that widens the key; create a new key", "widen");
+  if (row.read_only === 1 && !readOnly)
+    errs.add("readOnly", "PATCH cannot lift read-only: that widens the key; create a new key", "widen");
   const allowedIps = normaliseIps(patch.allowedIps, errs);
   const expiresAt = patch.expiresAt === undefined ? row.expires_at : normaliseExpiry(patch.expiresAt, now, errs);
   errs.throwIfAny();
@@ -85,12 +100,17 @@ export async function updateKey(
   const newSet = keyPermissionSet(newPerms, newRoles, roles, deps.catalog, isOperator);
   const scopeChanged = !sameSet(allowedProjects, parseList(row.allowed_projects));
   if (permsChanged && newSet) {
-    const oldSet = keyPermissionSet(oldPerms, oldRoles, roles, deps.catalog, isOperator) ?? svc.grantable(access, allowedProjects);
+    const oldSet =
+      keyPermissionSet(oldPerms, oldRoles, roles, deps.catalog, isOperator) ?? svc.grantable(access, allowedProjects);
     const over = excess(newSet, oldSet);
     if (over.length > 0) {
-      throw new AppError("INVALID_REQUEST", `PATCH can only narrow a key's permissions; create a new key to add ${over.slice(0, 10).join(", ")}`, {
-        errors: [{ path: "permissions", code: "widen", message: `would add ${over.join(", ")}` }],
-      });
+      throw new AppError(
+        "INVALID_REQUEST",
+        `PATCH can only narrow a key's permissions; create a new key to add ${over.slice(0, 10).join(", ")}`,
+        {
+          errors: [{ path: "permissions", code: "widen", message: `would add ${over.join(", ")}` }],
+        },
+      );
     }
   }
   // Moving a fixed-permission key to other projects must not carry permissions the caller lacks there.
@@ -98,7 +118,9 @@ export async function updateKey(
     const over = excess(newSet, svc.grantable(access, allowedProjects));
     if (over.length > 0) {
       throw new AppError("FORBIDDEN", `You cannot grant ${over.slice(0, 10).join(", ")} in those projects`, {
-        errors: [{ path: "allowedProjects", code: "escalation", message: `not yours to grant there: ${over.join(", ")}` }],
+        errors: [
+          { path: "allowedProjects", code: "escalation", message: `not yours to grant there: ${over.join(", ")}` },
+        ],
       });
     }
   }
@@ -112,7 +134,8 @@ export async function updateKey(
       from: new Date(row.created_at),
       creating: false,
     });
-    if (violations.length > 0) throw new AppError("POLICY_VIOLATION", violations.map((v) => v.message).join("; "), { errors: violations });
+    if (violations.length > 0)
+      throw new AppError("POLICY_VIOLATION", violations.map((v) => v.message).join("; "), { errors: violations });
   }
 
   const next: ApiKeysTable = {
@@ -137,9 +160,19 @@ export async function updateKey(
   if (Object.keys(changes.after).length === 0) return toKeyView(row, now);
   await deps.db.kysely.transaction().execute(async (trx) => {
     const { id: _id, ...values } = next;
-    const res = await trx.updateTable("api_keys").set(values).where("id", "=", keyId).where("version", "=", row.version).executeTakeFirst();
+    const res = await trx
+      .updateTable("api_keys")
+      .set(values)
+      .where("id", "=", keyId)
+      .where("version", "=", row.version)
+      .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) throw staleVersion();
-    await writeAudit(trx, ctx, now, { orgId, action: "api_key.update", target: { type: "api_key", id: keyId }, details: changes });
+    await writeAudit(trx, ctx, now, {
+      orgId,
+      action: "api_key.update",
+      target: { type: "api_key", id: keyId },
+      details: changes,
+    });
   });
   deps.keyEvents.emit({ kind: "key", keyId });
   return after;

@@ -35,7 +35,8 @@ export interface ApiKeyView {
 export function toKeyView(r: ApiKeysTable, now: Date): ApiKeyView {
   const permissions = parseList(r.permissions);
   const roles = parseList(r.roles);
-  const grace = r.previous_expires_at && Date.parse(r.previous_expires_at) > now.getTime() ? r.previous_expires_at : null;
+  const grace =
+    r.previous_expires_at && Date.parse(r.previous_expires_at) > now.getTime() ? r.previous_expires_at : null;
   return {
     id: r.id,
     orgId: r.org_id,
@@ -50,7 +51,10 @@ export function toKeyView(r: ApiKeysTable, now: Date): ApiKeyView {
     allowedProjects: parseList(r.allowed_projects),
     allowedIps: parseList(r.allowed_ips) ?? [],
     expiresAt: r.expires_at,
-    ratelimit: r.ratelimit_limit !== null && r.ratelimit_window !== null ? { limit: r.ratelimit_limit, windowSeconds: r.ratelimit_window } : null,
+    ratelimit:
+      r.ratelimit_limit !== null && r.ratelimit_window !== null
+        ? { limit: r.ratelimit_limit, windowSeconds: r.ratelimit_window }
+        : null,
     status: r.status,
     start: r.start,
     createdAt: r.created_at,

@@ -14,14 +14,21 @@ describeEachDialect("api keys", (dialect) => {
   });
   afterEach(async () => h.close());
 
-  const create = (token: string, body: Record<string, unknown>, orgId = org) => h.req("POST", `/v1/orgs/${orgId}/api-keys`, { token, body });
+  const create = (token: string, body: Record<string, unknown>, orgId = org) =>
+    h.req("POST", `/v1/orgs/${orgId}/api-keys`, { token, body });
 
   describe("happy", () => {
     it("creates a key, shows the secret once and authenticates with it", async () => {
       const res = await create(owner, { name: "ci", permissions: ["compute:read", "iam:orgs:read"] });
       expect(res.status).toBe(201);
       expect(res.body.secret).toMatch(/^kw_[0-9A-Za-z]{38}$/);
-      expect(res.body.apiKey).toMatchObject({ name: "ci", owner: { type: "user" }, permissions: ["compute:read", "iam:orgs:read"], status: "active", version: 1 });
+      expect(res.body.apiKey).toMatchObject({
+        name: "ci",
+        owner: { type: "user" },
+        permissions: ["compute:read", "iam:orgs:read"],
+        status: "active",
+        version: 1,
+      });
       expect(res.body.apiKey.start).toBe(res.body.secret.slice(0, 8));
       expect(res.headers.etag).toBe('"v1"');
       const got = await h.req("GET", `/v1/api-keys/${res.body.apiKey.id}`, { token: owner });
@@ -36,7 +43,10 @@ describeEachDialect("api keys", (dialect) => {
 
     it("never stores, returns or audits the secret: only its HMAC", async () => {
       const k = await mkKey(h, owner, org, { name: "s" });
-      const regen = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, body: { graceSeconds: 60 } });
+      const regen = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+        token: owner,
+        body: { graceSeconds: 60 },
+      });
       const secrets = [k.secret, regen.body.secret];
       const tables = ["api_keys", "audit_events", "key_regenerations", "sessions"] as const;
       for (const t of tables) {
@@ -84,12 +94,20 @@ describeEachDialect("api keys", (dialect) => {
         ratelimit: { limit: 100, windowSeconds: 60 },
       });
       expect(k.key.allowedIps).toEqual(["10.0.0.0/8", "2001:db8::1", "192.0.2.1"]);
-      expect(k.key).toMatchObject({ allowedProjects: [p], defaultProjectId: p, readOnly: true, ratelimit: { limit: 100, windowSeconds: 60 } });
+      expect(k.key).toMatchObject({
+        allowedProjects: [p],
+        defaultProjectId: p,
+        readOnly: true,
+        ratelimit: { limit: 100, windowSeconds: 60 },
+      });
       expect(Date.parse(k.key.expiresAt)).toBeGreaterThan(Date.now());
     });
 
     it("a key holding iam:apikeys:create creates keys, never beyond itself", async () => {
-      const parent = await mkKey(h, owner, org, { name: "parent", permissions: ["iam:apikeys:create", "compute:read"] });
+      const parent = await mkKey(h, owner, org, {
+        name: "parent",
+        permissions: ["iam:apikeys:create", "compute:read"],
+      });
       const child = await create(parent.secret, { name: "child", permissions: ["compute:read"] });
       expect(child.status).toBe(201);
       expect(child.body.apiKey.createdBy).toBe(parent.key.owner.id);
@@ -116,7 +134,14 @@ describeEachDialect("api keys", (dialect) => {
       expect(res.status).toBe(400);
       expect(res.headers["content-type"]).toContain("application/problem+json");
       const paths = res.body.errors.map((e: { path: string }) => e.path).sort();
-      expect(paths).toEqual(["allowedIps/1", "allowedProjects/0", "expiresAt", "permissions/1", "permissions/2", "roles/0"]);
+      expect(paths).toEqual([
+        "allowedIps/1",
+        "allowedProjects/0",
+        "expiresAt",
+        "permissions/1",
+        "permissions/2",
+        "roles/0",
+      ]);
       expect(await h.kw.db.kysely.selectFrom("api_keys").selectAll().execute()).toHaveLength(0);
     });
 
@@ -128,7 +153,10 @@ describeEachDialect("api keys", (dialect) => {
       expect((await create(owner, { name: "x", expiresAt: 5 })).body.errors[0].path).toBe("expiresAt");
       expect((await create(owner, { name: "x", expiresAt: "2099-01-01T00:00:00+02:00" })).status).toBe(201);
       const k = await mkKey(h, owner, org, { name: "g" });
-      const grace = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, body: { graceSeconds: 7 * 86400 + 1 } });
+      const grace = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+        token: owner,
+        body: { graceSeconds: 7 * 86400 + 1 },
+      });
       expect(grace.status).toBe(400);
       expect(grace.body.errors[0].path).toBe("graceSeconds");
       const view = await h.req("GET", `/v1/orgs/${org}/api-keys?view=everything`, { token: owner });
@@ -139,8 +167,12 @@ describeEachDialect("api keys", (dialect) => {
     it("rejects an unknown default project and one outside allowedProjects", async () => {
       const p1 = await mkProject(h, owner, org, "a");
       const p2 = await mkProject(h, owner, org, "b");
-      expect((await create(owner, { name: "x", defaultProjectId: "prj_nothere" })).body.errors[0].path).toBe("defaultProjectId");
-      expect((await create(owner, { name: "x", allowedProjects: [p1], defaultProjectId: p2 })).body.errors[0].path).toBe("defaultProjectId");
+      expect((await create(owner, { name: "x", defaultProjectId: "prj_nothere" })).body.errors[0].path).toBe(
+        "defaultProjectId",
+      );
+      expect(
+        (await create(owner, { name: "x", allowedProjects: [p1], defaultProjectId: p2 })).body.errors[0].path,
+      ).toBe("defaultProjectId");
     });
   });
 
@@ -154,11 +186,24 @@ describeEachDialect("api keys", (dialect) => {
       });
       expect(res.status).toBe(200);
       expect(res.headers.etag).toBe('"v2"');
-      expect(res.body).toMatchObject({ name: "e2", description: "new", allowedIps: ["192.0.2.0/24"], expiresAt: "2099-01-01T00:00:00.000Z", version: 2 });
-      const stale = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, headers: { "if-match": '"v1"' }, body: { name: "e3" } });
+      expect(res.body).toMatchObject({
+        name: "e2",
+        description: "new",
+        allowedIps: ["192.0.2.0/24"],
+        expiresAt: "2099-01-01T00:00:00.000Z",
+        version: 2,
+      });
+      const stale = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+        token: owner,
+        headers: { "if-match": '"v1"' },
+        body: { name: "e3" },
+      });
       expect(stale.status).toBe(412);
       expect(stale.body.code).toBe("PRECONDITION_FAILED");
-      const cleared = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { expiresAt: null, allowedIps: [] } });
+      const cleared = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+        token: owner,
+        body: { expiresAt: null, allowedIps: [] },
+      });
       expect(cleared.body).toMatchObject({ expiresAt: null, allowedIps: [] });
       const bad = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { allowedIps: ["nope"] } });
       expect(bad.status).toBe(400);
@@ -167,10 +212,16 @@ describeEachDialect("api keys", (dialect) => {
 
     it("narrows permissions but never widens them", async () => {
       const k = await mkKey(h, owner, org, { name: "n", permissions: ["compute:read", "compute:write"] });
-      const narrow = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { permissions: ["compute:read"] } });
+      const narrow = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+        token: owner,
+        body: { permissions: ["compute:read"] },
+      });
       expect(narrow.status).toBe(200);
       expect(await effective(h, k.secret)).toEqual(["compute:read"]);
-      const widen = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { permissions: ["compute:read", "compute:write"] } });
+      const widen = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+        token: owner,
+        body: { permissions: ["compute:read", "compute:write"] },
+      });
       expect(widen.status).toBe(400);
       expect(widen.body.errors[0]).toMatchObject({ path: "permissions", code: "widen" });
       const empty = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { permissions: [] } });
@@ -203,12 +254,19 @@ describeEachDialect("api keys", (dialect) => {
 
     it("keeps the old secret valid during the grace period only", async () => {
       const k = await mkKey(h, owner, org, { name: "r", permissions: ["iam:orgs:read"] });
-      const res = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, body: { graceSeconds: 3600 } });
+      const res = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+        token: owner,
+        body: { graceSeconds: 3600 },
+      });
       expect(res.body.apiKey.previousSecretExpiresAt).not.toBeNull();
       expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(200);
       expect((await h.kw.services.keyResolver.resolve(k.secret))?.matched).toBe("previous");
       // Time passes: the grace period ends (caches learn of it through the key event).
-      await h.kw.db.kysely.updateTable("api_keys").set({ previous_expires_at: "2000-01-01T00:00:00.000Z" }).where("id", "=", k.id).execute();
+      await h.kw.db.kysely
+        .updateTable("api_keys")
+        .set({ previous_expires_at: "2000-01-01T00:00:00.000Z" })
+        .where("id", "=", k.id)
+        .execute();
       h.kw.services.deps.keyEvents.emit({ kind: "key", keyId: k.id });
       expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(401);
     });
@@ -221,7 +279,10 @@ describeEachDialect("api keys", (dialect) => {
       expect(a.status).toBe(200);
       expect(b.body.secret).toBe(a.body.secret);
       expect(b.body.apiKey.version).toBe(2);
-      const c = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, headers: { "idempotency-key": "retry-2" } });
+      const c = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+        token: owner,
+        headers: { "idempotency-key": "retry-2" },
+      });
       expect(c.body.secret).not.toBe(a.body.secret);
       expect((await h.req("GET", `/v1/orgs/${org}`, { token: c.body.secret })).status).toBe(200);
       const late = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, headers });
@@ -283,22 +344,43 @@ describeEachDialect("api keys", (dialect) => {
   describe("audit", () => {
     it("writes one event per mutation with actor, target, before/after, IP and user agent", async () => {
       const k = await mkKey(h, owner, org, { name: "a" });
-      await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { name: "b" }, ip: "198.51.100.4", headers: { "user-agent": "test-agent" } });
+      await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+        token: owner,
+        body: { name: "b" },
+        ip: "198.51.100.4",
+        headers: { "user-agent": "test-agent" },
+      });
       await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner });
       await h.req("POST", `/v1/api-keys/${k.id}/disable`, { token: owner });
       await h.req("DELETE", `/v1/api-keys/${k.id}`, { token: owner });
       const rows = (await auditRows(h, org)).filter((r) => r.action.startsWith("api_key."));
-      expect(rows.map((r) => r.action)).toEqual(["api_key.create", "api_key.update", "api_key.regenerate", "api_key.disable", "api_key.delete"]);
+      expect(rows.map((r) => r.action)).toEqual([
+        "api_key.create",
+        "api_key.update",
+        "api_key.regenerate",
+        "api_key.disable",
+        "api_key.delete",
+      ]);
       const upd = rows[1];
       expect(JSON.parse(upd.details as string)).toEqual({ before: { name: "a" }, after: { name: "b" } });
-      expect(upd).toMatchObject({ ip: "198.51.100.4", user_agent: "test-agent", target_type: "api_key", target_id: k.id, actor_type: "user", result: "success" });
+      expect(upd).toMatchObject({
+        ip: "198.51.100.4",
+        user_agent: "test-agent",
+        target_type: "api_key",
+        target_id: k.id,
+        actor_type: "user",
+        result: "success",
+      });
       expect(upd.request_id).toMatch(/^req_/);
     });
 
     it("records the key as the credential when a key acts", async () => {
       const parent = await mkKey(h, owner, org, { name: "p", permissions: ["iam:apikeys:create", "compute:read"] });
       await mkKey(h, parent.secret, org, { name: "c", permissions: ["compute:read"] });
-      const denied = await h.req("POST", `/v1/orgs/${org}/api-keys`, { token: parent.secret, body: { name: "w", permissions: ["storage:write"] } });
+      const denied = await h.req("POST", `/v1/orgs/${org}/api-keys`, {
+        token: parent.secret,
+        body: { name: "w", permissions: ["storage:write"] },
+      });
       expect(denied.status).toBe(403);
       const rows = (await auditRows(h, org)).filter((r) => r.actor_credential === parent.id);
       expect(rows.map((r) => [r.action, r.result])).toEqual([

@@ -19,7 +19,10 @@ describeEachDialect("audit events", (dialect) => {
   it("filters by action, prefix, actor, target, result and time", async () => {
     const a = await mkKey(h, owner, org, { name: "a", permissions: ["iam:apikeys:create", "compute:read"] });
     const b = await mkKey(h, a.secret, org, { name: "b", permissions: ["compute:read"] });
-    await h.req("POST", `/v1/orgs/${org}/api-keys`, { token: a.secret, body: { name: "c", permissions: ["storage:write"] } });
+    await h.req("POST", `/v1/orgs/${org}/api-keys`, {
+      token: a.secret,
+      body: { name: "c", permissions: ["storage:write"] },
+    });
     await h.req("PATCH", `/v1/api-keys/${b.id}`, { token: owner, body: { name: "b2" } });
 
     const creates = await list("?action=api_key.create");
@@ -31,7 +34,10 @@ describeEachDialect("audit events", (dialect) => {
     expect(byKey.body.items[0].actor.credential).toBe(a.id);
     const target = await list(`?target=${b.id}`);
     expect(target.body.items.map((e: { action: string }) => e.action)).toEqual(["api_key.update", "api_key.create"]);
-    expect(target.body.items[0]).toMatchObject({ target: { type: "api_key", id: b.id }, details: { before: { name: "b" }, after: { name: "b2" } } });
+    expect(target.body.items[0]).toMatchObject({
+      target: { type: "api_key", id: b.id },
+      details: { before: { name: "b" }, after: { name: "b2" } },
+    });
     expect((await list("?result=denied")).body.items).toHaveLength(1);
     expect((await list(`?from=${encodeURIComponent("2999-01-01T00:00:00Z")}`)).body.items).toHaveLength(0);
     expect((await list(`?to=${Math.floor(Date.now() / 1000) + 60}&action=api_key.create`)).body.items).toHaveLength(3);

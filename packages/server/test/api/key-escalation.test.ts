@@ -5,7 +5,19 @@ import { expand } from "../../src/domain/permissions/match.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { effective, mkProject, mkRole } from "./key-helpers.js";
 
-const PATTERNS = ["compute:read", "compute:write", "compute:delete", "storage:read", "storage:write", "storage:*", "compute:*", "*:read", "iam:projects:read", "iam:apikeys:create", "*"];
+const PATTERNS = [
+  "compute:read",
+  "compute:write",
+  "compute:delete",
+  "storage:read",
+  "storage:write",
+  "storage:*",
+  "compute:*",
+  "*:read",
+  "iam:projects:read",
+  "iam:apikeys:create",
+  "*",
+];
 const ROLES = ["role_viewer", "role_member"];
 
 /**
@@ -65,9 +77,17 @@ describeEachDialect("api key escalation (property)", (dialect) => {
           const expectOk = canCreate && (!explicit || subset);
           const res = await h.req("POST", `/v1/orgs/${org}/api-keys`, {
             token: member.token,
-            body: { name: "prop", ...(requested.length ? { permissions: requested } : {}), ...(roles.length ? { roles } : {}), ...(inProject ? { allowedProjects: [project] } : {}) },
+            body: {
+              name: "prop",
+              ...(requested.length ? { permissions: requested } : {}),
+              ...(roles.length ? { roles } : {}),
+              ...(inProject ? { allowedProjects: [project] } : {}),
+            },
           });
-          expect(res.status, JSON.stringify({ orgPerms, projectPerms, requested, roles, inProject, body: res.body })).toBe(expectOk ? 201 : 403);
+          expect(
+            res.status,
+            JSON.stringify({ orgPerms, projectPerms, requested, roles, inProject, body: res.body }),
+          ).toBe(expectOk ? 201 : 403);
           if (res.status !== 201) {
             refused++;
             return;
@@ -75,7 +95,8 @@ describeEachDialect("api key escalation (property)", (dialect) => {
           created++;
           const held = expandGrants(grants, catalog, false);
           for (const p of await effective(h, res.body.secret)) expect(held.org.has(p)).toBe(true);
-          for (const p of await effective(h, res.body.secret, project)) expect((held.projects.get(project) ?? held.org).has(p)).toBe(true);
+          for (const p of await effective(h, res.body.secret, project))
+            expect((held.projects.get(project) ?? held.org).has(p)).toBe(true);
           await h.req("DELETE", `/v1/api-keys/${res.body.apiKey.id}`, { token: ownerToken });
         },
       ),

@@ -22,13 +22,24 @@ export async function mkProject(h: Harness, token: string, orgId: string, name =
   return res.body.id as string;
 }
 
-export async function mkServiceAccount(h: Harness, token: string, orgId: string, roles: { roleId: string; projectId?: string }[] = []) {
+export async function mkServiceAccount(
+  h: Harness,
+  token: string,
+  orgId: string,
+  roles: { roleId: string; projectId?: string }[] = [],
+) {
   const res = await h.req("POST", `/v1/orgs/${orgId}/service-accounts`, { token, body: { name: "robot", roles } });
   expect(res.status).toBe(201);
   return res.body.id as string;
 }
 
-export async function mkRole(h: Harness, token: string, orgId: string, permissions: string[], name = `r${Math.random().toString(36).slice(2, 8)}`) {
+export async function mkRole(
+  h: Harness,
+  token: string,
+  orgId: string,
+  permissions: string[],
+  name = `r${Math.random().toString(36).slice(2, 8)}`,
+) {
   const res = await h.req("POST", `/v1/orgs/${orgId}/roles`, { token, body: { name, permissions } });
   if (res.status !== 201) throw new Error(`role create failed ${JSON.stringify(res.body)}`);
   return res.body.id as string;
@@ -41,5 +52,11 @@ export async function setOrgSettings(h: Harness, token: string, orgId: string, s
 
 /** Every audit event of the org, oldest first, straight from the table. */
 export async function auditRows(h: Harness, orgId: string) {
-  return h.kw.db.kysely.selectFrom("audit_events").selectAll().where("org_id", "=", orgId).orderBy("created_at").orderBy("id").execute();
+  return h.kw.db.kysely
+    .selectFrom("audit_events")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
 }

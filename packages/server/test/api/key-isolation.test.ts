@@ -23,7 +23,11 @@ describeEachDialect("api key isolation", (dialect) => {
     const victims = [
       await mkKey(h, a.token, a.orgId, { name: "user" }),
       await mkKey(h, a.token, a.orgId, { name: "sa", owner: { type: "service_account", id: saA } }),
-      await mkKey(h, a.token, a.orgId, { name: "prj", owner: { type: "project", id: pA }, permissions: ["compute:read"] }),
+      await mkKey(h, a.token, a.orgId, {
+        name: "prj",
+        owner: { type: "project", id: pA },
+        permissions: ["compute:read"],
+      }),
     ];
     // Attackers: every credential kind, all-powerful inside org B.
     const saB = await mkServiceAccount(h, b.token, b.orgId, [{ roleId: "role_owner" }]);
@@ -31,10 +35,13 @@ describeEachDialect("api key isolation", (dialect) => {
     const attackers: Record<string, string> = {
       session: b.token,
       userKey: (await mkKey(h, b.token, b.orgId, { name: "u" })).secret,
-      serviceAccountKey: (await mkKey(h, b.token, b.orgId, { name: "s", owner: { type: "service_account", id: saB } })).secret,
+      serviceAccountKey: (await mkKey(h, b.token, b.orgId, { name: "s", owner: { type: "service_account", id: saB } }))
+        .secret,
       projectKey: (await mkKey(h, b.token, b.orgId, { name: "p", owner: { type: "project", id: pB } })).secret,
     };
-    const before = JSON.stringify(await h.kw.db.kysely.selectFrom("api_keys").selectAll().where("org_id", "=", a.orgId).orderBy("id").execute());
+    const before = JSON.stringify(
+      await h.kw.db.kysely.selectFrom("api_keys").selectAll().where("org_id", "=", a.orgId).orderBy("id").execute(),
+    );
 
     let checked = 0;
     for (const [kind, token] of Object.entries(attackers)) {
@@ -69,7 +76,10 @@ describeEachDialect("api key isolation", (dialect) => {
         { type: "project", id: pA },
         { type: "user", id: a.userId },
       ]) {
-        const res = await h.req("POST", `/v1/orgs/${b.orgId}/api-keys`, { token, body: { name: "x", owner: ownerRef } });
+        const res = await h.req("POST", `/v1/orgs/${b.orgId}/api-keys`, {
+          token,
+          body: { name: "x", owner: ownerRef },
+        });
         expect([400, 403], `${kind} owner ${ownerRef.type}`).toContain(res.status);
         checked++;
       }
@@ -77,9 +87,12 @@ describeEachDialect("api key isolation", (dialect) => {
     // A key is confined to its own org even when its user belongs to another (the operator org).
     const opRes = await h.req("GET", `/v1/orgs/${h.operatorOrgId}/api-keys`, { token: attackers.userKey });
     expect(opRes.status).toBe(404);
-    const after = JSON.stringify(await h.kw.db.kysely.selectFrom("api_keys").selectAll().where("org_id", "=", a.orgId).orderBy("id").execute());
+    const after = JSON.stringify(
+      await h.kw.db.kysely.selectFrom("api_keys").selectAll().where("org_id", "=", a.orgId).orderBy("id").execute(),
+    );
     expect(after).toBe(before);
     expect(checked).toBeGreaterThanOrEqual(4 * (7 + 18 + 3));
-    for (const v of victims.slice(0, 1)) expect((await h.req("GET", `/v1/orgs/${a.orgId}`, { token: v.secret })).status).toBe(200);
+    for (const v of victims.slice(0, 1))
+      expect((await h.req("GET", `/v1/orgs/${a.orgId}`, { token: v.secret })).status).toBe(200);
   });
 });

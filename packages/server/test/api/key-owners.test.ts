@@ -14,7 +14,8 @@ describeEachDialect("api key owners", (dialect) => {
   });
   afterEach(async () => h.close());
 
-  const create = (token: string, body: Record<string, unknown>) => h.req("POST", `/v1/orgs/${org}/api-keys`, { token, body });
+  const create = (token: string, body: Record<string, unknown>) =>
+    h.req("POST", `/v1/orgs/${org}/api-keys`, { token, body });
 
   describe("service-account keys", () => {
     it("need rights over the service account and act as it", async () => {
@@ -32,7 +33,9 @@ describeEachDialect("api key owners", (dialect) => {
       const me = await h.req("GET", "/v1/me", { token: k.secret });
       expect(me.body.principal).toEqual({ type: "service_account", id: sa });
       const rows = await auditRows(h, org);
-      expect(rows.some((r) => r.action === "api_key.create" && r.result === "denied" && r.actor_id === member.userId)).toBe(true);
+      expect(
+        rows.some((r) => r.action === "api_key.create" && r.result === "denied" && r.actor_id === member.userId),
+      ).toBe(true);
     });
 
     it("rejects an unknown service account naming owner/id", async () => {
@@ -54,12 +57,25 @@ describeEachDialect("api key owners", (dialect) => {
     it("act only inside their project and outlive the user who made them", async () => {
       const p = await mkProject(h, owner, org, "a");
       const q = await mkProject(h, owner, org, "b");
-      const lead = await mkRole(h, owner, org, ["iam:projects:read", "iam:projects:update", "iam:apikeys:create", "compute:*"]);
+      const lead = await mkRole(h, owner, org, [
+        "iam:projects:read",
+        "iam:projects:update",
+        "iam:apikeys:create",
+        "compute:*",
+      ]);
       const m = await h.newMember(org, owner, [{ roleId: "role_viewer" }, { roleId: lead, projectId: p }]);
       expect((await create(m.token, { name: "x", owner: { type: "project", id: q } })).status).toBe(403);
-      const wider = await create(m.token, { name: "x", owner: { type: "project", id: p }, permissions: ["storage:write"] });
+      const wider = await create(m.token, {
+        name: "x",
+        owner: { type: "project", id: p },
+        permissions: ["storage:write"],
+      });
       expect(wider.status).toBe(403);
-      const k = await mkKey(h, m.token, org, { name: "deploy", owner: { type: "project", id: p }, permissions: ["iam:projects:read", "compute:write"] });
+      const k = await mkKey(h, m.token, org, {
+        name: "deploy",
+        owner: { type: "project", id: p },
+        permissions: ["iam:projects:read", "compute:write"],
+      });
       expect(k.key.owner).toEqual({ type: "project", id: p });
       expect((await h.req("GET", `/v1/projects/${p}`, { token: k.secret })).status).toBe(200);
       expect((await h.req("GET", `/v1/projects/${q}`, { token: k.secret })).status).toBe(403);
@@ -82,9 +98,15 @@ describeEachDialect("api key owners", (dialect) => {
 
     it("go away with their project", async () => {
       const p = await mkProject(h, owner, org);
-      const k = await mkKey(h, owner, org, { name: "p", owner: { type: "project", id: p }, permissions: ["compute:read"] });
+      const k = await mkKey(h, owner, org, {
+        name: "p",
+        owner: { type: "project", id: p },
+        permissions: ["compute:read"],
+      });
       expect((await h.req("DELETE", `/v1/projects/${p}`, { token: owner })).status).toBe(204);
-      expect(await h.kw.db.kysely.selectFrom("api_keys").select("id").where("id", "=", k.id).executeTakeFirst()).toBeUndefined();
+      expect(
+        await h.kw.db.kysely.selectFrom("api_keys").select("id").where("id", "=", k.id).executeTakeFirst(),
+      ).toBeUndefined();
     });
   });
 
@@ -93,7 +115,10 @@ describeEachDialect("api key owners", (dialect) => {
       const m = await h.newMember(org, owner, [{ roleId: "role_member" }]);
       const k = await mkKey(h, m.token, org, { name: "mine" });
       expect(await effective(h, k.secret)).toContain("compute:write");
-      await h.req("PATCH", `/v1/orgs/${org}/members/${m.userId}`, { token: owner, body: { roles: [{ roleId: "role_viewer" }] } });
+      await h.req("PATCH", `/v1/orgs/${org}/members/${m.userId}`, {
+        token: owner,
+        body: { roles: [{ roleId: "role_viewer" }] },
+      });
       const after = await effective(h, k.secret);
       expect(after).toContain("compute:read");
       expect(after).not.toContain("compute:write");
@@ -135,16 +160,27 @@ describeEachDialect("api key owners", (dialect) => {
         ["POST", "/disable"],
         ["POST", "/enable"],
       ]) {
-        const res = await h.req(m, `/v1/api-keys/${ka.id}${u}`, { token: b.token, body: m === "PATCH" ? { name: "z" } : m === "POST" ? {} : undefined });
+        const res = await h.req(m, `/v1/api-keys/${ka.id}${u}`, {
+          token: b.token,
+          body: m === "PATCH" ? { name: "z" } : m === "POST" ? {} : undefined,
+        });
         expect(res.status, `${m} ${u}`).toBe(404);
       }
       const list = await h.req("GET", `/v1/orgs/${org}/api-keys`, { token: b.token });
       expect(list.body.items).toHaveLength(0);
       // The five attempted changes are in the audit log as denied; the read is not.
       const denied = (await auditRows(h, org)).filter((r) => r.actor_id === b.userId && r.result === "denied");
-      expect(denied.map((r) => r.action).sort()).toEqual(["api_key.delete", "api_key.disable", "api_key.enable", "api_key.regenerate", "api_key.update"]);
+      expect(denied.map((r) => r.action).sort()).toEqual([
+        "api_key.delete",
+        "api_key.disable",
+        "api_key.enable",
+        "api_key.regenerate",
+        "api_key.update",
+      ]);
       for (const view of ["users", "all", "service-accounts", "projects", a.userId]) {
-        expect((await h.req("GET", `/v1/orgs/${org}/api-keys?view=${view}`, { token: b.token })).status, view).toBe(403);
+        expect((await h.req("GET", `/v1/orgs/${org}/api-keys?view=${view}`, { token: b.token })).status, view).toBe(
+          403,
+        );
       }
     });
 
@@ -155,9 +191,15 @@ describeEachDialect("api key owners", (dialect) => {
       const p = await mkProject(h, owner, org);
       const km = await mkKey(h, m.token, org, { name: "m" });
       const ks = await mkKey(h, owner, org, { name: "s", owner: { type: "service_account", id: sa } });
-      const kp = await mkKey(h, owner, org, { name: "p", owner: { type: "project", id: p }, permissions: ["compute:read"] });
+      const kp = await mkKey(h, owner, org, {
+        name: "p",
+        owner: { type: "project", id: p },
+        permissions: ["compute:read"],
+      });
       const ids = async (view: string) =>
-        (await h.req("GET", `/v1/orgs/${org}/api-keys?view=${view}`, { token: admin.token })).body.items.map((k: { id: string }) => k.id).sort();
+        (await h.req("GET", `/v1/orgs/${org}/api-keys?view=${view}`, { token: admin.token })).body.items
+          .map((k: { id: string }) => k.id)
+          .sort();
       expect(await ids("users")).toEqual([km.id]);
       expect(await ids("service-accounts")).toEqual([ks.id]);
       expect(await ids("projects")).toEqual([kp.id]);
@@ -166,13 +208,20 @@ describeEachDialect("api key owners", (dialect) => {
       expect(await ids(sa)).toEqual([ks.id]);
       expect(await ids("mine")).toEqual([]);
       expect((await h.req("GET", `/v1/api-keys/${km.id}`, { token: admin.token })).status).toBe(200);
-      expect((await h.req("PATCH", `/v1/api-keys/${km.id}`, { token: admin.token, body: { name: "z" } })).status).toBe(403);
+      expect((await h.req("PATCH", `/v1/api-keys/${km.id}`, { token: admin.token, body: { name: "z" } })).status).toBe(
+        403,
+      );
       expect((await h.req("POST", `/v1/api-keys/${km.id}/disable`, { token: admin.token })).status).toBe(200);
       expect((await h.req("DELETE", `/v1/api-keys/${km.id}`, { token: admin.token })).status).toBe(204);
     });
 
     it("with inviterManagesKeys, inviters see and delete keys down their invitation tree", async () => {
-      const inviter = await mkRole(h, owner, org, ["iam:invitations:create", "iam:apikeys:create", "compute:read", "iam:orgs:read"]);
+      const inviter = await mkRole(h, owner, org, [
+        "iam:invitations:create",
+        "iam:apikeys:create",
+        "compute:read",
+        "iam:orgs:read",
+      ]);
       const a = await h.newMember(org, owner, [{ roleId: inviter }], "a");
       const b = await h.newMember(org, a.token, [{ roleId: inviter }], "b");
       const c = await h.newMember(org, b.token, [{ roleId: inviter }], "c");

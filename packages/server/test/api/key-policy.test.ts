@@ -17,7 +17,8 @@ describeEachDialect("api key policy", (dialect) => {
   });
   afterEach(async () => h.close());
 
-  const create = (token: string, body: Record<string, unknown>) => h.req("POST", `/v1/orgs/${org}/api-keys`, { token, body });
+  const create = (token: string, body: Record<string, unknown>) =>
+    h.req("POST", `/v1/orgs/${org}/api-keys`, { token, body });
 
   describe("restrictKeyCreation", () => {
     it("blocks the owner too, unless a bound role lists iam:apikeys:create explicitly", async () => {
@@ -47,7 +48,9 @@ describeEachDialect("api key policy", (dialect) => {
       const k = await mkKey(h, owner, org, { name: "x", expiresAt: inDays(10) });
       const clear = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { expiresAt: null } });
       expect(clear.status).toBe(422);
-      expect((await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { expiresAt: inDays(20) } })).status).toBe(200);
+      expect(
+        (await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: owner, body: { expiresAt: inDays(20) } })).status,
+      ).toBe(200);
     });
 
     it("maxKeyLifetimeDays bounds the expiry", async () => {
@@ -56,13 +59,19 @@ describeEachDialect("api key policy", (dialect) => {
       const far = await create(owner, { name: "x", expiresAt: inDays(40) });
       expect(far.status).toBe(422);
       expect(far.body.errors[0]).toMatchObject({ path: "expiresAt", code: "maxKeyLifetimeDays" });
-      expect((await create(owner, { name: "x", expiresAt: Math.floor(Date.now() / 1000) + 20 * DAY })).status).toBe(201);
+      expect((await create(owner, { name: "x", expiresAt: Math.floor(Date.now() / 1000) + 20 * DAY })).status).toBe(
+        201,
+      );
     });
 
     it("an expired key stops working", async () => {
       const k = await mkKey(h, owner, org, { name: "x", expiresAt: inDays(1), permissions: ["iam:orgs:read"] });
       expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(200);
-      await h.kw.db.kysely.updateTable("api_keys").set({ expires_at: "2001-01-01T00:00:00.000Z" }).where("id", "=", k.id).execute();
+      await h.kw.db.kysely
+        .updateTable("api_keys")
+        .set({ expires_at: "2001-01-01T00:00:00.000Z" })
+        .where("id", "=", k.id)
+        .execute();
       h.kw.services.deps.keyEvents.emit({ kind: "key", keyId: k.id });
       const res = await h.req("GET", `/v1/orgs/${org}`, { token: k.secret });
       expect(res.status).toBe(401);
@@ -85,7 +94,11 @@ describeEachDialect("api key policy", (dialect) => {
 
   describe("IP restrictions", () => {
     it("intersects the org's list with the key's; IPv4-mapped IPv6 meets IPv4 rules", async () => {
-      const k = await mkKey(h, owner, org, { name: "ip", allowedIps: ["192.0.2.0/24", "2001:db8::/32"], permissions: ["iam:orgs:read"] });
+      const k = await mkKey(h, owner, org, {
+        name: "ip",
+        allowedIps: ["192.0.2.0/24", "2001:db8::/32"],
+        permissions: ["iam:orgs:read"],
+      });
       const get = (ip: string) => h.req("GET", `/v1/orgs/${org}`, { token: k.secret, ip });
       expect((await get("192.0.2.9")).status).toBe(200);
       expect((await get("::ffff:192.0.2.9")).status).toBe(200);
@@ -103,23 +116,44 @@ describeEachDialect("api key policy", (dialect) => {
   describe("allowed-permissions", () => {
     it("lists exactly what the caller may grant, org-wide or in a project", async () => {
       const names = async (token: string, q = "") =>
-        (await h.req("GET", `/v1/orgs/${org}/api-keys/allowed-permissions${q}`, { token })).body.items.map((p: { name: string }) => p.name).sort();
+        (await h.req("GET", `/v1/orgs/${org}/api-keys/allowed-permissions${q}`, { token })).body.items
+          .map((p: { name: string }) => p.name)
+          .sort();
       const member = await h.newMember(org, owner, [{ roleId: "role_member" }]);
       expect(await names(member.token)).toEqual(
-        ["compute:read", "compute:write", "iam:apikeys:create", "iam:members:read", "iam:orgs:read", "iam:projects:read", "iam:roles:read", "iam:serviceaccounts:read", "storage:read"].sort(),
+        [
+          "compute:read",
+          "compute:write",
+          "iam:apikeys:create",
+          "iam:members:read",
+          "iam:orgs:read",
+          "iam:projects:read",
+          "iam:roles:read",
+          "iam:serviceaccounts:read",
+          "storage:read",
+        ].sort(),
       );
       expect(await names(owner)).toContain("iam:apikeys:verify");
       const other = await h.newOrgWithOwner("other");
       const theirs = await h.req("GET", `/v1/orgs/${other.orgId}/api-keys/allowed-permissions`, { token: other.token });
       expect(theirs.body.items.map((p: { name: string }) => p.name)).not.toContain("iam:apikeys:verify");
       const p = await mkProject(h, owner, org);
-      const pm = await h.newMember(org, owner, [{ roleId: "role_viewer" }, { roleId: "role_member", projectId: p }], "pm");
+      const pm = await h.newMember(
+        org,
+        owner,
+        [{ roleId: "role_viewer" }, { roleId: "role_member", projectId: p }],
+        "pm",
+      );
       const orgWide = await h.req("GET", `/v1/orgs/${org}/api-keys/allowed-permissions`, { token: pm.token });
       expect(orgWide.body.canCreate).toBe(false);
-      const inP = await h.req("GET", `/v1/orgs/${org}/api-keys/allowed-permissions?projectId=${p}`, { token: pm.token });
+      const inP = await h.req("GET", `/v1/orgs/${org}/api-keys/allowed-permissions?projectId=${p}`, {
+        token: pm.token,
+      });
       expect(inP.body).toMatchObject({ projectId: p, canCreate: true });
       expect(inP.body.items.map((x: { name: string }) => x.name)).toContain("compute:write");
-      const bad = await h.req("GET", `/v1/orgs/${org}/api-keys/allowed-permissions?projectId=prj_nothere`, { token: pm.token });
+      const bad = await h.req("GET", `/v1/orgs/${org}/api-keys/allowed-permissions?projectId=prj_nothere`, {
+        token: pm.token,
+      });
       expect(bad.status).toBe(400);
       expect(bad.body.errors[0].path).toBe("projectId");
     });

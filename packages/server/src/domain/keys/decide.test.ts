@@ -4,11 +4,13 @@ import { DEFAULT_ORG_SETTINGS } from "../org-settings.js";
 import { type ResolvedKey, decide, isReadMethod } from "./decide.js";
 import { effectivePermissions } from "./effective.js";
 
-const catalog = ["compute:read", "compute:write", "storage:read", "storage:write", "iam:apikeys:verify"].map((name) => ({
-  name,
-  description: name,
-  platform: name === "iam:apikeys:verify",
-}));
+const catalog = ["compute:read", "compute:write", "storage:read", "storage:write", "iam:apikeys:verify"].map(
+  (name) => ({
+    name,
+    description: name,
+    platform: name === "iam:apikeys:verify",
+  }),
+);
 const now = new Date("2026-06-01T00:00:00Z");
 
 function key(over: Partial<ResolvedKey> = {}): ResolvedKey {
@@ -42,19 +44,28 @@ const rules = (...r: string[]) => r.map((s) => parseIpRule(s)!);
 describe("decide", () => {
   it("accepts a valid key and reports its effective permissions", () => {
     const d = decide(key(), { permissions: ["compute:read"] }, now);
-    expect(d).toMatchObject({ valid: true, keyId: "key_1", permissions: ["compute:read", "compute:write"], projectId: null });
+    expect(d).toMatchObject({
+      valid: true,
+      keyId: "key_1",
+      permissions: ["compute:read", "compute:write"],
+      projectId: null,
+    });
   });
   it("answers NOT_FOUND for no key", () => expect(decide(null, {}, now)).toEqual({ valid: false, code: "NOT_FOUND" }));
   it("refuses a previous secret once its grace period ends", () => {
     expect(decide(key({ matched: "previous", graceEndsAt: "2026-06-01T00:00:01Z" }), {}, now).valid).toBe(true);
-    expect(decide(key({ matched: "previous", graceEndsAt: now.toISOString() }), {}, now)).toMatchObject({ code: "NOT_FOUND" });
+    expect(decide(key({ matched: "previous", graceEndsAt: now.toISOString() }), {}, now)).toMatchObject({
+      code: "NOT_FOUND",
+    });
   });
-  it("rejects a disabled key", () => expect(decide(key({ status: "disabled" }), {}, now)).toMatchObject({ code: "DISABLED" }));
+  it("rejects a disabled key", () =>
+    expect(decide(key({ status: "disabled" }), {}, now)).toMatchObject({ code: "DISABLED" }));
   it("rejects an expired key at the exact instant", () => {
     expect(decide(key({ expiresAt: now.toISOString() }), {}, now)).toMatchObject({ code: "EXPIRED" });
     expect(decide(key({ expiresAt: "2026-06-01T00:00:01Z" }), {}, now).valid).toBe(true);
   });
-  it("rejects a key whose owner left", () => expect(decide(key({ ownerActive: false }), {}, now)).toMatchObject({ code: "OWNER_INACTIVE" }));
+  it("rejects a key whose owner left", () =>
+    expect(decide(key({ ownerActive: false }), {}, now)).toMatchObject({ code: "OWNER_INACTIVE" }));
   it("applies the key's and the org's IP lists together", () => {
     const k = key({ allowedIps: rules("10.0.0.0/8"), orgAllowedIps: rules("10.1.0.0/16") });
     expect(decide(k, { ip: "10.1.2.3" }, now).valid).toBe(true);
@@ -63,7 +74,9 @@ describe("decide", () => {
     expect(decide(k, {}, now)).toMatchObject({ code: "IP_NOT_ALLOWED" });
   });
   it("keeps a key inside its allowed projects, and a project key inside its project", () => {
-    expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_b" }, now)).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
+    expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_b" }, now)).toMatchObject({
+      code: "PROJECT_NOT_ALLOWED",
+    });
     expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_a" }, now).valid).toBe(true);
     const pk = key({ owner: { type: "project", id: "prj_a" } });
     expect(decide(pk, { projectId: "prj_b" }, now)).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
@@ -98,11 +111,23 @@ describe("effectivePermissions", () => {
     });
     expect([...eff.org]).toEqual(["compute:read"]);
     expect([...eff.projects.get("prj_a")!].sort()).toEqual(["compute:read", "storage:read", "storage:write"]);
-    const ro = effectivePermissions({ keyPermissions: null, ownerGrants: [{ pattern: "*", projectId: null }], catalog, includePlatform: false, readOnly: true });
+    const ro = effectivePermissions({
+      keyPermissions: null,
+      ownerGrants: [{ pattern: "*", projectId: null }],
+      catalog,
+      includePlatform: false,
+      readOnly: true,
+    });
     expect([...ro.org].sort()).toEqual(["compute:read", "storage:read"]);
   });
   it("leaves platform permissions out outside the operator org", () => {
-    const eff = effectivePermissions({ keyPermissions: null, ownerGrants: [{ pattern: "*", projectId: null }], catalog, includePlatform: false, readOnly: false });
+    const eff = effectivePermissions({
+      keyPermissions: null,
+      ownerGrants: [{ pattern: "*", projectId: null }],
+      catalog,
+      includePlatform: false,
+      readOnly: false,
+    });
     expect(eff.org.has("iam:apikeys:verify")).toBe(false);
   });
 });

@@ -115,17 +115,23 @@ export function decide(key: ResolvedKey | null, req: DecideRequest, now: Date): 
   if (!key.ownerActive) return { valid: false, code: "OWNER_INACTIVE" };
   // Both the org's and the key's allow lists must admit the address (their intersection).
   const ip = req.ip ?? null;
-  if (!ipAllowed(key.orgAllowedIps, ip) || !ipAllowed(key.allowedIps, ip)) return { valid: false, code: "IP_NOT_ALLOWED" };
+  if (!ipAllowed(key.orgAllowedIps, ip) || !ipAllowed(key.allowedIps, ip))
+    return { valid: false, code: "IP_NOT_ALLOWED" };
   const projectId = requestProject(key, req);
   if (projectId !== null) {
-    if (key.owner.type === "project" && projectId !== key.owner.id) return { valid: false, code: "PROJECT_NOT_ALLOWED" };
-    if (key.allowedProjects && !key.allowedProjects.includes(projectId)) return { valid: false, code: "PROJECT_NOT_ALLOWED" };
+    if (key.owner.type === "project" && projectId !== key.owner.id)
+      return { valid: false, code: "PROJECT_NOT_ALLOWED" };
+    if (key.allowedProjects && !key.allowedProjects.includes(projectId))
+      return { valid: false, code: "PROJECT_NOT_ALLOWED" };
   }
   const wanted = req.permissions ?? [];
   if (key.readOnly && (!isReadMethod(req.method) || wanted.some((p) => !isReadPermission(p)))) {
     return { valid: false, code: "READ_ONLY" };
   }
-  const held = atProject({ org: key.permissions, projects: key.projectPermissions } satisfies PermissionScopes, projectId);
+  const held = atProject(
+    { org: key.permissions, projects: key.projectPermissions } satisfies PermissionScopes,
+    projectId,
+  );
   if (wanted.some((p) => !held.has(p))) return { valid: false, code: "INSUFFICIENT_PERMISSIONS" };
   return {
     valid: true,

@@ -6,12 +6,24 @@ import { expand } from "../permissions/match.js";
 import { effectivePermissions } from "./effective.js";
 import { checkKeyPolicy, excess, grantableAt, holdsExplicitCreate, normaliseKeyIps, parseExpiry } from "./policy.js";
 
-const NAMES = ["a:read", "a:write", "a:disk:read", "a:disk:delete", "b:read", "b:write", "b:delete", "iam:apikeys:create"];
+const NAMES = [
+  "a:read",
+  "a:write",
+  "a:disk:read",
+  "a:disk:delete",
+  "b:read",
+  "b:write",
+  "b:delete",
+  "iam:apikeys:create",
+];
 const catalog = NAMES.map((name) => ({ name, description: name }));
 const PATTERNS = [...NAMES, "*", "a:*", "b:*", "*:read", "a:*:read", "iam:*", "a:disk:*"];
 const PROJECTS = ["prj_1", "prj_2"];
 
-const grantArb = fc.record({ pattern: fc.constantFrom(...PATTERNS), projectId: fc.constantFrom<string | null>(null, ...PROJECTS) });
+const grantArb = fc.record({
+  pattern: fc.constantFrom(...PATTERNS),
+  projectId: fc.constantFrom<string | null>(null, ...PROJECTS),
+});
 const scopeArb = fc.option(fc.subarray(PROJECTS, { minLength: 1 }), { nil: null });
 
 /** Oracle: does the caller hold `p` everywhere the key acts? Brute force over raw grants. */
@@ -21,16 +33,21 @@ const holdsEverywhere = (grants: Grant[], p: string, scope: string[] | null) =>
 describe("no escalation (property)", () => {
   it("a request is grantable iff every permission it expands to is held wherever the key acts", () => {
     fc.assert(
-      fc.property(fc.array(grantArb, { maxLength: 6 }), fc.array(fc.constantFrom(...PATTERNS), { minLength: 1, maxLength: 4 }), scopeArb, (grants, requested, scope) => {
-        const can = (p: string, prj: string | null) => allows(grants, p, prj);
-        const grantable = grantableAt(NAMES, can, scope);
-        const wanted = expand(requested, catalog, false);
-        const ok = excess(wanted, grantable).length === 0;
-        expect(ok).toBe([...wanted].every((p) => holdsEverywhere(grants, p, scope)));
-        // The grantable set is itself always grantable, and nothing outside it is.
-        expect(excess(grantable, grantable)).toEqual([]);
-        for (const n of NAMES) if (!grantable.has(n)) expect(holdsEverywhere(grants, n, scope)).toBe(false);
-      }),
+      fc.property(
+        fc.array(grantArb, { maxLength: 6 }),
+        fc.array(fc.constantFrom(...PATTERNS), { minLength: 1, maxLength: 4 }),
+        scopeArb,
+        (grants, requested, scope) => {
+          const can = (p: string, prj: string | null) => allows(grants, p, prj);
+          const grantable = grantableAt(NAMES, can, scope);
+          const wanted = expand(requested, catalog, false);
+          const ok = excess(wanted, grantable).length === 0;
+          expect(ok).toBe([...wanted].every((p) => holdsEverywhere(grants, p, scope)));
+          // The grantable set is itself always grantable, and nothing outside it is.
+          expect(excess(grantable, grantable)).toEqual([]);
+          for (const n of NAMES) if (!grantable.has(n)) expect(holdsEverywhere(grants, n, scope)).toBe(false);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -69,22 +86,41 @@ describe("parseExpiry", () => {
     expect(parseExpiry("1798761600", now)).toEqual({ iso: "2027-01-01T00:00:00.000Z" });
   });
   it("rejects the past, the present and non-dates", () => {
-    for (const bad of ["2026-06-01T00:00:00Z", "2020-01-01T00:00:00Z", "tomorrow", "2027-13-01T00:00:00Z", "2027-01-01", 1.5, -1]) {
+    for (const bad of [
+      "2026-06-01T00:00:00Z",
+      "2020-01-01T00:00:00Z",
+      "tomorrow",
+      "2027-13-01T00:00:00Z",
+      "2027-01-01",
+      1.5,
+      -1,
+    ]) {
       expect(parseExpiry(bad, now)).toHaveProperty("error");
     }
   });
 });
 
 describe("checkKeyPolicy", () => {
-  const base = { boundRolePermissions: [["*"]], ownerType: "user" as const, ownerKeyCount: 0, expiresAt: null, from: new Date("2026-06-01T00:00:00Z"), creating: true };
+  const base = {
+    boundRolePermissions: [["*"]],
+    ownerType: "user" as const,
+    ownerKeyCount: 0,
+    expiresAt: null,
+    from: new Date("2026-06-01T00:00:00Z"),
+    creating: true,
+  };
   const codes = (over: Partial<Parameters<typeof checkKeyPolicy>[0]>, settings = {}) =>
     checkKeyPolicy({ ...base, settings: { ...DEFAULT_ORG_SETTINGS, ...settings }, ...over }).map((v) => v.code);
 
   it("allows everything by default", () => expect(codes({})).toEqual([]));
   it("restrictKeyCreation counts only a literal iam:apikeys:create", () => {
     expect(codes({}, { restrictKeyCreation: true })).toEqual(["restrictKeyCreation"]);
-    expect(codes({ boundRolePermissions: [["iam:apikeys:*"]] }, { restrictKeyCreation: true })).toEqual(["restrictKeyCreation"]);
-    expect(codes({ boundRolePermissions: [["x:read"], ["iam:apikeys:create"]] }, { restrictKeyCreation: true })).toEqual([]);
+    expect(codes({ boundRolePermissions: [["iam:apikeys:*"]] }, { restrictKeyCreation: true })).toEqual([
+      "restrictKeyCreation",
+    ]);
+    expect(
+      codes({ boundRolePermissions: [["x:read"], ["iam:apikeys:create"]] }, { restrictKeyCreation: true }),
+    ).toEqual([]);
     expect(codes({ creating: false }, { restrictKeyCreation: true })).toEqual([]);
     expect(holdsExplicitCreate([])).toBe(false);
   });
@@ -92,7 +128,9 @@ describe("checkKeyPolicy", () => {
     expect(codes({}, { requireExpiry: true })).toEqual(["requireExpiry"]);
     expect(codes({}, { maxKeyLifetimeDays: 30 })).toEqual(["requireExpiry"]);
     expect(codes({ expiresAt: "2026-07-01T00:00:00.000Z" }, { maxKeyLifetimeDays: 30 })).toEqual([]);
-    expect(codes({ expiresAt: "2026-07-01T00:00:01.000Z" }, { maxKeyLifetimeDays: 30 })).toEqual(["maxKeyLifetimeDays"]);
+    expect(codes({ expiresAt: "2026-07-01T00:00:01.000Z" }, { maxKeyLifetimeDays: 30 })).toEqual([
+      "maxKeyLifetimeDays",
+    ]);
   });
   it("caps keys per user, not per service account", () => {
     expect(codes({ ownerKeyCount: 1 }, { maxKeysPerUser: 1 })).toEqual(["maxKeysPerUser"]);
@@ -103,7 +141,9 @@ describe("checkKeyPolicy", () => {
 
 describe("normaliseKeyIps", () => {
   it("normalises and names the first bad entry", () => {
-    expect(normaliseKeyIps(["10.0.0.9/8", "::FFFF:1.2.3.4", "2001:0db8::0001"])).toEqual({ rules: ["10.0.0.0/8", "1.2.3.4", "2001:db8::1"] });
+    expect(normaliseKeyIps(["10.0.0.9/8", "::FFFF:1.2.3.4", "2001:0db8::0001"])).toEqual({
+      rules: ["10.0.0.0/8", "1.2.3.4", "2001:db8::1"],
+    });
     expect(normaliseKeyIps(["10.0.0.1", "300.1.1.1"])).toMatchObject({ error: { path: "allowedIps/1" } });
     expect(normaliseKeyIps(["10.0.0.0/33"])).toMatchObject({ error: { path: "allowedIps/0" } });
   });

@@ -15,7 +15,8 @@ export function parseExpiry(raw: string | number, now: Date): { iso: string } | 
   let ms: number;
   if (typeof raw === "number" || /^\d{1,12}$/.test(raw)) {
     const secs = Number(raw);
-    if (!Number.isInteger(secs) || secs < 0 || secs > MAX_UNIX) return { error: "must be RFC 3339 or whole Unix seconds" };
+    if (!Number.isInteger(secs) || secs < 0 || secs > MAX_UNIX)
+      return { error: "must be RFC 3339 or whole Unix seconds" };
     ms = secs * 1000;
   } else {
     if (!RFC3339.test(raw)) return { error: "must be RFC 3339 (2030-01-01T00:00:00Z) or Unix seconds" };
@@ -27,11 +28,18 @@ export function parseExpiry(raw: string | number, now: Date): { iso: string } | 
 }
 
 /** Normalises a key's IP allow list; a bad entry is a 400 naming it. */
-export function normaliseKeyIps(raw: readonly string[], field = "allowedIps"): { rules: string[] } | { error: FieldError } {
+export function normaliseKeyIps(
+  raw: readonly string[],
+  field = "allowedIps",
+): { rules: string[] } | { error: FieldError } {
   const res = normaliseIpRules(raw);
   if ("invalidIndex" in res) {
     return {
-      error: { path: `${field}/${res.invalidIndex}`, code: "ip", message: `"${raw[res.invalidIndex]}" is not an IPv4/IPv6 address or CIDR` },
+      error: {
+        path: `${field}/${res.invalidIndex}`,
+        code: "ip",
+        message: `"${raw[res.invalidIndex]}" is not an IPv4/IPv6 address or CIDR`,
+      },
     };
   }
   return { rules: res.rules };
@@ -85,7 +93,11 @@ export function checkKeyPolicy(p: PolicyInput): FieldError[] {
     }
   }
   if (p.creating && p.ownerType === "user" && s.maxKeysPerUser !== null && p.ownerKeyCount >= s.maxKeysPerUser) {
-    out.push({ path: "owner", code: "maxKeysPerUser", message: `A user may have at most ${s.maxKeysPerUser} keys in this organization` });
+    out.push({
+      path: "owner",
+      code: "maxKeysPerUser",
+      message: `A user may have at most ${s.maxKeysPerUser} keys in this organization`,
+    });
   }
   return out;
 }

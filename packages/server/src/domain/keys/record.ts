@@ -21,7 +21,8 @@ export function keyPermissionSet(
 }
 
 /** JSON list column → array (null stays null). */
-export const parseList = (json: string | null): string[] | null => (json === null ? null : (JSON.parse(json) as string[]));
+export const parseList = (json: string | null): string[] | null =>
+  json === null ? null : (JSON.parse(json) as string[]);
 
 /** Parses stored (already normalised) IP rules; anything unparseable is dropped. */
 export function parseRules(list: readonly string[] | null): IpRule[] {

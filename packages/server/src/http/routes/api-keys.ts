@@ -4,7 +4,14 @@ import { isReadPermission } from "../../domain/permissions/catalog.js";
 import { regenerateKey } from "../../services/key-regenerate.js";
 import type { Services } from "../../services/index.js";
 import type { App } from "../app.js";
-import { AllowedPermissions, ApiKeySchema, CreateKeyBody, KeyWithSecret, RegenerateBody, UpdateKeyBody } from "../schemas/api-keys.js";
+import {
+  AllowedPermissions,
+  ApiKeySchema,
+  CreateKeyBody,
+  KeyWithSecret,
+  RegenerateBody,
+  UpdateKeyBody,
+} from "../schemas/api-keys.js";
 import { Id, PageOf, errorResponses, ref } from "../schemas/common.js";
 import { accessTo, etag, ifMatchVersion, noContent } from "./helpers.js";
 
@@ -16,7 +23,8 @@ const ListQuery = Type.Object(
       Type.String({
         maxLength: 48,
         default: "mine",
-        description: "mine (default), users, service-accounts, projects, all, or a principal id (usr_/sa_/prj_). Others than mine need iam:apikeys:manage",
+        description:
+          "mine (default), users, service-accounts, projects, all, or a principal id (usr_/sa_/prj_). Others than mine need iam:apikeys:manage",
       }),
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
@@ -25,10 +33,18 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 const IdempotencyHeaders = Type.Object({
-  "idempotency-key": Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Retrying with the same value returns the same new secret" })),
+  "idempotency-key": Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: "Retrying with the same value returns the same new secret",
+    }),
+  ),
   "if-match": Type.Optional(Type.String({ description: 'ETag of the version you read, like "v3"' })),
 });
-const IfMatchHeaders = Type.Object({ "if-match": Type.Optional(Type.String({ description: 'ETag of the version you read, like "v3"' })) });
+const IfMatchHeaders = Type.Object({
+  "if-match": Type.Optional(Type.String({ description: 'ETag of the version you read, like "v3"' })),
+});
 
 export function apiKeyRoutes(app: App, s: Services) {
   const byKey = async (req: FastifyRequest, keyId: string) => accessTo(s, req, await s.apiKeys.orgOf(keyId));
@@ -50,14 +66,24 @@ export function apiKeyRoutes(app: App, s: Services) {
     async (req, reply) => {
       const access = await accessTo(s, req, req.params.orgId);
       const created = await s.apiKeys.create(req.ctx, access, req.body);
-      return reply.status(201).header("etag", etag(created.apiKey.version)).header("cache-control", "no-store").send(created);
+      return reply
+        .status(201)
+        .header("etag", etag(created.apiKey.version))
+        .header("cache-control", "no-store")
+        .send(created);
     },
   );
 
   app.get(
     "/v1/orgs/:orgId/api-keys",
     {
-      schema: { tags, summary: "List API keys (view=mine by default)", params: OrgParams, querystring: ListQuery, response: { 200: PageOf(ref(ApiKeySchema)), ...errorResponses(400, 401, 403, 404) } },
+      schema: {
+        tags,
+        summary: "List API keys (view=mine by default)",
+        params: OrgParams,
+        querystring: ListQuery,
+        response: { 200: PageOf(ref(ApiKeySchema)), ...errorResponses(400, 401, 403, 404) },
+      },
     },
     async (req) => {
       const access = await accessTo(s, req, req.params.orgId);
@@ -85,14 +111,26 @@ export function apiKeyRoutes(app: App, s: Services) {
         canCreate: res.canCreate,
         items: s.deps.catalog
           .filter((p) => names.has(p.name))
-          .map((p) => ({ name: p.name, description: p.description, platform: !!p.platform, readOnly: isReadPermission(p.name) })),
+          .map((p) => ({
+            name: p.name,
+            description: p.description,
+            platform: !!p.platform,
+            readOnly: isReadPermission(p.name),
+          })),
       };
     },
   );
 
   app.get(
     "/v1/api-keys/:keyId",
-    { schema: { tags, summary: "Read an API key (never its secret)", params: KeyParams, response: { 200: ref(ApiKeySchema), ...errorResponses(401, 404) } } },
+    {
+      schema: {
+        tags,
+        summary: "Read an API key (never its secret)",
+        params: KeyParams,
+        response: { 200: ref(ApiKeySchema), ...errorResponses(401, 404) },
+      },
+    },
     async (req, reply) => {
       const key = await s.apiKeys.get(await byKey(req, req.params.keyId), req.params.keyId);
       reply.header("etag", etag(key.version));
@@ -122,7 +160,15 @@ export function apiKeyRoutes(app: App, s: Services) {
 
   app.delete(
     "/v1/api-keys/:keyId",
-    { schema: { tags, summary: "Delete an API key at once", params: KeyParams, headers: IfMatchHeaders, response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 412) } } },
+    {
+      schema: {
+        tags,
+        summary: "Delete an API key at once",
+        params: KeyParams,
+        headers: IfMatchHeaders,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 412) },
+      },
+    },
     async (req, reply) => {
       await s.apiKeys.delete(req.ctx, await byKey(req, req.params.keyId), req.params.keyId, ifMatchVersion(req));
       return noContent(reply);

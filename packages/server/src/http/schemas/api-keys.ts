@@ -11,7 +11,10 @@ const Owner = Type.Object(
   { additionalProperties: false, description: "Principal the key acts as. Default: the caller" },
 );
 const Ratelimit = Type.Object(
-  { limit: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }) },
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+    windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+  },
   { additionalProperties: false, description: "Requests allowed per window (enforced by verification)" },
 );
 const PermissionList = Type.Array(Type.String({ maxLength: 130 }), {
@@ -19,9 +22,20 @@ const PermissionList = Type.Array(Type.String({ maxLength: 130 }), {
   description: "Permission names or patterns (compute:*, *:read); expanded against the catalog",
   examples: [["compute:read", "storage:*"]],
 });
-const RoleList = Type.Array(Type.String({ maxLength: 48 }), { maxItems: 50, description: "Role ids whose permissions the key carries", examples: [["role_viewer"]] });
-const ProjectList = Type.Array(Id("prj"), { maxItems: 100, description: "Projects the key may act in (null/absent: any)" });
-const IpList = Type.Array(ipRuleSchema, { maxItems: 100, description: "IPv4/IPv6 addresses and CIDRs (empty: any)", examples: [["203.0.113.0/24", "2001:db8::/32"]] });
+const RoleList = Type.Array(Type.String({ maxLength: 48 }), {
+  maxItems: 50,
+  description: "Role ids whose permissions the key carries",
+  examples: [["role_viewer"]],
+});
+const ProjectList = Type.Array(Id("prj"), {
+  maxItems: 100,
+  description: "Projects the key may act in (null/absent: any)",
+});
+const IpList = Type.Array(ipRuleSchema, {
+  maxItems: 100,
+  description: "IPv4/IPv6 addresses and CIDRs (empty: any)",
+  examples: [["203.0.113.0/24", "2001:db8::/32"]],
+});
 const Expiry = Type.Union([Type.String({ maxLength: 40 }), Type.Integer({ minimum: 0 })], {
   description: "RFC 3339 instant or Unix seconds; must be in the future",
   examples: ["2027-01-01T00:00:00Z", 1798761600],
@@ -37,7 +51,9 @@ export const ApiKeySchema = Type.Object(
     defaultProjectId: Nullable(Type.String()),
     permissions: Type.Array(Type.String()),
     roles: Type.Array(Type.String()),
-    inheritsOwnerPermissions: Type.Boolean({ description: "No permissions and no roles: the key acts with all of its owner's permissions" }),
+    inheritsOwnerPermissions: Type.Boolean({
+      description: "No permissions and no roles: the key acts with all of its owner's permissions",
+    }),
     readOnly: Type.Boolean(),
     allowedProjects: Nullable(Type.Array(Type.String())),
     allowedIps: Type.Array(Type.String()),
@@ -51,7 +67,7 @@ export const ApiKeySchema = Type.Object(
     lastUsedAt: Nullable(Instant),
     lastUsedIp: Nullable(Type.String()),
     previousSecretExpiresAt: Nullable(Instant, "While a regenerate grace period runs: when the old secret stops"),
-    version: Type.Integer({ description: "Send as If-Match: \"v<version>\"" }),
+    version: Type.Integer({ description: 'Send as If-Match: "v<version>"' }),
   },
   {
     $id: "ApiKey",
@@ -87,7 +103,10 @@ export const ApiKeySchema = Type.Object(
 
 export const KeyWithSecret = Type.Object({
   apiKey: Type.Ref("ApiKey"),
-  secret: Type.String({ description: "The key's secret. Shown only in this response; store it now", examples: ["kw_3kTq9Lr2XcPz4NmB8tKd1sWeQv7hA2bC4d5E6f"] }),
+  secret: Type.String({
+    description: "The key's secret. Shown only in this response; store it now",
+    examples: ["kw_3kTq9Lr2XcPz4NmB8tKd1sWeQv7hA2bC4d5E6f"],
+  }),
 });
 
 export const CreateKeyBody = Type.Object(
@@ -107,8 +126,18 @@ export const CreateKeyBody = Type.Object(
   {
     additionalProperties: false,
     examples: [
-      { name: "ci-deploy", permissions: ["compute:read", "compute:write"], allowedIps: ["203.0.113.0/24"], expiresAt: "2027-01-01T00:00:00Z" },
-      { name: "reporting", owner: { type: "service_account", id: "sa_4kTz9QmW2bX7cN1pLr8sVd3e" }, roles: ["role_viewer"], readOnly: true },
+      {
+        name: "ci-deploy",
+        permissions: ["compute:read", "compute:write"],
+        allowedIps: ["203.0.113.0/24"],
+        expiresAt: "2027-01-01T00:00:00Z",
+      },
+      {
+        name: "reporting",
+        owner: { type: "service_account", id: "sa_4kTz9QmW2bX7cN1pLr8sVd3e" },
+        roles: ["role_viewer"],
+        readOnly: true,
+      },
     ],
   },
 );
@@ -136,7 +165,12 @@ export const UpdateKeyBody = Type.Object(
 export const RegenerateBody = Type.Object(
   {
     graceSeconds: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 604_800, description: "Keep the old secret valid this long (≤ 7 days)", examples: [3600] }),
+      Type.Integer({
+        minimum: 0,
+        maximum: 604_800,
+        description: "Keep the old secret valid this long (≤ 7 days)",
+        examples: [3600],
+      }),
     ),
   },
   { additionalProperties: false },
@@ -144,7 +178,9 @@ export const RegenerateBody = Type.Object(
 
 export const AllowedPermissions = Type.Object({
   projectId: Nullable(Type.String(), "The scope asked about (null: org-wide)"),
-  canCreate: Type.Boolean({ description: "Whether the caller may create a key there at all (iam:apikeys:create and org policy)" }),
+  canCreate: Type.Boolean({
+    description: "Whether the caller may create a key there at all (iam:apikeys:create and org policy)",
+  }),
   items: Type.Array(Type.Ref("Permission")),
 });
 
@@ -152,11 +188,20 @@ export const AuditEventSchema = Type.Object(
   {
     id: Type.String(),
     orgId: Nullable(Type.String()),
-    actor: Type.Object({ type: Type.String(), id: Nullable(Type.String()), credential: Nullable(Type.String({ description: "Session, key or token id" })) }),
+    actor: Type.Object({
+      type: Type.String(),
+      id: Nullable(Type.String()),
+      credential: Nullable(Type.String({ description: "Session, key or token id" })),
+    }),
     action: Type.String({ examples: ["api_key.create"] }),
     target: Nullable(Type.Object({ type: Type.String(), id: Type.String() })),
     result: Type.Union([Type.Literal("success"), Type.Literal("denied"), Type.Literal("failure")]),
-    details: Nullable(Type.Object({}, { additionalProperties: true, description: "{before?, after?, reason?}: non-secret fields only" })),
+    details: Nullable(
+      Type.Object(
+        {},
+        { additionalProperties: true, description: "{before?, after?, reason?}: non-secret fields only" },
+      ),
+    ),
     ip: Nullable(Type.String()),
     userAgent: Nullable(Type.String()),
     requestId: Nullable(Type.String()),
@@ -167,12 +212,18 @@ export const AuditEventSchema = Type.Object(
 
 export const AuditQuerySchema = Type.Object(
   {
-    actor: Type.Optional(Type.String({ maxLength: 48, description: "Actor principal id, or the session/key/token id it used" })),
-    action: Type.Optional(Type.String({ maxLength: 60, description: "Exact action, or a prefix ending in * (api_key.*)" })),
+    actor: Type.Optional(
+      Type.String({ maxLength: 48, description: "Actor principal id, or the session/key/token id it used" }),
+    ),
+    action: Type.Optional(
+      Type.String({ maxLength: 60, description: "Exact action, or a prefix ending in * (api_key.*)" }),
+    ),
     target: Type.Optional(Type.String({ maxLength: 48, description: "Target id" })),
     targetType: Type.Optional(Type.String({ maxLength: 30 })),
     result: Type.Optional(Type.Union([Type.Literal("success"), Type.Literal("denied"), Type.Literal("failure")])),
-    from: Type.Optional(Type.String({ maxLength: 40, description: "Inclusive lower bound (RFC 3339 or Unix seconds)" })),
+    from: Type.Optional(
+      Type.String({ maxLength: 40, description: "Inclusive lower bound (RFC 3339 or Unix seconds)" }),
+    ),
     to: Type.Optional(Type.String({ maxLength: 40, description: "Exclusive upper bound (RFC 3339 or Unix seconds)" })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 500 })),
