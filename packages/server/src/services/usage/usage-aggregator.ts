@@ -38,7 +38,7 @@ export class UsageAggregator {
   /** Starts the periodic flush (unref'd: it never keeps the process alive). */
   start(): this {
     if (!this.timer) {
-      this.timer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 5_000);
+      this.timer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 10_000);
       this.timer.unref();
     }
     return this;
@@ -105,7 +105,7 @@ export class UsageAggregator {
 
   private async write(batch: Map<string, Pending>): Promise<void> {
     const ids = [...batch.keys()];
-    const size = this.opts.batchSize ?? 200;
+    const size = this.opts.batchSize ?? 100;
     for (let i = 0; i < ids.length; i += size) {
       const chunk = ids.slice(i, i + size);
       await this.db.kysely.transaction().execute(async (trx) => {
