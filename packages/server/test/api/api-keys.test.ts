@@ -121,6 +121,26 @@ describeEachDialect("api keys", (dialect) => {
     });
   });
 
+  it("documents every key endpoint in OpenAPI, with the shared ApiKey schema and examples", async () => {
+    const doc = (await h.req("GET", "/openapi.json")).body;
+    expect(doc.components.schemas.ApiKey.examples[0].id).toMatch(/^key_/);
+    expect(doc.components.schemas.AuditEvent).toBeDefined();
+    const paths = Object.keys(doc.paths);
+    for (const p of [
+      "/v1/orgs/{orgId}/api-keys",
+      "/v1/orgs/{orgId}/api-keys/allowed-permissions",
+      "/v1/api-keys/{keyId}",
+      "/v1/api-keys/{keyId}/regenerate",
+      "/v1/api-keys/{keyId}/disable",
+      "/v1/api-keys/{keyId}/enable",
+      "/v1/orgs/{orgId}/audit-events",
+    ]) {
+      expect(paths).toContain(p);
+    }
+    const media = doc.paths["/v1/orgs/{orgId}/api-keys"].post.requestBody.content["application/json"];
+    expect(Object.keys(media.examples).length).toBeGreaterThan(0);
+  });
+
   describe("errors", () => {
     it("answers 400 naming each bad field", async () => {
       const res = await create(owner, {

@@ -110,6 +110,34 @@ describeEachDialect("api key owners", (dialect) => {
     });
   });
 
+  describe("keys creating keys", () => {
+    it("a service-account key and a project key create keys for their own principal, within themselves", async () => {
+      const sa = await mkServiceAccount(h, owner, org, [{ roleId: "role_member" }]);
+      const sk = await mkKey(h, owner, org, {
+        name: "s",
+        owner: { type: "service_account", id: sa },
+        permissions: ["iam:apikeys:create", "compute:read"],
+      });
+      const child = await create(sk.secret, { name: "child" });
+      expect(child.status).toBe(201);
+      expect(child.body.apiKey.owner).toEqual({ type: "service_account", id: sa });
+      expect(child.body.apiKey.permissions.sort()).toEqual(["compute:read", "iam:apikeys:create"]);
+      expect((await create(sk.secret, { name: "w", permissions: ["compute:write"] })).status).toBe(403);
+      const p = await mkProject(h, owner, org);
+      const pk = await mkKey(h, owner, org, {
+        name: "p",
+        owner: { type: "project", id: p },
+        permissions: ["iam:apikeys:create", "storage:read"],
+      });
+      expect((await create(pk.secret, { name: "org-wide", owner: { type: "user", id: "usr_x" } })).status).toBe(403);
+      const pchild = await create(pk.secret, { name: "pchild", permissions: ["storage:read"] });
+      expect(pchild.status).toBe(201);
+      expect(pchild.body.apiKey.owner).toEqual({ type: "project", id: p });
+      const mine = await h.req("GET", `/v1/orgs/${org}/api-keys`, { token: pk.secret });
+      expect(mine.body.items.map((k: { id: string }) => k.id).sort()).toEqual([pk.id, pchild.body.apiKey.id].sort());
+    });
+  });
+
   describe("effective permissions", () => {
     it("narrow at once when the owner's roles change, and stop when the owner leaves", async () => {
       const m = await h.newMember(org, owner, [{ roleId: "role_member" }]);
