@@ -20,6 +20,7 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
   let page: Page;
   let orgId: string;
   let secret: string;
+  let shortLived: string;
 
   beforeAll(async () => {
     server = await startServer();
@@ -147,7 +148,7 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     await expiry.fill(day(10));
     await expiry.press("Tab");
     await dialog.getByRole("button", { name: "Create key" }).click();
-    await takeSecret(page);
+    shortLived = (await takeSecret(page)).shown;
     await closeSecret(page);
     const row = page.getByRole("row", { name: /short-lived/ });
     await row.waitFor();
@@ -206,6 +207,28 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     await page.getByRole("option", { name: "Operator" }).click();
     await page.getByRole("link", { name: "short-lived" }).waitFor();
     expect(orgIdOf(page)).toBe(orgId);
+  });
+
+  it("charts a key's verifications on its page (usage chart loaded lazily)", async () => {
+    // The owner of the operator org may call /v1/verify (iam:apikeys:verify) with a session token.
+    const login = await fetch(`${server.url}/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: server.email, password: PASSWORD }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${server.url}/v1/verify`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ key: shortLived }),
+      });
+      expect(((await res.json()) as { valid: boolean }).valid).toBe(true);
+    }
+    await page.getByRole("link", { name: "short-lived" }).click();
+    await page.getByText("3 requests in the last 24 hours").waitFor();
+    await page.locator(".recharts-surface").first().waitFor();
+    await screenshot(page, "key-usage");
   });
 
   it("works in a narrow (390 px) window", async () => {

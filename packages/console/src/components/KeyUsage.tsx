@@ -5,7 +5,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError, api } from "../api/client";
 import { formatDate } from "../lib/format";
-import { hourLabel, usageBuckets } from "../lib/usage";
+import { dayLabel, hourLabel, usageBuckets, usageSeries } from "../lib/usage";
 
 const RANGES = [
   { value: "24", label: "24 hours" },
@@ -13,33 +13,38 @@ const RANGES = [
   { value: "720", label: "30 days" },
 ];
 
-/** Requests per hour for one key (lazy-loaded: it brings recharts). */
+/** Requests per hour (or day) for one key; lazy-loaded because it brings recharts. */
 export default function KeyUsage({ keyId }: { keyId: string }) {
   const [hours, setHours] = useState("24");
   const usage = useQuery({
     queryKey: ["usage", keyId, hours],
-    queryFn: () => {
+    queryFn: async () => {
       const to = new Date();
       const from = new Date(to.getTime() - Number(hours) * 3_600_000);
-      return api<unknown>("GET", `/v1/api-keys/${keyId}/usage`, {
+      const res = await api<unknown>("GET", `/v1/api-keys/${keyId}/usage`, {
         query: { from: from.toISOString(), to: to.toISOString() },
       });
+      return { res, from, to };
     },
   });
   if (usage.isLoading) return <Loader size="sm" aria-label="Loading usage" />;
-  if (usage.error) {
+  if (usage.error || !usage.data) {
     const e = usage.error as ApiError;
     return (
       <Text size="sm" c="dimmed">
-        {e instanceof ApiError && e.status === 404 && e.code === "NOT_FOUND" && /No route/.test(e.message)
+        {e instanceof ApiError && e.status === 404 && /No route/.test(e.message)
           ? "Usage statistics are not available on this server."
-          : `Could not load usage: ${e.message}`}
+          : `Could not load usage: ${e?.message}`}
       </Text>
     );
   }
-  const buckets = usageBuckets(usage.data);
+  const { res, from, to } = usage.data;
+  const buckets = usageBuckets(res);
   const total = buckets.reduce((a, b) => a + b.count, 0);
-  const lastUsed = (usage.data as { lastUsedAt?: string | null })?.lastUsedAt;
+  const lastUsed = (res as { lastUsedAt?: string | null })?.lastUsedAt;
+  // Hourly bars for a day; daily bars for longer ranges.
+  const daily = Number(hours) > 24;
+  const series = usageSeries(buckets, from, to, daily ? 24 : 1);
   return (
     <Stack gap="sm">
       <SegmentedControl aria-label="Usage range" value={hours} onChange={setHours} data={RANGES} w="fit-content" />
@@ -47,14 +52,15 @@ export default function KeyUsage({ keyId }: { keyId: string }) {
         {total} request{total === 1 ? "" : "s"} in the last {RANGES.find((r) => r.value === hours)?.label}
         {lastUsed ? ` · last used ${formatDate(lastUsed, true)}` : ""}
       </Text>
-      {buckets.length === 0 ? (
+      {total === 0 ? (
         <Alert color="gray">No requests in this period.</Alert>
       ) : (
         <BarChart
           h={220}
-          data={buckets.map((b) => ({ hour: hourLabel(b.time), requests: b.count }))}
-          dataKey="hour"
+          data={series.map((b) => ({ time: daily ? dayLabel(b.time) : hourLabel(b.time), requests: b.count }))}
+          dataKey="time"
           series={[{ name: "requests", color: "indigo.6" }]}
+          yAxisProps={{ allowDecimals: false }}
           aria-label="Requests per hour"
         />
       )}

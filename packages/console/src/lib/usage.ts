@@ -41,3 +41,23 @@ export const hourLabel = (iso: string) => {
     ? iso
     : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit" });
 };
+
+/**
+ * A continuous series from `from` to `to` in steps of `stepHours`, summing the hourly buckets
+ * into their step, so quiet hours show as zero instead of disappearing.
+ */
+export function usageSeries(buckets: readonly UsageBucket[], from: Date, to: Date, stepHours: number): UsageBucket[] {
+  const step = stepHours * 3_600_000;
+  const start = Math.floor(from.getTime() / step) * step;
+  const out: UsageBucket[] = [];
+  for (let t = start; t <= to.getTime(); t += step) out.push({ time: new Date(t).toISOString(), count: 0 });
+  for (const b of buckets) {
+    const i = Math.floor((Date.parse(b.time) - start) / step);
+    if (i >= 0 && i < out.length) out[i].count += b.count;
+  }
+  return out;
+}
+
+/** Day label for the chart axis. */
+export const dayLabel = (iso: string) =>
+  new Date(iso).toLocaleDateString(undefined, { month: "short", day: "numeric" });
