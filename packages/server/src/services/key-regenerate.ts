@@ -1,13 +1,50 @@
 import { createHash, randomBytes } from "node:crypto";
 import { AppError, invalidField } from "../domain/errors.js";
 import { deriveSecret, generateSecret, hashSecret } from "../domain/keys/secret.js";
-import type { OrgAccess } from "./access.js";
+import { excess } from "../domain/keys/policy.js";
+import { keyPermissionSet, parseList } from "../domain/keys/record.js";
+import type { ApiKeysTable } from "../store/schema.js";
+import { type OrgAccess, rolePermissions } from "./access.js";
+import { callerPrincipal } from "./key-rights.js";
 import { writeAudit } from "./audit.js";
 import type { RequestCtx } from "./deps.js";
 import { type CreatedKey, type KeyService, checkVersion, staleVersion } from "./key-service.js";
 import { toKeyView } from "./key-view.js";
 
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Regenerating hands the caller the key's secret, so the caller must be able to grant
+ * everything the key carries, where it acts: otherwise an admin with rights over a
+ * service account, or a narrow key of the same user, could take a wider key's power.
+ * Only the owner itself, signed in (no key limit), skips the check.
+ */
+async function assertMayHoldSecret(svc: KeyService, access: OrgAccess, row: ApiKeysTable): Promise<void> {
+  const me = callerPrincipal(access);
+  if (me.type === row.owner_type && me.id === row.owner_id && !access.actor.limit) return;
+  const roles = await rolePermissions(svc.deps, access.org.id);
+  const carried = keyPermissionSet(
+    parseList(row.permissions),
+    parseList(row.roles),
+    roles,
+    svc.deps.catalog,
+    access.org.isOperator,
+  );
+  if (carried === null) {
+    throw new AppError(
+      "FORBIDDEN",
+      "Only its owner, signed in, may regenerate a key that carries all of the owner's permissions",
+    );
+  }
+  const scope = row.owner_type === "project" ? [row.owner_id] : parseList(row.allowed_projects);
+  const over = excess(carried, svc.grantable(access, scope));
+  if (over.length > 0) {
+    throw new AppError(
+      "FORBIDDEN",
+      `Regenerating would hand you permissions you do not hold: ${over.slice(0, 10).join(", ")}`,
+    );
+  }
+}
 
 /**
  * Issues a new secret for the same key id and settings (DESIGN §3.5). The old secret stops
@@ -30,6 +67,7 @@ export async function regenerateKey(
     }
     const { row, rights } = await svc.loadVisible(access, keyId);
     if (!rights.edit) throw new AppError("FORBIDDEN", "You may view this key but not regenerate it");
+    await assertMayHoldSecret(svc, access, row);
     const prefix = deps.config.keyPrefix;
     const idem = opts.idempotencyKey;
     const idemHash = idem ? createHash("sha256").update(idem).digest("hex") : null;

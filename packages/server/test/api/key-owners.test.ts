@@ -138,6 +138,35 @@ describeEachDialect("api key owners", (dialect) => {
     });
   });
 
+  describe("regenerate cannot take power", () => {
+    it("refuses to hand a wider key's secret to a narrower caller", async () => {
+      const sa = await mkServiceAccount(h, owner, org, [{ roleId: "role_owner" }]);
+      const sk = await mkKey(h, owner, org, {
+        name: "wide",
+        owner: { type: "service_account", id: sa },
+        permissions: ["compute:write", "iam:orgs:read"],
+      });
+      const admin = await h.newMember(org, owner, [{ roleId: "role_admin" }], "admin");
+      const res = await h.req("POST", `/v1/api-keys/${sk.id}/regenerate`, { token: admin.token });
+      expect(res.status).toBe(403);
+      expect((await h.req("GET", `/v1/orgs/${org}`, { token: sk.secret })).status).toBe(200);
+      const narrowSa = await mkKey(h, owner, org, {
+        name: "narrow",
+        owner: { type: "service_account", id: sa },
+        permissions: ["iam:orgs:read"],
+      });
+      expect((await h.req("POST", `/v1/api-keys/${narrowSa.id}/regenerate`, { token: admin.token })).status).toBe(200);
+      // A narrow key of a user cannot regenerate that user's all-powerful key.
+      const full = await mkKey(h, owner, org, { name: "full" });
+      const narrow = await mkKey(h, owner, org, {
+        name: "narrow",
+        permissions: ["iam:apikeys:create", "iam:orgs:read"],
+      });
+      expect((await h.req("POST", `/v1/api-keys/${full.id}/regenerate`, { token: narrow.secret })).status).toBe(403);
+      expect((await h.req("POST", `/v1/api-keys/${full.id}/regenerate`, { token: owner })).status).toBe(200);
+    });
+  });
+
   describe("effective permissions", () => {
     it("narrow at once when the owner's roles change, and stop when the owner leaves", async () => {
       const m = await h.newMember(org, owner, [{ roleId: "role_member" }]);
