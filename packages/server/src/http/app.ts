@@ -162,6 +162,15 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     throw new AppError("UNAUTHENTICATED", "Sign in or present an API key");
   });
   app.addHook("onResponse", async (req, reply) => metrics.observe(req, reply));
+  // Graceful shutdown: once closing, answers in flight carry `Connection: close`, so
+  // keep-alive clients let go and close() does not wait out the keep-alive timeout.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_req, reply) => {
+    if (closing) reply.header("connection", "close");
+  });
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
