@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig } from "./config.js";
@@ -21,7 +22,6 @@ export async function main(): Promise<void> {
   const consoleDir = path.resolve(here, "../../console/dist");
   const kw = await createKeyward(config, { consoleDir });
   const first = await bootstrap(kw.db, config, new Date());
-  if (first) printFirstStart(first, config.port);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -34,6 +34,8 @@ export async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
   await kw.app.listen({ port: config.port, host: config.host });
+  // After listening, so the printed URL has the real port (KEYWARD_PORT=0 picks one).
+  if (first) printFirstStart(first, (kw.app.server.address() as AddressInfo).port);
 }
 
 function printFirstStart(first: { email: string; password?: string }, port: number) {
