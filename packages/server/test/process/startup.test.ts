@@ -1,0 +1,196 @@
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import pg from "pg";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { randomBase62 } from "../../src/domain/ids.js";
+import { FIXTURE_CONFIG, ServerProcess, api } from "./process-helpers.js";
+
+const SECRET = "process-secret-process-secret-process-0123456789";
+
+// Each test starts real processes (tsx compiles on start): generous timeouts.
+describe("server process", { timeout: 120_000 }, () => {
+  const dirs: string[] = [];
+  const procs: ServerProcess[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(path.join(tmpdir(), "keyward-proc-"));
+    dirs.push(d);
+    return d;
+  };
+  /** `KEYWARD_SECRET: undefined` leaves the pepper to be generated into the data dir. */
+  const start = (env: Record<string, string | undefined>) => {
+    const full = { KEYWARD_SECRET: SECRET, KEYWARD_CONFIG: FIXTURE_CONFIG, ...env };
+    const p = new ServerProcess(Object.fromEntries(Object.entries(full).filter((e): e is [string, string] => e[1] !== undefined)));
+    procs.push(p);
+    return p;
+  };
+
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.stop()));
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("first start creates the owner and operator org and prints a random password once; a second start keeps everything", async () => {
+    const dataDir = tempDir();
+    const first = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_SECRET: undefined });
+    const base = await first.ready();
+    const email = /email:\s+(\S+)/.exec(first.out)?.[1];
+    const password = /password:\s+([0-9A-Za-z]{20})\s/.exec(first.out)?.[1];
+    expect(email).toBe("admin@keyward.local");
+    expect(password).toBeDefined();
+    expect(first.out).toContain(`console:  ${base}/`.replace("127.0.0.1", "localhost"));
+    expect(first.out.match(/password:/g)).toHaveLength(1);
+    const login = await api(base, "POST", "/v1/auth/login", { body: { email, password } });
+    expect(login.status).toBe(200);
+    expect(login.body.user.mustChangePassword).toBe(true);
+    const orgs = await api(base, "GET", "/v1/orgs", { token: login.body.token });
+    expect(orgs.body.items).toHaveLength(1);
+    expect(orgs.body.items[0]).toMatchObject({ name: "Operator", isOperator: true });
+    const created = await api(base, "POST", "/v1/orgs", { token: login.body.token, body: { name: "Survives restarts" } });
+    expect(created.status).toBe(201);
+    expect(await first.stop()).toBe(0);
+
+    const second = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_SECRET: undefined });
+    const base2 = await second.ready();
+    expect(second.out).not.toContain("password:");
+    expect(second.out).not.toContain("first start");
+    const again = await api(base2, "POST", "/v1/auth/login", { body: { email, password } });
+    expect(again.status).toBe(200);
+    const orgs2 = await api(base2, "GET", "/v1/orgs", { token: again.body.token });
+    expect(orgs2.body.items.map((o: { name: string }) => o.name).sort()).toEqual(["Operator", "Survives restarts"]);
+    // The generated pepper was written once and kept.
+    expect(statSync(path.join(dataDir, "secret.key")).mode & 0o777).toBe(0o600);
+    expect(await second.stop()).toBe(0);
+  });
+
+  it("takes the owner login from KEYWARD_ADMIN_EMAIL and KEYWARD_ADMIN_PASSWORD", async () => {
+    const p = start({ KEYWARD_DATA_DIR: tempDir(), KEYWARD_ADMIN_EMAIL: "Boss@Example.com", KEYWARD_ADMIN_PASSWORD: "chosen-password-123" });
+    const base = await p.ready();
+    expect(p.out).toContain("email:    boss@example.com");
+    expect(p.out).toContain("the one in KEYWARD_ADMIN_PASSWORD");
+    expect(p.out).not.toContain("chosen-password-123");
+    const login = await api(base, "POST", "/v1/auth/login", { body: { email: "boss@example.com", password: "chosen-password-123" } });
+    expect(login.status).toBe(200);
+    expect(login.body.user.mustChangePassword).toBe(false);
+  });
+
+  it("refuses to start with a broken config file, or bad settings, with a clear message and exit code 2", async () => {
+    const cases: [string, string, RegExp][] = [
+      ["not JSON", "{ nope", /cannot read JSON/],
+      ["an unknown field", JSON.stringify({ permissions: [], colour: "red" }), /is invalid/],
+      ["a malformed permission name", JSON.stringify({ permissions: [{ name: "Compute Read", description: "x" }] }), /is invalid.*permissions\/0\/name/],
+      ["a reserved iam: permission", JSON.stringify({ permissions: [{ name: "iam:foo:read", description: "x" }] }), /iam:foo:read is reserved/],
+      ["a duplicate permission", JSON.stringify({ permissions: [{ name: "a:read", description: "" }, { name: "a:read", description: "" }] }), /declared twice/],
+    ];
+    const dir = tempDir();
+    const runs = cases.map(([what, content, message], i) => {
+      const file = path.join(dir, `config-${i}.json`);
+      writeFileSync(file, content);
+      return { what, file, message, p: start({ KEYWARD_DATA_DIR: path.join(dir, `data-${i}`), KEYWARD_CONFIG: file }) };
+    });
+    const missing = start({ KEYWARD_DATA_DIR: dir, KEYWARD_CONFIG: path.join(dir, "nope.json") });
+    const port = start({ KEYWARD_DATA_DIR: dir, KEYWARD_PORT: "eighty" });
+    const secret = start({ KEYWARD_DATA_DIR: dir, KEYWARD_SECRET: "short" });
+    for (const { what, file, message, p } of runs) {
+      expect(await p.exited, what).toBe(2);
+      expect(p.err, what).toMatch(/^keyward: Config file /m);
+      expect(p.err, what).toContain(file);
+      expect(p.err, what).toMatch(message);
+      expect(p.err, what).not.toMatch(/\n\s+at /); // a message, not a stack trace
+      expect(p.out, what).not.toContain("Server listening");
+    }
+    expect(existsSync(path.join(dir, "data-0", "keyward.db"))).toBe(false);
+    expect(await missing.exited).toBe(2);
+    expect(missing.err).toMatch(/KEYWARD_CONFIG: .*nope\.json does not exist/);
+    expect(await port.exited).toBe(2);
+    expect(port.err).toContain("KEYWARD_PORT must be an integer");
+    expect(await secret.exited).toBe(2);
+    expect(secret.err).toContain("KEYWARD_SECRET must be at least 32 characters");
+  });
+
+  it("on SIGTERM finishes the request in flight, exits 0 and leaves a consistent SQLite file", async () => {
+    const dataDir = tempDir();
+    const p = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_ADMIN_EMAIL: "drain@example.com", KEYWARD_ADMIN_PASSWORD: "drain-password-123" });
+    const base = await p.ready();
+    const { port } = new URL(base);
+    // A login whose body is still arriving when SIGTERM comes.
+    const body = JSON.stringify({ email: "drain@example.com", password: "drain-password-123" });
+    const socket = connect(Number(port), "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    let response = "";
+    socket.on("data", (d) => (response += d));
+    const closed = new Promise((r) => socket.once("close", r));
+    socket.write(`POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+    socket.write(body.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 300));
+    p.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(p.child.exitCode).toBeNull(); // still draining
+    socket.write(body.slice(10));
+    // The answer comes with `Connection: close`, and the process exits promptly after it
+    // (not after the 72 s keep-alive timeout).
+    await closed;
+    const drainedAt = Date.now();
+    expect(response, `${p.out}\n${p.err}`).toMatch(/^HTTP\/1\.1 200/);
+    expect(response.toLowerCase()).toContain("connection: close");
+    const token = /"token":"(sess_[0-9A-Za-z]+)"/.exec(response)?.[1];
+    expect(token).toBeDefined();
+    expect(await p.exited).toBe(0);
+    expect(Date.now() - drainedAt).toBeLessThan(10_000);
+    expect(p.out).toContain("shutting down");
+
+    const file = path.join(dataDir, "keyward.db");
+    // Closed cleanly: the WAL was checkpointed and removed.
+    expect(existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0).toBe(0);
+    const db = new SQLite(file, { readonly: true });
+    try {
+      expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+      expect(db.pragma("foreign_key_check")).toEqual([]);
+      // The drained request's session was committed.
+      const sessions = db.prepare("select count(*) as n from sessions").get() as { n: number };
+      expect(sessions.n).toBe(1);
+    } finally {
+      db.close();
+    }
+  });
+
+  describe("on PostgreSQL", () => {
+    const schema = `p_${randomBase62(10).toLowerCase()}`;
+    afterEach(async () => {
+      const client = new pg.Client({ connectionString: inject("pgUrl") });
+      await client.connect();
+      await client.query(`drop schema if exists ${schema} cascade`);
+      await client.end();
+    });
+
+    it("starts from KEYWARD_DATABASE_URL in its own schema, bootstraps once and keeps data across restarts", async () => {
+      const env = { KEYWARD_DATA_DIR: tempDir(), KEYWARD_DATABASE_URL: inject("pgUrl"), KEYWARD_DATABASE_SCHEMA: schema };
+      const first = start(env);
+      const base = await first.ready();
+      const password = /password:\s+([0-9A-Za-z]{20})\s/.exec(first.out)?.[1];
+      expect(password).toBeDefined();
+      expect((await api(base, "GET", "/readyz")).body).toEqual({ status: "ok", database: "postgres" });
+      const login = await api(base, "POST", "/v1/auth/login", { body: { email: "admin@keyward.local", password } });
+      expect(login.status).toBe(200);
+      await api(base, "POST", "/v1/orgs", { token: login.body.token, body: { name: "On PostgreSQL" } });
+      expect(await first.stop()).toBe(0);
+
+      const client = new pg.Client({ connectionString: inject("pgUrl") });
+      await client.connect();
+      const tables = await client.query("select table_name from information_schema.tables where table_schema = $1", [schema]);
+      await client.end();
+      expect(tables.rows.map((r) => r.table_name)).toEqual(expect.arrayContaining(["users", "orgs", "audit_events"]));
+
+      const second = start(env);
+      const base2 = await second.ready();
+      expect(second.out).not.toContain("password:");
+      const again = await api(base2, "POST", "/v1/auth/login", { body: { email: "admin@keyward.local", password } });
+      expect(again.status).toBe(200);
+      const orgs = await api(base2, "GET", "/v1/orgs", { token: again.body.token });
+      expect(orgs.body.items.map((o: { name: string }) => o.name).sort()).toEqual(["On PostgreSQL", "Operator"]);
+      expect(await second.stop()).toBe(0);
+    });
+  });
+});
