@@ -101,7 +101,7 @@ function report(err: unknown, json: boolean): number {
     else {
       process.stderr.write(`error: ${err.detail} (${err.code}, HTTP ${err.status})\n`);
       for (const f of err.errors) process.stderr.write(`  ${f.path || "(request)"}: ${f.message}\n`);
-      if (err.status === 401 && !process.env.KEYWARD_API_KEY)
+      if (err.code === "UNAUTHENTICATED" && !process.env.KEYWARD_API_KEY)
         process.stderr.write("hint: sign in with `keyward login`\n");
     }
     return EXIT.api;

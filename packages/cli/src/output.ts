@@ -37,13 +37,21 @@ export function cell(v: unknown): string {
   return String(v);
 }
 
+/** Widest a table column gets before its text wraps (long permission lists, descriptions). */
+const MAX_COLUMN = 60;
+
 export function printTable<T>(io: Io, rows: T[], columns: Column<T>[]): void {
+  const cells = rows.map((row) => columns.map(([, get]) => cell(get(row))));
+  const colWidths = columns.map(([h], i) =>
+    Math.min(MAX_COLUMN, Math.max(h.length, ...cells.map((r) => r[i].length)) + 2),
+  );
   const table = new Table({
     head: columns.map(([h]) => h),
     style: io.colour ? { head: ["cyan"], border: ["grey"] } : { head: [], border: [] },
+    colWidths,
     wordWrap: true,
   });
-  for (const row of rows) table.push(columns.map(([, get]) => cell(get(row))));
+  for (const r of cells) table.push(r);
   io.out(table.toString());
 }
 

@@ -69,24 +69,36 @@ export function orgsCommand(): Command {
       .option("--name <name>")
       .option(
         "--setting <key=value>",
-        "a policy setting, e.g. requireExpiry=true, maxKeyLifetimeDays=90 (repeatable)",
-        collect,
+        "a policy setting (repeatable): restrictKeyCreation, requireExpiry, inviterManagesKeys=true|false; maxKeyLifetimeDays, maxKeysPerUser=N|none; allowedIps=CIDR,CIDR",
+        (v: string, prev: string[] = []) => [...prev, v],
       ),
-    ["keyward orgs update org_123 --setting requireExpiry=true --setting maxKeyLifetimeDays=90"],
+    [
+      "keyward orgs update org_123 --setting requireExpiry=true --setting maxKeyLifetimeDays=90",
+      "keyward orgs update org_123 --setting allowedIps=10.0.0.0/8,192.0.2.7",
+    ],
   ).action(
     act(async (ctx, orgId: string, o: { name?: string; setting?: string[] }) => {
       const settings: Rec = {};
       for (const s of o.setting ?? []) {
         const i = s.indexOf("=");
         if (i < 1) throw new UsageError(`--setting: "${s}" should be key=value`);
+        const key = s.slice(0, i);
         const raw = s.slice(i + 1);
         let value: unknown = raw;
-        try {
-          value = JSON.parse(raw);
-        } catch {
-          value = raw.includes(",") ? raw.split(",") : raw;
+        if (key === "allowedIps")
+          value = raw
+            .split(",")
+            .map((v) => v.trim())
+            .filter(Boolean);
+        else if (raw === "null" || raw === "none") value = null;
+        else {
+          try {
+            value = JSON.parse(raw);
+          } catch {
+            value = raw;
+          }
         }
-        settings[s.slice(0, i)] = value;
+        settings[key] = value;
       }
       const body = compact({ name: o.name, settings: o.setting ? settings : undefined });
       if (Object.keys(body).length === 0) throw new UsageError("Nothing to update: pass --name or --setting");
@@ -284,10 +296,12 @@ export function membersCommand(): Command {
     "keyward members invite dev@example.com --role role_member",
   ]);
   const cols: Column<Rec>[] = [
-    ["USER", (m) => m.user?.id ?? m.userId ?? m.id],
-    ["EMAIL", (m) => m.user?.email ?? m.email],
+    ["USER", (m) => m.userId],
+    ["EMAIL", (m) => m.email],
+    ["NAME", (m) => m.name],
     ["ROLES", bindings],
     ["INVITED BY", (m) => m.invitedBy],
+    ["JOINED", (m) => m.joinedAt],
   ];
   examples(listOptions(members.command("list").alias("ls").description("list members")), [
     "keyward members list --json",
@@ -366,7 +380,7 @@ export function rolesCommand(): Command {
   const cols: Column<Rec>[] = [
     ["ID", (r) => r.id],
     ["NAME", (r) => r.name],
-    ["BUILT-IN", (r) => r.builtin ?? r.builtIn],
+    ["BUILT-IN", (r) => r.builtin],
     ["PERMISSIONS", (r) => r.permissions],
   ];
   examples(listOptions(roles.command("list").alias("ls").description("list roles")), ["keyward roles list"]).action(
