@@ -1,4 +1,6 @@
+import type { Kysely } from "kysely";
 import { AppError, notFound } from "../domain/errors.js";
+import type { Database } from "../store/schema.js";
 import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
@@ -72,9 +74,9 @@ export class MemberService {
     const before = await this.get(access, userId);
     access.require("iam:members:manage");
     await checkBindings(this.deps, access, roles);
-    await this.keepAnOwner(access.org.id, userId, roles);
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
+      await this.keepAnOwner(trx, access.org.id, userId, roles);
       await replaceBindings(trx, access.org.id, { type: "user", id: userId }, roles, t);
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
@@ -92,8 +94,8 @@ export class MemberService {
     await this.get(access, userId);
     const isSelf = access.actor.kind === "user" && access.actor.id === userId;
     if (!isSelf) access.require("iam:members:manage");
-    await this.keepAnOwner(access.org.id, userId, []);
     await this.deps.db.kysely.transaction().execute(async (trx) => {
+      await this.keepAnOwner(trx, access.org.id, userId, []);
       await trx.deleteFrom("bindings").where("org_id", "=", access.org.id).where("principal_id", "=", userId).execute();
       await trx.deleteFrom("org_members").where("org_id", "=", access.org.id).where("user_id", "=", userId).execute();
       const left = await trx.selectFrom("org_members").select("org_id").where("user_id", "=", userId).executeTakeFirst();
@@ -104,10 +106,16 @@ export class MemberService {
     this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: userId });
   }
 
-  /** An org must keep at least one org-wide owner. */
-  private async keepAnOwner(orgId: string, userId: string, nextRoles: RoleBinding[]): Promise<void> {
+  /**
+   * An org must keep at least one org-wide owner. Runs inside the change's transaction with
+   * the org row locked (PostgreSQL), so two owners demoting each other at once cannot both win.
+   */
+  private async keepAnOwner(trx: Kysely<Database>, orgId: string, userId: string, nextRoles: RoleBinding[]): Promise<void> {
+    if (this.deps.db.dialect === "postgres") {
+      await trx.selectFrom("orgs").select("id").where("id", "=", orgId).forUpdate().execute();
+    }
     if (nextRoles.some((r) => r.roleId === "role_owner" && !r.projectId)) return;
-    const owners = await this.deps.db.kysely
+    const owners = await trx
       .selectFrom("bindings")
       .select("principal_id")
       .where("org_id", "=", orgId)
