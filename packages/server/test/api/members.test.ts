@@ -119,6 +119,27 @@ describeEachDialect("members", (dialect) => {
     expect(list.body.items.map((m: { userId: string }) => m.userId)).toEqual([second.userId]);
   });
 
+  it("two owners demoting or removing each other at once leave one owner", async () => {
+    for (const mode of ["demote", "remove"] as const) {
+      const org = await h.newOrgWithOwner(`race-${mode}`);
+      const second = await h.newMember(org.orgId, org.token, [{ roleId: "role_owner" }], `race2-${mode}`);
+      const act = (token: string, userId: string) =>
+        mode === "demote"
+          ? h.req("PATCH", `/v1/orgs/${org.orgId}/members/${userId}`, { token, body: { roles: [{ roleId: "role_admin" }] } })
+          : h.req("DELETE", `/v1/orgs/${org.orgId}/members/${userId}`, { token });
+      const results = await Promise.all([act(org.token, second.userId), act(second.token, org.userId)]);
+      expect(results.map((r) => r.status).sort(), mode).toEqual([mode === "demote" ? 200 : 204, 409]);
+      const owners = await h.kw.db.kysely
+        .selectFrom("bindings")
+        .select("principal_id")
+        .where("org_id", "=", org.orgId)
+        .where("role_id", "=", "role_owner")
+        .where("project_id", "is", null)
+        .execute();
+      expect(owners, mode).toHaveLength(1);
+    }
+  });
+
   it("removing a member ends their access at once; removal from their last org revokes their sessions", async () => {
     const org = await h.newOrgWithOwner("remover");
     const m = await h.newMember(org.orgId, org.token, [{ roleId: "role_viewer" }], "gone");
