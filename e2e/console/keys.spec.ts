@@ -43,6 +43,11 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
   it("creates a key with IP and permission restrictions, showing the secret once", async () => {
     await page.getByRole("button", { name: "Create key" }).click();
     const dialog = page.getByRole("dialog", { name: "Create API key" });
+    await dialog.getByLabel("Name").waitFor();
+    // The dialog takes focus on its first field and keeps Tab inside itself.
+    await expect.poll(() => dialog.getByLabel("Name").evaluate((el) => el === document.activeElement)).toBe(true);
+    for (let i = 0; i < 40; i++) await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => !!document.activeElement?.closest("[role=dialog]"))).toBe(true);
     await dialog.getByRole("button", { name: "Create key" }).click();
     await dialog.getByText("Name is required").waitFor();
     await dialog.getByLabel("Name").fill("ci-deploy");
@@ -68,6 +73,9 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     expect(copied).toBe(shown);
     secret = shown;
     await screenshot(page, "secret-once");
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").getByText("Close without the secret?").waitFor();
+    await page.getByRole("dialog").getByRole("button", { name: "Go back" }).click();
     await closeSecret(page);
     const row = page.getByRole("row", { name: /ci-deploy/ });
     await row.waitFor();
@@ -194,6 +202,27 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     await page.getByRole("link", { name: "Members" }).click();
     await page.getByRole("cell", { name: server.email }).waitFor();
     await screenshot(page, "members");
+  });
+
+  it("creates a key owned by a service account and lists it under the service-account view", async () => {
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByRole("button", { name: "Create key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create API key" });
+    await dialog.getByLabel("Name").fill("reporter-key");
+    await dialog.getByText("Service account", { exact: true }).click();
+    await dialog.getByRole("combobox", { name: "Owning service account" }).click();
+    await page.getByRole("option", { name: "reporter" }).click();
+    await dialog.getByLabel("Expiry date").fill(day(5));
+    await dialog.getByLabel("Expiry date").press("Tab");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    await takeSecret(page);
+    await closeSecret(page);
+    expect(await page.getByRole("link", { name: "reporter-key" }).count()).toBe(0);
+    await page.getByRole("combobox", { name: "View" }).click();
+    await page.getByRole("option", { name: "All service-account keys" }).click();
+    const row = page.getByRole("row", { name: /reporter-key/ });
+    await row.waitFor();
+    expect(await row.innerText()).toContain("Service account");
   });
 
   it("creates a second organization and switches between them", async () => {

@@ -41,7 +41,10 @@ export function AcceptInvitationPage({ token }: { token: string }) {
           <form onSubmit={submit} noValidate>
             <Stack>
               <Title order={2}>Accept invitation</Title>
-              <Text size="sm">If you already have a Keyward account, leave these empty and accept.</Text>
+              <Text size="sm">
+                New to Keyward? Choose a name and password. Already have an account? Sign in first in this browser, then
+                open the link again and accept with the fields left empty.
+              </Text>
               {failure && (
                 <Alert color="red" role="alert">
                   {failure}
