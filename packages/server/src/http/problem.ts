@@ -85,6 +85,12 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
         : "Bad request";
     return sendProblem(reply, "INVALID_REQUEST", detail, req.id);
   }
+  // A concurrent change won a uniqueness or reference race the service checked beforehand.
+  const dbCode = (err as { code?: unknown }).code;
+  if (dbCode === "23505" || dbCode === "23503" || (typeof dbCode === "string" && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY|FOREIGNKEY)$/.test(dbCode))) {
+    req.log.warn({ err }, "constraint violation");
+    return sendProblem(reply, "CONFLICT", "The request conflicts with a concurrent change; retry", req.id);
+  }
   req.log.error({ err }, "unhandled error");
   return sendProblem(reply, "INTERNAL", `Internal error; quote request id ${req.id}`, req.id);
 }
