@@ -111,6 +111,16 @@ describeEachDialect("roles", (dialect) => {
     expect((await h.req("DELETE", `/v1/roles/${role.body.id}`, { token: owner.token })).status).toBe(204);
   });
 
+  it("answers a lost uniqueness race with 409 or 400, never 500", async () => {
+    const results = await Promise.all(Array.from({ length: 4 }, () => create({ name: "raced", permissions: ["compute:read"] })));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    for (const r of results.filter((r) => r.status !== 201)) {
+      expect([400, 409]).toContain(r.status);
+      expect(r.headers["content-type"]).toContain("application/problem+json");
+    }
+  });
+
   it("keeps custom roles inside their org", async () => {
     const other = await h.newOrgWithOwner("roles-other");
     const theirs = await h.req("POST", `/v1/orgs/${other.orgId}/roles`, { token: other.token, body: { name: "theirs", permissions: ["compute:read"] } });
