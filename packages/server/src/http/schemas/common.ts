@@ -53,7 +53,7 @@ export const ref = <T extends TSchema & { $id?: string }>(schema: T) =>
 export const RoleBindingSchema = Type.Object(
   {
     roleId: Type.String({ maxLength: 48, examples: ["role_member"] }),
-    projectId: Type.Optional(Type.Union([Id("prj"), Type.Null()], { description: "null or absent: org-wide" })),
+    projectId: Type.Optional(Type.Union([Type.Null(), Id("prj")], { description: "null or absent: org-wide" })),
   },
   { $id: "RoleBinding", additionalProperties: false },
 );
