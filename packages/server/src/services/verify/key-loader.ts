@@ -30,18 +30,54 @@ export const cachedKeyTags = (v: CachedKey): CacheTags => ({
 });
 
 /**
+ * A FIFO limit on concurrent loads. Cache misses arrive in bursts (a cold start under load);
+ * without a limit they pile onto the database, and Kysely's SQLite connection mutex wakes
+ * every waiter on each release, which turns a burst of N loads into O(N²) work.
+ */
+export class LoadLimiter {
+  private active = 0;
+  private queue: (() => void)[] = [];
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active < this.max) this.active++;
+    else await new Promise<void>((resolve) => this.queue.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot straight to the next waiter, so no newcomer can jump the queue.
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+/**
  * Reads keys for the cache by secret hash or by id (tokens name their key by id), using the
  * API-keys resolver for everything after the row lookup.
  */
 export class KeyLoader {
   private readonly resolver: KeyResolver;
+  private readonly limiter: LoadLimiter;
 
   constructor(private readonly deps: Deps) {
     this.resolver = new KeyResolver(deps);
+    // SQLite has one connection; PostgreSQL's pool has 10: leave room for other requests.
+    this.limiter = new LoadLimiter(deps.db.dialect === "sqlite" ? 2 : 6);
   }
 
   /** The key whose current (or grace-period previous) secret has this hash. */
-  async byHash(hash: string): Promise<CachedKey | null> {
+  byHash(hash: string): Promise<CachedKey | null> {
+    return this.limiter.run(() => this.loadByHash(hash));
+  }
+
+  byId(keyId: string): Promise<CachedKey | null> {
+    return this.limiter.run(() => this.loadById(keyId));
+  }
+
+  private async loadByHash(hash: string): Promise<CachedKey | null> {
     const db = this.deps.db.kysely;
     const row = await db.selectFrom("api_keys").selectAll().where("secret_hash", "=", hash).executeTakeFirst();
     if (row) return this.wrap(await this.resolver.resolveRow(row, "current"), null);
@@ -52,7 +88,7 @@ export class KeyLoader {
     return this.wrap(await this.resolver.resolveRow(prev, "previous"), ends);
   }
 
-  async byId(keyId: string): Promise<CachedKey | null> {
+  private async loadById(keyId: string): Promise<CachedKey | null> {
     const row = await this.deps.db.kysely.selectFrom("api_keys").selectAll().where("id", "=", keyId).executeTakeFirst();
     return row ? this.wrap(await this.resolver.resolveRow(row, "current"), null) : null;
   }
