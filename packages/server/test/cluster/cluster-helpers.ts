@@ -86,7 +86,7 @@ export class Cluster {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: serverDir, env, stdio: ["ignore", "pipe", "pipe"] });
     const node = new Node(`http://127.0.0.1:${port}`, child);
     this.nodes.push(node);
-    const deadline = Date.now() + 25_000;
+    const deadline = Date.now() + 50_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`node exited (${child.exitCode}): ${node.log}`);
       try {

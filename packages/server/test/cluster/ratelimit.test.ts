@@ -13,7 +13,7 @@ import { Cluster, type Node, setupVerifier } from "./cluster-helpers.js";
     a = await cluster.start();
     b = await cluster.start();
     s = await setupVerifier(a);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => cluster?.close(), 30_000);
 
   it("admits at most `limit` verifications in total across both nodes", async () => {

@@ -16,7 +16,7 @@ import { Cluster, type Node, setupVerifier } from "./cluster-helpers.js";
     a = await cluster.start();
     b = await cluster.start();
     s = await setupVerifier(a);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => cluster?.close(), 30_000);
 
   /** Polls `node` until the key's verdict is `code`; returns how long that took (ms). */
