@@ -7,7 +7,7 @@ export default defineConfig({
     exclude: ["node_modules/**"],
     globalSetup: ["support/global-setup.ts"],
     fileParallelism: false,
-    testTimeout: 60_000,
+    testTimeout: 120_000,
     hookTimeout: 180_000,
   },
 });

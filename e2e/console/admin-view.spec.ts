@@ -42,8 +42,8 @@ describe.skipIf(chromiumMissing())("console: admin view and key policy", () => {
     [owner, member] = await Promise.all([launchChromium(server.url), launchChromium(server.url)]);
     ownerPage = owner.context.pages()[0] ?? (await owner.context.newPage());
     memberPage = member.context.pages()[0] ?? (await member.context.newPage());
-    ownerPage.setDefaultTimeout(15_000);
-    memberPage.setDefaultTimeout(15_000);
+    ownerPage.setDefaultTimeout(30_000);
+    memberPage.setDefaultTimeout(30_000);
   });
   afterAll(async () => {
     await Promise.all([owner?.close(), member?.close()]);

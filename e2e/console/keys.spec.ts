@@ -27,7 +27,7 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     chrome = await launchChromium(server.url);
     context = chrome.context;
     page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
+    page.setDefaultTimeout(30_000);
   });
   afterAll(async () => {
     await chrome?.close();

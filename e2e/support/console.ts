@@ -71,4 +71,24 @@ export async function saveSettings(page: Page) {
   await page.getByRole("button", { name: "Save settings" }).click();
   const res = await saved;
   if (res.status() !== 200) throw new Error(`saving settings failed: ${res.status()} ${await res.text()}`);
+  await dismissNotifications(page);
+}
+
+/**
+ * Closes toast notifications: they pause while hovered, so one sitting over a button the test
+ * clicks next would never go away by itself.
+ */
+export async function dismissNotifications(page: Page) {
+  const close = page.locator(".mantine-Notification-root button");
+  await close
+    .first()
+    .waitFor({ timeout: 5000 })
+    .catch(() => {});
+  for (let i = 0; i < 10 && (await close.count()) > 0; i++) {
+    await close
+      .first()
+      .click({ timeout: 2000 })
+      .catch(() => {});
+    await page.waitForTimeout(250);
+  }
 }
