@@ -134,6 +134,23 @@ describe("against a running server", () => {
     expect(table.stdout).not.toMatch(ANSI);
   });
 
+  it("colours output on a terminal, but not with NO_COLOR", async () => {
+    // util-linux `script` gives the CLI a pseudo-terminal.
+    const { BIN } = await import("./run.js");
+    const { execFileSync } = await import("node:child_process");
+    const onTty = (extra: Record<string, string | undefined>) => {
+      const vars: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...process.env, ...env, ...extra })) if (v !== undefined) vars[k] = v;
+      return execFileSync("script", ["-qec", `"${process.execPath}" "${BIN}" whoami`, "/dev/null"], {
+        env: vars,
+      }).toString();
+    };
+    expect(onTty({})).toMatch(ANSI);
+    const plain = onTty({ NO_COLOR: "1" });
+    expect(plain).toContain(server.email);
+    expect(plain).not.toMatch(ANSI);
+  });
+
   it("runs the key lifecycle: create → list → use → regenerate → disable/enable → update → delete", async () => {
     const created = await kw([
       "keys",
@@ -389,9 +406,11 @@ describe("keyward serve", () => {
         child.stderr.on("data", on);
         child.on("exit", (code) => reject(new Error(`serve exited ${code}:\n${out}`)));
       });
-      expect(out).toContain("first start");
       const health = await fetch(`${url}/healthz`);
       expect(health.status).toBe(200);
+      // The first-start notice follows the listen line.
+      for (let i = 0; i < 50 && !out.includes("first start"); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain("first start");
     } finally {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
