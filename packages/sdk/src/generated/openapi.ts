@@ -3797,7 +3797,7 @@ export interface components {
         };
         RoleBinding: {
             /** @description null or absent: org-wide */
-            projectId?: string | null;
+            projectId?: null | string;
             /** @example role_member */
             roleId: string;
         };
