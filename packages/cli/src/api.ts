@@ -30,3 +30,24 @@ export const seg = encodeURIComponent;
 export function compact<T extends Record<string, unknown>>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** A list endpoint: one page (`--limit`, `--cursor`), or with `--all` every page joined. */
+export async function list<T = Record<string, unknown>>(
+  ctx: Ctx,
+  path: string,
+  o: { limit?: string; cursor?: string; all?: boolean },
+  query: Record<string, unknown> = {},
+): Promise<{ items: T[]; nextCursor: string | null }> {
+  const page = (cursor?: string) =>
+    api<{ items: T[]; nextCursor?: string | null }>(ctx, "GET", path, { query: { ...query, limit: o.limit, cursor } });
+  const first = await page(o.cursor);
+  if (!o.all) return { items: first.items, nextCursor: first.nextCursor ?? null };
+  const items = [...first.items];
+  let next = first.nextCursor;
+  while (next) {
+    const more = await page(next);
+    items.push(...more.items);
+    next = more.nextCursor;
+  }
+  return { items, nextCursor: null };
+}

@@ -334,6 +334,14 @@ describe("against a running server", () => {
     expect(actions).toContain("api_key.create");
     expect(actions).toContain("api_key.delete");
     expect(actions.every((a: string) => a.startsWith("api_key."))).toBe(true);
+    const page = (await kw(["audit", "list", "--limit", "2", "--json"])).json();
+    expect(page.items).toHaveLength(2);
+    expect(page.nextCursor).toBeTruthy();
+    const next = (await kw(["audit", "list", "--limit", "2", "--cursor", page.nextCursor, "--json"])).json();
+    expect(next.items[0].id).not.toBe(page.items[0].id);
+    const everything = (await kw(["audit", "list", "--limit", "2", "--all", "--json"])).json();
+    expect(everything.items.length).toBeGreaterThan(4);
+    expect(everything.nextCursor).toBeNull();
     const table = await kw(["audit", "list", "--limit", "3"]);
     expect(table.stdout).toContain("ACTION");
   });

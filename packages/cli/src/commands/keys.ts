@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Command } from "commander";
-import { api, compact, seg } from "../api.js";
+import { api, compact, list, seg } from "../api.js";
 import type { Ctx } from "../context.js";
 import { type Column, bold, printJson, printList, printRecord, printTable, yellow } from "../output.js";
 import { UsageError, collect, parseDuration, parseExpires, parseOwner, parseRateLimit } from "../parse.js";
@@ -146,9 +146,7 @@ export function keysCommand(): Command {
     ["keyward keys list", "keyward keys list --view all --json | jq '.items[].id'"],
   ).action(
     act(async (ctx, o: { view?: string; limit?: string; cursor?: string }) => {
-      const page = await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/api-keys`, {
-        query: { view: o.view, limit: o.limit, cursor: o.cursor },
-      });
+      const page = await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/api-keys`, o, { view: o.view });
       printList(ctx.io, page, KEY_COLUMNS);
     }),
   );

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { api, compact, seg } from "../api.js";
+import { api, compact, list, seg } from "../api.js";
 import type { Ctx } from "../context.js";
 import { profileName, readConfig, writeConfig } from "../config.js";
 import { type Column, printJson, printList, printRecord } from "../output.js";
@@ -33,11 +33,7 @@ export function orgsCommand(): Command {
   ];
   examples(listOptions(orgs.command("list").alias("ls").description("list your organizations")), [
     "keyward orgs list --json",
-  ]).action(
-    act(async (ctx, o: Rec) =>
-      printList(ctx.io, await api(ctx, "GET", "/v1/orgs", { query: { limit: o.limit, cursor: o.cursor } }), cols),
-    ),
-  );
+  ]).action(act(async (ctx, o: Rec) => printList(ctx.io, await list(ctx, "/v1/orgs", o), cols)));
   examples(
     orgs
       .command("get")
@@ -155,13 +151,7 @@ export function projectsCommand(): Command {
   examples(listOptions(projects.command("list").alias("ls").description("list projects")), [
     "keyward projects list --org org_123",
   ]).action(
-    act(async (ctx, o: Rec) =>
-      printList(
-        ctx.io,
-        await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/projects`, { query: { limit: o.limit, cursor: o.cursor } }),
-        cols,
-      ),
-    ),
+    act(async (ctx, o: Rec) => printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/projects`, o), cols)),
   );
   examples(projects.command("get").description("show a project").argument("<projectId>"), [
     "keyward projects get prj_123",
@@ -226,13 +216,7 @@ export function serviceAccountsCommand(): Command {
     "keyward service-accounts list",
   ]).action(
     act(async (ctx, o: Rec) =>
-      printList(
-        ctx.io,
-        await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/service-accounts`, {
-          query: { limit: o.limit, cursor: o.cursor },
-        }),
-        cols,
-      ),
+      printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/service-accounts`, o), cols),
     ),
   );
   examples(sas.command("get").description("show a service account").argument("<serviceAccountId>"), [
@@ -306,13 +290,7 @@ export function membersCommand(): Command {
   examples(listOptions(members.command("list").alias("ls").description("list members")), [
     "keyward members list --json",
   ]).action(
-    act(async (ctx, o: Rec) =>
-      printList(
-        ctx.io,
-        await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/members`, { query: { limit: o.limit, cursor: o.cursor } }),
-        cols,
-      ),
-    ),
+    act(async (ctx, o: Rec) => printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/members`, o), cols)),
   );
   examples(members.command("get").description("show a member").argument("<userId>"), [
     "keyward members get usr_123",
@@ -384,13 +362,7 @@ export function rolesCommand(): Command {
     ["PERMISSIONS", (r) => r.permissions],
   ];
   examples(listOptions(roles.command("list").alias("ls").description("list roles")), ["keyward roles list"]).action(
-    act(async (ctx, o: Rec) =>
-      printList(
-        ctx.io,
-        await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/roles`, { query: { limit: o.limit, cursor: o.cursor } }),
-        cols,
-      ),
-    ),
+    act(async (ctx, o: Rec) => printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/roles`, o), cols)),
   );
   examples(roles.command("get").description("show a role").argument("<roleId>"), [
     "keyward roles get role_admin",
@@ -476,16 +448,12 @@ export function auditCommand(): Command {
     ["keyward audit list --action api_key.delete --since 2026-11-01", "keyward audit list --target key_123 --json"],
   ).action(
     act(async (ctx, o: Rec) => {
-      const page = await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/audit-events`, {
-        query: {
-          actor: o.actor,
-          action: o.action,
-          target: o.target,
-          from: o.since,
-          to: o.until,
-          limit: o.limit,
-          cursor: o.cursor,
-        },
+      const page = await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/audit-events`, o, {
+        actor: o.actor,
+        action: o.action,
+        target: o.target,
+        from: o.since,
+        to: o.until,
       });
       printList(ctx.io, page, [
         ["TIME", (e: Rec) => e.createdAt],

@@ -18,7 +18,8 @@ export function examples(cmd: Command, lines: string[]): Command {
 export const listOptions = (cmd: Command) =>
   cmd
     .option("--limit <n>", "page size (1-100)")
-    .option("--cursor <cursor>", "continue from a previous page's nextCursor");
+    .option("--cursor <cursor>", "continue from a previous page's nextCursor")
+    .option("--all", "fetch every page");
 
 /** Asks before destroying something, unless --yes; refuses without a terminal. */
 export async function confirm(ctx: Ctx, what: string, yes: boolean | undefined): Promise<boolean> {
