@@ -70,3 +70,26 @@ export async function unwrap<D>(call: Promise<{ data?: D; error?: unknown; respo
   }
   return res.data as D;
 }
+
+/**
+ * Every item of a list endpoint, fetching page after page (`{items, nextCursor}`).
+ *
+ * @example
+ * for await (const key of paginate((cursor) =>
+ *   kw.GET("/v1/orgs/{orgId}/api-keys", { params: { path: { orgId }, query: { view: "all", cursor } } }),
+ * )) console.log(key.id);
+ */
+export async function* paginate<T>(
+  fetchPage: (cursor: string | undefined) => Promise<{
+    data?: { items: T[]; nextCursor?: string | null };
+    error?: unknown;
+    response: Response;
+  }>,
+): AsyncGenerator<T, void, undefined> {
+  let cursor: string | undefined;
+  do {
+    const page = await unwrap(fetchPage(cursor));
+    yield* page.items;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+}

@@ -1,4 +1,4 @@
-export { createKeywardClient, unwrap, type KeywardClient, type KeywardClientOptions } from "./client.js";
+export { createKeywardClient, paginate, unwrap, type KeywardClient, type KeywardClientOptions } from "./client.js";
 export { KeywardError, isKeywardError, type FieldError, type Problem } from "./errors.js";
 export {
   Verifier,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KeywardError, createKeywardClient, unwrap } from "../src/index.js";
+import { KeywardError, createKeywardClient, paginate, unwrap } from "../src/index.js";
 import { type TestServer, login, startServer } from "./server.js";
 
 let server: TestServer;
@@ -67,6 +67,22 @@ describe("typed client", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeywardError);
     expect(err).toMatchObject({ status: 404, code: "NOT_FOUND" });
+  });
+
+  it("paginates list endpoints", async () => {
+    const kw = createKeywardClient({ baseUrl: server.url, apiKey: token });
+    const org = await unwrap(kw.POST("/v1/orgs", { body: { name: "Paging" } }));
+    const names = ["p1", "p2", "p3", "p4", "p5"];
+    for (const name of names) {
+      await kw.POST("/v1/orgs/{orgId}/projects", { params: { path: { orgId: org.id } }, body: { name } });
+    }
+    const seen: string[] = [];
+    for await (const project of paginate((cursor) =>
+      kw.GET("/v1/orgs/{orgId}/projects", { params: { path: { orgId: org.id }, query: { limit: 2, cursor } } }),
+    )) {
+      seen.push(project.name);
+    }
+    expect(seen.sort()).toEqual(names);
   });
 
   it("throws KeywardError carrying the problem code and field errors", async () => {
