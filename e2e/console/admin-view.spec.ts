@@ -123,6 +123,37 @@ describe.skipIf(chromiumMissing())("console: admin view and key policy", () => {
     await screenshot(memberPage, "create-key-policy-error");
   });
 
+  it("the owner changes the member's role, then removes the member", async () => {
+    await ownerPage.getByRole("link", { name: "Members" }).click();
+    await ownerPage.getByRole("button", { name: `Change roles of ${MEMBER.email}` }).click();
+    const dialog = ownerPage.getByRole("dialog", { name: `Roles of ${MEMBER.email}` });
+    const roles = dialog.getByRole("combobox", { name: "Organization roles" });
+    await roles.click();
+    await roles.press("Backspace");
+    await roles.fill("view");
+    await ownerPage.getByRole("option", { name: "viewer" }).click();
+    await roles.press("Tab");
+    await dialog.getByRole("button", { name: "Save roles" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    const row = ownerPage.getByRole("row", { name: new RegExp(MEMBER.email) });
+    await expect.poll(() => row.innerText()).toContain("viewer");
+    expect(await row.innerText()).not.toContain("member\n");
+
+    // A viewer may not create keys; the console says so by disabling the button.
+    await memberPage.reload();
+    await memberPage.getByRole("heading", { name: "API keys" }).waitFor();
+    await expect.poll(() => memberPage.getByRole("button", { name: "Create key" }).isDisabled()).toBe(true);
+
+    await ownerPage.getByRole("button", { name: `Remove ${MEMBER.email}` }).click();
+    const confirm = ownerPage.getByRole("dialog", { name: `Remove ${MEMBER.email}?` });
+    await confirm.getByLabel("Type DELETE to confirm").fill("DELETE");
+    await confirm.getByRole("button", { name: "Delete" }).click();
+    await ownerPage.getByRole("row", { name: new RegExp(MEMBER.email) }).waitFor({ state: "detached" });
+    await memberPage.reload();
+    // Removed from their only org (their sessions may end too): no keys page for them any more.
+    await memberPage.getByText("No organization yet").or(memberPage.getByText("Sign in to Keyward")).waitFor();
+  });
+
   it("loads nothing from other hosts", () => {
     expect([...owner.foreign, ...member.foreign]).toEqual([]);
   });

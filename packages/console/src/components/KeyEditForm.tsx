@@ -110,6 +110,7 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
         />
         <IpRulesInput value={allowedIps} onChange={setAllowedIps} error={errors.allowedIps} />
         <MultiSelect
+          searchable
           label="Allowed projects"
           description="None selected: every project the owner can reach"
           data={projectOptions}

@@ -64,6 +64,7 @@ function InviteForm({ orgId, onInvited }: { orgId: string; onInvited: (link: str
           data-autofocus
         />
         <MultiSelect
+          searchable
           label="Roles"
           data={(roles.data ?? []).map((r) => ({ value: r.id, label: r.name }))}
           value={roleIds}
@@ -98,6 +99,7 @@ function RolesForm({ orgId, member, onDone }: { orgId: string; member: Member; o
   return (
     <Stack>
       <MultiSelect
+        searchable
         label="Organization roles"
         data={(roles.data ?? []).map((r) => ({ value: r.id, label: r.name }))}
         value={roleIds}

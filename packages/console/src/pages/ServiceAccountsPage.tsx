@@ -64,6 +64,7 @@ function SaForm({ orgId, sa, onDone }: { orgId: string; sa?: ServiceAccount; onD
           error={errors.description}
         />
         <MultiSelect
+          searchable
           label="Roles (organization-wide)"
           data={(roles.data ?? []).map((r) => ({ value: r.id, label: r.name }))}
           value={roleIds}
