@@ -50,8 +50,27 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
   return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
 }
 
-/** Brings the schema up to date; the same migrations serve both dialects. */
+/**
+ * Brings the schema up to date; the same migrations serve both dialects.
+ * Kysely's table check scans every schema with has_schema_privilege(), which fails when
+ * another schema (or a table in it) is dropped at that moment (parallel test runs, another
+ * tenant's cleanup): that error is retried, since migrating is idempotent.
+ */
 export async function migrate(db: Db): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(db);
+    } catch (err) {
+      // `schema "other" …` or `relation "other.table" …`: something of another schema vanished.
+      const m = /(?:schema|relation) "([^".]+)(?:\.[^"]+)?" does not exist/.exec((err as Error).message);
+      const otherSchema = m && m[1] !== db.schema && (/^schema/.test(m[0]) || m[0].includes("."));
+      if (!otherSchema || attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+async function migrateOnce(db: Db): Promise<void> {
   const migrator = new Migrator({
     db: db.kysely,
     provider: { getMigrations: async () => migrations },
