@@ -107,7 +107,9 @@ describe("ipAllowed", () => {
 
 describe("normaliseIpRules", () => {
   it("normalises and de-duplicates", () => {
-    expect(normaliseIpRules(["10.0.0.7/8", "10.1.0.0/8", "::ffff:1.2.3.4", "1.2.3.4"])).toEqual({ rules: ["10.0.0.0/8", "1.2.3.4"] });
+    expect(normaliseIpRules(["10.0.0.7/8", "10.1.0.0/8", "::ffff:1.2.3.4", "1.2.3.4"])).toEqual({
+      rules: ["10.0.0.0/8", "1.2.3.4"],
+    });
   });
 
   it("names the first invalid entry", () => {

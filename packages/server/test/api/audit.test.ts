@@ -28,7 +28,11 @@ describeEachDialect("audit events", (dialect) => {
 
   async function eventOf(res: Res) {
     const requestId = String(res.headers["x-request-id"]);
-    const rows = await h.kw.db.kysely.selectFrom("audit_events").selectAll().where("request_id", "=", requestId).execute();
+    const rows = await h.kw.db.kysely
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("request_id", "=", requestId)
+      .execute();
     expect(rows, `one event for ${requestId}`).toHaveLength(1);
     const e = rows[0];
     expect(e.id).toMatch(/^evt_[0-9A-Za-z]{24}$/);
@@ -53,10 +57,21 @@ describeEachDialect("audit events", (dialect) => {
     const orgId = created.body.id;
     const c = await eventOf(created);
     byOwner(c);
-    expect(c).toMatchObject({ action: "org.create", org_id: orgId, target_type: "org", target_id: orgId, result: "success" });
-    const u = await eventOf(await call("PATCH", `/v1/orgs/${orgId}`, { name: "Renamed", settings: { requireExpiry: true } }));
+    expect(c).toMatchObject({
+      action: "org.create",
+      org_id: orgId,
+      target_type: "org",
+      target_id: orgId,
+      result: "success",
+    });
+    const u = await eventOf(
+      await call("PATCH", `/v1/orgs/${orgId}`, { name: "Renamed", settings: { requireExpiry: true } }),
+    );
     expect(u).toMatchObject({ action: "org.update", org_id: orgId, target_id: orgId });
-    expect(JSON.parse(u.details ?? "{}")).toEqual({ before: { name: "Audited org", requireExpiry: false }, after: { name: "Renamed", requireExpiry: true } });
+    expect(JSON.parse(u.details ?? "{}")).toEqual({
+      before: { name: "Audited org", requireExpiry: false },
+      after: { name: "Renamed", requireExpiry: true },
+    });
     const d = await eventOf(await call("DELETE", `/v1/orgs/${orgId}`));
     expect(d).toMatchObject({ action: "org.delete", org_id: orgId, target_type: "org", target_id: orgId });
   });
@@ -65,42 +80,98 @@ describeEachDialect("audit events", (dialect) => {
     const created = await call("POST", `/v1/orgs/${owner.orgId}/projects`, { name: "p" });
     const id = created.body.id;
     byOwner(await eventOf(created));
-    expect(await eventOf(created)).toMatchObject({ action: "project.create", org_id: owner.orgId, target_type: "project", target_id: id });
-    expect(await eventOf(await call("PATCH", `/v1/projects/${id}`, { name: "q" }))).toMatchObject({ action: "project.update", target_id: id });
-    expect(await eventOf(await call("DELETE", `/v1/projects/${id}`))).toMatchObject({ action: "project.delete", org_id: owner.orgId, target_id: id });
+    expect(await eventOf(created)).toMatchObject({
+      action: "project.create",
+      org_id: owner.orgId,
+      target_type: "project",
+      target_id: id,
+    });
+    expect(await eventOf(await call("PATCH", `/v1/projects/${id}`, { name: "q" }))).toMatchObject({
+      action: "project.update",
+      target_id: id,
+    });
+    expect(await eventOf(await call("DELETE", `/v1/projects/${id}`))).toMatchObject({
+      action: "project.delete",
+      org_id: owner.orgId,
+      target_id: id,
+    });
   });
 
   it("service_account.create / update / delete", async () => {
-    const created = await call("POST", `/v1/orgs/${owner.orgId}/service-accounts`, { name: "sa", roles: [{ roleId: "role_viewer" }] });
+    const created = await call("POST", `/v1/orgs/${owner.orgId}/service-accounts`, {
+      name: "sa",
+      roles: [{ roleId: "role_viewer" }],
+    });
     const id = created.body.id;
     const c = await eventOf(created);
-    expect(c).toMatchObject({ action: "service_account.create", org_id: owner.orgId, target_type: "service_account", target_id: id });
+    expect(c).toMatchObject({
+      action: "service_account.create",
+      org_id: owner.orgId,
+      target_type: "service_account",
+      target_id: id,
+    });
     expect(JSON.parse(c.details ?? "{}").after.roles).toEqual([{ roleId: "role_viewer" }]);
     const u = await eventOf(await call("PATCH", `/v1/service-accounts/${id}`, { roles: [] }));
     expect(u).toMatchObject({ action: "service_account.update", target_id: id });
     expect(JSON.parse(u.details ?? "{}").after).toEqual({ roles: [] });
-    expect(await eventOf(await call("DELETE", `/v1/service-accounts/${id}`))).toMatchObject({ action: "service_account.delete", target_id: id });
+    expect(await eventOf(await call("DELETE", `/v1/service-accounts/${id}`))).toMatchObject({
+      action: "service_account.delete",
+      target_id: id,
+    });
   });
 
   it("role.create / role.update / role.delete", async () => {
     const created = await call("POST", `/v1/orgs/${owner.orgId}/roles`, { name: "r", permissions: ["compute:read"] });
     const id = created.body.id;
-    expect(await eventOf(created)).toMatchObject({ action: "role.create", org_id: owner.orgId, target_type: "role", target_id: id });
+    expect(await eventOf(created)).toMatchObject({
+      action: "role.create",
+      org_id: owner.orgId,
+      target_type: "role",
+      target_id: id,
+    });
     const u = await eventOf(await call("PATCH", `/v1/roles/${id}`, { permissions: ["compute:*"] }));
-    expect(JSON.parse(u.details ?? "{}")).toEqual({ before: { permissions: ["compute:read"] }, after: { permissions: ["compute:*"] } });
-    expect(await eventOf(await call("DELETE", `/v1/roles/${id}`))).toMatchObject({ action: "role.delete", target_id: id });
+    expect(JSON.parse(u.details ?? "{}")).toEqual({
+      before: { permissions: ["compute:read"] },
+      after: { permissions: ["compute:*"] },
+    });
+    expect(await eventOf(await call("DELETE", `/v1/roles/${id}`))).toMatchObject({
+      action: "role.delete",
+      target_id: id,
+    });
   });
 
   it("invitation.create / invitation.accept / invitation.revoke, without the token", async () => {
-    const inv = await call("POST", `/v1/orgs/${owner.orgId}/invitations`, { email: "audit-new@example.com", roles: [{ roleId: "role_viewer" }] });
+    const inv = await call("POST", `/v1/orgs/${owner.orgId}/invitations`, {
+      email: "audit-new@example.com",
+      roles: [{ roleId: "role_viewer" }],
+    });
     const c = await eventOf(inv);
-    expect(c).toMatchObject({ action: "invitation.create", org_id: owner.orgId, target_type: "invitation", target_id: inv.body.invitation.id });
+    expect(c).toMatchObject({
+      action: "invitation.create",
+      org_id: owner.orgId,
+      target_type: "invitation",
+      target_id: inv.body.invitation.id,
+    });
     expect(JSON.stringify(c)).not.toContain(inv.body.token);
-    const accepted = await call("POST", `/v1/invitations/${inv.body.token}/accept`, { name: "New", password: "audit-password-1" }, null);
+    const accepted = await call(
+      "POST",
+      `/v1/invitations/${inv.body.token}/accept`,
+      { name: "New", password: "audit-password-1" },
+      null,
+    );
     const a = await eventOf(accepted);
-    expect(a).toMatchObject({ action: "invitation.accept", org_id: owner.orgId, target_type: "user", target_id: accepted.body.userId });
+    expect(a).toMatchObject({
+      action: "invitation.accept",
+      org_id: owner.orgId,
+      target_type: "user",
+      target_id: accepted.body.userId,
+    });
     expect(JSON.stringify(a)).not.toContain(inv.body.token);
-    expect(JSON.parse(a.details ?? "{}").after).toMatchObject({ invitationId: inv.body.invitation.id, invitedBy: owner.userId, created: true });
+    expect(JSON.parse(a.details ?? "{}").after).toMatchObject({
+      invitationId: inv.body.invitation.id,
+      invitedBy: owner.userId,
+      created: true,
+    });
 
     const other = await call("POST", `/v1/orgs/${owner.orgId}/invitations`, { email: "audit-revoked@example.com" });
     const r = await eventOf(await call("DELETE", `/v1/invitations/${other.body.invitation.id}`));
@@ -109,7 +180,9 @@ describeEachDialect("audit events", (dialect) => {
 
   it("member.update / member.remove", async () => {
     const m = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_viewer" }], "audmember");
-    const u = await eventOf(await call("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { roles: [{ roleId: "role_member" }] }));
+    const u = await eventOf(
+      await call("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { roles: [{ roleId: "role_member" }] }),
+    );
     byOwner(u);
     expect(u).toMatchObject({ action: "member.update", org_id: owner.orgId, target_type: "user", target_id: m.userId });
     expect(JSON.parse(u.details ?? "{}")).toEqual({
@@ -124,16 +197,33 @@ describeEachDialect("audit events", (dialect) => {
   });
 
   it("auth.login (success and denied), auth.logout, user.password.change", async () => {
-    const denied = await eventOf(await call("POST", "/v1/auth/login", { email: OWNER_EMAIL, password: "wrong-password" }, null));
-    expect(denied).toMatchObject({ action: "auth.login", result: "denied", actor_type: "anonymous", org_id: null, target_type: "user" });
+    const denied = await eventOf(
+      await call("POST", "/v1/auth/login", { email: OWNER_EMAIL, password: "wrong-password" }, null),
+    );
+    expect(denied).toMatchObject({
+      action: "auth.login",
+      result: "denied",
+      actor_type: "anonymous",
+      org_id: null,
+      target_type: "user",
+    });
     expect(JSON.stringify(denied)).not.toContain("wrong-password");
     const login = await call("POST", "/v1/auth/login", { email: OWNER_EMAIL, password: OWNER_PASSWORD }, null);
     const ok = await eventOf(login);
     expect(ok).toMatchObject({ action: "auth.login", result: "success", actor_type: "user", target_type: "user" });
     expect(JSON.stringify(ok)).not.toContain(login.body.token);
-    const change = await call("POST", "/v1/me/password", { currentPassword: OWNER_PASSWORD, newPassword: "audit-password-2" }, login.body.token);
+    const change = await call(
+      "POST",
+      "/v1/me/password",
+      { currentPassword: OWNER_PASSWORD, newPassword: "audit-password-2" },
+      login.body.token,
+    );
     expect(change.status).toBe(204);
-    expect(await eventOf(change)).toMatchObject({ action: "user.password.change", actor_id: ok.actor_id, target_id: ok.actor_id });
+    expect(await eventOf(change)).toMatchObject({
+      action: "user.password.change",
+      actor_id: ok.actor_id,
+      target_id: ok.actor_id,
+    });
     const logout = await eventOf(await call("POST", "/v1/auth/logout", undefined, login.body.token));
     expect(logout).toMatchObject({ action: "auth.logout", actor_id: ok.actor_id });
   });
@@ -142,7 +232,11 @@ describeEachDialect("audit events", (dialect) => {
     const viewer = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_viewer" }], "refused");
     const res = await call("POST", `/v1/orgs/${owner.orgId}/projects`, { name: "nope" }, viewer.token);
     expect(res.status).toBe(403);
-    const rows = await h.kw.db.kysely.selectFrom("audit_events").select("id").where("request_id", "=", String(res.headers["x-request-id"])).execute();
+    const rows = await h.kw.db.kysely
+      .selectFrom("audit_events")
+      .select("id")
+      .where("request_id", "=", String(res.headers["x-request-id"]))
+      .execute();
     expect(rows).toEqual([]);
   });
 

@@ -26,19 +26,49 @@ interface Row {
 const ROWS: Row[] = [
   { name: "read org", method: "GET", url: (f) => `/v1/orgs/${f.orgId}`, read: true },
   { name: "update org", method: "PATCH", url: (f) => `/v1/orgs/${f.orgId}`, body: { name: "hijacked" }, read: false },
-  { name: "update org settings", method: "PATCH", url: (f) => `/v1/orgs/${f.orgId}`, body: { settings: { requireExpiry: true } }, read: false },
+  {
+    name: "update org settings",
+    method: "PATCH",
+    url: (f) => `/v1/orgs/${f.orgId}`,
+    body: { settings: { requireExpiry: true } },
+    read: false,
+  },
   { name: "delete org", method: "DELETE", url: (f) => `/v1/orgs/${f.orgId}`, read: false },
 
   { name: "list projects", method: "GET", url: (f) => `/v1/orgs/${f.orgId}/projects`, read: true },
-  { name: "create project", method: "POST", url: (f) => `/v1/orgs/${f.orgId}/projects`, body: { name: "p2" }, read: false },
+  {
+    name: "create project",
+    method: "POST",
+    url: (f) => `/v1/orgs/${f.orgId}/projects`,
+    body: { name: "p2" },
+    read: false,
+  },
   { name: "read project", method: "GET", url: (f) => `/v1/projects/${f.projectId}`, read: true },
-  { name: "update project", method: "PATCH", url: (f) => `/v1/projects/${f.projectId}`, body: { name: "renamed" }, read: false },
+  {
+    name: "update project",
+    method: "PATCH",
+    url: (f) => `/v1/projects/${f.projectId}`,
+    body: { name: "renamed" },
+    read: false,
+  },
   { name: "delete project", method: "DELETE", url: (f) => `/v1/projects/${f.projectId}`, read: false },
 
   { name: "list service accounts", method: "GET", url: (f) => `/v1/orgs/${f.orgId}/service-accounts`, read: true },
-  { name: "create service account", method: "POST", url: (f) => `/v1/orgs/${f.orgId}/service-accounts`, body: { name: "sa2" }, read: false },
+  {
+    name: "create service account",
+    method: "POST",
+    url: (f) => `/v1/orgs/${f.orgId}/service-accounts`,
+    body: { name: "sa2" },
+    read: false,
+  },
   { name: "read service account", method: "GET", url: (f) => `/v1/service-accounts/${f.serviceAccountId}`, read: true },
-  { name: "update service account", method: "PATCH", url: (f) => `/v1/service-accounts/${f.serviceAccountId}`, body: { name: "renamed" }, read: false },
+  {
+    name: "update service account",
+    method: "PATCH",
+    url: (f) => `/v1/service-accounts/${f.serviceAccountId}`,
+    body: { name: "renamed" },
+    read: false,
+  },
   {
     name: "bind roles to service account",
     method: "PATCH",
@@ -46,12 +76,29 @@ const ROWS: Row[] = [
     body: { roles: [{ roleId: "role_viewer" }] },
     read: false,
   },
-  { name: "delete service account", method: "DELETE", url: (f) => `/v1/service-accounts/${f.serviceAccountId}`, read: false },
+  {
+    name: "delete service account",
+    method: "DELETE",
+    url: (f) => `/v1/service-accounts/${f.serviceAccountId}`,
+    read: false,
+  },
 
   { name: "list roles", method: "GET", url: (f) => `/v1/orgs/${f.orgId}/roles`, read: true },
-  { name: "create role", method: "POST", url: (f) => `/v1/orgs/${f.orgId}/roles`, body: { name: "r2", permissions: ["compute:read"] }, read: false },
+  {
+    name: "create role",
+    method: "POST",
+    url: (f) => `/v1/orgs/${f.orgId}/roles`,
+    body: { name: "r2", permissions: ["compute:read"] },
+    read: false,
+  },
   { name: "read role", method: "GET", url: (f) => `/v1/roles/${f.roleId}`, read: true },
-  { name: "update role", method: "PATCH", url: (f) => `/v1/roles/${f.roleId}`, body: { description: "changed" }, read: false },
+  {
+    name: "update role",
+    method: "PATCH",
+    url: (f) => `/v1/roles/${f.roleId}`,
+    body: { description: "changed" },
+    read: false,
+  },
   { name: "delete role", method: "DELETE", url: (f) => `/v1/roles/${f.roleId}`, read: false },
 
   { name: "list members", method: "GET", url: (f) => `/v1/orgs/${f.orgId}/members`, read: true },
@@ -66,7 +113,13 @@ const ROWS: Row[] = [
   { name: "remove member", method: "DELETE", url: (f) => `/v1/orgs/${f.orgId}/members/${f.memberId}`, read: false },
 
   { name: "list invitations", method: "GET", url: (f) => `/v1/orgs/${f.orgId}/invitations`, read: true },
-  { name: "invite", method: "POST", url: (f) => `/v1/orgs/${f.orgId}/invitations`, body: { email: "newbie@example.com" }, read: false },
+  {
+    name: "invite",
+    method: "POST",
+    url: (f) => `/v1/orgs/${f.orgId}/invitations`,
+    body: { email: "newbie@example.com" },
+    read: false,
+  },
   { name: "revoke invitation", method: "DELETE", url: (f) => `/v1/invitations/${f.invitationId}`, read: false },
 ];
 
@@ -86,7 +139,11 @@ describeEachDialect("authorization matrix", (dialect) => {
     const as = (body: unknown) => ({ token: a.token, body });
     const project = await h.req("POST", `/v1/orgs/${a.orgId}/projects`, as({ name: "p1" }));
     const sa = await h.req("POST", `/v1/orgs/${a.orgId}/service-accounts`, as({ name: "sa1" }));
-    const role = await h.req("POST", `/v1/orgs/${a.orgId}/roles`, as({ name: "custom", permissions: ["compute:read"] }));
+    const role = await h.req(
+      "POST",
+      `/v1/orgs/${a.orgId}/roles`,
+      as({ name: "custom", permissions: ["compute:read"] }),
+    );
     const inv = await h.req("POST", `/v1/orgs/${a.orgId}/invitations`, as({ email: "pending@example.com" }));
     const member = await h.newMember(a.orgId, a.token, [{ roleId: "role_member" }], "target");
     nobody = (await h.newMember(a.orgId, a.token, [], "nobody")).token;
@@ -112,7 +169,12 @@ describeEachDialect("authorization matrix", (dialect) => {
     });
 
     it("gets 401 for ids that do not exist too (no existence oracle)", async () => {
-      for (const url of ["/v1/projects/prj_nope", "/v1/service-accounts/sa_nope", "/v1/roles/role_nope", "/v1/orgs/org_nope"]) {
+      for (const url of [
+        "/v1/projects/prj_nope",
+        "/v1/service-accounts/sa_nope",
+        "/v1/roles/role_nope",
+        "/v1/orgs/org_nope",
+      ]) {
         expect((await h.req("GET", url)).status).toBe(401);
       }
       expect((await h.req("DELETE", "/v1/invitations/inv_nope")).status).toBe(401);

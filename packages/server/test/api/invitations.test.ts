@@ -46,18 +46,33 @@ describeEachDialect("invitations", (dialect) => {
     const noPassword = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { body: { name: "Fresh" } });
     expect(noPassword.status).toBe(400);
     expect(noPassword.body.errors[0].path).toBe("password");
-    const shortPassword = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { body: { name: "Fresh", password: "short" } });
+    const shortPassword = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, {
+      body: { name: "Fresh", password: "short" },
+    });
     expect(shortPassword.status).toBe(400);
-    const acc = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { body: { name: "Fresh", password: "fresh-password-1" } });
+    const acc = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, {
+      body: { name: "Fresh", password: "fresh-password-1" },
+    });
     expect(acc.status).toBe(200);
     expect(acc.body).toMatchObject({ orgId: owner.orgId, created: true });
     const member = await h.req("GET", `/v1/orgs/${owner.orgId}/members/${acc.body.userId}`, { token: owner.token });
-    expect(member.body).toMatchObject({ email: "fresh@example.com", name: "Fresh", invitedBy: owner.userId, roles: [{ roleId: "role_viewer", projectId: null }] });
-    const user = await h.kw.db.kysely.selectFrom("users").select("password_hash").where("id", "=", acc.body.userId).executeTakeFirstOrThrow();
+    expect(member.body).toMatchObject({
+      email: "fresh@example.com",
+      name: "Fresh",
+      invitedBy: owner.userId,
+      roles: [{ roleId: "role_viewer", projectId: null }],
+    });
+    const user = await h.kw.db.kysely
+      .selectFrom("users")
+      .select("password_hash")
+      .where("id", "=", acc.body.userId)
+      .executeTakeFirstOrThrow();
     expect(user.password_hash).toMatch(/^\$argon2id\$/);
     await h.login("fresh@example.com", "fresh-password-1");
     // Used once.
-    const again = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { body: { name: "Fresh", password: "fresh-password-1" } });
+    const again = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, {
+      body: { name: "Fresh", password: "fresh-password-1" },
+    });
     expect(again.status).toBe(404);
     const pending = await h.req("GET", `/v1/orgs/${owner.orgId}/invitations`, { token: owner.token });
     expect(pending.body.items.map((i: { id: string }) => i.id)).not.toContain(inv.body.invitation.id);
@@ -78,7 +93,9 @@ describeEachDialect("invitations", (dialect) => {
     const orgs = await h.req("GET", "/v1/orgs", { token });
     expect(orgs.body.items.map((o: { id: string }) => o.id)).toContain(owner.orgId);
     // Password unchanged, and nothing created.
-    expect((await h.kw.db.kysely.selectFrom("users").select("id").where("email", "=", OWNER_EMAIL).execute()).length).toBe(1);
+    expect(
+      (await h.kw.db.kysely.selectFrom("users").select("id").where("email", "=", OWNER_EMAIL).execute()).length,
+    ).toBe(1);
   });
 
   it("refuses to invite someone who is already a member", async () => {
@@ -88,20 +105,34 @@ describeEachDialect("invitations", (dialect) => {
   });
 
   it("rejects unknown, expired and revoked tokens with 404", async () => {
-    const unknown = await h.req("POST", `/v1/invitations/inv_${"a".repeat(40)}/accept`, { body: { name: "x", password: "password-long-enough" } });
+    const unknown = await h.req("POST", `/v1/invitations/inv_${"a".repeat(40)}/accept`, {
+      body: { name: "x", password: "password-long-enough" },
+    });
     expect(unknown.status).toBe(404);
     const malformed = await h.req("POST", "/v1/invitations/nope/accept", { body: {} });
     expect(malformed.status).toBe(400);
 
     const expired = await invite("expired@example.com");
-    await h.kw.db.kysely.updateTable("invitations").set({ expires_at: "2000-01-01T00:00:00.000Z" }).where("id", "=", expired.body.invitation.id).execute();
-    const e = await h.req("POST", `/v1/invitations/${expired.body.token}/accept`, { body: { name: "x", password: "password-long-enough" } });
+    await h.kw.db.kysely
+      .updateTable("invitations")
+      .set({ expires_at: "2000-01-01T00:00:00.000Z" })
+      .where("id", "=", expired.body.invitation.id)
+      .execute();
+    const e = await h.req("POST", `/v1/invitations/${expired.body.token}/accept`, {
+      body: { name: "x", password: "password-long-enough" },
+    });
     expect(e.status).toBe(404);
 
     const revoked = await invite("revoked@example.com");
-    expect((await h.req("DELETE", `/v1/invitations/${revoked.body.invitation.id}`, { token: owner.token })).status).toBe(204);
-    expect((await h.req("DELETE", `/v1/invitations/${revoked.body.invitation.id}`, { token: owner.token })).status).toBe(404);
-    const r = await h.req("POST", `/v1/invitations/${revoked.body.token}/accept`, { body: { name: "x", password: "password-long-enough" } });
+    expect(
+      (await h.req("DELETE", `/v1/invitations/${revoked.body.invitation.id}`, { token: owner.token })).status,
+    ).toBe(204);
+    expect(
+      (await h.req("DELETE", `/v1/invitations/${revoked.body.invitation.id}`, { token: owner.token })).status,
+    ).toBe(404);
+    const r = await h.req("POST", `/v1/invitations/${revoked.body.token}/accept`, {
+      body: { name: "x", password: "password-long-enough" },
+    });
     expect(r.status).toBe(404);
   });
 
@@ -110,7 +141,10 @@ describeEachDialect("invitations", (dialect) => {
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors[0].path).toBe("roles/0/roleId");
     const other = await h.newOrgWithOwner("elsewhere");
-    const foreignProject = await h.req("POST", `/v1/orgs/${other.orgId}/projects`, { token: other.token, body: { name: "theirs" } });
+    const foreignProject = await h.req("POST", `/v1/orgs/${other.orgId}/projects`, {
+      token: other.token,
+      body: { name: "theirs" },
+    });
     const wrongProject = await invite("b@example.com", [{ roleId: "role_viewer", projectId: foreignProject.body.id }]);
     expect(wrongProject.status).toBe(400);
     expect(wrongProject.body.errors[0].path).toBe("roles/0/projectId");
@@ -130,11 +164,19 @@ describeEachDialect("invitations", (dialect) => {
   });
 
   it("drops bindings whose project was deleted before the invitation was accepted", async () => {
-    const project = await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, { token: owner.token, body: { name: "short-lived" } });
-    const inv = await invite("late@example.com", [{ roleId: "role_viewer" }, { roleId: "role_admin", projectId: project.body.id }]);
+    const project = await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, {
+      token: owner.token,
+      body: { name: "short-lived" },
+    });
+    const inv = await invite("late@example.com", [
+      { roleId: "role_viewer" },
+      { roleId: "role_admin", projectId: project.body.id },
+    ]);
     expect(inv.status).toBe(201);
     expect((await h.req("DELETE", `/v1/projects/${project.body.id}`, { token: owner.token })).status).toBe(204);
-    const acc = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { body: { name: "Late", password: "late-password-1" } });
+    const acc = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, {
+      body: { name: "Late", password: "late-password-1" },
+    });
     expect(acc.status).toBe(200);
     const member = await h.req("GET", `/v1/orgs/${owner.orgId}/members/${acc.body.userId}`, { token: owner.token });
     expect(member.body.roles).toEqual([{ roleId: "role_viewer", projectId: null }]);
@@ -144,7 +186,9 @@ describeEachDialect("invitations", (dialect) => {
     const admin = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_admin" }], "mid");
     const leaf = await h.newMember(owner.orgId, admin.token, [{ roleId: "role_admin" }], "leaf");
     const members = await h.req("GET", `/v1/orgs/${owner.orgId}/members?limit=200`, { token: owner.token });
-    const byId = new Map(members.body.items.map((m: { userId: string; invitedBy: string | null }) => [m.userId, m.invitedBy]));
+    const byId = new Map(
+      members.body.items.map((m: { userId: string; invitedBy: string | null }) => [m.userId, m.invitedBy]),
+    );
     expect(byId.get(owner.userId)).toBeNull();
     expect(byId.get(admin.userId)).toBe(owner.userId);
     expect(byId.get(leaf.userId)).toBe(admin.userId);

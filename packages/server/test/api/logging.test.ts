@@ -40,7 +40,11 @@ describeEachDialect("structured logs", (dialect) => {
     });
     await bootstrap(kw.db, { ...config, adminEmail: OWNER_EMAIL, adminPassword: OWNER_PASSWORD }, new Date());
 
-    const inject_ = async (method: string, url: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
+    const inject_ = async (
+      method: string,
+      url: string,
+      opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+    ) => {
       const res = await kw.app.inject({
         method: method as "GET",
         url,
@@ -57,15 +61,26 @@ describeEachDialect("structured logs", (dialect) => {
     secrets.push("wrong-password-xyz");
     const orgs = await inject_("GET", "/v1/orgs", { token });
     const orgId = orgs.body.items[0].id;
-    const inv = await inject_("POST", `/v1/orgs/${orgId}/invitations`, { token, body: { email: "logged@example.com" } });
+    const inv = await inject_("POST", `/v1/orgs/${orgId}/invitations`, {
+      token,
+      body: { email: "logged@example.com" },
+    });
     secrets.push(inv.body.token);
-    const acc = await inject_("POST", `/v1/invitations/${inv.body.token}/accept`, { body: { name: "L", password: "new-user-password-1" } });
+    const acc = await inject_("POST", `/v1/invitations/${inv.body.token}/accept`, {
+      body: { name: "L", password: "new-user-password-1" },
+    });
     expect(acc.status).toBe(200);
     // A cookie session with its CSRF header, and a bad bearer token.
-    await inject_("POST", "/v1/orgs", { headers: { cookie: `kw_session=${token}`, "x-csrf-token": login.body.csrfToken }, body: { name: "via cookie" } });
+    await inject_("POST", "/v1/orgs", {
+      headers: { cookie: `kw_session=${token}`, "x-csrf-token": login.body.csrfToken },
+      body: { name: "via cookie" },
+    });
     await inject_("GET", "/v1/me", { token: "sess_NotARealTokenButSecretLooking1" });
     secrets.push("sess_NotARealTokenButSecretLooking1");
-    await inject_("POST", "/v1/me/password", { token, body: { currentPassword: OWNER_PASSWORD, newPassword: "changed-password-99" } });
+    await inject_("POST", "/v1/me/password", {
+      token,
+      body: { currentPassword: OWNER_PASSWORD, newPassword: "changed-password-99" },
+    });
     secrets.push("changed-password-99");
     await inject_("GET", "/v1/test-boom");
     await inject_("POST", "/v1/auth/logout", { token });
@@ -110,7 +125,10 @@ describeEachDialect("structured logs", (dialect) => {
   });
 
   it("redacts the invitation-accept URL", () => {
-    const urls = lines.map((l) => JSON.parse(l)).filter((e) => e.req).map((e) => e.req.url);
+    const urls = lines
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.req)
+      .map((e) => e.req.url);
     expect(urls).toContain("/v1/invitations/[redacted]/accept");
   });
 });

@@ -11,7 +11,8 @@ describeEachDialect("members", (dialect) => {
   });
   afterAll(async () => h?.close());
 
-  const members = (orgId = owner.orgId, token = owner.token, query = "") => h.req("GET", `/v1/orgs/${orgId}/members${query}`, { token });
+  const members = (orgId = owner.orgId, token = owner.token, query = "") =>
+    h.req("GET", `/v1/orgs/${orgId}/members${query}`, { token });
 
   it("lists members with roles and invitedBy, paginated newest first", async () => {
     const a = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_viewer" }], "pa");
@@ -20,13 +21,22 @@ describeEachDialect("members", (dialect) => {
     expect(page1.status).toBe(200);
     expect(page1.body.items).toHaveLength(2);
     expect(page1.body.nextCursor).toEqual(expect.any(String));
-    const page2 = await members(owner.orgId, owner.token, `?limit=2&cursor=${encodeURIComponent(page1.body.nextCursor)}`);
+    const page2 = await members(
+      owner.orgId,
+      owner.token,
+      `?limit=2&cursor=${encodeURIComponent(page1.body.nextCursor)}`,
+    );
     const all = [...page1.body.items, ...page2.body.items];
     const ids = all.map((m: { userId: string }) => m.userId);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(expect.arrayContaining([owner.userId, a.userId, b.userId]));
     const bView = all.find((m: { userId: string }) => m.userId === b.userId);
-    expect(bView).toMatchObject({ email: b.email, name: "pb", invitedBy: owner.userId, roles: [{ roleId: "role_member", projectId: null }] });
+    expect(bView).toMatchObject({
+      email: b.email,
+      name: "pb",
+      invitedBy: owner.userId,
+      roles: [{ roleId: "role_member", projectId: null }],
+    });
     expect(bView.joinedAt).toMatch(/Z$/);
   });
 
@@ -35,44 +45,78 @@ describeEachDialect("members", (dialect) => {
     const me = await h.req("GET", `/v1/orgs/${owner.orgId}/members/${nobody.userId}`, { token: nobody.token });
     expect(me.status).toBe(200);
     expect(me.body.roles).toEqual([]);
-    expect((await h.req("GET", `/v1/orgs/${owner.orgId}/members/${owner.userId}`, { token: nobody.token })).status).toBe(403);
+    expect(
+      (await h.req("GET", `/v1/orgs/${owner.orgId}/members/${owner.userId}`, { token: nobody.token })).status,
+    ).toBe(403);
   });
 
   it("answers 404 for a user who is not a member of this org", async () => {
     const other = await h.newOrgWithOwner("stranger");
     const res = await h.req("GET", `/v1/orgs/${owner.orgId}/members/${other.userId}`, { token: owner.token });
     expect(res.status).toBe(404);
-    expect((await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${other.userId}`, { token: owner.token, body: { roles: [] } })).status).toBe(404);
-    expect((await h.req("DELETE", `/v1/orgs/${owner.orgId}/members/${other.userId}`, { token: owner.token })).status).toBe(404);
+    expect(
+      (
+        await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${other.userId}`, {
+          token: owner.token,
+          body: { roles: [] },
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (await h.req("DELETE", `/v1/orgs/${owner.orgId}/members/${other.userId}`, { token: owner.token })).status,
+    ).toBe(404);
   });
 
   it("replaces a member's roles, org-wide and per project", async () => {
     const m = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_viewer" }], "roles");
-    const project = await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, { token: owner.token, body: { name: "rp" } });
+    const project = await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, {
+      token: owner.token,
+      body: { name: "rp" },
+    });
     const roles = [{ roleId: "role_member" }, { roleId: "role_admin", projectId: project.body.id }];
-    const res = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { token: owner.token, body: { roles } });
+    const res = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, {
+      token: owner.token,
+      body: { roles },
+    });
     expect(res.status).toBe(200);
     expect(res.body.roles).toEqual([
       { roleId: "role_member", projectId: null },
       { roleId: "role_admin", projectId: project.body.id },
     ]);
     // Takes effect at once for the member's session.
-    expect((await h.req("PATCH", `/v1/projects/${project.body.id}`, { token: m.token, body: { name: "renamed" } })).status).toBe(200);
-    const cleared = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { token: owner.token, body: { roles: [] } });
+    expect(
+      (await h.req("PATCH", `/v1/projects/${project.body.id}`, { token: m.token, body: { name: "renamed" } })).status,
+    ).toBe(200);
+    const cleared = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, {
+      token: owner.token,
+      body: { roles: [] },
+    });
     expect(cleared.body.roles).toEqual([]);
     expect((await h.req("GET", `/v1/projects/${project.body.id}`, { token: m.token })).status).toBe(403);
   });
 
   it("rejects unknown roles and projects of another org", async () => {
     const m = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_viewer" }], "bad");
-    const unknown = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { token: owner.token, body: { roles: [{ roleId: "role_nope" }] } });
+    const unknown = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, {
+      token: owner.token,
+      body: { roles: [{ roleId: "role_nope" }] },
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors[0].path).toBe("roles/0/roleId");
     const other = await h.newOrgWithOwner("foreign");
-    const foreignRole = await h.req("POST", `/v1/orgs/${other.orgId}/roles`, { token: other.token, body: { name: "theirs", permissions: ["compute:read"] } });
-    const r = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { token: owner.token, body: { roles: [{ roleId: foreignRole.body.id }] } });
+    const foreignRole = await h.req("POST", `/v1/orgs/${other.orgId}/roles`, {
+      token: other.token,
+      body: { name: "theirs", permissions: ["compute:read"] },
+    });
+    const r = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, {
+      token: owner.token,
+      body: { roles: [{ roleId: foreignRole.body.id }] },
+    });
     expect(r.status).toBe(400);
-    const foreignProject = await h.req("POST", `/v1/orgs/${other.orgId}/projects`, { token: other.token, body: { name: "theirs" } });
+    const foreignProject = await h.req("POST", `/v1/orgs/${other.orgId}/projects`, {
+      token: other.token,
+      body: { name: "theirs" },
+    });
     const p = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, {
       token: owner.token,
       body: { roles: [{ roleId: "role_viewer", projectId: foreignProject.body.id }] },
@@ -85,22 +129,37 @@ describeEachDialect("members", (dialect) => {
     const admin = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_admin" }], "esc");
     const target = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_admin" }], "tgt");
     for (const userId of [admin.userId, target.userId]) {
-      const res = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${userId}`, { token: admin.token, body: { roles: [{ roleId: "role_owner" }] } });
+      const res = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${userId}`, {
+        token: admin.token,
+        body: { roles: [{ roleId: "role_owner" }] },
+      });
       expect(res.status).toBe(403);
       expect(res.body.errors[0].code).toBe("escalation");
     }
     // A custom role with a permission the admin lacks cannot be bound either.
-    const role = await h.req("POST", `/v1/orgs/${owner.orgId}/roles`, { token: owner.token, body: { name: "compute-writer", permissions: ["compute:write"] } });
-    const bind = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${target.userId}`, { token: admin.token, body: { roles: [{ roleId: role.body.id }] } });
+    const role = await h.req("POST", `/v1/orgs/${owner.orgId}/roles`, {
+      token: owner.token,
+      body: { name: "compute-writer", permissions: ["compute:write"] },
+    });
+    const bind = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${target.userId}`, {
+      token: admin.token,
+      body: { roles: [{ roleId: role.body.id }] },
+    });
     expect(bind.status).toBe(403);
     // Within what it holds, the admin may change roles.
-    const ok = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${target.userId}`, { token: admin.token, body: { roles: [{ roleId: "role_admin" }] } });
+    const ok = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${target.userId}`, {
+      token: admin.token,
+      body: { roles: [{ roleId: "role_admin" }] },
+    });
     expect(ok.status).toBe(200);
   });
 
   it("keeps the last owner: cannot be demoted or removed, even by themselves", async () => {
     const org = await h.newOrgWithOwner("lonely");
-    const demote = await h.req("PATCH", `/v1/orgs/${org.orgId}/members/${org.userId}`, { token: org.token, body: { roles: [{ roleId: "role_admin" }] } });
+    const demote = await h.req("PATCH", `/v1/orgs/${org.orgId}/members/${org.userId}`, {
+      token: org.token,
+      body: { roles: [{ roleId: "role_admin" }] },
+    });
     expect(demote.status).toBe(409);
     expect(demote.body.code).toBe("CONFLICT");
     const leave = await h.req("DELETE", `/v1/orgs/${org.orgId}/members/${org.userId}`, { token: org.token });
@@ -114,7 +173,9 @@ describeEachDialect("members", (dialect) => {
     expect(scoped.status).toBe(409);
     // With a second owner, the first may step down.
     const second = await h.newMember(org.orgId, org.token, [{ roleId: "role_owner" }], "second");
-    expect((await h.req("DELETE", `/v1/orgs/${org.orgId}/members/${org.userId}`, { token: org.token })).status).toBe(204);
+    expect((await h.req("DELETE", `/v1/orgs/${org.orgId}/members/${org.userId}`, { token: org.token })).status).toBe(
+      204,
+    );
     const list = await members(org.orgId, second.token);
     expect(list.body.items.map((m: { userId: string }) => m.userId)).toEqual([second.userId]);
   });
@@ -125,13 +186,22 @@ describeEachDialect("members", (dialect) => {
       const second = await h.newMember(org.orgId, org.token, [{ roleId: "role_owner" }], `race2-${mode}`);
       const act = (token: string, userId: string) =>
         mode === "demote"
-          ? h.req("PATCH", `/v1/orgs/${org.orgId}/members/${userId}`, { token, body: { roles: [{ roleId: "role_admin" }] } })
+          ? h.req("PATCH", `/v1/orgs/${org.orgId}/members/${userId}`, {
+              token,
+              body: { roles: [{ roleId: "role_admin" }] },
+            })
           : h.req("DELETE", `/v1/orgs/${org.orgId}/members/${userId}`, { token });
       const results = await Promise.all([act(org.token, second.userId), act(second.token, org.userId)]);
       // One wins; the other is refused (409, or 404 when it was already removed when it ran).
       const statuses = results.map((r) => r.status);
-      expect(statuses.filter((s) => s === (mode === "demote" ? 200 : 204)), mode).toHaveLength(1);
-      expect(statuses.filter((s) => s === 409 || s === 404), mode).toHaveLength(1);
+      expect(
+        statuses.filter((s) => s === (mode === "demote" ? 200 : 204)),
+        mode,
+      ).toHaveLength(1);
+      expect(
+        statuses.filter((s) => s === 409 || s === 404),
+        mode,
+      ).toHaveLength(1);
       const owners = await h.kw.db.kysely
         .selectFrom("bindings")
         .select("principal_id")
@@ -150,8 +220,12 @@ describeEachDialect("members", (dialect) => {
     expect((await h.req("DELETE", `/v1/orgs/${org.orgId}/members/${m.userId}`, { token: org.token })).status).toBe(204);
     // This was their only org: the session is gone.
     expect((await h.req("GET", "/v1/me", { token: m.token })).status).toBe(401);
-    expect(await h.kw.db.kysely.selectFrom("sessions").select("id").where("user_id", "=", m.userId).execute()).toEqual([]);
-    expect(await h.kw.db.kysely.selectFrom("bindings").select("id").where("principal_id", "=", m.userId).execute()).toEqual([]);
+    expect(await h.kw.db.kysely.selectFrom("sessions").select("id").where("user_id", "=", m.userId).execute()).toEqual(
+      [],
+    );
+    expect(
+      await h.kw.db.kysely.selectFrom("bindings").select("id").where("principal_id", "=", m.userId).execute(),
+    ).toEqual([]);
     // Signing in again gives no way back in.
     const again = await h.login(m.email, "password-of-someone");
     expect((await h.req("GET", `/v1/orgs/${org.orgId}`, { token: again })).status).toBe(404);
@@ -162,7 +236,10 @@ describeEachDialect("members", (dialect) => {
     const a = await h.newOrgWithOwner("multi-a");
     const b = await h.newOrgWithOwner("multi-b");
     const m = await h.newMember(a.orgId, a.token, [{ roleId: "role_viewer" }], "multi");
-    const inv = await h.req("POST", `/v1/orgs/${b.orgId}/invitations`, { token: b.token, body: { email: m.email, roles: [{ roleId: "role_viewer" }] } });
+    const inv = await h.req("POST", `/v1/orgs/${b.orgId}/invitations`, {
+      token: b.token,
+      body: { email: m.email, roles: [{ roleId: "role_viewer" }] },
+    });
     expect((await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { token: m.token })).status).toBe(200);
     expect((await h.req("DELETE", `/v1/orgs/${a.orgId}/members/${m.userId}`, { token: a.token })).status).toBe(204);
     expect((await h.req("GET", "/v1/me", { token: m.token })).status).toBe(200);

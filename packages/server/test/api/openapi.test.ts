@@ -40,10 +40,23 @@ const ROUTES: [string, string][] = [
   ["get", "/readyz"],
 ];
 
-const NAMED = ["Problem", "RoleBinding", "OrgSettings", "Org", "User", "Project", "ServiceAccount", "Role", "Member", "Invitation", "Permission"];
+const NAMED = [
+  "Problem",
+  "RoleBinding",
+  "OrgSettings",
+  "Org",
+  "User",
+  "Project",
+  "ServiceAccount",
+  "Role",
+  "Member",
+  "Invitation",
+  "Permission",
+];
 
 describeEachDialect("OpenAPI document and docs", (dialect) => {
   let h: Harness;
+  // biome-ignore lint/suspicious/noExplicitAny: a parsed JSON document
   let doc: any;
 
   beforeAll(async () => {
@@ -92,7 +105,9 @@ describeEachDialect("OpenAPI document and docs", (dialect) => {
     expect(JSON.stringify(get["404"])).toContain("#/components/schemas/Problem");
     const list = doc.paths["/v1/orgs/{orgId}/members"].get;
     expect(JSON.stringify(list.responses["200"])).toContain("#/components/schemas/Member");
-    expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(["limit", "cursor", "orgId"]));
+    expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(["limit", "cursor", "orgId"]),
+    );
   });
 
   it("marks public routes as needing no credential", () => {

@@ -20,7 +20,14 @@ describeEachDialect("organizations", (dialect) => {
       name: "Acme",
       isOperator: false,
       version: 1,
-      settings: { restrictKeyCreation: false, requireExpiry: false, maxKeyLifetimeDays: null, maxKeysPerUser: null, allowedIps: [], inviterManagesKeys: false },
+      settings: {
+        restrictKeyCreation: false,
+        requireExpiry: false,
+        maxKeyLifetimeDays: null,
+        maxKeysPerUser: null,
+        allowedIps: [],
+        inviterManagesKeys: false,
+      },
     });
     expect(res.body.id).toMatch(/^org_[0-9A-Za-z]{24}$/);
     expect(res.headers.etag).toBe('"v1"');
@@ -54,11 +61,24 @@ describeEachDialect("organizations", (dialect) => {
     expect(renamed.status).toBe(200);
     expect(renamed.body).toMatchObject({ name: "After", version: 2 });
     expect(renamed.headers.etag).toBe('"v2"');
-    const s1 = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { settings: { requireExpiry: true, maxKeyLifetimeDays: 90 } } });
+    const s1 = await h.req("PATCH", `/v1/orgs/${org.id}`, {
+      token,
+      body: { settings: { requireExpiry: true, maxKeyLifetimeDays: 90 } },
+    });
     expect(s1.body.settings).toMatchObject({ requireExpiry: true, maxKeyLifetimeDays: 90, restrictKeyCreation: false });
-    const s2 = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { settings: { allowedIps: ["10.0.0.7/8", "::ffff:1.2.3.4", "2001:DB8::/32"] } } });
-    expect(s2.body.settings).toMatchObject({ requireExpiry: true, maxKeyLifetimeDays: 90, allowedIps: ["10.0.0.0/8", "1.2.3.4", "2001:db8::/32"] });
-    const unset = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { settings: { maxKeyLifetimeDays: null } } });
+    const s2 = await h.req("PATCH", `/v1/orgs/${org.id}`, {
+      token,
+      body: { settings: { allowedIps: ["10.0.0.7/8", "::ffff:1.2.3.4", "2001:DB8::/32"] } },
+    });
+    expect(s2.body.settings).toMatchObject({
+      requireExpiry: true,
+      maxKeyLifetimeDays: 90,
+      allowedIps: ["10.0.0.0/8", "1.2.3.4", "2001:db8::/32"],
+    });
+    const unset = await h.req("PATCH", `/v1/orgs/${org.id}`, {
+      token,
+      body: { settings: { maxKeyLifetimeDays: null } },
+    });
     expect(unset.body.settings.maxKeyLifetimeDays).toBeNull();
     const read = await h.req("GET", `/v1/orgs/${org.id}`, { token });
     expect(read.body.name).toBe("After");
@@ -67,7 +87,10 @@ describeEachDialect("organizations", (dialect) => {
 
   it("rejects bad settings with the offending field", async () => {
     const org = (await create("Strict")).body;
-    const ip = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { settings: { allowedIps: ["10.0.0.1", "10.0.0.300"] } } });
+    const ip = await h.req("PATCH", `/v1/orgs/${org.id}`, {
+      token,
+      body: { settings: { allowedIps: ["10.0.0.1", "10.0.0.300"] } },
+    });
     expect(ip.status).toBe(400);
     expect(ip.body.errors[0]).toMatchObject({ path: "settings/allowedIps/1", code: "ip" });
     const days = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { settings: { maxKeyLifetimeDays: 0 } } });
@@ -80,12 +103,24 @@ describeEachDialect("organizations", (dialect) => {
 
   it("honours If-Match: a stale version gets 412", async () => {
     const org = (await create("Concurrent")).body;
-    const ok = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { name: "One" }, headers: { "if-match": '"v1"' } });
+    const ok = await h.req("PATCH", `/v1/orgs/${org.id}`, {
+      token,
+      body: { name: "One" },
+      headers: { "if-match": '"v1"' },
+    });
     expect(ok.status).toBe(200);
-    const stale = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { name: "Two" }, headers: { "if-match": '"v1"' } });
+    const stale = await h.req("PATCH", `/v1/orgs/${org.id}`, {
+      token,
+      body: { name: "Two" },
+      headers: { "if-match": '"v1"' },
+    });
     expect(stale.status).toBe(412);
     expect(stale.body.code).toBe("PRECONDITION_FAILED");
-    const garbage = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { name: "Two" }, headers: { "if-match": "whatever" } });
+    const garbage = await h.req("PATCH", `/v1/orgs/${org.id}`, {
+      token,
+      body: { name: "Two" },
+      headers: { "if-match": "whatever" },
+    });
     expect(garbage.status).toBe(412);
     expect((await h.req("GET", `/v1/orgs/${org.id}`, { token })).body.name).toBe("One");
   });
@@ -93,8 +128,14 @@ describeEachDialect("organizations", (dialect) => {
   it("deletes an org and everything in it", async () => {
     const org = (await create("Doomed")).body;
     const project = await h.req("POST", `/v1/orgs/${org.id}/projects`, { token, body: { name: "p" } });
-    const sa = await h.req("POST", `/v1/orgs/${org.id}/service-accounts`, { token, body: { name: "sa", roles: [{ roleId: "role_viewer" }] } });
-    const role = await h.req("POST", `/v1/orgs/${org.id}/roles`, { token, body: { name: "r", permissions: ["compute:read"] } });
+    const sa = await h.req("POST", `/v1/orgs/${org.id}/service-accounts`, {
+      token,
+      body: { name: "sa", roles: [{ roleId: "role_viewer" }] },
+    });
+    const role = await h.req("POST", `/v1/orgs/${org.id}/roles`, {
+      token,
+      body: { name: "r", permissions: ["compute:read"] },
+    });
     await h.req("POST", `/v1/orgs/${org.id}/invitations`, { token, body: { email: "doomed@example.com" } });
     expect((await h.req("DELETE", `/v1/orgs/${org.id}`, { token })).status).toBe(204);
     expect((await h.req("GET", `/v1/orgs/${org.id}`, { token })).status).toBe(404);
@@ -105,7 +146,9 @@ describeEachDialect("organizations", (dialect) => {
     for (const table of ["projects", "service_accounts", "roles", "bindings", "invitations", "org_members"] as const) {
       expect(await db.selectFrom(table).select("org_id").where("org_id", "=", org.id).execute(), table).toEqual([]);
     }
-    expect((await h.req("GET", "/v1/orgs", { token })).body.items.map((o: { id: string }) => o.id)).not.toContain(org.id);
+    expect((await h.req("GET", "/v1/orgs", { token })).body.items.map((o: { id: string }) => o.id)).not.toContain(
+      org.id,
+    );
   });
 
   it("never deletes the operator org", async () => {
@@ -117,7 +160,10 @@ describeEachDialect("organizations", (dialect) => {
   it("lets an admin change settings but not delete the org", async () => {
     const org = (await create("Admined")).body;
     const admin = await h.newMember(org.id, token, [{ roleId: "role_admin" }], "orgadmin");
-    expect((await h.req("PATCH", `/v1/orgs/${org.id}`, { token: admin.token, body: { settings: { requireExpiry: true } } })).status).toBe(200);
+    expect(
+      (await h.req("PATCH", `/v1/orgs/${org.id}`, { token: admin.token, body: { settings: { requireExpiry: true } } }))
+        .status,
+    ).toBe(200);
     expect((await h.req("DELETE", `/v1/orgs/${org.id}`, { token: admin.token })).status).toBe(403);
   });
 });

@@ -51,7 +51,12 @@ describeEachDialect("projects", (dialect) => {
 
   it("deleting a project removes project-scoped bindings on it", async () => {
     const project = await create("scoped");
-    const m = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_admin", projectId: project.body.id }], "scoped");
+    const m = await h.newMember(
+      owner.orgId,
+      owner.token,
+      [{ roleId: "role_admin", projectId: project.body.id }],
+      "scoped",
+    );
     expect((await h.req("DELETE", `/v1/projects/${project.body.id}`, { token: owner.token })).status).toBe(204);
     const member = await h.req("GET", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { token: owner.token });
     expect(member.body.roles).toEqual([]);
@@ -63,10 +68,14 @@ describeEachDialect("projects", (dialect) => {
     const m = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_admin", projectId: a }], "projadmin");
     // Reads and changes its own project.
     expect((await h.req("GET", `/v1/projects/${a}`, { token: m.token })).status).toBe(200);
-    expect((await h.req("PATCH", `/v1/projects/${a}`, { token: m.token, body: { description: "mine" } })).status).toBe(200);
+    expect((await h.req("PATCH", `/v1/projects/${a}`, { token: m.token, body: { description: "mine" } })).status).toBe(
+      200,
+    );
     // Not the other one.
     expect((await h.req("GET", `/v1/projects/${b}`, { token: m.token })).status).toBe(403);
-    expect((await h.req("PATCH", `/v1/projects/${b}`, { token: m.token, body: { description: "x" } })).status).toBe(403);
+    expect((await h.req("PATCH", `/v1/projects/${b}`, { token: m.token, body: { description: "x" } })).status).toBe(
+      403,
+    );
     expect((await h.req("DELETE", `/v1/projects/${b}`, { token: m.token })).status).toBe(403);
     // The list shows only the project it is bound on.
     const list = await h.req("GET", `/v1/orgs/${owner.orgId}/projects`, { token: m.token });
@@ -92,6 +101,8 @@ describeEachDialect("projects", (dialect) => {
   it("validates names", async () => {
     expect((await create("")).status).toBe(400);
     expect((await create("x".repeat(101))).status).toBe(400);
-    expect((await h.req("PATCH", `/v1/projects/prj_${"x".repeat(24)}`, { token: owner.token, body: { name: "" } })).status).toBe(400);
+    expect(
+      (await h.req("PATCH", `/v1/projects/prj_${"x".repeat(24)}`, { token: owner.token, body: { name: "" } })).status,
+    ).toBe(400);
   });
 });

@@ -11,7 +11,8 @@ describeEachDialect("roles", (dialect) => {
   });
   afterAll(async () => h?.close());
 
-  const create = (body: Record<string, unknown>, token = owner.token) => h.req("POST", `/v1/orgs/${owner.orgId}/roles`, { token, body });
+  const create = (body: Record<string, unknown>, token = owner.token) =>
+    h.req("POST", `/v1/orgs/${owner.orgId}/roles`, { token, body });
 
   it("lists the four built-ins first, then custom roles", async () => {
     await create({ name: "zeta", permissions: ["compute:read"] });
@@ -23,8 +24,13 @@ describeEachDialect("roles", (dialect) => {
     expect(owner_).toMatchObject({ name: "owner", permissions: ["*"], builtin: true, orgId: null });
     const member = res.body.items[2];
     // The operator's memberPermissions from the config file.
-    expect(member.permissions).toEqual(expect.arrayContaining(["compute:read", "compute:write", "storage:read", "iam:apikeys:create"]));
-    expect(res.body.items.find((r: { name: string }) => r.name === "zeta")).toMatchObject({ builtin: false, orgId: owner.orgId });
+    expect(member.permissions).toEqual(
+      expect.arrayContaining(["compute:read", "compute:write", "storage:read", "iam:apikeys:create"]),
+    );
+    expect(res.body.items.find((r: { name: string }) => r.name === "zeta")).toMatchObject({
+      builtin: false,
+      orgId: owner.orgId,
+    });
   });
 
   it("reads a built-in role by id, signed in", async () => {
@@ -41,15 +47,31 @@ describeEachDialect("roles", (dialect) => {
   });
 
   it("creates, updates and deletes a custom role with wildcards", async () => {
-    const res = await create({ name: "Compute ops", description: "Runs compute", permissions: ["compute:*", "storage:read", "compute:*"] });
+    const res = await create({
+      name: "Compute ops",
+      description: "Runs compute",
+      permissions: ["compute:*", "storage:read", "compute:*"],
+    });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ name: "Compute ops", description: "Runs compute", permissions: ["compute:*", "storage:read"], builtin: false });
+    expect(res.body).toMatchObject({
+      name: "Compute ops",
+      description: "Runs compute",
+      permissions: ["compute:*", "storage:read"],
+      builtin: false,
+    });
     expect(res.body.id).toMatch(/^role_[0-9A-Za-z]{24}$/);
     const id = res.body.id;
     expect((await h.req("GET", `/v1/roles/${id}`, { token: owner.token })).body).toEqual(res.body);
-    const upd = await h.req("PATCH", `/v1/roles/${id}`, { token: owner.token, body: { name: "Compute readers", permissions: ["compute:read"] } });
+    const upd = await h.req("PATCH", `/v1/roles/${id}`, {
+      token: owner.token,
+      body: { name: "Compute readers", permissions: ["compute:read"] },
+    });
     expect(upd.status).toBe(200);
-    expect(upd.body).toMatchObject({ name: "Compute readers", description: "Runs compute", permissions: ["compute:read"] });
+    expect(upd.body).toMatchObject({
+      name: "Compute readers",
+      description: "Runs compute",
+      permissions: ["compute:read"],
+    });
     expect((await h.req("DELETE", `/v1/roles/${id}`, { token: owner.token })).status).toBe(204);
     expect((await h.req("GET", `/v1/roles/${id}`, { token: owner.token })).status).toBe(404);
   });
@@ -61,7 +83,9 @@ describeEachDialect("roles", (dialect) => {
     expect(dup.body.errors[0]).toMatchObject({ path: "name", code: "duplicate" });
     expect((await create({ name: "owner", permissions: ["compute:read"] })).status).toBe(400);
     const other = (await create({ name: "unique-two", permissions: ["compute:read"] })).body;
-    expect((await h.req("PATCH", `/v1/roles/${other.id}`, { token: owner.token, body: { name: "unique-one" } })).status).toBe(400);
+    expect(
+      (await h.req("PATCH", `/v1/roles/${other.id}`, { token: owner.token, body: { name: "unique-one" } })).status,
+    ).toBe(400);
   });
 
   it("rejects permissions that match nothing in the catalog, naming the entry", async () => {
@@ -85,25 +109,47 @@ describeEachDialect("roles", (dialect) => {
     const wildcard = await create({ name: "all-compute", permissions: ["compute:*"] }, editor.token);
     expect(wildcard.status).toBe(403);
     // Cannot widen a role by editing it either, not even the one it holds.
-    expect((await h.req("PATCH", `/v1/roles/${ok.body.id}`, { token: editor.token, body: { permissions: ["*"] } })).status).toBe(403);
-    expect((await h.req("PATCH", `/v1/roles/${custom.body.id}`, { token: editor.token, body: { permissions: ["iam:roles:*", "compute:*"] } })).status).toBe(403);
-    expect((await h.req("PATCH", `/v1/roles/${ok.body.id}`, { token: editor.token, body: { description: "fine" } })).status).toBe(200);
+    expect(
+      (await h.req("PATCH", `/v1/roles/${ok.body.id}`, { token: editor.token, body: { permissions: ["*"] } })).status,
+    ).toBe(403);
+    expect(
+      (
+        await h.req("PATCH", `/v1/roles/${custom.body.id}`, {
+          token: editor.token,
+          body: { permissions: ["iam:roles:*", "compute:*"] },
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (await h.req("PATCH", `/v1/roles/${ok.body.id}`, { token: editor.token, body: { description: "fine" } })).status,
+    ).toBe(200);
   });
 
   it("a custom role grants exactly its permissions to whom it is bound", async () => {
     const role = await create({ name: "project-creator", permissions: ["iam:projects:create", "iam:projects:read"] });
     const m = await h.newMember(owner.orgId, owner.token, [{ roleId: role.body.id }], "creator");
-    const p = await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, { token: m.token, body: { name: "made-by-custom" } });
+    const p = await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, {
+      token: m.token,
+      body: { name: "made-by-custom" },
+    });
     expect(p.status).toBe(201);
     expect((await h.req("DELETE", `/v1/projects/${p.body.id}`, { token: m.token })).status).toBe(403);
     // Changing the role changes the member's rights at once.
-    await h.req("PATCH", `/v1/roles/${role.body.id}`, { token: owner.token, body: { permissions: ["iam:projects:read"] } });
-    expect((await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, { token: m.token, body: { name: "again" } })).status).toBe(403);
+    await h.req("PATCH", `/v1/roles/${role.body.id}`, {
+      token: owner.token,
+      body: { permissions: ["iam:projects:read"] },
+    });
+    expect(
+      (await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, { token: m.token, body: { name: "again" } })).status,
+    ).toBe(403);
   });
 
   it("refuses to delete a role that is still bound", async () => {
     const role = await create({ name: "bound", permissions: ["compute:read"] });
-    const sa = await h.req("POST", `/v1/orgs/${owner.orgId}/service-accounts`, { token: owner.token, body: { name: "holder", roles: [{ roleId: role.body.id }] } });
+    const sa = await h.req("POST", `/v1/orgs/${owner.orgId}/service-accounts`, {
+      token: owner.token,
+      body: { name: "holder", roles: [{ roleId: role.body.id }] },
+    });
     const res = await h.req("DELETE", `/v1/roles/${role.body.id}`, { token: owner.token });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("CONFLICT");
@@ -112,7 +158,9 @@ describeEachDialect("roles", (dialect) => {
   });
 
   it("answers a lost uniqueness race with 409 or 400, never 500", async () => {
-    const results = await Promise.all(Array.from({ length: 4 }, () => create({ name: "raced", permissions: ["compute:read"] })));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => create({ name: "raced", permissions: ["compute:read"] })),
+    );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     for (const r of results.filter((r) => r.status !== 201)) {
@@ -123,7 +171,10 @@ describeEachDialect("roles", (dialect) => {
 
   it("keeps custom roles inside their org", async () => {
     const other = await h.newOrgWithOwner("roles-other");
-    const theirs = await h.req("POST", `/v1/orgs/${other.orgId}/roles`, { token: other.token, body: { name: "theirs", permissions: ["compute:read"] } });
+    const theirs = await h.req("POST", `/v1/orgs/${other.orgId}/roles`, {
+      token: other.token,
+      body: { name: "theirs", permissions: ["compute:read"] },
+    });
     expect((await h.req("GET", `/v1/roles/${theirs.body.id}`, { token: owner.token })).status).toBe(404);
     const list = await h.req("GET", `/v1/orgs/${owner.orgId}/roles`, { token: owner.token });
     expect(list.body.items.map((r: { id: string }) => r.id)).not.toContain(theirs.body.id);

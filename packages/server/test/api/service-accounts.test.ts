@@ -15,8 +15,15 @@ describeEachDialect("service accounts", (dialect) => {
     h.req("POST", `/v1/orgs/${owner.orgId}/service-accounts`, { token, body });
 
   it("creates a service account with role bindings and reads it back", async () => {
-    const project = await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, { token: owner.token, body: { name: "p" } });
-    const res = await create({ name: "billing", description: "Bills", roles: [{ roleId: "role_viewer" }, { roleId: "role_admin", projectId: project.body.id }] });
+    const project = await h.req("POST", `/v1/orgs/${owner.orgId}/projects`, {
+      token: owner.token,
+      body: { name: "p" },
+    });
+    const res = await create({
+      name: "billing",
+      description: "Bills",
+      roles: [{ roleId: "role_viewer" }, { roleId: "role_admin", projectId: project.body.id }],
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       orgId: owner.orgId,
@@ -43,7 +50,10 @@ describeEachDialect("service accounts", (dialect) => {
 
   it("renames and replaces role bindings; de-duplicates repeated bindings", async () => {
     const sa = (await create({ name: "mutable", roles: [{ roleId: "role_viewer" }] })).body;
-    const renamed = await h.req("PATCH", `/v1/service-accounts/${sa.id}`, { token: owner.token, body: { name: "renamed" } });
+    const renamed = await h.req("PATCH", `/v1/service-accounts/${sa.id}`, {
+      token: owner.token,
+      body: { name: "renamed" },
+    });
     expect(renamed.body).toMatchObject({ name: "renamed", roles: [{ roleId: "role_viewer", projectId: null }] });
     const rebound = await h.req("PATCH", `/v1/service-accounts/${sa.id}`, {
       token: owner.token,
@@ -60,7 +70,9 @@ describeEachDialect("service accounts", (dialect) => {
     const sa = (await create({ name: "temp", roles: [{ roleId: "role_viewer" }] })).body;
     expect((await h.req("DELETE", `/v1/service-accounts/${sa.id}`, { token: owner.token })).status).toBe(204);
     expect((await h.req("GET", `/v1/service-accounts/${sa.id}`, { token: owner.token })).status).toBe(404);
-    expect(await h.kw.db.kysely.selectFrom("bindings").select("id").where("principal_id", "=", sa.id).execute()).toEqual([]);
+    expect(
+      await h.kw.db.kysely.selectFrom("bindings").select("id").where("principal_id", "=", sa.id).execute(),
+    ).toEqual([]);
   });
 
   it("rejects unknown roles and foreign projects", async () => {
@@ -68,7 +80,10 @@ describeEachDialect("service accounts", (dialect) => {
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].path).toBe("roles/0/roleId");
     const other = await h.newOrgWithOwner("sa-foreign");
-    const project = await h.req("POST", `/v1/orgs/${other.orgId}/projects`, { token: other.token, body: { name: "theirs" } });
+    const project = await h.req("POST", `/v1/orgs/${other.orgId}/projects`, {
+      token: other.token,
+      body: { name: "theirs" },
+    });
     const foreign = await create({ name: "x", roles: [{ roleId: "role_viewer", projectId: project.body.id }] });
     expect(foreign.status).toBe(400);
     expect(foreign.body.errors[0].path).toBe("roles/0/projectId");
@@ -81,22 +96,41 @@ describeEachDialect("service accounts", (dialect) => {
     expect(owned.body.errors[0].code).toBe("escalation");
     const sa = (await create({ name: "meek" }, admin.token)).body;
     expect(sa.createdBy).toBe(admin.userId);
-    const escalate = await h.req("PATCH", `/v1/service-accounts/${sa.id}`, { token: admin.token, body: { roles: [{ roleId: "role_owner" }] } });
+    const escalate = await h.req("PATCH", `/v1/service-accounts/${sa.id}`, {
+      token: admin.token,
+      body: { roles: [{ roleId: "role_owner" }] },
+    });
     expect(escalate.status).toBe(403);
-    expect((await h.req("PATCH", `/v1/service-accounts/${sa.id}`, { token: admin.token, body: { roles: [{ roleId: "role_admin" }] } })).status).toBe(200);
+    expect(
+      (
+        await h.req("PATCH", `/v1/service-accounts/${sa.id}`, {
+          token: admin.token,
+          body: { roles: [{ roleId: "role_admin" }] },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it("cannot hold the platform permission outside the operator org", async () => {
-    const role = await h.req("POST", `/v1/orgs/${owner.orgId}/roles`, { token: owner.token, body: { name: "verifier", permissions: ["iam:apikeys:verify"] } });
+    const role = await h.req("POST", `/v1/orgs/${owner.orgId}/roles`, {
+      token: owner.token,
+      body: { name: "verifier", permissions: ["iam:apikeys:verify"] },
+    });
     expect(role.status).toBe(400);
     expect(role.body.errors[0]).toMatchObject({ path: "permissions/0", code: "unknown_permission" });
   });
 
   it("may hold it in the operator org", async () => {
     const token = await h.login();
-    const role = await h.req("POST", `/v1/orgs/${h.operatorOrgId}/roles`, { token, body: { name: "verifier", permissions: ["iam:apikeys:verify"] } });
+    const role = await h.req("POST", `/v1/orgs/${h.operatorOrgId}/roles`, {
+      token,
+      body: { name: "verifier", permissions: ["iam:apikeys:verify"] },
+    });
     expect(role.status).toBe(201);
-    const sa = await h.req("POST", `/v1/orgs/${h.operatorOrgId}/service-accounts`, { token, body: { name: "gateway", roles: [{ roleId: role.body.id }] } });
+    const sa = await h.req("POST", `/v1/orgs/${h.operatorOrgId}/service-accounts`, {
+      token,
+      body: { name: "gateway", roles: [{ roleId: role.body.id }] },
+    });
     expect(sa.status).toBe(201);
     expect(sa.body.roles).toEqual([{ roleId: role.body.id, projectId: null }]);
   });

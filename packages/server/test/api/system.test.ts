@@ -16,9 +16,21 @@ describeEachDialect("system endpoints", (dialect) => {
     expect(res.status).toBe(200);
     const names = res.body.items.map((p: { name: string }) => p.name);
     expect(names.slice(0, IAM_PERMISSIONS.length)).toEqual(IAM_PERMISSIONS.map((p) => p.name));
-    expect(names.slice(IAM_PERMISSIONS.length)).toEqual(["compute:read", "compute:write", "compute:delete", "storage:read", "storage:write", "storage:delete"]);
+    expect(names.slice(IAM_PERMISSIONS.length)).toEqual([
+      "compute:read",
+      "compute:write",
+      "compute:delete",
+      "storage:read",
+      "storage:write",
+      "storage:delete",
+    ]);
     const byName = new Map(res.body.items.map((p: { name: string }) => [p.name, p]));
-    expect(byName.get("compute:read")).toEqual({ name: "compute:read", description: "Read instances", platform: false, readOnly: true });
+    expect(byName.get("compute:read")).toEqual({
+      name: "compute:read",
+      description: "Read instances",
+      platform: false,
+      readOnly: true,
+    });
     expect(byName.get("compute:write")).toMatchObject({ readOnly: false, platform: false });
     expect(byName.get("iam:apikeys:verify")).toMatchObject({ platform: true, readOnly: false });
   });

@@ -39,7 +39,10 @@ describeEachDialect("input validation and errors", (dialect) => {
   });
 
   it("lists every offending field at once", async () => {
-    const res = await h.req("POST", `/v1/orgs/${orgId}/roles`, { token, body: { name: "", permissions: ["NOT A PERMISSION"], extra: 1 } });
+    const res = await h.req("POST", `/v1/orgs/${orgId}/roles`, {
+      token,
+      body: { name: "", permissions: ["NOT A PERMISSION"], extra: 1 },
+    });
     expect(res.status).toBe(400);
     const paths = res.body.errors.map((e: { path: string }) => e.path).sort();
     expect(paths).toEqual(expect.arrayContaining(["extra", "name", "permissions/0"]));
@@ -57,7 +60,10 @@ describeEachDialect("input validation and errors", (dialect) => {
     expect(long.body.errors[0]).toMatchObject({ path: "name", code: "maxLength" });
     const empty = await h.req("POST", "/v1/orgs", { token, body: { name: "" } });
     expect(empty.body.errors[0]).toMatchObject({ path: "name", code: "minLength" });
-    const desc = await h.req("POST", `/v1/orgs/${orgId}/projects`, { token, body: { name: "p", description: "d".repeat(1001) } });
+    const desc = await h.req("POST", `/v1/orgs/${orgId}/projects`, {
+      token,
+      body: { name: "p", description: "d".repeat(1001) },
+    });
     expect(desc.body.errors[0]).toMatchObject({ path: "description", code: "maxLength" });
     const ok = await h.req("POST", "/v1/orgs", { token, body: { name: "x".repeat(100) } });
     expect(ok.status).toBe(201);
@@ -74,7 +80,7 @@ describeEachDialect("input validation and errors", (dialect) => {
     expect(settings.body.errors[0]).toMatchObject({ path: "settings/allowedIps", code: "maxItems" });
   });
 
-  it("does not coerce JSON body types (0 never becomes null, \"5\" never 5, 1 never true)", async () => {
+  it('does not coerce JSON body types (0 never becomes null, "5" never 5, 1 never true)', async () => {
     const org = (await h.req("POST", "/v1/orgs", { token, body: { name: "typed" } })).body;
     const patch = (settings: unknown) => h.req("PATCH", `/v1/orgs/${org.id}`, { token, body: { settings } });
     const zero = await patch({ maxKeyLifetimeDays: 0 });
@@ -115,7 +121,12 @@ describeEachDialect("input validation and errors", (dialect) => {
   });
 
   it("answers 413 for a body over the limit", async () => {
-    const res = await raw("POST", "/v1/orgs", { "content-type": "application/json" }, JSON.stringify({ name: "x".repeat(70_000) }));
+    const res = await raw(
+      "POST",
+      "/v1/orgs",
+      { "content-type": "application/json" },
+      JSON.stringify({ name: "x".repeat(70_000) }),
+    );
     expect(res.statusCode).toBe(413);
     expect(res.headers["content-type"]).toContain(PROBLEM);
     expect(res.json().code).toBe("PAYLOAD_TOO_LARGE");
@@ -146,7 +157,12 @@ describeEachDialect("input validation and errors", (dialect) => {
   });
 
   it("rejects prototype poisoning", async () => {
-    const res = await raw("POST", "/v1/orgs", { "content-type": "application/json" }, '{"name":"x","__proto__":{"admin":true}}');
+    const res = await raw(
+      "POST",
+      "/v1/orgs",
+      { "content-type": "application/json" },
+      '{"name":"x","__proto__":{"admin":true}}',
+    );
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe("INVALID_REQUEST");
   });

@@ -22,7 +22,9 @@ describe("server process", { timeout: 120_000 }, () => {
   /** `KEYWARD_SECRET: undefined` leaves the pepper to be generated into the data dir. */
   const start = (env: Record<string, string | undefined>) => {
     const full = { KEYWARD_SECRET: SECRET, KEYWARD_CONFIG: FIXTURE_CONFIG, ...env };
-    const p = new ServerProcess(Object.fromEntries(Object.entries(full).filter((e): e is [string, string] => e[1] !== undefined)));
+    const p = new ServerProcess(
+      Object.fromEntries(Object.entries(full).filter((e): e is [string, string] => e[1] !== undefined)),
+    );
     procs.push(p);
     return p;
   };
@@ -48,7 +50,10 @@ describe("server process", { timeout: 120_000 }, () => {
     const orgs = await api(base, "GET", "/v1/orgs", { token: login.body.token });
     expect(orgs.body.items).toHaveLength(1);
     expect(orgs.body.items[0]).toMatchObject({ name: "Operator", isOperator: true });
-    const created = await api(base, "POST", "/v1/orgs", { token: login.body.token, body: { name: "Survives restarts" } });
+    const created = await api(base, "POST", "/v1/orgs", {
+      token: login.body.token,
+      body: { name: "Survives restarts" },
+    });
     expect(created.status).toBe(201);
     expect(await first.stop()).toBe(0);
 
@@ -66,12 +71,18 @@ describe("server process", { timeout: 120_000 }, () => {
   });
 
   it("takes the owner login from KEYWARD_ADMIN_EMAIL and KEYWARD_ADMIN_PASSWORD", async () => {
-    const p = start({ KEYWARD_DATA_DIR: tempDir(), KEYWARD_ADMIN_EMAIL: "Boss@Example.com", KEYWARD_ADMIN_PASSWORD: "chosen-password-123" });
+    const p = start({
+      KEYWARD_DATA_DIR: tempDir(),
+      KEYWARD_ADMIN_EMAIL: "Boss@Example.com",
+      KEYWARD_ADMIN_PASSWORD: "chosen-password-123",
+    });
     const base = await p.ready();
     expect(p.out).toContain("email:    boss@example.com");
     expect(p.out).toContain("the one in KEYWARD_ADMIN_PASSWORD");
     expect(p.out).not.toContain("chosen-password-123");
-    const login = await api(base, "POST", "/v1/auth/login", { body: { email: "boss@example.com", password: "chosen-password-123" } });
+    const login = await api(base, "POST", "/v1/auth/login", {
+      body: { email: "boss@example.com", password: "chosen-password-123" },
+    });
     expect(login.status).toBe(200);
     expect(login.body.user.mustChangePassword).toBe(false);
   });
@@ -80,9 +91,26 @@ describe("server process", { timeout: 120_000 }, () => {
     const cases: [string, string, RegExp][] = [
       ["not JSON", "{ nope", /cannot read JSON/],
       ["an unknown field", JSON.stringify({ permissions: [], colour: "red" }), /is invalid/],
-      ["a malformed permission name", JSON.stringify({ permissions: [{ name: "Compute Read", description: "x" }] }), /is invalid.*permissions\/0\/name/],
-      ["a reserved iam: permission", JSON.stringify({ permissions: [{ name: "iam:foo:read", description: "x" }] }), /iam:foo:read is reserved/],
-      ["a duplicate permission", JSON.stringify({ permissions: [{ name: "a:read", description: "" }, { name: "a:read", description: "" }] }), /declared twice/],
+      [
+        "a malformed permission name",
+        JSON.stringify({ permissions: [{ name: "Compute Read", description: "x" }] }),
+        /is invalid.*permissions\/0\/name/,
+      ],
+      [
+        "a reserved iam: permission",
+        JSON.stringify({ permissions: [{ name: "iam:foo:read", description: "x" }] }),
+        /iam:foo:read is reserved/,
+      ],
+      [
+        "a duplicate permission",
+        JSON.stringify({
+          permissions: [
+            { name: "a:read", description: "" },
+            { name: "a:read", description: "" },
+          ],
+        }),
+        /declared twice/,
+      ],
     ];
     const dir = tempDir();
     const runs = cases.map(([what, content, message], i) => {
@@ -112,7 +140,11 @@ describe("server process", { timeout: 120_000 }, () => {
 
   it("on SIGTERM finishes the request in flight, exits 0 and leaves a consistent SQLite file", async () => {
     const dataDir = tempDir();
-    const p = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_ADMIN_EMAIL: "drain@example.com", KEYWARD_ADMIN_PASSWORD: "drain-password-123" });
+    const p = start({
+      KEYWARD_DATA_DIR: dataDir,
+      KEYWARD_ADMIN_EMAIL: "drain@example.com",
+      KEYWARD_ADMIN_PASSWORD: "drain-password-123",
+    });
     const base = await p.ready();
     const { port } = new URL(base);
     // A login whose body is still arriving when SIGTERM comes.
@@ -122,7 +154,9 @@ describe("server process", { timeout: 120_000 }, () => {
     let response = "";
     socket.on("data", (d) => (response += d));
     const closed = new Promise((r) => socket.once("close", r));
-    socket.write(`POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+    socket.write(
+      `POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+    );
     socket.write(body.slice(0, 10));
     await new Promise((r) => setTimeout(r, 300));
     p.child.kill("SIGTERM");
@@ -166,7 +200,11 @@ describe("server process", { timeout: 120_000 }, () => {
     });
 
     it("starts from KEYWARD_DATABASE_URL in its own schema, bootstraps once and keeps data across restarts", async () => {
-      const env = { KEYWARD_DATA_DIR: tempDir(), KEYWARD_DATABASE_URL: inject("pgUrl"), KEYWARD_DATABASE_SCHEMA: schema };
+      const env = {
+        KEYWARD_DATA_DIR: tempDir(),
+        KEYWARD_DATABASE_URL: inject("pgUrl"),
+        KEYWARD_DATABASE_SCHEMA: schema,
+      };
       const first = start(env);
       const base = await first.ready();
       const password = /password:\s+([0-9A-Za-z]{20})\s/.exec(first.out)?.[1];
@@ -179,7 +217,9 @@ describe("server process", { timeout: 120_000 }, () => {
 
       const client = new pg.Client({ connectionString: inject("pgUrl") });
       await client.connect();
-      const tables = await client.query("select table_name from information_schema.tables where table_schema = $1", [schema]);
+      const tables = await client.query("select table_name from information_schema.tables where table_schema = $1", [
+        schema,
+      ]);
       await client.end();
       expect(tables.rows.map((r) => r.table_name)).toEqual(expect.arrayContaining(["users", "orgs", "audit_events"]));
 

@@ -62,7 +62,11 @@ describe("builtinRoles", () => {
   const roles = builtinRoles(["compute:read"]);
   const byId = new Map(roles.map((r) => [r.id, r]));
   const expandGrantsOf = (id: string) =>
-    expandGrants((byId.get(id)?.permissions ?? []).map((pattern) => ({ pattern, projectId: null })), catalog, false).org;
+    expandGrants(
+      (byId.get(id)?.permissions ?? []).map((pattern) => ({ pattern, projectId: null })),
+      catalog,
+      false,
+    ).org;
 
   it("has the four fixed ids", () => {
     expect(roles.map((r) => r.id)).toEqual(["role_owner", "role_admin", "role_member", "role_viewer"]);

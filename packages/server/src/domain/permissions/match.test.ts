@@ -39,21 +39,28 @@ describe("matches", () => {
 
 describe("permission syntax", () => {
   it("accepts names and patterns", () => {
-    for (const n of ["compute:read", "iam:apikeys:create", "my-svc:thing-x:do"]) expect(PERMISSION_NAME.test(n)).toBe(true);
-    for (const p of ["*", "compute:*", "*:read", "iam:*:read", "compute:read"]) expect(PERMISSION_PATTERN.test(p)).toBe(true);
+    for (const n of ["compute:read", "iam:apikeys:create", "my-svc:thing-x:do"])
+      expect(PERMISSION_NAME.test(n)).toBe(true);
+    for (const p of ["*", "compute:*", "*:read", "iam:*:read", "compute:read"])
+      expect(PERMISSION_PATTERN.test(p)).toBe(true);
   });
 
   it("rejects malformed ones", () => {
     for (const n of ["compute", "Compute:read", "a:b:c:d", ":read", "compute:", "compute:*", "1a:read"]) {
       expect(PERMISSION_NAME.test(n)).toBe(false);
     }
-    for (const p of ["comp*:read", "**", "a:b:c:d", "", "compute:read ", "compute::read"]) expect(PERMISSION_PATTERN.test(p)).toBe(false);
+    for (const p of ["comp*:read", "**", "a:b:c:d", "", "compute:read ", "compute::read"])
+      expect(PERMISSION_PATTERN.test(p)).toBe(false);
   });
 });
 
 describe("expand", () => {
   it("expands wildcards to concrete catalog permissions", () => {
-    expect([...expand(["compute:*"], catalog, false)].sort()).toEqual(["compute:disk:read", "compute:read", "compute:write"]);
+    expect([...expand(["compute:*"], catalog, false)].sort()).toEqual([
+      "compute:disk:read",
+      "compute:read",
+      "compute:write",
+    ]);
     expect([...expand(["*:read"], catalog, false)]).toContain("iam:orgs:read");
     expect([...expand(["*:read"], catalog, false)]).not.toContain("compute:write");
     expect(expand(["nothing:here"], catalog, false).size).toBe(0);
@@ -69,7 +76,10 @@ describe("expand", () => {
 
 describe("catalog", () => {
   it("puts iam:* first and drops duplicates", () => {
-    const c = buildCatalog([{ name: "iam:orgs:read", description: "dup" }, { name: "x:read", description: "" }]);
+    const c = buildCatalog([
+      { name: "iam:orgs:read", description: "dup" },
+      { name: "x:read", description: "" },
+    ]);
     expect(c.slice(0, IAM_PERMISSIONS.length)).toEqual(IAM_PERMISSIONS);
     expect(c.filter((p) => p.name === "iam:orgs:read")).toHaveLength(1);
     expect(c.at(-1)?.name).toBe("x:read");
