@@ -75,8 +75,14 @@ export const useInvitations = (orgId: string, enabled = true) =>
     enabled,
   });
 
+/** The table loads at most this many keys (newest first) and searches/sorts them in the browser. */
+export const KEY_LIST_MAX = 2000;
+
 export const useKeys = (orgId: string, view: KeyView) =>
-  useQuery({ queryKey: ["keys", orgId, view], queryFn: () => listAll<ApiKey>(`/v1/orgs/${orgId}/api-keys`, { view }) });
+  useQuery({
+    queryKey: ["keys", orgId, view],
+    queryFn: () => listAll<ApiKey>(`/v1/orgs/${orgId}/api-keys`, { view }, KEY_LIST_MAX),
+  });
 
 export const useKey = (keyId: string) =>
   useQuery({ queryKey: ["key", keyId], queryFn: () => api<ApiKey>("GET", `/v1/api-keys/${keyId}`) });

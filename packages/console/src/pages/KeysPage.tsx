@@ -1,7 +1,7 @@
 import { Alert, Button, Center, Group, Loader, Pagination, Select, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useState } from "react";
 import { useCreatePolicy, useNames } from "../api/names";
-import { useKeys, useMyAccess } from "../api/queries";
+import { KEY_LIST_MAX, useKeys, useMyAccess } from "../api/queries";
 import type { KeyView, KeyWithSecret } from "../api/types";
 import { CreateKeyModal } from "../components/CreateKeyModal";
 import { KeysTable } from "../components/KeysTable";
@@ -104,6 +104,7 @@ export function KeysPage({ orgId }: { orgId: string }) {
           <Group justify="space-between">
             <Text size="sm" c="dimmed">
               {rows.length} key{rows.length === 1 ? "" : "s"}
+              {(keys.data?.length ?? 0) >= KEY_LIST_MAX ? ` (only the newest ${KEY_LIST_MAX} are loaded)` : ""}
             </Text>
             {paged.pages > 1 && (
               <Pagination total={paged.pages} value={paged.page} onChange={setPage} aria-label="Pages" />
