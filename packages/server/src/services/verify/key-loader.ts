@@ -23,6 +23,9 @@ export type VerifyOutcome =
   | { valid: true; keyId: string; orgId: string; owner: { type: string; id: string }; projectId: string | null; permissions: string[]; expiresAt: string | null }
   | { valid: false; code: string };
 
+/** Shared by every key without project-scoped grants; never written to. */
+const EMPTY_PROJECTS = new Map<string, Set<string>>();
+
 export const cachedKeyTags = (v: CachedKey): CacheTags => ({
   keyId: v.key.id,
   orgId: v.key.orgId,
@@ -93,8 +96,35 @@ export class KeyLoader {
     return row ? this.wrap(await this.resolver.resolveRow(row, "current"), null) : null;
   }
 
-  private wrap(key: ResolvedKey | null, graceEndsAt: number | null): CachedKey | null {
-    if (!key) return null;
+  /** Shared immutable parts of resolved keys, by content: 100,000 keys of one org share one copy. */
+  private interned = new Map<string, unknown>();
+
+  private intern<T>(id: string, value: T): T {
+    const hit = this.interned.get(id);
+    if (hit !== undefined) return hit as T;
+    if (this.interned.size >= 20_000) this.interned.clear();
+    this.interned.set(id, value);
+    return value;
+  }
+
+  private setId = (kind: string, set: Set<string>) => `${kind}:${[...set].sort().join(" ")}`;
+
+  private compact(key: ResolvedKey): ResolvedKey {
+    const orgId = `org:${JSON.stringify(key.org)}|${key.orgAllowedIps.map((r) => r.text).join(",")}`;
+    const shared = this.intern(orgId, { org: key.org, orgAllowedIps: key.orgAllowedIps });
+    return {
+      ...key,
+      org: shared.org,
+      orgAllowedIps: shared.orgAllowedIps,
+      permissions: this.intern(this.setId("p", key.permissions), key.permissions),
+      keyPermissions: key.keyPermissions && this.intern(this.setId("k", key.keyPermissions), key.keyPermissions),
+      projectPermissions: key.projectPermissions.size === 0 ? EMPTY_PROJECTS : key.projectPermissions,
+    };
+  }
+
+  private wrap(resolved: ResolvedKey | null, graceEndsAt: number | null): CachedKey | null {
+    if (!resolved) return null;
+    const key = this.compact(resolved);
     return { key, graceEndsAt, expiresAtMs: key.expiresAt ? Date.parse(key.expiresAt) : null, memo: null };
   }
 }
