@@ -223,6 +223,12 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     const row = page.getByRole("row", { name: /reporter-key/ });
     await row.waitFor();
     expect(await row.innerText()).toContain("Service account");
+
+    // From the service account's row straight to its keys.
+    await page.getByRole("link", { name: "Service accounts" }).click();
+    await page.getByRole("link", { name: "Keys of reporter" }).click();
+    await page.getByRole("link", { name: "reporter-key" }).waitFor();
+    expect(await page.getByRole("combobox", { name: "View" }).inputValue()).toBe("Keys of reporter");
   });
 
   it("creates a second organization and switches between them", async () => {

@@ -143,7 +143,8 @@ export interface KeyWithSecret {
   secret: string;
 }
 
-export type KeyView = "mine" | "users" | "service-accounts" | "projects" | "all";
+/** A named view, or one principal's keys by id (usr_…, sa_…, prj_…). */
+export type KeyView = "mine" | "users" | "service-accounts" | "projects" | "all" | `${"usr" | "sa" | "prj"}_${string}`;
 
 export interface AuditEvent {
   id: string;

@@ -7,6 +7,7 @@ import { CreateKeyModal } from "../components/CreateKeyModal";
 import { KeysTable } from "../components/KeysTable";
 import { SecretModal } from "../components/SecretModal";
 import { type Sort, pageOf, searchKeys, sortKeys } from "../lib/keys";
+import { useLocation } from "../lib/router";
 
 const VIEWS: { value: KeyView; label: string }[] = [
   { value: "mine", label: "My keys" },
@@ -20,7 +21,9 @@ const PAGE_SIZE = 20;
 export function KeysPage({ orgId }: { orgId: string }) {
   const access = useMyAccess(orgId);
   const admin = access.can("iam:apikeys:manage");
-  const [view, setView] = useState<KeyView>("mine");
+  const { search } = useLocation();
+  // `?view=sa_…` (linked from a service account or project) shows one principal's keys.
+  const [view, setView] = useState<KeyView>(() => (search.get("view") as KeyView | null) ?? "mine");
   const effectiveView = admin ? view : "mine";
   const keys = useKeys(orgId, effectiveView);
   const names = useNames(orgId);
@@ -61,7 +64,11 @@ export function KeysPage({ orgId }: { orgId: string }) {
         {admin && (
           <Select
             label="View"
-            data={VIEWS}
+            data={
+              VIEWS.some((v) => v.value === view)
+                ? VIEWS
+                : [...VIEWS, { value: view, label: `Keys of ${names.name(view)}` }]
+            }
             value={view}
             onChange={(v) => {
               if (v) setView(v as KeyView);

@@ -8,6 +8,7 @@ import { ConfirmDeleteModal } from "../components/ConfirmDeleteModal";
 import { PageState } from "../components/PageState";
 import { formatDate } from "../lib/format";
 import { fieldErrors } from "../lib/problems";
+import { Link } from "../lib/router";
 import { nameError } from "../lib/validation";
 
 function ProjectForm({ orgId, project, onDone }: { orgId: string; project?: Project; onDone: () => void }) {
@@ -110,6 +111,17 @@ export function ProjectsPage({ orgId }: { orgId: string }) {
                   <Table.Td>{formatDate(p.createdAt)}</Table.Td>
                   <Table.Td>
                     <Group gap={4} justify="flex-end" wrap="nowrap">
+                      {access.can("iam:apikeys:manage") && (
+                        <Button
+                          size="xs"
+                          variant="subtle"
+                          component={Link}
+                          to={`/o/${orgId}/keys?view=${p.id}`}
+                          aria-label={`Keys of ${p.name}`}
+                        >
+                          Keys
+                        </Button>
+                      )}
                       <Button size="xs" variant="subtle" onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
                         Edit
                       </Button>

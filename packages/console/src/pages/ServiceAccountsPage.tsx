@@ -21,6 +21,7 @@ import { PageState } from "../components/PageState";
 import { RoleBindingsText, orgRoleIds, withOrgRoles } from "../components/RoleBindingsText";
 import { formatDate } from "../lib/format";
 import { fieldErrors } from "../lib/problems";
+import { Link } from "../lib/router";
 import { nameError } from "../lib/validation";
 
 function SaForm({ orgId, sa, onDone }: { orgId: string; sa?: ServiceAccount; onDone: () => void }) {
@@ -86,6 +87,7 @@ export function ServiceAccountsPage({ orgId }: { orgId: string }) {
   const sas = useServiceAccounts(orgId);
   const roles = useRoles(orgId);
   const names = useNames(orgId);
+  const manageKeys = access.can("iam:apikeys:manage");
   const [editing, setEditing] = useState<ServiceAccount | "new" | null>(null);
   const [deleting, setDeleting] = useState<ServiceAccount | null>(null);
   const [deleteError, setDeleteError] = useState<string | null>(null);
@@ -139,6 +141,17 @@ export function ServiceAccountsPage({ orgId }: { orgId: string }) {
                   <Table.Td>{formatDate(s.createdAt)}</Table.Td>
                   <Table.Td>
                     <Group gap={4} justify="flex-end" wrap="nowrap">
+                      {manageKeys && (
+                        <Button
+                          size="xs"
+                          variant="subtle"
+                          component={Link}
+                          to={`/o/${orgId}/keys?view=${s.id}`}
+                          aria-label={`Keys of ${s.name}`}
+                        >
+                          Keys
+                        </Button>
+                      )}
                       <Button size="xs" variant="subtle" onClick={() => setEditing(s)} aria-label={`Edit ${s.name}`}>
                         Edit
                       </Button>
