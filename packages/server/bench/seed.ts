@@ -44,13 +44,12 @@ export async function seed(config: Config, count: number): Promise<{ verifier: s
     const secrets: string[] = [];
     const t = new Date().toISOString();
     let batch: ApiKeysTable[] = [];
+    const all: ApiKeysTable[][] = [];
     const flush = async () => {
       if (batch.length === 0) return;
-      const rows = batch;
+      all.push(batch);
       batch = [];
-      await kw.db.kysely.insertInto("api_keys").values(rows).execute();
     };
-    await kw.db.kysely.transaction().execute(async () => {});
     for (let i = 0; i < count; i++) {
       const { secret, start } = generateSecret(config.keyPrefix);
       secrets.push(secret);
@@ -86,6 +85,9 @@ export async function seed(config: Config, count: number): Promise<{ verifier: s
       if (batch.length === 1000) await flush();
     }
     await flush();
+    await kw.db.kysely.transaction().execute(async (trx) => {
+      for (const rows of all) await trx.insertInto("api_keys").values(rows).execute();
+    });
     return { verifier: vk.secret as string, secrets };
   } finally {
     await kw.close();
