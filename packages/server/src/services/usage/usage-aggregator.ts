@@ -142,10 +142,15 @@ export class UsageAggregator {
     this.stats.flushes++;
   }
 
-  /** Stops the timer and flushes what is left (app onClose). */
-  async close(): Promise<void> {
+  /** Stops the periodic flush (tests use it to look at unflushed state). */
+  stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** Stops the timer and flushes what is left (app onClose). */
+  async close(): Promise<void> {
+    this.stop();
     await this.flush();
   }
 }
