@@ -215,3 +215,27 @@ describeEachDialect("POST /v1/verify", (dialect) => {
     });
   });
 });
+
+describe("POST /v1/verify when the store fails", () => {
+  it("answers 503 with Retry-After for a cache miss, while warm keys keep working", async () => {
+    const h = await Harness.init("sqlite");
+    try {
+      const verifier = await verifierKey(h);
+      const org = await h.newOrgWithOwner("outage");
+      const warm = await mkKey(h, org.token, org.orgId, { name: "warm" });
+      const cold = await mkKey(h, org.token, org.orgId, { name: "cold" });
+      expect((await verify(h, verifier, { key: warm.secret })).body.valid).toBe(true);
+      const loader = (h.kw.services.verify as unknown as { loader: { byHash: (h: string) => Promise<unknown> } }).loader;
+      loader.byHash = async () => {
+        throw new Error("connection refused");
+      };
+      const res = await verify(h, verifier, { key: cold.secret });
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe("UNAVAILABLE");
+      expect(res.headers["retry-after"]).toBe("1");
+      expect((await verify(h, verifier, { key: warm.secret })).body.valid).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+});

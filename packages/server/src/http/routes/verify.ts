@@ -29,7 +29,13 @@ export function verifyRoutes(app: App, s: Services) {
       if (!(await s.verify.mayVerify(req.ctx.actor))) throw notPermitted();
       const body = req.body;
       if (body.ip != null && normaliseIp(body.ip) === null) throw invalidField("ip", "ip must be an IPv4 or IPv6 address");
-      return s.verify.verify(body);
+      try {
+        return await s.verify.verify(body);
+      } catch (err) {
+        // Only a cache miss reaches the store: when it is down, say so (retryable), not 500.
+        req.log.error({ err }, "verification could not reach the key store");
+        throw new AppError("UNAVAILABLE", "The key store is unavailable; retry shortly", { headers: { "retry-after": "1" }, cause: err });
+      }
     },
   );
 }
