@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { KeywardError } from "./errors.js";
 import type { VerifiedKey, Verifier, VerifyRequest } from "./verify.js";
 
 declare global {
@@ -122,8 +123,13 @@ export async function authenticateRequest<R extends RequestLike>(
   let result: Awaited<ReturnType<Verifier["verify"]>>;
   try {
     result = await verifier.verify(credential, vr);
-  } catch {
-    return { ok: false, refusal: refusal("UNAVAILABLE") };
+  } catch (err) {
+    // Keyward unreachable or failing (its 503 carries Retry-After): answer 503, not a refusal of the key.
+    const wait =
+      err instanceof KeywardError && err.retryAfter
+        ? new Date(Date.now() + err.retryAfter * 1000).toISOString()
+        : undefined;
+    return { ok: false, refusal: refusal("UNAVAILABLE", wait) };
   }
   if (!result.valid) return { ok: false, refusal: refusal(result.code, result.ratelimit?.resetAt) };
   return { ok: true, key: result };
