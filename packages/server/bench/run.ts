@@ -51,7 +51,10 @@ function env(dir: string, extra: Record<string, string>) {
 }
 
 let nextPort = 18_000 + randomInt(2000);
-async function startChild(script: string, childEnv: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+async function startChild(
+  script: string,
+  childEnv: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess }> {
   const port = nextPort++;
   const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: serverDir,
@@ -165,7 +168,11 @@ async function inProcess(dbFile: string, dir: string, secrets: string[]) {
     }
     const verifyRate = (n / (performance.now() - t0)) * 1000;
     const pepper = kw.services.deps.pepper;
-    const hmacRate = timeIt((i) => createHmac("sha256", pepper).update(warm[i % warm.length]).digest("hex"));
+    const hmacRate = timeIt((i) =>
+      createHmac("sha256", pepper)
+        .update(warm[i % warm.length])
+        .digest("hex"),
+    );
     const misses = v.cache.stats.misses;
     return { verifyRate, hmacRate, warmKeys: warm.length, missesDuringRun: misses - warm.length };
   } finally {
@@ -177,7 +184,9 @@ async function main() {
   const started = performance.now();
   const dir = mkdtempSync(path.join(tmpdir(), "keyward-bench-"));
   const dbFile = path.join(dir, "keyward.db");
-  log(`Keyward verification benchmark — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 1e9)} GB, Node ${process.version}`);
+  log(
+    `Keyward verification benchmark — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 1e9)} GB, Node ${process.version}`,
+  );
   log(`load: autocannon, ${CONNECTIONS} connections, pipelining 1, ${SECONDS} s per run, 127.0.0.1`);
 
   log(`\nseeding ${fmt(KEYS)} keys (SQLite)…`);
@@ -194,7 +203,14 @@ async function main() {
   let warm: Awaited<ReturnType<typeof load>>;
   let half: Awaited<ReturnType<typeof load>>;
   let warmSet: string[] = [];
-  let hotPath: { reads: number; writes: number; flushReads: number; flushWrites: number; verified: number; rssMb: number };
+  let hotPath: {
+    reads: number;
+    writes: number;
+    flushReads: number;
+    flushWrites: number;
+    verified: number;
+    rssMb: number;
+  };
   try {
     await sanity(kw.url, verifier, secrets[0]);
     // Cold: every key seen for the first time, in random order. This pass also warms the cache.
@@ -224,7 +240,13 @@ async function main() {
       rssMb: after.rssMb,
     };
     log(`latency run at half the peak (${fmt(warm.rps / 2)} req/s)…`);
-    half = await load({ url: kw.url, path: "/v1/verify", token: verifier, nextKey: random, overallRate: Math.floor(warm.rps / 2) });
+    half = await load({
+      url: kw.url,
+      path: "/v1/verify",
+      token: verifier,
+      nextKey: random,
+      overallRate: Math.floor(warm.rps / 2),
+    });
   } finally {
     await stopChild(kw);
   }
@@ -268,7 +290,10 @@ async function main() {
     log(`  PostgreSQL part skipped: ${(err as Error).message}`);
   } finally {
     const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect().then(() => c.query(`drop schema if exists ${schema} cascade`)).catch(() => {});
+    await c
+      .connect()
+      .then(() => c.query(`drop schema if exists ${schema} cascade`))
+      .catch(() => {});
     await c.end().catch(() => {});
   }
   rmSync(dir, { recursive: true, force: true });
@@ -276,22 +301,34 @@ async function main() {
   const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
   const errs = (r: { errors: number }) => (r.errors ? `  (${r.errors} errors!)` : "");
   log("\n=== results ===");
-  log(`HTTP verify, warm, random key of ${fmt(warmSet.length)} (of ${fmt(KEYS)} seeded):  ${fmt(warm.rps)} req/s  (p50 ${warm.p50} ms, p99 ${warm.p99} ms)${errs(warm)}`);
+  log(
+    `HTTP verify, warm, random key of ${fmt(warmSet.length)} (of ${fmt(KEYS)} seeded):  ${fmt(warm.rps)} req/s  (p50 ${warm.p50} ms, p99 ${warm.p99} ms)${errs(warm)}`,
+  );
   log(`bare Fastify hello-world, same load:   ${fmt(helloRes.rps)} req/s${errs(helloRes)}`);
   log(`  ratio verify / hello-world:          ${pct(warm.rps, helloRes.rps)}   (target ≥ 60%)`);
   log(`in-process verify, warm:               ${fmt(ip.verifyRate)} calls/s`);
   log(`raw HMAC-SHA256, same process:         ${fmt(ip.hmacRate)} ops/s`);
   log(`  ratio verify / HMAC:                 ${pct(ip.verifyRate, ip.hmacRate)}   (target ≥ 40%)`);
-  log(`latency at half peak (${fmt(half.rps)} req/s):  p50 ${half.p50} ms, p99 ${half.p99} ms   (target p99 ≤ 2 ms)${errs(half)}`);
-  log(`  hello-world at the same rate (${fmt(helloHalf.rps)} req/s): p50 ${helloHalf.p50} ms, p99 ${helloHalf.p99} ms   (the machine's own tail)`);
+  log(
+    `latency at half peak (${fmt(half.rps)} req/s):  p50 ${half.p50} ms, p99 ${half.p99} ms   (target p99 ≤ 2 ms)${errs(half)}`,
+  );
+  log(
+    `  hello-world at the same rate (${fmt(helloHalf.rps)} req/s): p50 ${helloHalf.p50} ms, p99 ${helloHalf.p99} ms   (the machine's own tail)`,
+  );
   log(
     `database statements during the warm run: ${hotPath.reads - hotPath.flushReads} reads and ${hotPath.writes - hotPath.flushWrites} writes on the verify path ` +
       `for ${fmt(hotPath.verified)} verifies → ${(hotPath.writes - hotPath.flushWrites) / Math.max(1, hotPath.verified)} writes per verify` +
       ` (plus ${hotPath.flushReads + hotPath.flushWrites} statements of batched usage flushes, off the request path)`,
   );
   log(`server RSS with ${fmt(warmSet.length)} cached keys: ${hotPath.rssMb} MB`);
-  log(`cold-cache verify (first sight of each key), SQLite:     ${fmt(cold.rps)} req/s over ${fmt(cold.total)} keys${errs(cold)}`);
-  log(pgCold ? `cold-cache verify (first sight of each key), PostgreSQL: ${fmt(pgCold.rps)} req/s over ${fmt(pgCold.total)} keys${errs(pgCold)}` : "cold-cache verify, PostgreSQL: skipped");
+  log(
+    `cold-cache verify (first sight of each key), SQLite:     ${fmt(cold.rps)} req/s over ${fmt(cold.total)} keys${errs(cold)}`,
+  );
+  log(
+    pgCold
+      ? `cold-cache verify (first sight of each key), PostgreSQL: ${fmt(pgCold.rps)} req/s over ${fmt(pgCold.total)} keys${errs(pgCold)}`
+      : "cold-cache verify, PostgreSQL: skipped",
+  );
   log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -30,8 +30,14 @@ export async function seed(config: Config, count: number): Promise<{ verifier: s
     if (!first) throw new Error("bench database must start empty");
     const owner = (await call(kw, "POST", "/v1/auth/login", undefined, OWNER)).token as string;
     const op = first.orgId;
-    const role = await call(kw, "POST", `/v1/orgs/${op}/roles`, owner, { name: "verifier", permissions: ["iam:apikeys:verify"] });
-    const sa = await call(kw, "POST", `/v1/orgs/${op}/service-accounts`, owner, { name: "gateway", roles: [{ roleId: role.id }] });
+    const role = await call(kw, "POST", `/v1/orgs/${op}/roles`, owner, {
+      name: "verifier",
+      permissions: ["iam:apikeys:verify"],
+    });
+    const sa = await call(kw, "POST", `/v1/orgs/${op}/service-accounts`, owner, {
+      name: "gateway",
+      roles: [{ roleId: role.id }],
+    });
     const vk = await call(kw, "POST", `/v1/orgs/${op}/api-keys`, owner, {
       name: "verifier",
       owner: { type: "service_account", id: sa.id },

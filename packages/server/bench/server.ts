@@ -2,7 +2,14 @@
  * The benchmark's Keyward server: the real app (createKeyward, as main.ts builds it) plus a
  * statement counter on the database and GET /bench/stats. Config comes from the environment.
  */
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from "kysely";
 import { createKeyward } from "../src/compose.js";
 import { loadConfig } from "../src/config.js";
 

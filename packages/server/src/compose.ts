@@ -50,7 +50,10 @@ export async function createKeyward(config: Config, opts: AppOptions & { now?: (
   const keyBearer = apiKeyBearer(deps, () => keySource);
   // Exchanged tokens (JWTs from POST /v1/token) authenticate the management API as well.
   const tokenBearer: BearerResolver = (token, req) => services.verify.tokenActor(token, req.ip ?? null);
-  const app = await buildApp(services, { ...opts, bearerResolvers: [keyBearer, tokenBearer, ...(opts.bearerResolvers ?? [])] });
+  const app = await buildApp(services, {
+    ...opts,
+    bearerResolvers: [keyBearer, tokenBearer, ...(opts.bearerResolvers ?? [])],
+  });
   let closed = false;
   app.addHook("onClose", async () => {
     if (closed) return;

@@ -7,7 +7,12 @@ export const REDIS_URL = process.env.KEYWARD_TEST_REDIS_URL ?? "redis://127.0.0.
 
 /** Same rule for Redis: locally a missing server skips the Redis tests loudly, in CI it fails. */
 async function redisAvailable(): Promise<boolean> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on("error", () => {});
   try {
     await redis.connect();

@@ -7,12 +7,16 @@ import { AppError } from "../domain/errors.js";
  * A parameter sent twice is refused (RFC 6749 §3.2), as is a body over `bodyLimit`.
  */
 export function registerFormBody(app: FastifyInstance, bodyLimit = 16 * 1024) {
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit }, (_req, body, done) => {
-    const out: Record<string, string> = Object.create(null);
-    for (const [k, v] of new URLSearchParams(body as string)) {
-      if (k in out) return done(new AppError("INVALID_REQUEST", `Parameter ${k} is sent more than once`), undefined);
-      out[k] = v;
-    }
-    done(null, { ...out });
-  });
+  app.addContentTypeParser(
+    "application/x-www-form-urlencoded",
+    { parseAs: "string", bodyLimit },
+    (_req, body, done) => {
+      const out: Record<string, string> = Object.create(null);
+      for (const [k, v] of new URLSearchParams(body as string)) {
+        if (k in out) return done(new AppError("INVALID_REQUEST", `Parameter ${k} is sent more than once`), undefined);
+        out[k] = v;
+      }
+      done(null, { ...out });
+    },
+  );
 }

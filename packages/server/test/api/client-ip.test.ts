@@ -25,7 +25,8 @@ describe("client IP", () => {
       return res.status === 200 ? "ok" : res.body.error_description;
     };
     const me = async (remote: string, xff?: string) =>
-      (await h.req("GET", "/v1/me", { token: k.secret, ip: remote, headers: xff ? { "x-forwarded-for": xff } : {} })).status;
+      (await h.req("GET", "/v1/me", { token: k.secret, ip: remote, headers: xff ? { "x-forwarded-for": xff } : {} }))
+        .status;
     return { exchange, me };
   }
 

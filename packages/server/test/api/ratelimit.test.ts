@@ -49,7 +49,11 @@ function limiterContract(name: string, make: () => RateLimiter) {
 
 limiterContract("memory", () => new MemoryRateLimiter());
 (redisUp ? limiterContract : (n: string) => describe.skip(`${n} rate limiter`, () => {}))("redis", () =>
-  createRateLimiter({ redisUrl: inject("redisUrl"), prefix: `kwtest:${randomBase62(6)}`, logger: pino({ level: "silent" }) }),
+  createRateLimiter({
+    redisUrl: inject("redisUrl"),
+    prefix: `kwtest:${randomBase62(6)}`,
+    logger: pino({ level: "silent" }),
+  }),
 );
 
 describeRedis("redis rate limiter", () => {
@@ -62,7 +66,9 @@ describeRedis("redis rate limiter", () => {
       await Promise.all([a.start(), b.start()]);
       const rule = { limit: 4, windowSeconds: 30 };
       const id = `key_${randomBase62(10)}`;
-      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).consume(id, rule, Date.now())));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).consume(id, rule, Date.now())),
+      );
       expect(answers.filter((r) => r.allowed)).toHaveLength(4);
       const keys = await probe.keys(`${prefix}*`);
       expect(keys.length).toBeGreaterThan(0);
@@ -100,7 +106,8 @@ function verifySuite(backing: "memory" | "redis") {
       expect(Date.parse(third.body.ratelimit.resetAt)).toBeGreaterThan(Date.now());
       // Keys without a limit are not counted.
       const free = await mkKey(h, org.token, org.orgId, { name: "free" });
-      for (let i = 0; i < 3; i++) expect((await verify(h, verifier, { key: free.secret })).body).not.toHaveProperty("ratelimit");
+      for (let i = 0; i < 3; i++)
+        expect((await verify(h, verifier, { key: free.secret })).body).not.toHaveProperty("ratelimit");
     });
 
     it("applies a limit added by PATCH at once", async () => {
@@ -108,7 +115,10 @@ function verifySuite(backing: "memory" | "redis") {
       const org = await h.newOrgWithOwner("rl");
       const k = await mkKey(h, org.token, org.orgId, { name: "k" });
       expect((await verify(h, verifier, { key: k.secret })).body.valid).toBe(true);
-      const patch = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: org.token, body: { ratelimit: { limit: 1, windowSeconds: 60 } } });
+      const patch = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+        token: org.token,
+        body: { ratelimit: { limit: 1, windowSeconds: 60 } },
+      });
       expect(patch.status).toBe(200);
       expect((await verify(h, verifier, { key: k.secret })).body.valid).toBe(true);
       expect((await verify(h, verifier, { key: k.secret })).body.code).toBe("RATE_LIMITED");

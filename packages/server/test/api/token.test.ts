@@ -44,7 +44,10 @@ describeEachDialect("token exchange", (dialect) => {
       expect(jwks.status).toBe(200);
       expect(jwks.body.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519", kid: header.kid, alg: "EdDSA" });
       expect(jwks.body.keys[0].d).toBeUndefined();
-      const { payload } = await jwtVerify(res.body.access_token, createLocalJWKSet(jwks.body), { audience: "keyward", issuer: h.kw.services.deps.config.publicUrl });
+      const { payload } = await jwtVerify(res.body.access_token, createLocalJWKSet(jwks.body), {
+        audience: "keyward",
+        issuer: h.kw.services.deps.config.publicUrl,
+      });
       expect(payload).toMatchObject({
         sub: org.userId,
         org: org.orgId,
@@ -61,7 +64,13 @@ describeEachDialect("token exchange", (dialect) => {
     it("accepts a form body and narrows scope, project and lifetime", async () => {
       const p = await mkProject(h, org.token, org.orgId);
       const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read", "storage:read"] });
-      const res = await form({ grant_type: GRANT, apikey: k.secret, scope: "compute:read", projectId: p, expires_in: "60" });
+      const res = await form({
+        grant_type: GRANT,
+        apikey: k.secret,
+        scope: "compute:read",
+        projectId: p,
+        expires_in: "60",
+      });
       expect(res.statusCode).toBe(200);
       const body = JSON.parse(res.body);
       expect(body).toMatchObject({ expires_in: 60, scope: "compute:read" });
@@ -97,7 +106,9 @@ describeEachDialect("token exchange", (dialect) => {
       expect(me.status).toBe(200);
       expect(me.body.credential).toMatchObject({ type: "token" });
       expect((await h.req("GET", `/v1/orgs/${org.orgId}`, { token: t })).status).toBe(200);
-      expect((await h.req("POST", `/v1/orgs/${org.orgId}/projects`, { token: t, body: { name: "x" } })).status).toBe(403);
+      expect((await h.req("POST", `/v1/orgs/${org.orgId}/projects`, { token: t, body: { name: "x" } })).status).toBe(
+        403,
+      );
       const [head, body, sig] = t.split(".");
       const forged = `${head}.${body}.${sig[0] === "A" ? "B" : "A"}${sig.slice(1)}`;
       expect((await h.req("GET", "/v1/me", { token: forged })).status).toBe(401);
@@ -108,12 +119,16 @@ describeEachDialect("token exchange", (dialect) => {
       const t = (await exchange({ grant_type: GRANT, apikey: k.secret, scope: "compute:read" })).body.access_token;
       const ok = await verify(h, verifier, { key: t, permissions: ["compute:read"] });
       expect(ok.body).toMatchObject({ valid: true, keyId: k.id, permissions: ["compute:read"] });
-      expect((await verify(h, verifier, { key: t, permissions: ["storage:read"] })).body.code).toBe("INSUFFICIENT_PERMISSIONS");
+      expect((await verify(h, verifier, { key: t, permissions: ["storage:read"] })).body.code).toBe(
+        "INSUFFICIENT_PERMISSIONS",
+      );
       const intro = await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: t } });
       expect(intro.body).toMatchObject({ active: true, key_id: k.id, scope: "compute:read", org: org.orgId });
       await h.req("POST", `/v1/api-keys/${k.id}/disable`, { token: org.token });
       expect((await verify(h, verifier, { key: t })).body).toEqual({ valid: false, code: "DISABLED" });
-      expect((await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: t } })).body).toEqual({ active: false });
+      expect((await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: t } })).body).toEqual({
+        active: false,
+      });
       expect((await h.req("GET", "/v1/me", { token: t })).status).toBe(401);
     });
 
@@ -151,7 +166,10 @@ describeEachDialect("token exchange", (dialect) => {
         [{ grant_type: GRANT }, "invalid_request"],
         [{ grant_type: GRANT, apikey: k.secret, extra: 1 }, "invalid_request"],
         [{ grant_type: GRANT, apikey: "kw_nope" }, "invalid_grant"],
-        [{ grant_type: GRANT, apikey: `${k.secret.slice(0, -1)}${k.secret.endsWith("a") ? "b" : "a"}` }, "invalid_grant"],
+        [
+          { grant_type: GRANT, apikey: `${k.secret.slice(0, -1)}${k.secret.endsWith("a") ? "b" : "a"}` },
+          "invalid_grant",
+        ],
         [{ grant_type: GRANT, apikey: k.secret, scope: "storage:read" }, "invalid_scope"],
         [{ grant_type: GRANT, apikey: k.secret, scope: "compute:*" }, "invalid_scope"],
         [{ grant_type: GRANT, apikey: ro.secret, scope: "compute:write" }, "invalid_scope"],
@@ -174,7 +192,12 @@ describeEachDialect("token exchange", (dialect) => {
         payload: `grant_type=${encodeURIComponent(GRANT)}&apikey=a&apikey=b`,
       });
       expect(dup.statusCode).toBe(400);
-      const text = await h.app.inject({ method: "POST", url: "/v1/token", headers: { "content-type": "text/plain" }, payload: "x" });
+      const text = await h.app.inject({
+        method: "POST",
+        url: "/v1/token",
+        headers: { "content-type": "text/plain" },
+        payload: "x",
+      });
       expect(text.statusCode).toBe(415);
       const huge = await h.app.inject({
         method: "POST",
@@ -190,7 +213,9 @@ describeEachDialect("token exchange", (dialect) => {
       const t = (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token;
       expect((await h.req("POST", "/v1/token/introspect", { body: { token: t } })).status).toBe(401);
       expect((await h.req("POST", "/v1/token/introspect", { token: k.secret, body: { token: t } })).status).toBe(403);
-      expect((await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: "garbage" } })).body).toEqual({ active: false });
+      expect(
+        (await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: "garbage" } })).body,
+      ).toEqual({ active: false });
     });
   });
 });

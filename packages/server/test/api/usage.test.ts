@@ -36,7 +36,11 @@ describeEachDialect("key usage", (dialect) => {
       await usage.flush();
       const rows = await h.kw.db.kysely.selectFrom("key_usage").selectAll().where("key_id", "=", k.id).execute();
       expect(rows.map((r) => Number(r.count))).toEqual([3]);
-      const row = await h.kw.db.kysely.selectFrom("api_keys").select(["last_used_at", "last_used_ip"]).where("id", "=", k.id).executeTakeFirstOrThrow();
+      const row = await h.kw.db.kysely
+        .selectFrom("api_keys")
+        .select(["last_used_at", "last_used_ip"])
+        .where("id", "=", k.id)
+        .executeTakeFirstOrThrow();
       expect(row.last_used_ip).toBe("203.0.113.7");
       expect(row.last_used_at).not.toBeNull();
 

@@ -24,13 +24,20 @@ describe("verify and token input fuzzing", () => {
   const jsonish = fc.oneof(
     fc.json(),
     fc.string(),
-    fc.record({
-      key: fc.oneof(fc.string(), fc.constant("kw_"), fc.stringMatching(/^kw_[0-9A-Za-z]{38}$/), fc.stringMatching(/^eyJ[\w-]{0,40}\.[\w-]{0,40}\.[\w-]{0,40}$/)),
-      permissions: fc.option(fc.array(fc.string(), { maxLength: 5 }), { nil: undefined }),
-      projectId: fc.option(fc.string(), { nil: undefined }),
-      ip: fc.option(fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()), { nil: undefined }),
-      method: fc.option(fc.string(), { nil: undefined }),
-    }).map((o) => JSON.stringify(o)),
+    fc
+      .record({
+        key: fc.oneof(
+          fc.string(),
+          fc.constant("kw_"),
+          fc.stringMatching(/^kw_[0-9A-Za-z]{38}$/),
+          fc.stringMatching(/^eyJ[\w-]{0,40}\.[\w-]{0,40}\.[\w-]{0,40}$/),
+        ),
+        permissions: fc.option(fc.array(fc.string(), { maxLength: 5 }), { nil: undefined }),
+        projectId: fc.option(fc.string(), { nil: undefined }),
+        ip: fc.option(fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()), { nil: undefined }),
+        method: fc.option(fc.string(), { nil: undefined }),
+      })
+      .map((o) => JSON.stringify(o)),
   );
 
   it("POST /v1/verify", async () => {
@@ -47,7 +54,9 @@ describe("verify and token input fuzzing", () => {
   it("POST /v1/token (JSON and form)", async () => {
     const form = fc.oneof(
       fc.string(),
-      fc.dictionary(fc.constantFrom("grant_type", "apikey", "scope", "projectId", "expires_in", "x"), fc.string()).map((d) => new URLSearchParams(d).toString()),
+      fc
+        .dictionary(fc.constantFrom("grant_type", "apikey", "scope", "projectId", "expires_in", "x"), fc.string())
+        .map((d) => new URLSearchParams(d).toString()),
     );
     await fc.assert(
       fc.asyncProperty(fc.boolean(), jsonish, form, async (useForm, json, formBody) => {

@@ -3,7 +3,12 @@ import pino from "pino";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { randomBase62 } from "../../src/domain/ids.js";
 import { type KeyChange, KeyEvents } from "../../src/services/key-events.js";
-import { type InvalidationBus, type InvalidationListener, LocalInvalidationBus, PgInvalidationBus } from "../../src/services/verify/invalidation.js";
+import {
+  type InvalidationBus,
+  type InvalidationListener,
+  LocalInvalidationBus,
+  PgInvalidationBus,
+} from "../../src/services/verify/invalidation.js";
 import { KeyCache } from "../../src/services/verify/key-cache.js";
 
 const logger = pino({ level: "silent" });

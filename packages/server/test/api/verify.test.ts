@@ -89,7 +89,10 @@ describeEachDialect("POST /v1/verify", (dialect) => {
     it("checks the end client's IP against the key's allow list", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci", allowedIps: ["203.0.113.0/24"] });
       expect((await verify(h, verifier, { key: k.secret, ip: "203.0.113.9" })).body.valid).toBe(true);
-      expect((await verify(h, verifier, { key: k.secret, ip: "198.51.100.1" })).body).toEqual({ valid: false, code: "IP_NOT_ALLOWED" });
+      expect((await verify(h, verifier, { key: k.secret, ip: "198.51.100.1" })).body).toEqual({
+        valid: false,
+        code: "IP_NOT_ALLOWED",
+      });
       expect((await verify(h, verifier, { key: k.secret })).body).toEqual({ valid: false, code: "IP_NOT_ALLOWED" });
     });
 
@@ -116,11 +119,20 @@ describeEachDialect("POST /v1/verify", (dialect) => {
         [{ payload: JSON.stringify({}), headers: { "content-type": "application/json" } }, 400],
         [{ payload: JSON.stringify({ key: "x", extra: 1 }), headers: { "content-type": "application/json" } }, 400],
         [{ payload: JSON.stringify({ key: ["a", "b"] }), headers: { "content-type": "application/json" } }, 400],
-        [{ payload: JSON.stringify({ key: "kw_x", ip: "not-an-ip" }), headers: { "content-type": "application/json" } }, 400],
+        [
+          {
+            payload: JSON.stringify({ key: "kw_x", ip: "not-an-ip" }),
+            headers: { "content-type": "application/json" },
+          },
+          400,
+        ],
         [{ payload: JSON.stringify({ key: "x".repeat(5000) }), headers: { "content-type": "application/json" } }, 400],
         [{ payload: "key=abc", headers: { "content-type": "application/x-www-form-urlencoded" } }, 415],
         [{ payload: "abc", headers: { "content-type": "text/plain" } }, 415],
-        [{ payload: JSON.stringify({ key: "x".repeat(70_000) }), headers: { "content-type": "application/json" } }, 413],
+        [
+          { payload: JSON.stringify({ key: "x".repeat(70_000) }), headers: { "content-type": "application/json" } },
+          413,
+        ],
       ];
       for (const [opts, status] of cases) {
         const res = await h.app.inject({
@@ -178,7 +190,10 @@ describeEachDialect("POST /v1/verify", (dialect) => {
 
     it("honours a regenerate grace period, then stops the old secret", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
-      const regen = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: org.token, body: { graceSeconds: 60 } });
+      const regen = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+        token: org.token,
+        body: { graceSeconds: 60 },
+      });
       expect((await verify(h, verifier, { key: k.secret })).body.valid).toBe(true);
       vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 120_000 });
       expect((await verify(h, verifier, { key: k.secret })).body.code).toBe("NOT_FOUND");
@@ -190,9 +205,14 @@ describeEachDialect("POST /v1/verify", (dialect) => {
       const m = await h.newMember(org.orgId, org.token, [{ roleId: role }]);
       const k = await mkKey(h, m.token, org.orgId, { name: "mine" });
       expect((await verify(h, verifier, { key: k.secret, permissions: ["compute:write"] })).body.valid).toBe(true);
-      const patch = await h.req("PATCH", `/v1/orgs/${org.orgId}/members/${m.userId}`, { token: org.token, body: { roles: [{ roleId: "role_viewer" }] } });
+      const patch = await h.req("PATCH", `/v1/orgs/${org.orgId}/members/${m.userId}`, {
+        token: org.token,
+        body: { roles: [{ roleId: "role_viewer" }] },
+      });
       expect(patch.status).toBe(200);
-      expect((await verify(h, verifier, { key: k.secret, permissions: ["compute:write"] })).body.code).toBe("INSUFFICIENT_PERMISSIONS");
+      expect((await verify(h, verifier, { key: k.secret, permissions: ["compute:write"] })).body.code).toBe(
+        "INSUFFICIENT_PERMISSIONS",
+      );
       await h.req("DELETE", `/v1/orgs/${org.orgId}/members/${m.userId}`, { token: org.token });
       expect((await verify(h, verifier, { key: k.secret })).body.code).toBe("OWNER_INACTIVE");
     });
@@ -209,9 +229,14 @@ describeEachDialect("POST /v1/verify", (dialect) => {
       const m = await h.newMember(org.orgId, org.token, [{ roleId: role }]);
       const k = await mkKey(h, m.token, org.orgId, { name: "mine" });
       expect((await verify(h, verifier, { key: k.secret, permissions: ["storage:read"] })).body.valid).toBe(true);
-      const res = await h.req("PATCH", `/v1/roles/${role}`, { token: org.token, body: { permissions: ["compute:read", "iam:apikeys:create"] } });
+      const res = await h.req("PATCH", `/v1/roles/${role}`, {
+        token: org.token,
+        body: { permissions: ["compute:read", "iam:apikeys:create"] },
+      });
       expect(res.status).toBe(200);
-      expect((await verify(h, verifier, { key: k.secret, permissions: ["storage:read"] })).body.code).toBe("INSUFFICIENT_PERMISSIONS");
+      expect((await verify(h, verifier, { key: k.secret, permissions: ["storage:read"] })).body.code).toBe(
+        "INSUFFICIENT_PERMISSIONS",
+      );
     });
   });
 });
@@ -225,7 +250,8 @@ describe("POST /v1/verify when the store fails", () => {
       const warm = await mkKey(h, org.token, org.orgId, { name: "warm" });
       const cold = await mkKey(h, org.token, org.orgId, { name: "cold" });
       expect((await verify(h, verifier, { key: warm.secret })).body.valid).toBe(true);
-      const loader = (h.kw.services.verify as unknown as { loader: { byHash: (h: string) => Promise<unknown> } }).loader;
+      const loader = (h.kw.services.verify as unknown as { loader: { byHash: (h: string) => Promise<unknown> } })
+        .loader;
       loader.byHash = async () => {
         throw new Error("connection refused");
       };

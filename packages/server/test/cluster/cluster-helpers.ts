@@ -39,7 +39,11 @@ export class Node {
     const headers: Record<string, string> = {};
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    const res = await fetch(`${this.url}${p}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    const res = await fetch(`${this.url}${p}`, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   }
@@ -83,7 +87,11 @@ export class Cluster {
       KEYWARD_PUBLIC_URL: "http://keyward.test",
       ...this.extraEnv,
     };
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: serverDir, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: serverDir,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const node = new Node(`http://127.0.0.1:${port}`, child);
     this.nodes.push(node);
     const deadline = Date.now() + 50_000;
@@ -117,8 +125,14 @@ export async function setupVerifier(node: Node) {
   const token = login.body.token as string;
   const orgs = await node.req("GET", "/v1/orgs", { token });
   const orgId = (orgs.body.items as { id: string; isOperator?: boolean }[])[0].id;
-  const role = await node.req("POST", `/v1/orgs/${orgId}/roles`, { token, body: { name: "verifier", permissions: ["iam:apikeys:verify"] } });
-  const sa = await node.req("POST", `/v1/orgs/${orgId}/service-accounts`, { token, body: { name: "gateway", roles: [{ roleId: role.body.id }] } });
+  const role = await node.req("POST", `/v1/orgs/${orgId}/roles`, {
+    token,
+    body: { name: "verifier", permissions: ["iam:apikeys:verify"] },
+  });
+  const sa = await node.req("POST", `/v1/orgs/${orgId}/service-accounts`, {
+    token,
+    body: { name: "gateway", roles: [{ roleId: role.body.id }] },
+  });
   const vk = await node.req("POST", `/v1/orgs/${orgId}/api-keys`, {
     token,
     body: { name: "verifier", owner: { type: "service_account", id: sa.body.id }, permissions: ["iam:apikeys:verify"] },

@@ -33,7 +33,8 @@ import { Cluster, type Node, setupVerifier } from "./cluster-helpers.js";
   it("a key disabled on one node is rejected by the other within 1 s", async () => {
     const k = await s.mkKey({ name: "victim" });
     // Warm both caches.
-    for (const n of [a, b]) expect((await n.req("POST", "/v1/verify", { token: s.verifier, body: { key: k.secret } })).body.valid).toBe(true);
+    for (const n of [a, b])
+      expect((await n.req("POST", "/v1/verify", { token: s.verifier, body: { key: k.secret } })).body.valid).toBe(true);
     const res = await a.req("POST", `/v1/api-keys/${k.id}/disable`, { token: s.token });
     expect(res.status).toBe(200);
     expect(await timeUntil(b, k.secret, "DISABLED")).toBeLessThan(1000);
@@ -41,18 +42,23 @@ import { Cluster, type Node, setupVerifier } from "./cluster-helpers.js";
 
   it("a key deleted on the other node, and a regenerated secret, too", async () => {
     const k = await s.mkKey({ name: "second" });
-    for (const n of [a, b]) expect((await n.req("POST", "/v1/verify", { token: s.verifier, body: { key: k.secret } })).body.valid).toBe(true);
+    for (const n of [a, b])
+      expect((await n.req("POST", "/v1/verify", { token: s.verifier, body: { key: k.secret } })).body.valid).toBe(true);
     const regen = await b.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: s.token, body: {} });
     expect(regen.status).toBe(200);
     expect(await timeUntil(a, k.secret, "NOT_FOUND")).toBeLessThan(1000);
-    expect((await a.req("POST", "/v1/verify", { token: s.verifier, body: { key: regen.body.secret } })).body.valid).toBe(true);
+    expect(
+      (await a.req("POST", "/v1/verify", { token: s.verifier, body: { key: regen.body.secret } })).body.valid,
+    ).toBe(true);
     expect((await b.req("DELETE", `/v1/api-keys/${k.id}`, { token: s.token })).status).toBe(204);
     expect(await timeUntil(a, regen.body.secret, "NOT_FOUND")).toBeLessThan(1000);
   });
 
   it("tokens exchanged on one node verify on the other, and die with their key", async () => {
     const k = await s.mkKey({ name: "tokens" });
-    const tok = await a.req("POST", "/v1/token", { body: { grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: k.secret } });
+    const tok = await a.req("POST", "/v1/token", {
+      body: { grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: k.secret },
+    });
     expect(tok.status).toBe(200);
     const t = tok.body.access_token as string;
     expect((await b.req("POST", "/v1/verify", { token: s.verifier, body: { key: t } })).body.valid).toBe(true);

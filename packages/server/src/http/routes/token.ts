@@ -73,14 +73,20 @@ export async function tokenRoutes(app: App, s: Services) {
           return oauthError(reply, 400, "invalid_request", req.validationError.message);
         }
         const { grant_type, apikey, scope: rawScope, projectId } = req.body;
-        if (grant_type !== APIKEY_GRANT) return oauthError(reply, 400, "unsupported_grant_type", `grant_type must be ${APIKEY_GRANT}`);
+        if (grant_type !== APIKEY_GRANT)
+          return oauthError(reply, 400, "unsupported_grant_type", `grant_type must be ${APIKEY_GRANT}`);
         const ttl = req.body.expires_in === undefined ? DEFAULT_TOKEN_TTL : Number(req.body.expires_in);
         if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL) {
           return oauthError(reply, 400, "invalid_request", `expires_in must be 1-${MAX_TOKEN_TTL} seconds`);
         }
         const scopeList = rawScope === undefined ? undefined : rawScope.split(" ").filter(Boolean);
         if (scopeList?.some((p) => !PERMISSION_NAME.test(p))) {
-          return oauthError(reply, 400, "invalid_scope", "scope must list concrete permission names separated by spaces");
+          return oauthError(
+            reply,
+            400,
+            "invalid_scope",
+            "scope must list concrete permission names separated by spaces",
+          );
         }
         if (projectId !== undefined && !/^prj_[0-9A-Za-z]{1,40}$/.test(projectId)) {
           return oauthError(reply, 400, "invalid_request", "projectId must be a project id");
@@ -91,7 +97,11 @@ export async function tokenRoutes(app: App, s: Services) {
         const entry = hit instanceof Promise ? await hit : hit;
         const now = s.deps.now();
         // The key is checked as a request from the caller's own address, in the requested project.
-        const d = v.decideCached(entry, { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList }, now);
+        const d = v.decideCached(
+          entry,
+          { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList },
+          now,
+        );
         if (!d.valid || !entry) {
           const code = d.valid ? "NOT_FOUND" : d.code;
           const [error, description] = GRANT_ERRORS[code] ?? ["invalid_grant", `API key rejected (${code})`];
@@ -101,14 +111,24 @@ export async function tokenRoutes(app: App, s: Services) {
           const r = await v.rateLimiter.consume(d.keyId, d.ratelimit, now.getTime());
           if (!r.allowed) {
             reply.header("retry-after", String(Math.max(1, Math.ceil((r.resetAt - now.getTime()) / 1000))));
-            return oauthError(reply, 429, "rate_limited", `The key's rate limit is exhausted until ${new Date(r.resetAt).toISOString()}`);
+            return oauthError(
+              reply,
+              429,
+              "rate_limited",
+              `The key's rate limit is exhausted until ${new Date(r.resetAt).toISOString()}`,
+            );
           }
         }
         v.usage.record(d.keyId, req.ip ?? null, now.getTime());
         const key = entry.key;
         const projects = projectId ? [projectId] : key.owner.type === "project" ? [key.owner.id] : key.allowedProjects;
         const issued = await v.tokens.issue(key, { perms: scopeList ?? d.permissions, projects, ttl });
-        return { access_token: issued.access_token, token_type: issued.token_type, expires_in: issued.expires_in, scope: issued.scope };
+        return {
+          access_token: issued.access_token,
+          token_type: issued.token_type,
+          expires_in: issued.expires_in,
+          scope: issued.scope,
+        };
       },
     );
 
@@ -127,13 +147,17 @@ export async function tokenRoutes(app: App, s: Services) {
       async (req, reply) => {
         reply.header("cache-control", "no-store");
         if (!(await s.verify.mayVerify(req.ctx.actor))) {
-          throw new AppError("FORBIDDEN", "Missing permission iam:apikeys:verify (held only in the operator organization)");
+          throw new AppError(
+            "FORBIDDEN",
+            "Missing permission iam:apikeys:verify (held only in the operator organization)",
+          );
         }
         const t = await s.verify.resolveToken(req.body.token);
         if (!("key" in t)) return { active: false };
         const { key, claims } = t;
         const now = s.deps.now().getTime();
-        const keyActive = key.status === "active" && key.ownerActive && (key.expiresAt === null || Date.parse(key.expiresAt) > now);
+        const keyActive =
+          key.status === "active" && key.ownerActive && (key.expiresAt === null || Date.parse(key.expiresAt) > now);
         if (!keyActive) return { active: false };
         return {
           active: true,

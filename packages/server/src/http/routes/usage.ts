@@ -43,7 +43,8 @@ export function usageRoutes(app: App, s: Services) {
       const to = req.query.to ? Date.parse(req.query.to) : now;
       const from = req.query.from ? Date.parse(req.query.from) : to - 7 * 24 * HOUR;
       if (from > to) throw invalidField("from", "from must not be after to");
-      if (to - from > MAX_RANGE_DAYS * 24 * HOUR) throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
+      if (to - from > MAX_RANGE_DAYS * 24 * HOUR)
+        throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
       const fromHour = new Date(from - (from % HOUR)).toISOString();
       const toIso = new Date(to).toISOString();
 

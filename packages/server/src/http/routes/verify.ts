@@ -6,7 +6,8 @@ import { errorResponses } from "../schemas/common.js";
 import { VerifyBody, VerifyResponse } from "../schemas/verify.js";
 
 /** Answer when the caller may not verify (cached per credential by the verify service). */
-const notPermitted = () => new AppError("FORBIDDEN", "Missing permission iam:apikeys:verify (held only in the operator organization)");
+const notPermitted = () =>
+  new AppError("FORBIDDEN", "Missing permission iam:apikeys:verify (held only in the operator organization)");
 
 export function verifyRoutes(app: App, s: Services) {
   app.addSchema(VerifyResponse);
@@ -28,13 +29,17 @@ export function verifyRoutes(app: App, s: Services) {
     async (req) => {
       if (!(await s.verify.mayVerify(req.ctx.actor))) throw notPermitted();
       const body = req.body;
-      if (body.ip != null && normaliseIp(body.ip) === null) throw invalidField("ip", "ip must be an IPv4 or IPv6 address");
+      if (body.ip != null && normaliseIp(body.ip) === null)
+        throw invalidField("ip", "ip must be an IPv4 or IPv6 address");
       try {
         return await s.verify.verify(body);
       } catch (err) {
         // Only a cache miss reaches the store: when it is down, say so (retryable), not 500.
         req.log.error({ err }, "verification could not reach the key store");
-        throw new AppError("UNAVAILABLE", "The key store is unavailable; retry shortly", { headers: { "retry-after": "1" }, cause: err });
+        throw new AppError("UNAVAILABLE", "The key store is unavailable; retry shortly", {
+          headers: { "retry-after": "1" },
+          cause: err,
+        });
       }
     },
   );

@@ -1,7 +1,8 @@
 import Type, { type Static } from "typebox";
 
 /** `string | null` as one JSON-Schema type list (cheaper to serialize than anyOf). */
-const NullableString = (opts: Record<string, unknown> = {}) => Type.Unsafe<string | null>({ type: ["string", "null"], ...opts });
+const NullableString = (opts: Record<string, unknown> = {}) =>
+  Type.Unsafe<string | null>({ type: ["string", "null"], ...opts });
 
 export const VERIFY_CODES = [
   "MALFORMED",
@@ -18,13 +19,31 @@ export const VERIFY_CODES = [
 
 export const VerifyBody = Type.Object(
   {
-    key: Type.String({ maxLength: 4096, description: "The API key secret (or an exchanged token) the end client presented" }),
+    key: Type.String({
+      maxLength: 4096,
+      description: "The API key secret (or an exchanged token) the end client presented",
+    }),
     permissions: Type.Optional(
-      Type.Array(Type.String({ maxLength: 200 }), { maxItems: 100, description: "Every one must be held (concrete names)" }),
+      Type.Array(Type.String({ maxLength: 200 }), {
+        maxItems: 100,
+        description: "Every one must be held (concrete names)",
+      }),
     ),
-    projectId: Type.Optional(NullableString({ maxLength: 48, description: "Project the request acts in; default: the key's default project" })),
-    ip: Type.Optional(NullableString({ maxLength: 64, description: "The end client's IP, checked against the key's and org's allow lists" })),
-    method: Type.Optional(Type.String({ maxLength: 16, description: "HTTP method of the protected request (read-only keys: GET/HEAD/OPTIONS)" })),
+    projectId: Type.Optional(
+      NullableString({ maxLength: 48, description: "Project the request acts in; default: the key's default project" }),
+    ),
+    ip: Type.Optional(
+      NullableString({
+        maxLength: 64,
+        description: "The end client's IP, checked against the key's and org's allow lists",
+      }),
+    ),
+    method: Type.Optional(
+      Type.String({
+        maxLength: 16,
+        description: "HTTP method of the protected request (read-only keys: GET/HEAD/OPTIONS)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -43,11 +62,19 @@ export const RateLimitState = Type.Object({
 export const VerifyResponse = Type.Object(
   {
     valid: Type.Boolean(),
-    code: Type.Optional(Type.Union(VERIFY_CODES.map((c) => Type.Literal(c)), { description: "Why not valid (valid: false only)" })),
+    code: Type.Optional(
+      Type.Union(
+        VERIFY_CODES.map((c) => Type.Literal(c)),
+        { description: "Why not valid (valid: false only)" },
+      ),
+    ),
     keyId: Type.Optional(Type.String()),
     orgId: Type.Optional(Type.String()),
     owner: Type.Optional(
-      Type.Object({ type: Type.Union([Type.Literal("user"), Type.Literal("service_account"), Type.Literal("project")]), id: Type.String() }),
+      Type.Object({
+        type: Type.Union([Type.Literal("user"), Type.Literal("service_account"), Type.Literal("project")]),
+        id: Type.String(),
+      }),
     ),
     projectId: Type.Optional(NullableString({ description: "Project the decision applies to; null = org-wide" })),
     permissions: Type.Optional(Type.Array(Type.String(), { description: "Effective permissions there" })),
@@ -61,9 +88,15 @@ export const TokenBody = Type.Object(
   {
     grant_type: Type.String({ examples: ["urn:keyward:params:oauth:grant-type:apikey"] }),
     apikey: Type.String({ maxLength: 4096 }),
-    scope: Type.Optional(Type.String({ maxLength: 8192, description: "Space-separated permissions to narrow the token to" })),
+    scope: Type.Optional(
+      Type.String({ maxLength: 8192, description: "Space-separated permissions to narrow the token to" }),
+    ),
     projectId: Type.Optional(Type.String({ maxLength: 48, description: "Narrow the token to one project" })),
-    expires_in: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 3600 }), Type.String({ pattern: "^[0-9]{1,5}$" })], { description: "Seconds, 1-3600 (default 900)" })),
+    expires_in: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 3600 }), Type.String({ pattern: "^[0-9]{1,5}$" })], {
+        description: "Seconds, 1-3600 (default 900)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -112,7 +112,8 @@ export class SigningKeys {
     const privateJwk = await exportJWK(privateKey);
     const t = this.deps.now().toISOString();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
-      if (retire) await trx.updateTable("signing_keys").set({ rotated_at: t }).where("rotated_at", "is", null).execute();
+      if (retire)
+        await trx.updateTable("signing_keys").set({ rotated_at: t }).where("rotated_at", "is", null).execute();
       await trx
         .insertInto("signing_keys")
         .values({

@@ -51,7 +51,10 @@ export class TokenService {
   private checked = new Map<string, TokenClaims>();
   private readonly maxChecked = 50_000;
 
-  constructor(private readonly deps: Deps, signingKeys?: SigningKeys) {
+  constructor(
+    private readonly deps: Deps,
+    signingKeys?: SigningKeys,
+  ) {
     this.signingKeys = signingKeys ?? new SigningKeys(deps, { maxTokenTtlSeconds: MAX_TOKEN_TTL });
   }
 
@@ -59,7 +62,10 @@ export class TokenService {
    * Issues a token for a key that was just verified. `perms` and `projects` must already be
    * narrowed to what the key holds; `ttl` is capped at one hour and at the key's own expiry.
    */
-  async issue(key: ResolvedKey, grant: { perms: string[]; projects: string[] | null; ttl: number }): Promise<IssuedToken> {
+  async issue(
+    key: ResolvedKey,
+    grant: { perms: string[]; projects: string[] | null; ttl: number },
+  ): Promise<IssuedToken> {
     const nowS = Math.floor(this.deps.now().getTime() / 1000);
     let exp = nowS + Math.min(Math.max(grant.ttl, 1), MAX_TOKEN_TTL);
     if (key.expiresAt) exp = Math.min(exp, Math.floor(Date.parse(key.expiresAt) / 1000));
@@ -78,7 +84,9 @@ export class TokenService {
       ro: key.readOnly,
     };
     const { kid, key: privateKey } = await this.signingKeys.signer();
-    const jwt = await new SignJWT({ ...claims }).setProtectedHeader({ alg: SIGNING_ALG, kid, typ: "JWT" }).sign(privateKey);
+    const jwt = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: "JWT" })
+      .sign(privateKey);
     return { access_token: jwt, token_type: "Bearer", expires_in: exp - nowS, scope: claims.perms.join(" "), claims };
   }
 

@@ -111,7 +111,9 @@ export class UsageAggregator {
       await this.db.kysely.transaction().execute(async (trx) => {
         // Keys deleted since their use are skipped (their usage rows went with them).
         this.stats.reads++;
-        const existing = (await trx.selectFrom("api_keys").select("id").where("id", "in", chunk).execute()).map((r) => r.id);
+        const existing = (await trx.selectFrom("api_keys").select("id").where("id", "in", chunk).execute()).map(
+          (r) => r.id,
+        );
         if (existing.length === 0) return;
         // One statement per chunk for last use: UPDATE … FROM (VALUES …) works in both dialects
         // (VALUES columns are column1…3 in SQLite and PostgreSQL alike).
@@ -124,16 +126,21 @@ export class UsageAggregator {
         this.stats.writes++;
         await sql`update api_keys set last_used_at = v.column2, last_used_ip = v.column3
           from (values ${values}) as v
-          where api_keys.id = v.column1 and (api_keys.last_used_at is null or api_keys.last_used_at < v.column2)`.execute(trx);
+          where api_keys.id = v.column1 and (api_keys.last_used_at is null or api_keys.last_used_at < v.column2)`.execute(
+          trx,
+        );
         const rows: { key_id: string; hour: string; count: number }[] = [];
         for (const id of existing) {
-          for (const [h, count] of (batch.get(id) as Pending).hours) rows.push({ key_id: id, hour: new Date(h).toISOString(), count });
+          for (const [h, count] of (batch.get(id) as Pending).hours)
+            rows.push({ key_id: id, hour: new Date(h).toISOString(), count });
         }
         this.stats.writes++;
         await trx
           .insertInto("key_usage")
           .values(rows)
-          .onConflict((oc) => oc.columns(["key_id", "hour"]).doUpdateSet({ count: sql`key_usage.count + excluded.count` }))
+          .onConflict((oc) =>
+            oc.columns(["key_id", "hour"]).doUpdateSet({ count: sql`key_usage.count + excluded.count` }),
+          )
           .execute();
       });
       // Let requests run between chunks (SQLite statements block the event loop).

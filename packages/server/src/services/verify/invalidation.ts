@@ -172,7 +172,10 @@ export class PgInvalidationBus extends BaseBus {
 
   private async connect(): Promise<void> {
     const opts = this.pool.options as pg.ClientConfig;
-    const client = new pg.Client({ connectionString: opts.connectionString, ...(opts.host ? { host: opts.host } : {}) });
+    const client = new pg.Client({
+      connectionString: opts.connectionString,
+      ...(opts.host ? { host: opts.host } : {}),
+    });
     const lost = (err?: Error) => {
       if (this.client !== client) return;
       this.client = null;

@@ -20,7 +20,15 @@ export interface CachedKey {
 
 /** A decision as /v1/verify returns it, before rate limiting. */
 export type VerifyOutcome =
-  | { valid: true; keyId: string; orgId: string; owner: { type: string; id: string }; projectId: string | null; permissions: string[]; expiresAt: string | null }
+  | {
+      valid: true;
+      keyId: string;
+      orgId: string;
+      owner: { type: string; id: string };
+      projectId: string | null;
+      permissions: string[];
+      expiresAt: string | null;
+    }
   | { valid: false; code: string };
 
 /** Shared by every key without project-scoped grants; never written to. */

@@ -36,7 +36,9 @@ export type VerifyResult =
   | { valid: false; code: string; ratelimit?: RateLimitView };
 
 /** A token checked against its key's current state. */
-export type TokenResolution = { claims: TokenClaims; key: ResolvedKey } | { claims?: TokenClaims; code: "MALFORMED" | "NOT_FOUND" | "EXPIRED" };
+export type TokenResolution =
+  | { claims: TokenClaims; key: ResolvedKey }
+  | { claims?: TokenClaims; code: "MALFORMED" | "NOT_FOUND" | "EXPIRED" };
 
 const PERMISSION_PERMIT = "iam:apikeys:verify";
 
@@ -47,7 +49,10 @@ function splitDecision(d: Decision): { result: VerifyOutcome; rule: { limit: num
   return { result, rule: ratelimit };
 }
 
-const NOT_FOUND_SPLIT = Object.freeze({ result: Object.freeze({ valid: false as const, code: "NOT_FOUND" }), rule: null });
+const NOT_FOUND_SPLIT = Object.freeze({
+  result: Object.freeze({ valid: false as const, code: "NOT_FOUND" }),
+  rule: null,
+});
 
 const intersectSets = (a: Set<string>, b: Set<string>) => {
   const out = new Set<string>();
@@ -107,7 +112,10 @@ export class VerifyService {
   /** A token's claims and its key narrowed to the token, or why it is not valid. */
   async resolveToken(token: string): Promise<TokenResolution> {
     const check = await this.tokens.check(token);
-    if (!check.ok) return { code: check.reason === "expired" ? "EXPIRED" : check.reason === "malformed" ? "MALFORMED" : "NOT_FOUND" };
+    if (!check.ok)
+      return {
+        code: check.reason === "expired" ? "EXPIRED" : check.reason === "malformed" ? "MALFORMED" : "NOT_FOUND",
+      };
     const { claims } = check;
     const base = await this.resolveId(claims.key_id);
     if (!base || base.key.orgId !== claims.org) return { claims, code: "NOT_FOUND" };
@@ -175,7 +183,11 @@ export class VerifyService {
   /** The operator org's id (the org with is_operator = 1); it never changes once made. */
   private async operatorOrg(): Promise<string | null> {
     if (this.operatorOrgId) return this.operatorOrgId;
-    const row = await this.deps.db.kysely.selectFrom("orgs").select("id").where("is_operator", "=", 1).executeTakeFirst();
+    const row = await this.deps.db.kysely
+      .selectFrom("orgs")
+      .select("id")
+      .where("is_operator", "=", 1)
+      .executeTakeFirst();
     this.operatorOrgId = row?.id ?? null;
     return this.operatorOrgId;
   }
@@ -269,7 +281,8 @@ export function narrowToToken(key: ResolvedKey, claims: TokenClaims): ResolvedKe
   const projectPermissions = new Map<string, Set<string>>();
   for (const [id, set] of key.projectPermissions) projectPermissions.set(id, intersectSets(set, perms));
   let allowedProjects = key.allowedProjects;
-  if (claims.projects) allowedProjects = allowedProjects ? allowedProjects.filter((p) => claims.projects?.includes(p)) : claims.projects;
+  if (claims.projects)
+    allowedProjects = allowedProjects ? allowedProjects.filter((p) => claims.projects?.includes(p)) : claims.projects;
   return {
     ...key,
     permissions: intersectSets(key.permissions, perms),
