@@ -2,10 +2,12 @@
  * `npm run bench`: seeds 100,000 keys, starts Keyward and a bare Fastify server, and prints
  * the verification figures (see bench/RESULTS.md). Not part of `npm test`; about 2-3 minutes.
  * Options (env): BENCH_KEYS (100000), BENCH_SECONDS (8), BENCH_CONNECTIONS (32), BENCH_PG_KEYS (20000),
- * BENCH_COLD_SECONDS (40: the SQLite cold pass stops there; the warm runs then draw from the keys it reached).
+ * BENCH_COLD_SECONDS (40: the SQLite cold pass stops there; the warm runs then draw from the keys it reached),
+ * BENCH_NO_FLUSH=1 (no periodic usage flush in the server: shows what the flush costs the tail).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHmac, randomInt } from "node:crypto";
+import http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
@@ -126,6 +128,88 @@ async function load(o: LoadOpts) {
   };
 }
 
+/**
+ * Open-loop latency probe: requests leave at a steady pace (every millisecond, rate/1000 of
+ * them) over keep-alive sockets, whatever the answers do. autocannon's `overallRate` sends each
+ * second's quota in a burst at the start of the second, which measures burst draining, not
+ * latency at a given load.
+ */
+async function paced(o: {
+  url: string;
+  path: string;
+  token?: string;
+  nextKey?: () => string;
+  rate: number;
+  seconds?: number;
+}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const { hostname, port } = new URL(o.url);
+  const latencies: number[] = [];
+  let errors = 0;
+  let inFlight = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const body = JSON.stringify({ key: o.nextKey ? o.nextKey() : "x" });
+      const t0 = performance.now();
+      inFlight++;
+      const req = http.request(
+        {
+          agent,
+          hostname,
+          port,
+          path: o.path,
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => {
+            inFlight--;
+            if (res.statusCode !== 200) errors++;
+            latencies.push(performance.now() - t0);
+            resolve();
+          });
+        },
+      );
+      req.on("error", () => {
+        inFlight--;
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const pending: Promise<void>[] = [];
+  const seconds = o.seconds ?? SECONDS;
+  const start = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - start;
+      if (elapsed >= seconds * 1000) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      // Catch up to the schedule (timers drift); never more than 1,000 in flight.
+      const due = Math.floor((elapsed / 1000) * o.rate);
+      while (sent < due && inFlight < 1000) {
+        pending.push(one());
+        sent++;
+      }
+    }, 1);
+  });
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) =>
+    Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 100) / 100;
+  return { rps: latencies.length / seconds, total: latencies.length, p50: q(0.5), p99: q(0.99), errors };
+}
+
 async function stats(url: string) {
   return (await fetch(`${url}/bench/stats`)).json();
 }
@@ -201,7 +285,7 @@ async function main() {
   const kw = await startChild("bench/server.ts", env(dir, { KEYWARD_DATABASE_URL: dbFile }));
   let cold: Awaited<ReturnType<typeof load>>;
   let warm: Awaited<ReturnType<typeof load>>;
-  let half: Awaited<ReturnType<typeof load>>;
+  let half: Awaited<ReturnType<typeof paced>>;
   let warmSet: string[] = [];
   let hotPath: {
     reads: number;
@@ -239,13 +323,13 @@ async function main() {
       verified: after.verified - before.verified,
       rssMb: after.rssMb,
     };
-    log(`latency run at half the peak (${fmt(warm.rps / 2)} req/s)…`);
-    half = await load({
+    log(`latency run at half the peak (${fmt(warm.rps / 2)} req/s, paced open loop)…`);
+    half = await paced({
       url: kw.url,
       path: "/v1/verify",
       token: verifier,
       nextKey: random,
-      overallRate: Math.floor(warm.rps / 2),
+      rate: Math.floor(warm.rps / 2),
     });
   } finally {
     await stopChild(kw);
@@ -254,11 +338,11 @@ async function main() {
   log("bare Fastify hello-world, same load…");
   const hello = await startChild("bench/hello.ts", {});
   let helloRes: Awaited<ReturnType<typeof load>>;
-  let helloHalf: Awaited<ReturnType<typeof load>>;
+  let helloHalf: Awaited<ReturnType<typeof paced>>;
   try {
     helloRes = await load({ url: hello.url, path: "/" });
     // The same absolute rate as verify's half-peak run: how much of the tail is the machine's.
-    helloHalf = await load({ url: hello.url, path: "/", overallRate: Math.floor(warm.rps / 2) });
+    helloHalf = await paced({ url: hello.url, path: "/", rate: Math.floor(warm.rps / 2) });
   } finally {
     await stopChild(hello);
   }

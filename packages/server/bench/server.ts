@@ -31,6 +31,7 @@ const config = loadConfig();
 const kw = await createKeyward(config, { logger: false });
 kw.db.kysely = kw.db.kysely.withPlugin(new CountingPlugin());
 const { verify } = kw.services;
+if (process.env.BENCH_NO_FLUSH) verify.usage.stop();
 kw.app.get("/bench/stats", { schema: { hide: true } }, async () => ({
   ...counts,
   flushWrites: verify.usage.stats.writes,
