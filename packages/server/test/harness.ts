@@ -38,7 +38,11 @@ export class Harness {
     private cleanup: () => Promise<void>,
   ) {}
 
-  static async init(dialect: DialectName, env: Record<string, string> = {}, configure?: (c: Config) => void): Promise<Harness> {
+  static async init(
+    dialect: DialectName,
+    env: Record<string, string> = {},
+    configure?: (c: Config) => void,
+  ): Promise<Harness> {
     const dir = mkdtempSync(path.join(tmpdir(), "keyward-test-"));
     const schema = `t_${randomBase62(12).toLowerCase()}`;
     const config = loadConfig({
@@ -119,7 +123,10 @@ export class Harness {
     label = "member",
   ): Promise<{ token: string; userId: string; email: string }> {
     const email = `${label}-${randomBase62(6).toLowerCase()}@example.com`;
-    const inv = await this.req("POST", `/v1/orgs/${orgId}/invitations`, { token: inviterToken, body: { email, roles } });
+    const inv = await this.req("POST", `/v1/orgs/${orgId}/invitations`, {
+      token: inviterToken,
+      body: { email, roles },
+    });
     if (inv.status !== 201) throw new Error(`invite failed ${JSON.stringify(inv.body)}`);
     const acc = await this.req("POST", `/v1/invitations/${inv.body.token}/accept`, {
       body: { name: label, password: "password-of-someone" },

@@ -53,5 +53,4 @@ export function invalidField(path: string, message: string, code = "invalid"): A
 }
 
 export const notFound = (what = "Resource") => new AppError("NOT_FOUND", `${what} not found`);
-export const forbidden = (permission: string) =>
-  new AppError("FORBIDDEN", `Missing permission ${permission}`);
+export const forbidden = (permission: string) => new AppError("FORBIDDEN", `Missing permission ${permission}`);

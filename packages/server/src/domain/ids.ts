@@ -18,18 +18,7 @@ export function randomBase62(length: number): string {
   return out;
 }
 
-export type IdPrefix =
-  | "org"
-  | "prj"
-  | "usr"
-  | "sa"
-  | "role"
-  | "rb"
-  | "inv"
-  | "key"
-  | "req"
-  | "evt"
-  | "sess";
+export type IdPrefix = "org" | "prj" | "usr" | "sa" | "role" | "rb" | "inv" | "key" | "req" | "evt" | "sess";
 
 /** Prefixed identifier: 24 base62 chars ≈ 142 random bits. @example newId("org") // "org_…" */
 export function newId(prefix: IdPrefix): string {

@@ -13,12 +13,7 @@ export interface AuditInput {
 }
 
 /** Writes one audit event; call it inside the transaction that makes the change. */
-export async function writeAudit(
-  db: Kysely<Database>,
-  ctx: RequestCtx,
-  now: Date,
-  input: AuditInput,
-): Promise<void> {
+export async function writeAudit(db: Kysely<Database>, ctx: RequestCtx, now: Date, input: AuditInput): Promise<void> {
   const actor = ctx.actor;
   await db
     .insertInto("audit_events")

@@ -62,11 +62,7 @@ export class AuthService {
   ) {}
 
   /** Checks a password and opens a session. Every failure looks the same to the caller. */
-  async login(
-    ctx: RequestCtx,
-    email: string,
-    password: string,
-  ): Promise<{ token: string; session: SessionInfo }> {
+  async login(ctx: RequestCtx, email: string, password: string): Promise<{ token: string; session: SessionInfo }> {
     const { db, config, now } = this.deps;
     const normalized = email.trim().toLowerCase();
     const ip = ctx.ip ?? "unknown";
@@ -112,11 +108,16 @@ export class AuthService {
           user_agent: ctx.userAgent?.slice(0, 500) ?? null,
         })
         .execute();
-      await writeAudit(trx, { ...ctx, actor: { kind: "user", id: user.id, credential: { type: "session", id: session.sessionId } } }, t, {
-        orgId: null,
-        action: "auth.login",
-        target: { type: "user", id: user.id },
-      });
+      await writeAudit(
+        trx,
+        { ...ctx, actor: { kind: "user", id: user.id, credential: { type: "session", id: session.sessionId } } },
+        t,
+        {
+          orgId: null,
+          action: "auth.login",
+          target: { type: "user", id: user.id },
+        },
+      );
     });
     return { token, session };
   }
@@ -127,7 +128,13 @@ export class AuthService {
       .select(["id", "email", "name", "must_change_password", "created_at"])
       .where("id", "=", id)
       .executeTakeFirstOrThrow();
-    return { id: u.id, email: u.email, name: u.name, mustChangePassword: u.must_change_password === 1, createdAt: u.created_at };
+    return {
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      mustChangePassword: u.must_change_password === 1,
+      createdAt: u.created_at,
+    };
   }
 
   /** The live session a token names, or null (unknown or expired). */
@@ -152,7 +159,11 @@ export class AuthService {
   /** Changes the caller's password; other sessions of the user end. */
   async changePassword(ctx: RequestCtx, userId: string, current: string, next: string): Promise<void> {
     const { db, now } = this.deps;
-    const user = await db.kysely.selectFrom("users").select("password_hash").where("id", "=", userId).executeTakeFirst();
+    const user = await db.kysely
+      .selectFrom("users")
+      .select("password_hash")
+      .where("id", "=", userId)
+      .executeTakeFirst();
     if (!user || !(await verifyPassword(user.password_hash, current))) {
       throw invalidField("currentPassword", "current password is wrong", "wrong_password");
     }

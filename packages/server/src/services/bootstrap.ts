@@ -56,12 +56,31 @@ export async function bootstrap(db: Db, config: Config, now: Date): Promise<Firs
       .execute();
     await trx
       .insertInto("orgs")
-      .values({ id: orgId, name: "Operator", is_operator: 1, settings: JSON.stringify(DEFAULT_ORG_SETTINGS), created_at: t, updated_at: t, version: 1 })
+      .values({
+        id: orgId,
+        name: "Operator",
+        is_operator: 1,
+        settings: JSON.stringify(DEFAULT_ORG_SETTINGS),
+        created_at: t,
+        updated_at: t,
+        version: 1,
+      })
       .execute();
-    await trx.insertInto("org_members").values({ org_id: orgId, user_id: userId, invited_by: null, created_at: t }).execute();
+    await trx
+      .insertInto("org_members")
+      .values({ org_id: orgId, user_id: userId, invited_by: null, created_at: t })
+      .execute();
     await trx
       .insertInto("bindings")
-      .values({ id: newId("rb"), org_id: orgId, principal_type: "user", principal_id: userId, role_id: "role_owner", project_id: null, created_at: t })
+      .values({
+        id: newId("rb"),
+        org_id: orgId,
+        principal_type: "user",
+        principal_id: userId,
+        role_id: "role_owner",
+        project_id: null,
+        created_at: t,
+      })
       .execute();
     await trx
       .insertInto("audit_events")

@@ -96,7 +96,11 @@ export class InvitationService {
   }
 
   async orgOf(id: string): Promise<string> {
-    const row = await this.deps.db.kysely.selectFrom("invitations").select("org_id").where("id", "=", id).executeTakeFirst();
+    const row = await this.deps.db.kysely
+      .selectFrom("invitations")
+      .select("org_id")
+      .where("id", "=", id)
+      .executeTakeFirst();
     if (!row) throw notFound("Invitation");
     return row.org_id;
   }
@@ -111,7 +115,11 @@ export class InvitationService {
         .where("accepted_at", "is", null)
         .executeTakeFirst();
       if (Number(r.numDeletedRows) === 1) {
-        await writeAudit(trx, ctx, this.deps.now(), { orgId: access.org.id, action: "invitation.revoke", target: { type: "invitation", id } });
+        await writeAudit(trx, ctx, this.deps.now(), {
+          orgId: access.org.id,
+          action: "invitation.revoke",
+          target: { type: "invitation", id },
+        });
       }
       return r;
     });
@@ -129,7 +137,11 @@ export class InvitationService {
   ): Promise<{ orgId: string; userId: string; created: boolean }> {
     const { db, now } = this.deps;
     const t = now();
-    const row = await db.kysely.selectFrom("invitations").selectAll().where("token_hash", "=", sha256(token)).executeTakeFirst();
+    const row = await db.kysely
+      .selectFrom("invitations")
+      .selectAll()
+      .where("token_hash", "=", sha256(token))
+      .executeTakeFirst();
     if (!row || row.accepted_at || row.expires_at <= t.toISOString()) throw notFound("Invitation");
     const user = await db.kysely.selectFrom("users").select("id").where("email", "=", row.email).executeTakeFirst();
     if (user) {
@@ -194,7 +206,8 @@ export class InvitationService {
         );
         const roles = wanted.filter(
           (b) =>
-            (BUILTIN_ROLE_IDS.has(b.roleId) || customRoles.has(b.roleId)) && (!b.projectId || projects.has(b.projectId)),
+            (BUILTIN_ROLE_IDS.has(b.roleId) || customRoles.has(b.roleId)) &&
+            (!b.projectId || projects.has(b.projectId)),
         );
         await replaceBindings(trx, row.org_id, { type: "user", id: userId }, roles, t);
       }

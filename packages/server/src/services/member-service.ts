@@ -33,7 +33,11 @@ export class MemberService {
       ])
       .where("org_members.org_id", "=", access.org.id);
     const res = await paginate(q, page, { createdAt: "org_members.created_at", id: "users.id" });
-    const roles = await bindingsOf(this.deps, access.org.id, res.items.map((r) => r.id));
+    const roles = await bindingsOf(
+      this.deps,
+      access.org.id,
+      res.items.map((r) => r.id),
+    );
     return {
       items: res.items.map((r) => ({
         userId: r.id,
@@ -98,10 +102,18 @@ export class MemberService {
       await this.keepAnOwner(trx, access.org.id, userId, []);
       await trx.deleteFrom("bindings").where("org_id", "=", access.org.id).where("principal_id", "=", userId).execute();
       await trx.deleteFrom("org_members").where("org_id", "=", access.org.id).where("user_id", "=", userId).execute();
-      const left = await trx.selectFrom("org_members").select("org_id").where("user_id", "=", userId).executeTakeFirst();
+      const left = await trx
+        .selectFrom("org_members")
+        .select("org_id")
+        .where("user_id", "=", userId)
+        .executeTakeFirst();
       // A user who belongs nowhere any more has nothing to be signed in to.
       if (!left) await trx.deleteFrom("sessions").where("user_id", "=", userId).execute();
-      await writeAudit(trx, ctx, this.deps.now(), { orgId: access.org.id, action: "member.remove", target: { type: "user", id: userId } });
+      await writeAudit(trx, ctx, this.deps.now(), {
+        orgId: access.org.id,
+        action: "member.remove",
+        target: { type: "user", id: userId },
+      });
     });
     this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: userId });
   }
@@ -110,7 +122,12 @@ export class MemberService {
    * An org must keep at least one org-wide owner. Runs inside the change's transaction with
    * the org row locked (PostgreSQL), so two owners demoting each other at once cannot both win.
    */
-  private async keepAnOwner(trx: Kysely<Database>, orgId: string, userId: string, nextRoles: RoleBinding[]): Promise<void> {
+  private async keepAnOwner(
+    trx: Kysely<Database>,
+    orgId: string,
+    userId: string,
+    nextRoles: RoleBinding[],
+  ): Promise<void> {
     if (this.deps.db.dialect === "postgres") {
       await trx.selectFrom("orgs").select("id").where("id", "=", orgId).forUpdate().execute();
     }

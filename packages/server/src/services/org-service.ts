@@ -24,14 +24,38 @@ export class OrgService {
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await trx
         .insertInto("orgs")
-        .values({ id, name, is_operator: 0, settings: JSON.stringify(DEFAULT_ORG_SETTINGS), created_at: t, updated_at: t, version: 1 })
+        .values({
+          id,
+          name,
+          is_operator: 0,
+          settings: JSON.stringify(DEFAULT_ORG_SETTINGS),
+          created_at: t,
+          updated_at: t,
+          version: 1,
+        })
         .execute();
-      await trx.insertInto("org_members").values({ org_id: id, user_id: actor.id, invited_by: null, created_at: t }).execute();
+      await trx
+        .insertInto("org_members")
+        .values({ org_id: id, user_id: actor.id, invited_by: null, created_at: t })
+        .execute();
       await trx
         .insertInto("bindings")
-        .values({ id: newId("rb"), org_id: id, principal_type: "user", principal_id: actor.id, role_id: "role_owner", project_id: null, created_at: t })
+        .values({
+          id: newId("rb"),
+          org_id: id,
+          principal_type: "user",
+          principal_id: actor.id,
+          role_id: "role_owner",
+          project_id: null,
+          created_at: t,
+        })
         .execute();
-      await writeAudit(trx, ctx, new Date(t), { orgId: id, action: "org.create", target: { type: "org", id }, details: { after: { name } } });
+      await writeAudit(trx, ctx, new Date(t), {
+        orgId: id,
+        action: "org.create",
+        target: { type: "org", id },
+        details: { after: { name } },
+      });
     });
     return this.get(id);
   }
@@ -83,7 +107,8 @@ export class OrgService {
         .where("id", "=", org.id)
         .where("version", "=", org.version)
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) throw new AppError("PRECONDITION_FAILED", "The organization changed concurrently; retry");
+      if (Number(res.numUpdatedRows) !== 1)
+        throw new AppError("PRECONDITION_FAILED", "The organization changed concurrently; retry");
       await writeAudit(trx, ctx, t, {
         orgId: org.id,
         action: "org.update",

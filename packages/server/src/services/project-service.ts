@@ -29,12 +29,20 @@ export class ProjectService {
 
   /** The org a project belongs to, or 404. Route handlers load access with it. */
   async orgOf(projectId: string): Promise<string> {
-    const row = await this.deps.db.kysely.selectFrom("projects").select("org_id").where("id", "=", projectId).executeTakeFirst();
+    const row = await this.deps.db.kysely
+      .selectFrom("projects")
+      .select("org_id")
+      .where("id", "=", projectId)
+      .executeTakeFirst();
     if (!row) throw notFound("Project");
     return row.org_id;
   }
 
-  async create(ctx: RequestCtx, access: OrgAccess, input: { name: string; description?: string }): Promise<ProjectView> {
+  async create(
+    ctx: RequestCtx,
+    access: OrgAccess,
+    input: { name: string; description?: string },
+  ): Promise<ProjectView> {
     access.require("iam:projects:create");
     const t = this.deps.now();
     const row: ProjectsTable = {
@@ -77,18 +85,30 @@ export class ProjectService {
     return toView(row);
   }
 
-  async update(ctx: RequestCtx, access: OrgAccess, id: string, patch: { name?: string; description?: string }): Promise<ProjectView> {
+  async update(
+    ctx: RequestCtx,
+    access: OrgAccess,
+    id: string,
+    patch: { name?: string; description?: string },
+  ): Promise<ProjectView> {
     const row = await this.load(access, id);
     access.require("iam:projects:update", id);
     const t = this.deps.now();
     const next = { ...row, ...patch, updated_at: t.toISOString() };
     await this.deps.db.kysely.transaction().execute(async (trx) => {
-      await trx.updateTable("projects").set({ name: next.name, description: next.description, updated_at: next.updated_at }).where("id", "=", id).execute();
+      await trx
+        .updateTable("projects")
+        .set({ name: next.name, description: next.description, updated_at: next.updated_at })
+        .where("id", "=", id)
+        .execute();
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
         action: "project.update",
         target: { type: "project", id },
-        details: diff({ name: row.name, description: row.description }, { name: next.name, description: next.description }),
+        details: diff(
+          { name: row.name, description: row.description },
+          { name: next.name, description: next.description },
+        ),
       });
     });
     return toView(next);
@@ -101,7 +121,11 @@ export class ProjectService {
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await trx.deleteFrom("api_keys").where("owner_type", "=", "project").where("owner_id", "=", id).execute();
       await trx.deleteFrom("projects").where("id", "=", id).execute();
-      await writeAudit(trx, ctx, this.deps.now(), { orgId: access.org.id, action: "project.delete", target: { type: "project", id } });
+      await writeAudit(trx, ctx, this.deps.now(), {
+        orgId: access.org.id,
+        action: "project.delete",
+        target: { type: "project", id },
+      });
     });
     this.deps.keyEvents.emit({ kind: "org", orgId: access.org.id });
   }

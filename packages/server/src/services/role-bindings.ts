@@ -37,15 +37,20 @@ export async function checkBindings(
         .where("id", "=", b.projectId)
         .where("org_id", "=", access.org.id)
         .executeTakeFirst();
-      if (!p) throw invalidField(`${field}/${i}/projectId`, `project ${b.projectId} does not exist in this organization`);
+      if (!p)
+        throw invalidField(`${field}/${i}/projectId`, `project ${b.projectId} does not exist in this organization`);
     }
     const held = b.projectId ? (mine.projects.get(b.projectId) ?? mine.org) : mine.org;
     const wanted = expand(perms, deps.catalog, access.org.isOperator);
     const missing = [...wanted].filter((p) => !held.has(p));
     if (missing.length > 0) {
-      throw new AppError("FORBIDDEN", `You cannot grant permissions you do not hold: ${missing.slice(0, 5).join(", ")}`, {
-        errors: [{ path: `${field}/${i}/roleId`, code: "escalation", message: "role grants more than you hold" }],
-      });
+      throw new AppError(
+        "FORBIDDEN",
+        `You cannot grant permissions you do not hold: ${missing.slice(0, 5).join(", ")}`,
+        {
+          errors: [{ path: `${field}/${i}/roleId`, code: "escalation", message: "role grants more than you hold" }],
+        },
+      );
     }
   }
 }
@@ -78,7 +83,11 @@ export async function replaceBindings(
 }
 
 /** Bindings per principal, for list responses. */
-export async function bindingsOf(deps: Deps, orgId: string, principalIds: string[]): Promise<Map<string, RoleBinding[]>> {
+export async function bindingsOf(
+  deps: Deps,
+  orgId: string,
+  principalIds: string[],
+): Promise<Map<string, RoleBinding[]>> {
   const out = new Map<string, RoleBinding[]>(principalIds.map((id) => [id, []]));
   if (principalIds.length === 0) return out;
   const rows = await deps.db.kysely

@@ -40,7 +40,11 @@ export class RoleService {
   /** The org a custom role belongs to; built-in roles belong to none (null). 404 if unknown. */
   async orgOf(roleId: string): Promise<string | null> {
     if (BUILTIN_ROLE_IDS.has(roleId)) return null;
-    const row = await this.deps.db.kysely.selectFrom("roles").select("org_id").where("id", "=", roleId).executeTakeFirst();
+    const row = await this.deps.db.kysely
+      .selectFrom("roles")
+      .select("org_id")
+      .where("id", "=", roleId)
+      .executeTakeFirst();
     if (!row) throw notFound("Role");
     return row.org_id;
   }
@@ -119,7 +123,12 @@ export class RoleService {
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await trx
         .updateTable("roles")
-        .set({ name: next.name, description: next.description, permissions: next.permissions, updated_at: next.updated_at })
+        .set({
+          name: next.name,
+          description: next.description,
+          permissions: next.permissions,
+          updated_at: next.updated_at,
+        })
         .where("id", "=", id)
         .execute();
       const after = toView(next);
@@ -140,11 +149,19 @@ export class RoleService {
   async delete(ctx: RequestCtx, access: OrgAccess, id: string): Promise<void> {
     await this.load(access, id);
     access.require("iam:roles:delete");
-    const bound = await this.deps.db.kysely.selectFrom("bindings").select("id").where("role_id", "=", id).executeTakeFirst();
+    const bound = await this.deps.db.kysely
+      .selectFrom("bindings")
+      .select("id")
+      .where("role_id", "=", id)
+      .executeTakeFirst();
     if (bound) throw new AppError("CONFLICT", "The role is still bound to principals; unbind it first");
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await trx.deleteFrom("roles").where("id", "=", id).execute();
-      await writeAudit(trx, ctx, this.deps.now(), { orgId: access.org.id, action: "role.delete", target: { type: "role", id } });
+      await writeAudit(trx, ctx, this.deps.now(), {
+        orgId: access.org.id,
+        action: "role.delete",
+        target: { type: "role", id },
+      });
     });
   }
 
@@ -156,12 +173,17 @@ export class RoleService {
     const mine = expandGrants(access.grants, this.deps.catalog, access.org.isOperator).org;
     permissions.forEach((p, i) => {
       const covered = expand([p], this.deps.catalog, access.org.isOperator);
-      if (covered.size === 0) throw invalidField(`permissions/${i}`, `${p} matches nothing in the permission catalog`, "unknown_permission");
+      if (covered.size === 0)
+        throw invalidField(`permissions/${i}`, `${p} matches nothing in the permission catalog`, "unknown_permission");
       const missing = [...covered].filter((c) => !mine.has(c));
       if (missing.length > 0) {
-        throw new AppError("FORBIDDEN", `You cannot put permissions you do not hold into a role: ${missing.slice(0, 5).join(", ")}`, {
-          errors: [{ path: `permissions/${i}`, code: "escalation", message: "grants more than you hold" }],
-        });
+        throw new AppError(
+          "FORBIDDEN",
+          `You cannot put permissions you do not hold into a role: ${missing.slice(0, 5).join(", ")}`,
+          {
+            errors: [{ path: `permissions/${i}`, code: "escalation", message: "grants more than you hold" }],
+          },
+        );
       }
     });
   }

@@ -33,7 +33,11 @@ export class ServiceAccountService {
   constructor(private deps: Deps) {}
 
   async orgOf(id: string): Promise<string> {
-    const row = await this.deps.db.kysely.selectFrom("service_accounts").select("org_id").where("id", "=", id).executeTakeFirst();
+    const row = await this.deps.db.kysely
+      .selectFrom("service_accounts")
+      .select("org_id")
+      .where("id", "=", id)
+      .executeTakeFirst();
     if (!row) throw notFound("Service account");
     return row.org_id;
   }
@@ -78,7 +82,11 @@ export class ServiceAccountService {
       this.deps.db.kysely.selectFrom("service_accounts").selectAll().where("org_id", "=", access.org.id),
       page,
     );
-    const roles = await bindingsOf(this.deps, access.org.id, res.items.map((r) => r.id));
+    const roles = await bindingsOf(
+      this.deps,
+      access.org.id,
+      res.items.map((r) => r.id),
+    );
     return { items: res.items.map((r) => toView(r, roles.get(r.id) ?? [])), nextCursor: res.nextCursor };
   }
 
@@ -106,7 +114,11 @@ export class ServiceAccountService {
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await trx
         .updateTable("service_accounts")
-        .set({ name: patch.name ?? row.name, description: patch.description ?? row.description, updated_at: t.toISOString() })
+        .set({
+          name: patch.name ?? row.name,
+          description: patch.description ?? row.description,
+          updated_at: t.toISOString(),
+        })
         .where("id", "=", id)
         .execute();
       if (patch.roles) await replaceBindings(trx, access.org.id, { type: "service_account", id }, patch.roles, t);
@@ -116,7 +128,11 @@ export class ServiceAccountService {
         target: { type: "service_account", id },
         details: diff(
           { name: before.name, description: before.description, roles: before.roles },
-          { name: patch.name ?? before.name, description: patch.description ?? before.description, roles: patch.roles ?? before.roles },
+          {
+            name: patch.name ?? before.name,
+            description: patch.description ?? before.description,
+            roles: patch.roles ?? before.roles,
+          },
         ),
       });
     });

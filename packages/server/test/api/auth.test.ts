@@ -42,11 +42,20 @@ describeEachDialect("auth", (dialect) => {
 
   it("rate-limits failures per IP across accounts", async () => {
     for (let i = 0; i < 50; i++) {
-      await h.req("POST", "/v1/auth/login", { body: { email: `u${i}@example.com`, password: "x" }, ip: "198.51.100.7" });
+      await h.req("POST", "/v1/auth/login", {
+        body: { email: `u${i}@example.com`, password: "x" },
+        ip: "198.51.100.7",
+      });
     }
-    const res = await h.req("POST", "/v1/auth/login", { body: { email: "other@example.com", password: "x" }, ip: "198.51.100.7" });
+    const res = await h.req("POST", "/v1/auth/login", {
+      body: { email: "other@example.com", password: "x" },
+      ip: "198.51.100.7",
+    });
     expect(res.status).toBe(429);
-    const elsewhere = await h.req("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: OWNER_PASSWORD }, ip: "198.51.100.8" });
+    const elsewhere = await h.req("POST", "/v1/auth/login", {
+      body: { email: OWNER_EMAIL, password: OWNER_PASSWORD },
+      ip: "198.51.100.8",
+    });
     expect(elsewhere.status).toBe(200);
   });
 
@@ -61,7 +70,11 @@ describeEachDialect("auth", (dialect) => {
   it("expires sessions", async () => {
     const token = await h.login();
     const row = await h.kw.db.kysely.selectFrom("sessions").select("id").executeTakeFirstOrThrow();
-    await h.kw.db.kysely.updateTable("sessions").set({ expires_at: "2000-01-01T00:00:00.000Z" }).where("id", "=", row.id).execute();
+    await h.kw.db.kysely
+      .updateTable("sessions")
+      .set({ expires_at: "2000-01-01T00:00:00.000Z" })
+      .where("id", "=", row.id)
+      .execute();
     expect((await h.req("GET", "/v1/me", { token })).status).toBe(401);
   });
 
@@ -73,22 +86,38 @@ describeEachDialect("auth", (dialect) => {
     const noCsrf = await h.req("POST", "/v1/orgs", { headers: { cookie }, body: { name: "x" } });
     expect(noCsrf.status).toBe(403);
     expect(noCsrf.body.code).toBe("CSRF_REQUIRED");
-    const ok = await h.req("POST", "/v1/orgs", { headers: { cookie, "x-csrf-token": login.body.csrfToken }, body: { name: "x" } });
+    const ok = await h.req("POST", "/v1/orgs", {
+      headers: { cookie, "x-csrf-token": login.body.csrfToken },
+      body: { name: "x" },
+    });
     expect(ok.status).toBe(201);
   });
 
   it("changes the password: the old one stops working", async () => {
     const token = await h.login();
-    const bad = await h.req("POST", "/v1/me/password", { token, body: { currentPassword: "wrong", newPassword: "a-new-password-1" } });
+    const bad = await h.req("POST", "/v1/me/password", {
+      token,
+      body: { currentPassword: "wrong", newPassword: "a-new-password-1" },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].path).toBe("currentPassword");
-    const short = await h.req("POST", "/v1/me/password", { token, body: { currentPassword: OWNER_PASSWORD, newPassword: "short" } });
+    const short = await h.req("POST", "/v1/me/password", {
+      token,
+      body: { currentPassword: OWNER_PASSWORD, newPassword: "short" },
+    });
     expect(short.status).toBe(400);
     expect(short.body.errors[0].path).toBe("newPassword");
-    const ok = await h.req("POST", "/v1/me/password", { token, body: { currentPassword: OWNER_PASSWORD, newPassword: "a-new-password-1" } });
+    const ok = await h.req("POST", "/v1/me/password", {
+      token,
+      body: { currentPassword: OWNER_PASSWORD, newPassword: "a-new-password-1" },
+    });
     expect(ok.status).toBe(204);
-    expect((await h.req("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: OWNER_PASSWORD } })).status).toBe(401);
-    expect((await h.req("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: "a-new-password-1" } })).status).toBe(200);
+    expect(
+      (await h.req("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: OWNER_PASSWORD } })).status,
+    ).toBe(401);
+    expect(
+      (await h.req("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: "a-new-password-1" } })).status,
+    ).toBe(200);
   });
 
   it("stores only an argon2id hash, never the password or the session token", async () => {
