@@ -115,20 +115,35 @@ export class UsageAggregator {
           (r) => r.id,
         );
         if (existing.length === 0) return;
-        // One statement per chunk for last use: UPDATE … FROM (VALUES …) works in both dialects
-        // (VALUES columns are column1…3 in SQLite and PostgreSQL alike).
-        const values = sql.join(
-          existing.map((id) => {
+        if (this.db.dialect === "postgres") {
+          // One statement per chunk: PostgreSQL joins the VALUES list through the primary key.
+          const values = sql.join(
+            existing.map((id) => {
+              const p = batch.get(id) as Pending;
+              return sql`(${id}, ${new Date(p.lastUsedAt).toISOString()}, ${p.lastUsedIp})`;
+            }),
+          );
+          this.stats.writes++;
+          await sql`update api_keys set last_used_at = v.column2, last_used_ip = v.column3
+            from (values ${values}) as v
+            where api_keys.id = v.column1 and (api_keys.last_used_at is null or api_keys.last_used_at < v.column2)`.execute(
+            trx,
+          );
+        } else {
+          // SQLite plans UPDATE … FROM as a scan of api_keys: one primary-key update per key
+          // instead (each a few microseconds; SQLite statements run on the event loop).
+          for (const id of existing) {
             const p = batch.get(id) as Pending;
-            return sql`(${id}, ${new Date(p.lastUsedAt).toISOString()}, ${p.lastUsedIp})`;
-          }),
-        );
-        this.stats.writes++;
-        await sql`update api_keys set last_used_at = v.column2, last_used_ip = v.column3
-          from (values ${values}) as v
-          where api_keys.id = v.column1 and (api_keys.last_used_at is null or api_keys.last_used_at < v.column2)`.execute(
-          trx,
-        );
+            const at = new Date(p.lastUsedAt).toISOString();
+            this.stats.writes++;
+            await trx
+              .updateTable("api_keys")
+              .set({ last_used_at: at, last_used_ip: p.lastUsedIp })
+              .where("id", "=", id)
+              .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", at)]))
+              .execute();
+          }
+        }
         const rows: { key_id: string; hour: string; count: number }[] = [];
         for (const id of existing) {
           for (const [h, count] of (batch.get(id) as Pending).hours)
