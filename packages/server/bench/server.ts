@@ -41,7 +41,7 @@ kw.app.get("/bench/stats", { schema: { hide: true } }, async () => ({
   rssMb: Math.round(process.memoryUsage().rss / 1e6),
 }));
 kw.app.post("/bench/flush", { schema: { hide: true } }, async () => {
-  await verify.usage.flush();
+  await verify.usage.flush(true);
   return { ok: true };
 });
 process.on("SIGTERM", () => void kw.close().then(() => process.exit(0)));

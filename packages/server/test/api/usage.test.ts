@@ -46,7 +46,8 @@ describeEachDialect("key usage", (dialect) => {
 
       // Counted once, not twice, after the flush; later uses add to the same bucket.
       await verify(h, verifier, { key: k.secret, ip: "203.0.113.8" });
-      await usage.flush();
+      // A key's last use is rewritten at most once a minute, unless a flush writes everything.
+      await usage.flush(true);
       const again = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
       expect(again.body).toMatchObject({ total: 4, lastUsedIp: "203.0.113.8" });
       const key = await h.req("GET", `/v1/api-keys/${k.id}`, { token: org.token });

@@ -28,6 +28,9 @@ export class UsageAggregator {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   readonly stats = { flushes: 0, reads: 0, writes: 0, recorded: 0 };
+  /** When each key's last use was last written: a busy key's row is rewritten at most once a minute. */
+  private lastWritten = new Map<string, number>();
+  private readonly lastUsedEveryMs = 60_000;
 
   constructor(
     private readonly db: Db,
@@ -70,13 +73,16 @@ export class UsageAggregator {
     };
   }
 
-  /** Writes everything gathered so far (single flight; concurrent callers wait for it). */
-  flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.pending.size ? this.flush() : undefined));
+  /**
+   * Writes what was gathered (single flight; concurrent callers wait for it). `all` also writes
+   * last uses held back by the once-a-minute rule (shutdown does).
+   */
+  flush(all = false): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.pending.size ? this.flush(all) : undefined));
     if (this.pending.size === 0) return Promise.resolve();
     const batch = this.pending;
     this.pending = new Map();
-    this.flushing = this.write(batch)
+    this.flushing = this.write(batch, all)
       .catch((err) => {
         this.logger.error({ err }, "usage flush failed; counts kept for the next attempt");
         this.restore(batch);
@@ -85,6 +91,16 @@ export class UsageAggregator {
         this.flushing = null;
       });
     return this.flushing;
+  }
+
+  /** Keeps a key's last use pending (without counts) for a later flush. */
+  private keepLastUse(keyId: string, old: Pending) {
+    const cur = this.pending.get(keyId);
+    if (!cur) this.pending.set(keyId, { lastUsedAt: old.lastUsedAt, lastUsedIp: old.lastUsedIp, hours: new Map() });
+    else if (old.lastUsedAt > cur.lastUsedAt) {
+      cur.lastUsedAt = old.lastUsedAt;
+      cur.lastUsedIp = old.lastUsedIp;
+    }
   }
 
   /** Puts a failed batch back, merged with anything recorded since. */
@@ -103,7 +119,7 @@ export class UsageAggregator {
     }
   }
 
-  private async write(batch: Map<string, Pending>): Promise<void> {
+  private async write(batch: Map<string, Pending>, all: boolean): Promise<void> {
     const ids = [...batch.keys()];
     const size = this.opts.batchSize ?? 100;
     for (let i = 0; i < ids.length; i += size) {
@@ -115,10 +131,23 @@ export class UsageAggregator {
           (r) => r.id,
         );
         if (existing.length === 0) return;
-        if (this.db.dialect === "postgres") {
+        // Counts are exact; last use is written at most once a minute per key (kept pending
+        // here until then), so a busy key does not cost a row update every flush.
+        const due = existing.filter((id) => {
+          const p = batch.get(id) as Pending;
+          const prev = this.lastWritten.get(id);
+          if (!all && prev !== undefined && p.lastUsedAt - prev < this.lastUsedEveryMs) {
+            this.keepLastUse(id, p);
+            return false;
+          }
+          if (this.lastWritten.size >= 500_000) this.lastWritten.clear();
+          this.lastWritten.set(id, p.lastUsedAt);
+          return true;
+        });
+        if (due.length > 0 && this.db.dialect === "postgres") {
           // One statement per chunk: PostgreSQL joins the VALUES list through the primary key.
           const values = sql.join(
-            existing.map((id) => {
+            due.map((id) => {
               const p = batch.get(id) as Pending;
               return sql`(${id}, ${new Date(p.lastUsedAt).toISOString()}, ${p.lastUsedIp})`;
             }),
@@ -129,10 +158,10 @@ export class UsageAggregator {
             where api_keys.id = v.column1 and (api_keys.last_used_at is null or api_keys.last_used_at < v.column2)`.execute(
             trx,
           );
-        } else {
+        } else if (due.length > 0) {
           // SQLite plans UPDATE … FROM as a scan of api_keys: one primary-key update per key
           // instead (each a few microseconds; SQLite statements run on the event loop).
-          for (const id of existing) {
+          for (const id of due) {
             const p = batch.get(id) as Pending;
             const at = new Date(p.lastUsedAt).toISOString();
             this.stats.writes++;
@@ -149,6 +178,7 @@ export class UsageAggregator {
           for (const [h, count] of (batch.get(id) as Pending).hours)
             rows.push({ key_id: id, hour: new Date(h).toISOString(), count });
         }
+        if (rows.length === 0) return;
         this.stats.writes++;
         await trx
           .insertInto("key_usage")
@@ -173,6 +203,6 @@ export class UsageAggregator {
   /** Stops the timer and flushes what is left (app onClose). */
   async close(): Promise<void> {
     this.stop();
-    await this.flush();
+    await this.flush(true);
   }
 }
