@@ -6,6 +6,8 @@ import type { Actor, Deps } from "./deps.js";
 /** Anything with `resolve(secret)`: the KeyResolver, or a cache around it. */
 export interface KeySource {
   resolve(secret: string): Promise<ResolvedKey | null>;
+  /** Counts one use of the key (last used, hourly counts), in memory: no write on the request path. */
+  recordUse?(keyId: string, ip: string | null): void;
 }
 
 /** The actor an API key acts as, with the key's limits on top of its owner's grants. */
@@ -28,7 +30,8 @@ export function apiKeyBearer(deps: Deps, source: () => KeySource) {
   const prefix = `${deps.config.keyPrefix}_`;
   return async (token: string, req: FastifyRequest): Promise<Actor | null> => {
     if (!token.startsWith(prefix)) return null;
-    const key = await source().resolve(token);
+    const keys = source();
+    const key = await keys.resolve(token);
     // Permissions and projects are enforced per route through the actor's limit (403), so
     // only the credential itself is decided here.
     const d = decide(key, { ip: req.ip ?? null }, deps.now());
@@ -36,6 +39,8 @@ export function apiKeyBearer(deps: Deps, source: () => KeySource) {
       const why = key ? d.code : "NOT_FOUND";
       throw new AppError("UNAUTHENTICATED", `API key rejected (${why})`);
     }
+    // A key used on Keyward's own API is a use like any other: it shows under "last used".
+    keys.recordUse?.((key as ResolvedKey).id, req.ip ?? null);
     return keyActor(key as ResolvedKey);
   };
 }

@@ -54,6 +54,16 @@ describeEachDialect("key usage", (dialect) => {
       expect(key.body.lastUsedIp).toBe("203.0.113.8");
     });
 
+    it("counts a key used as a credential on Keyward's own API", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "script" });
+      h.kw.services.verify.usage.stop();
+      const listed = await h.req("GET", `/v1/orgs/${org.orgId}/projects`, { token: k.secret, ip: "203.0.113.9" });
+      expect(listed.status).toBe(200);
+      const res = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
+      expect(res.body).toMatchObject({ total: 1, lastUsedIp: "203.0.113.9" });
+      expect(res.body.lastUsedAt).not.toBeNull();
+    });
+
     it("skips keys deleted before the flush", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
       await verify(h, verifier, { key: k.secret });

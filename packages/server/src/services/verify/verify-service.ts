@@ -1,3 +1,4 @@
+import type { KeySource } from "../key-auth.js";
 import { type Decision, type DecideRequest, type ResolvedKey, decide, MALFORMED } from "../../domain/keys/decide.js";
 import { hashSecret, isWellFormedSecret } from "../../domain/keys/secret.js";
 import { AppError } from "../../domain/errors.js";
@@ -262,8 +263,9 @@ export class VerifyService {
    * A `KeySource` for the API-key bearer resolver (services/key-auth.ts): the same cache, so
    * Keyward's own API authenticates keys without database reads when warm.
    */
-  keySource(): { resolve(secret: string): Promise<ResolvedKey | null> } {
+  keySource(): KeySource {
     return {
+      recordUse: (keyId, ip) => this.usage.record(keyId, ip, this.deps.now().getTime()),
       resolve: async (secret) => {
         const hit = this.resolveSecret(secret);
         const entry = hit instanceof Promise ? await hit : hit;
