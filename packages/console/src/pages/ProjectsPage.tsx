@@ -8,8 +8,8 @@ import { ConfirmDeleteModal } from "../components/ConfirmDeleteModal";
 import { PageState } from "../components/PageState";
 import { formatDate } from "../lib/format";
 import { fieldErrors } from "../lib/problems";
-import { Link } from "../lib/router";
 import { nameError } from "../lib/validation";
+import { RowActions } from "../components/RowActions";
 
 function ProjectForm({ orgId, project, onDone }: { orgId: string; project?: Project; onDone: () => void }) {
   const qc = useQueryClient();
@@ -110,31 +110,12 @@ export function ProjectsPage({ orgId }: { orgId: string }) {
                   <Table.Td>{p.id}</Table.Td>
                   <Table.Td>{formatDate(p.createdAt)}</Table.Td>
                   <Table.Td>
-                    <Group gap={4} justify="flex-end" wrap="nowrap">
-                      {access.can("iam:apikeys:manage") && (
-                        <Button
-                          size="xs"
-                          variant="subtle"
-                          component={Link}
-                          to={`/o/${orgId}/keys?view=${p.id}`}
-                          aria-label={`Keys of ${p.name}`}
-                        >
-                          Keys
-                        </Button>
-                      )}
-                      <Button size="xs" variant="subtle" onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
-                        Edit
-                      </Button>
-                      <Button
-                        size="xs"
-                        variant="subtle"
-                        color="red"
-                        onClick={() => setDeleting(p)}
-                        aria-label={`Delete ${p.name}`}
-                      >
-                        Delete
-                      </Button>
-                    </Group>
+                    <RowActions
+                      name={p.name}
+                      keysHref={access.can("iam:apikeys:manage") ? `/o/${orgId}/keys?view=${p.id}` : undefined}
+                      onEdit={() => setEditing(p)}
+                      onDelete={() => setDeleting(p)}
+                    />
                   </Table.Td>
                 </Table.Tr>
               ))}

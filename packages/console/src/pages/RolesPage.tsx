@@ -21,6 +21,7 @@ import { PageState } from "../components/PageState";
 import { PermissionPicker } from "../components/PermissionPicker";
 import { fieldErrors } from "../lib/problems";
 import { nameError } from "../lib/validation";
+import { RowActions } from "../components/RowActions";
 
 function RoleForm({ orgId, role, onDone }: { orgId: string; role?: Role; onDone: () => void }) {
   const qc = useQueryClient();
@@ -136,20 +137,7 @@ export function RolesPage({ orgId }: { orgId: string }) {
                   </Table.Td>
                   <Table.Td>
                     {!r.builtin && (
-                      <Group gap={4} justify="flex-end" wrap="nowrap">
-                        <Button size="xs" variant="subtle" onClick={() => setEditing(r)} aria-label={`Edit ${r.name}`}>
-                          Edit
-                        </Button>
-                        <Button
-                          size="xs"
-                          variant="subtle"
-                          color="red"
-                          onClick={() => setDeleting(r)}
-                          aria-label={`Delete ${r.name}`}
-                        >
-                          Delete
-                        </Button>
-                      </Group>
+                      <RowActions name={r.name} onEdit={() => setEditing(r)} onDelete={() => setDeleting(r)} />
                     )}
                   </Table.Td>
                 </Table.Tr>

@@ -21,8 +21,8 @@ import { PageState } from "../components/PageState";
 import { RoleBindingsText, orgRoleIds, withOrgRoles } from "../components/RoleBindingsText";
 import { formatDate } from "../lib/format";
 import { fieldErrors } from "../lib/problems";
-import { Link } from "../lib/router";
 import { nameError } from "../lib/validation";
+import { RowActions } from "../components/RowActions";
 
 function SaForm({ orgId, sa, onDone }: { orgId: string; sa?: ServiceAccount; onDone: () => void }) {
   const qc = useQueryClient();
@@ -140,31 +140,12 @@ export function ServiceAccountsPage({ orgId }: { orgId: string }) {
                   </Table.Td>
                   <Table.Td>{formatDate(s.createdAt)}</Table.Td>
                   <Table.Td>
-                    <Group gap={4} justify="flex-end" wrap="nowrap">
-                      {manageKeys && (
-                        <Button
-                          size="xs"
-                          variant="subtle"
-                          component={Link}
-                          to={`/o/${orgId}/keys?view=${s.id}`}
-                          aria-label={`Keys of ${s.name}`}
-                        >
-                          Keys
-                        </Button>
-                      )}
-                      <Button size="xs" variant="subtle" onClick={() => setEditing(s)} aria-label={`Edit ${s.name}`}>
-                        Edit
-                      </Button>
-                      <Button
-                        size="xs"
-                        variant="subtle"
-                        color="red"
-                        onClick={() => setDeleting(s)}
-                        aria-label={`Delete ${s.name}`}
-                      >
-                        Delete
-                      </Button>
-                    </Group>
+                    <RowActions
+                      name={s.name}
+                      keysHref={manageKeys ? `/o/${orgId}/keys?view=${s.id}` : undefined}
+                      onEdit={() => setEditing(s)}
+                      onDelete={() => setDeleting(s)}
+                    />
                   </Table.Td>
                 </Table.Tr>
               ))}
