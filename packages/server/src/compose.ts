@@ -31,7 +31,10 @@ export async function createKeyward(config: Config, opts: AppOptions & { now?: (
     throw err;
   }
   // Services log like the app: same level, redaction and destination.
-  const logOpts = opts.logger === false ? { level: "silent" } : ((opts.logger ?? loggerOptions(config.logLevel)) as pino.LoggerOptions & { stream?: pino.DestinationStream });
+  const logOpts =
+    opts.logger === false
+      ? { level: "silent" }
+      : ((opts.logger ?? loggerOptions(config.logLevel)) as pino.LoggerOptions & { stream?: pino.DestinationStream });
   const logger = logOpts.stream ? pino(logOpts, logOpts.stream) : pino(logOpts);
   const deps: Deps = {
     db,

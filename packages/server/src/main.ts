@@ -44,7 +44,9 @@ function printFirstStart(first: { email: string; password?: string }, port: numb
     "Keyward first start: an owner account and the operator organization were created.",
     `  console:  http://localhost:${port}/`,
     `  email:    ${first.email}`,
-    first.password ? `  password: ${first.password}   (shown once; change it after signing in)` : "  password: the one in KEYWARD_ADMIN_PASSWORD",
+    first.password
+      ? `  password: ${first.password}   (shown once; change it after signing in)`
+      : "  password: the one in KEYWARD_ADMIN_PASSWORD",
   ];
   process.stdout.write(`\n${lines.join("\n")}\n\n`);
 }

@@ -57,12 +57,16 @@ const ajvCompiler = createRequire(createRequire(import.meta.url).resolve("fastif
 function strictBodyValidator(externalSchemas: any, options: any): any {
   const opts = { customOptions: {}, ...options };
   const coercing = ajvCompiler(externalSchemas, opts);
-  const strict = ajvCompiler(externalSchemas, { ...opts, customOptions: { ...opts.customOptions, coerceTypes: false } });
+  const strict = ajvCompiler(externalSchemas, {
+    ...opts,
+    customOptions: { ...opts.customOptions, coerceTypes: false },
+  });
   return (route: { httpPart?: string }) => (route.httpPart === "body" ? strict(route) : coercing(route));
 }
 
 /** Request URLs in logs never carry invitation tokens. */
-export const redactUrl = (url: string) => url.replace(/\/v1\/invitations\/[^/?]+\/accept/, "/v1/invitations/[redacted]/accept");
+export const redactUrl = (url: string) =>
+  url.replace(/\/v1\/invitations\/[^/?]+\/accept/, "/v1/invitations/[redacted]/accept");
 
 /**
  * Structured JSON log options with the redaction every Keyward logger needs: requests are
@@ -73,11 +77,26 @@ export function loggerOptions(level: string, stream?: DestinationStream) {
   return {
     level,
     redact: {
-      paths: ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]', "password", "*.password", "token", "*.token", "secret", "*.secret"],
+      paths: [
+        "req.headers.authorization",
+        "req.headers.cookie",
+        'res.headers["set-cookie"]',
+        "password",
+        "*.password",
+        "token",
+        "*.token",
+        "secret",
+        "*.secret",
+      ],
       censor: "[redacted]",
     },
     serializers: {
-      req: (req: { method: string; url: string; ip?: string; id: string }) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip, reqId: req.id }),
+      req: (req: { method: string; url: string; ip?: string; id: string }) => ({
+        method: req.method,
+        url: redactUrl(req.url),
+        ip: req.ip,
+        reqId: req.id,
+      }),
     },
     ...(stream ? { stream } : {}),
   };
@@ -86,10 +105,7 @@ export function loggerOptions(level: string, stream?: DestinationStream) {
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<App> {
   const { config } = services.deps;
   const app = Fastify({
-    logger:
-      opts.logger === false
-        ? false
-        : (opts.logger ?? loggerOptions(config.logLevel)),
+    logger: opts.logger === false ? false : (opts.logger ?? loggerOptions(config.logLevel)),
     genReqId: () => newId("req"),
     requestIdHeader: false,
     bodyLimit: 64 * 1024,
@@ -107,7 +123,9 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   // With a built console the not-found handler (SPA fallback) is set below: Fastify allows one per prefix.
   const servesConsole = !!opts.consoleDir && existsSync(path.join(opts.consoleDir, "index.html"));
   if (!servesConsole) {
-    app.setNotFoundHandler((req, reply) => sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}`, req.id));
+    app.setNotFoundHandler((req, reply) =>
+      sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}`, req.id),
+    );
   }
   await app.register(fastifyCookie);
   app.addSchema(Problem);
@@ -124,7 +142,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       components: {
         securitySchemes: {
           bearer: { type: "http", scheme: "bearer", description: "API key, exchanged token or session token" },
-          session: { type: "apiKey", in: "cookie", name: "kw_session", description: "Console session (send X-CSRF-Token on writes)" },
+          session: {
+            type: "apiKey",
+            in: "cookie",
+            name: "kw_session",
+            description: "Console session (send X-CSRF-Token on writes)",
+          },
         },
       },
       security: [{ bearer: [] }, { session: [] }],
@@ -150,7 +173,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   const metrics = createMetrics(services.deps.db);
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
-    req.ctx = { actor: { kind: "anonymous" }, ip: req.ip ?? null, userAgent: req.headers["user-agent"] ?? null, requestId: req.id };
+    req.ctx = {
+      actor: { kind: "anonymous" },
+      ip: req.ip ?? null,
+      userAgent: req.headers["user-agent"] ?? null,
+      requestId: req.id,
+    };
   });
   app.addHook("onRequest", authenticate(services, opts.bearerResolvers ?? []));
   // Deny by default: every /v1 route needs a credential unless its schema says `security: []`.

@@ -47,7 +47,10 @@ export function authenticate(services: Services, resolvers: BearerResolver[]) {
     if (!SAFE_METHODS.has(req.method)) {
       const sent = req.headers[CSRF_HEADER];
       if (typeof sent !== "string" || !safeEqual(sent, s.csrfToken)) {
-        throw new AppError("CSRF_REQUIRED", `Send the ${CSRF_HEADER} header with the value of the ${CSRF_COOKIE} cookie`);
+        throw new AppError(
+          "CSRF_REQUIRED",
+          `Send the ${CSRF_HEADER} header with the value of the ${CSRF_COOKIE} cookie`,
+        );
       }
     }
     req.ctx.actor = { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };

@@ -78,16 +78,21 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
   if (status === 429) return sendProblem(reply, "RATE_LIMITED", "Too many requests", req.id);
   if (status >= 400 && status < 500) {
     // Fastify's own client errors (bad JSON, empty body): safe, fixed messages.
-    const detail = fe.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err instanceof SyntaxError
-      ? "Body is not valid JSON"
-      : fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
-        ? "Body must not be empty when content-type is application/json"
-        : "Bad request";
+    const detail =
+      fe.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err instanceof SyntaxError
+        ? "Body is not valid JSON"
+        : fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
+          ? "Body must not be empty when content-type is application/json"
+          : "Bad request";
     return sendProblem(reply, "INVALID_REQUEST", detail, req.id);
   }
   // A concurrent change won a uniqueness or reference race the service checked beforehand.
   const dbCode = (err as { code?: unknown }).code;
-  if (dbCode === "23505" || dbCode === "23503" || (typeof dbCode === "string" && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY|FOREIGNKEY)$/.test(dbCode))) {
+  if (
+    dbCode === "23505" ||
+    dbCode === "23503" ||
+    (typeof dbCode === "string" && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY|FOREIGNKEY)$/.test(dbCode))
+  ) {
     req.log.warn({ err }, "constraint violation");
     return sendProblem(reply, "CONFLICT", "The request conflicts with a concurrent change; retry", req.id);
   }

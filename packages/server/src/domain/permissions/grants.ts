@@ -9,9 +9,7 @@ export interface Grant {
 
 /** Does this set of grants allow `permission` (on `projectId`, or org-wide when null)? */
 export function allows(grants: readonly Grant[], permission: string, projectId: string | null): boolean {
-  return grants.some(
-    (g) => (g.projectId === null || g.projectId === projectId) && matches(g.pattern, permission),
-  );
+  return grants.some((g) => (g.projectId === null || g.projectId === projectId) && matches(g.pattern, permission));
 }
 
 /** Does any grant allow `permission` on any project or org-wide? */

@@ -26,7 +26,10 @@ export function authRoutes(app: App, s: Services) {
         tags: ["auth"],
         summary: "Sign in: sets the session cookie and returns a bearer session token for scripts",
         security: [],
-        body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), password: Password }, { additionalProperties: false }),
+        body: Type.Object(
+          { email: Type.String({ minLength: 3, maxLength: 320 }), password: Password },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({
             token: Type.String({ description: "Bearer session token (sess_…)" }),
@@ -51,7 +54,13 @@ export function authRoutes(app: App, s: Services) {
 
   app.post(
     "/v1/auth/logout",
-    { schema: { tags: ["auth"], summary: "End the current session", response: { 204: Type.Null(), ...errorResponses(401) } } },
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "End the current session",
+        response: { 204: Type.Null(), ...errorResponses(401) },
+      },
+    },
     async (req, reply) => {
       const { actor } = req.ctx;
       if (actor.kind !== "user" || actor.credential.type !== "session") {
@@ -66,7 +75,13 @@ export function authRoutes(app: App, s: Services) {
 
   app.get(
     "/v1/me",
-    { schema: { tags: ["auth"], summary: "Who am I: the user, key or token behind this request", response: { 200: MeSchema, ...errorResponses(401) } } },
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Who am I: the user, key or token behind this request",
+        response: { 200: MeSchema, ...errorResponses(401) },
+      },
+    },
     async (req) => {
       const { actor } = req.ctx;
       requireSignedIn(actor);

@@ -11,13 +11,28 @@ const MemberParams = Type.Object({ orgId: Id("org"), userId: Id("usr") });
 export function memberRoutes(app: App, s: Services) {
   app.get(
     "/v1/orgs/:orgId/members",
-    { schema: { tags: ["members"], summary: "List members with their roles and who invited them", params: OrgParams, querystring: PageQuery, response: { 200: PageOf(ref(MemberSchema)), ...errorResponses(400, 401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["members"],
+        summary: "List members with their roles and who invited them",
+        params: OrgParams,
+        querystring: PageQuery,
+        response: { 200: PageOf(ref(MemberSchema)), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
     async (req) => s.members.list(await accessTo(s, req, req.params.orgId), req.query),
   );
 
   app.get(
     "/v1/orgs/:orgId/members/:userId",
-    { schema: { tags: ["members"], summary: "Read a member", params: MemberParams, response: { 200: ref(MemberSchema), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Read a member",
+        params: MemberParams,
+        response: { 200: ref(MemberSchema), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req) => s.members.get(await accessTo(s, req, req.params.orgId), req.params.userId),
   );
 
@@ -32,12 +47,25 @@ export function memberRoutes(app: App, s: Services) {
         response: { 200: ref(MemberSchema), ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (req) => s.members.setRoles(req.ctx, await accessTo(s, req, req.params.orgId), req.params.userId, req.body.roles.map((r) => ({ roleId: r.roleId, projectId: r.projectId ?? null }))),
+    async (req) =>
+      s.members.setRoles(
+        req.ctx,
+        await accessTo(s, req, req.params.orgId),
+        req.params.userId,
+        req.body.roles.map((r) => ({ roleId: r.roleId, projectId: r.projectId ?? null })),
+      ),
   );
 
   app.delete(
     "/v1/orgs/:orgId/members/:userId",
-    { schema: { tags: ["members"], summary: "Remove a member (their keys here stop working)", params: MemberParams, response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) } } },
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Remove a member (their keys here stop working)",
+        params: MemberParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) },
+      },
+    },
     async (req, reply) => {
       await s.members.remove(req.ctx, await accessTo(s, req, req.params.orgId), req.params.userId);
       return noContent(reply);
@@ -46,7 +74,14 @@ export function memberRoutes(app: App, s: Services) {
 
   app.get(
     "/v1/orgs/:orgId/invitations",
-    { schema: { tags: ["members"], summary: "Pending invitations", params: OrgParams, response: { 200: Type.Object({ items: Type.Array(ref(InvitationSchema)) }), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Pending invitations",
+        params: OrgParams,
+        response: { 200: Type.Object({ items: Type.Array(ref(InvitationSchema)) }), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req) => ({ items: await s.invitations.listPending(await accessTo(s, req, req.params.orgId)) }),
   );
 
@@ -76,7 +111,14 @@ export function memberRoutes(app: App, s: Services) {
 
   app.delete(
     "/v1/invitations/:invitationId",
-    { schema: { tags: ["members"], summary: "Revoke a pending invitation", params: Type.Object({ invitationId: Id("inv") }), response: { 204: Type.Null(), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Revoke a pending invitation",
+        params: Type.Object({ invitationId: Id("inv") }),
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req, reply) => {
       const access = await accessTo(s, req, await s.invitations.orgOf(req.params.invitationId));
       await s.invitations.revoke(req.ctx, access, req.params.invitationId);
@@ -93,10 +135,16 @@ export function memberRoutes(app: App, s: Services) {
         security: [],
         params: Type.Object({ token: Type.String({ pattern: "^inv_[0-9A-Za-z]{40}$" }) }),
         body: Type.Object(
-          { name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), password: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })) },
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            password: Type.Optional(Type.String({ minLength: 12, maxLength: 256 })),
+          },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ orgId: Type.String(), userId: Type.String(), created: Type.Boolean() }), ...errorResponses(400, 401, 403, 404) },
+        response: {
+          200: Type.Object({ orgId: Type.String(), userId: Type.String(), created: Type.Boolean() }),
+          ...errorResponses(400, 401, 403, 404),
+        },
       },
       // The body is optional: an existing (signed-in) user accepts without one.
       preValidation: async (req) => {

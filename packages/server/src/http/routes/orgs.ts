@@ -11,7 +11,13 @@ const OrgParams = Type.Object({ orgId: Id("org") });
 export function orgRoutes(app: App, s: Services) {
   app.get(
     "/v1/orgs",
-    { schema: { tags: ["orgs"], summary: "Organizations I belong to", response: { 200: Type.Object({ items: Type.Array(ref(OrgSchema)) }), ...errorResponses(401) } } },
+    {
+      schema: {
+        tags: ["orgs"],
+        summary: "Organizations I belong to",
+        response: { 200: Type.Object({ items: Type.Array(ref(OrgSchema)) }), ...errorResponses(401) },
+      },
+    },
     async (req) => ({ items: await s.orgs.listMine(req.ctx) }),
   );
 
@@ -33,7 +39,14 @@ export function orgRoutes(app: App, s: Services) {
 
   app.get(
     "/v1/orgs/:orgId",
-    { schema: { tags: ["orgs"], summary: "Read an organization and its key policy", params: OrgParams, response: { 200: ref(OrgSchema), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["orgs"],
+        summary: "Read an organization and its key policy",
+        params: OrgParams,
+        response: { 200: ref(OrgSchema), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req, reply) => {
       const access = await accessTo(s, req, req.params.orgId);
       access.require("iam:orgs:read");
@@ -50,7 +63,10 @@ export function orgRoutes(app: App, s: Services) {
         summary: "Rename an organization or change its key policy (settings are merged)",
         params: OrgParams,
         body: Type.Object(
-          { name: Type.Optional(Name), settings: Type.Optional(Type.Partial(orgSettingsSchema, { additionalProperties: false })) },
+          {
+            name: Type.Optional(Name),
+            settings: Type.Optional(Type.Partial(orgSettingsSchema, { additionalProperties: false })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: ref(OrgSchema), ...errorResponses(400, 401, 403, 404, 412) },
@@ -66,7 +82,14 @@ export function orgRoutes(app: App, s: Services) {
 
   app.delete(
     "/v1/orgs/:orgId",
-    { schema: { tags: ["orgs"], summary: "Delete an organization and everything in it", params: OrgParams, response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) } } },
+    {
+      schema: {
+        tags: ["orgs"],
+        summary: "Delete an organization and everything in it",
+        params: OrgParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) },
+      },
+    },
     async (req, reply) => {
       const access = await accessTo(s, req, req.params.orgId);
       await s.orgs.delete(req.ctx, access);

@@ -14,7 +14,15 @@ export function projectRoutes(app: App, s: Services) {
 
   app.get(
     "/v1/orgs/:orgId/projects",
-    { schema: { tags: ["projects"], summary: "List projects", params: OrgParams, querystring: PageQuery, response: { 200: PageOf(ref(ProjectSchema)), ...errorResponses(400, 401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["projects"],
+        summary: "List projects",
+        params: OrgParams,
+        querystring: PageQuery,
+        response: { 200: PageOf(ref(ProjectSchema)), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
     async (req) => s.projects.list(await accessTo(s, req, req.params.orgId), req.query),
   );
 
@@ -37,7 +45,14 @@ export function projectRoutes(app: App, s: Services) {
 
   app.get(
     "/v1/projects/:projectId",
-    { schema: { tags: ["projects"], summary: "Read a project", params: ProjectParams, response: { 200: ref(ProjectSchema), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["projects"],
+        summary: "Read a project",
+        params: ProjectParams,
+        response: { 200: ref(ProjectSchema), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req) => s.projects.get(await byId(req, req.params.projectId), req.params.projectId),
   );
 
@@ -48,7 +63,10 @@ export function projectRoutes(app: App, s: Services) {
         tags: ["projects"],
         summary: "Rename or describe a project",
         params: ProjectParams,
-        body: Type.Object({ name: Type.Optional(Name), description: Type.Optional(Description) }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: Type.Optional(Name), description: Type.Optional(Description) },
+          { additionalProperties: false },
+        ),
         response: { 200: ref(ProjectSchema), ...errorResponses(400, 401, 403, 404) },
       },
     },
@@ -57,7 +75,14 @@ export function projectRoutes(app: App, s: Services) {
 
   app.delete(
     "/v1/projects/:projectId",
-    { schema: { tags: ["projects"], summary: "Delete a project and its keys", params: ProjectParams, response: { 204: Type.Null(), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["projects"],
+        summary: "Delete a project and its keys",
+        params: ProjectParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req, reply) => {
       await s.projects.delete(req.ctx, await byId(req, req.params.projectId), req.params.projectId);
       return noContent(reply);

@@ -12,10 +12,13 @@ import { accessTo, noContent } from "./helpers.js";
 const OrgParams = Type.Object({ orgId: Id("org") });
 const RoleParams = Type.Object({ roleId: Type.String({ maxLength: 48, pattern: "^role_[0-9A-Za-z]{1,40}$" }) });
 const RoleName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9 _.-]*$" });
-const Permissions = Type.Array(Type.String({ pattern: PERMISSION_PATTERN.source, maxLength: 130, examples: ["compute:read"] }), {
-  minItems: 1,
-  maxItems: 500,
-});
+const Permissions = Type.Array(
+  Type.String({ pattern: PERMISSION_PATTERN.source, maxLength: 130, examples: ["compute:read"] }),
+  {
+    minItems: 1,
+    maxItems: 500,
+  },
+);
 
 function builtinIsFixed(actor: Actor): never {
   requireSignedIn(actor);
@@ -30,7 +33,14 @@ export function roleRoutes(app: App, s: Services) {
 
   app.get(
     "/v1/orgs/:orgId/roles",
-    { schema: { tags: ["roles"], summary: "List built-in and custom roles", params: OrgParams, response: { 200: Type.Object({ items: Type.Array(ref(RoleSchema)) }), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["roles"],
+        summary: "List built-in and custom roles",
+        params: OrgParams,
+        response: { 200: Type.Object({ items: Type.Array(ref(RoleSchema)) }), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req) => ({ items: await s.roles.list(await accessTo(s, req, req.params.orgId)) }),
   );
 
@@ -41,16 +51,27 @@ export function roleRoutes(app: App, s: Services) {
         tags: ["roles"],
         summary: "Create a custom role (only with permissions you hold)",
         params: OrgParams,
-        body: Type.Object({ name: RoleName, description: Type.Optional(Description), permissions: Permissions }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: RoleName, description: Type.Optional(Description), permissions: Permissions },
+          { additionalProperties: false },
+        ),
         response: { 201: ref(RoleSchema), ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (req, reply) => reply.status(201).send(await s.roles.create(req.ctx, await accessTo(s, req, req.params.orgId), req.body)),
+    async (req, reply) =>
+      reply.status(201).send(await s.roles.create(req.ctx, await accessTo(s, req, req.params.orgId), req.body)),
   );
 
   app.get(
     "/v1/roles/:roleId",
-    { schema: { tags: ["roles"], summary: "Read a role", params: RoleParams, response: { 200: ref(RoleSchema), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["roles"],
+        summary: "Read a role",
+        params: RoleParams,
+        response: { 200: ref(RoleSchema), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req) => {
       const access = await customRole(req, req.params.roleId);
       if (!access) {
@@ -69,7 +90,11 @@ export function roleRoutes(app: App, s: Services) {
         summary: "Change a custom role (built-in roles cannot change)",
         params: RoleParams,
         body: Type.Object(
-          { name: Type.Optional(RoleName), description: Type.Optional(Description), permissions: Type.Optional(Permissions) },
+          {
+            name: Type.Optional(RoleName),
+            description: Type.Optional(Description),
+            permissions: Type.Optional(Permissions),
+          },
           { additionalProperties: false },
         ),
         response: { 200: ref(RoleSchema), ...errorResponses(400, 401, 403, 404) },
@@ -84,7 +109,14 @@ export function roleRoutes(app: App, s: Services) {
 
   app.delete(
     "/v1/roles/:roleId",
-    { schema: { tags: ["roles"], summary: "Delete a custom role that is not bound", params: RoleParams, response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) } } },
+    {
+      schema: {
+        tags: ["roles"],
+        summary: "Delete a custom role that is not bound",
+        params: RoleParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) },
+      },
+    },
     async (req, reply) => {
       const access = await customRole(req, req.params.roleId);
       if (!access) return builtinIsFixed(req.ctx.actor);

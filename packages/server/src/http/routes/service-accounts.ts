@@ -9,11 +9,20 @@ const OrgParams = Type.Object({ orgId: Id("org") });
 const SaParams = Type.Object({ serviceAccountId: Id("sa") });
 
 export function serviceAccountRoutes(app: App, s: Services) {
-  const byId = async (req: Parameters<typeof accessTo>[1], id: string) => accessTo(s, req, await s.serviceAccounts.orgOf(id));
+  const byId = async (req: Parameters<typeof accessTo>[1], id: string) =>
+    accessTo(s, req, await s.serviceAccounts.orgOf(id));
 
   app.get(
     "/v1/orgs/:orgId/service-accounts",
-    { schema: { tags: ["service-accounts"], summary: "List service accounts", params: OrgParams, querystring: PageQuery, response: { 200: PageOf(ref(ServiceAccountSchema)), ...errorResponses(400, 401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["service-accounts"],
+        summary: "List service accounts",
+        params: OrgParams,
+        querystring: PageQuery,
+        response: { 200: PageOf(ref(ServiceAccountSchema)), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
     async (req) => s.serviceAccounts.list(await accessTo(s, req, req.params.orgId), req.query),
   );
 
@@ -24,7 +33,10 @@ export function serviceAccountRoutes(app: App, s: Services) {
         tags: ["service-accounts"],
         summary: "Create a service account, optionally with role bindings",
         params: OrgParams,
-        body: Type.Object({ name: Name, description: Type.Optional(Description), roles: Type.Optional(RoleBindings) }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: Name, description: Type.Optional(Description), roles: Type.Optional(RoleBindings) },
+          { additionalProperties: false },
+        ),
         response: { 201: ref(ServiceAccountSchema), ...errorResponses(400, 401, 403, 404) },
       },
     },
@@ -36,7 +48,14 @@ export function serviceAccountRoutes(app: App, s: Services) {
 
   app.get(
     "/v1/service-accounts/:serviceAccountId",
-    { schema: { tags: ["service-accounts"], summary: "Read a service account", params: SaParams, response: { 200: ref(ServiceAccountSchema), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["service-accounts"],
+        summary: "Read a service account",
+        params: SaParams,
+        response: { 200: ref(ServiceAccountSchema), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req) => s.serviceAccounts.get(await byId(req, req.params.serviceAccountId), req.params.serviceAccountId),
   );
 
@@ -55,14 +74,30 @@ export function serviceAccountRoutes(app: App, s: Services) {
       },
     },
     async (req) =>
-      s.serviceAccounts.update(req.ctx, await byId(req, req.params.serviceAccountId), req.params.serviceAccountId, req.body),
+      s.serviceAccounts.update(
+        req.ctx,
+        await byId(req, req.params.serviceAccountId),
+        req.params.serviceAccountId,
+        req.body,
+      ),
   );
 
   app.delete(
     "/v1/service-accounts/:serviceAccountId",
-    { schema: { tags: ["service-accounts"], summary: "Delete a service account and its keys", params: SaParams, response: { 204: Type.Null(), ...errorResponses(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ["service-accounts"],
+        summary: "Delete a service account and its keys",
+        params: SaParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404) },
+      },
+    },
     async (req, reply) => {
-      await s.serviceAccounts.delete(req.ctx, await byId(req, req.params.serviceAccountId), req.params.serviceAccountId);
+      await s.serviceAccounts.delete(
+        req.ctx,
+        await byId(req, req.params.serviceAccountId),
+        req.params.serviceAccountId,
+      );
       return noContent(reply);
     },
   );

@@ -1,7 +1,11 @@
 import Type, { type Static, type TSchema } from "typebox";
 
 export const Id = (prefix: string) =>
-  Type.String({ pattern: `^${prefix}_[0-9A-Za-z]{1,40}$`, maxLength: 48, examples: [`${prefix}_4kTz9QmW2bX7cN1pLr8sVd3e`] });
+  Type.String({
+    pattern: `^${prefix}_[0-9A-Za-z]{1,40}$`,
+    maxLength: 48,
+    examples: [`${prefix}_4kTz9QmW2bX7cN1pLr8sVd3e`],
+  });
 
 export const Name = Type.String({ minLength: 1, maxLength: 100, examples: ["billing-service"] });
 export const Description = Type.String({ maxLength: 1000 });
@@ -37,9 +41,7 @@ export type ProblemT = Static<typeof Problem>;
 
 /** Standard error responses for a route's OpenAPI entry. */
 export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((s) => [s, { ...Type.Ref("Problem"), description: "problem+json" }]),
-  );
+  Object.fromEntries(statuses.map((s) => [s, { ...Type.Ref("Problem"), description: "problem+json" }]));
 
 export const NoContent = Type.Null({ description: "No content" });
 
