@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { csrfToken } from "../api/client";
+import { ApiError, csrfToken } from "../api/client";
 import { auditQuery, auditRow } from "./audit";
-import { fieldErrors, unclaimedErrors } from "./problems";
+import { fieldErrors, formErrors, unclaimedErrors } from "./problems";
 import { usageBuckets, usageSeries } from "./usage";
 
 describe("fieldErrors", () => {
@@ -78,5 +78,22 @@ describe("usageSeries", () => {
       { time: "2026-01-01T00:00:00.000Z", count: 6 },
       { time: "2026-01-02T00:00:00.000Z", count: 0 },
     ]);
+  });
+});
+
+describe("formErrors", () => {
+  it("puts field messages under their field and no form message", () => {
+    const err = new ApiError(400, "INVALID_REQUEST", "Invalid request", [
+      { path: "/name", code: "maxLength", message: "too long" },
+    ]);
+    expect(formErrors(err)).toEqual({ name: "too long", form: undefined });
+  });
+  it("uses the problem detail when no field is named", () => {
+    expect(formErrors(new ApiError(403, "FORBIDDEN", "Missing permission iam:projects:create"))).toEqual({
+      form: "Missing permission iam:projects:create",
+    });
+  });
+  it("says something when the request never got an API answer", () => {
+    expect(formErrors(new TypeError("fetch failed")).form).toMatch(/request failed/);
   });
 });

@@ -1,4 +1,4 @@
-import type { FieldError } from "../api/client";
+import { ApiError, type FieldError } from "../api/client";
 
 /**
  * Maps problem+json `errors[].path` to form field names: "/name", "body/name", "name",
@@ -24,4 +24,14 @@ export function unclaimedErrors(errors: readonly FieldError[] | undefined, field
   return Object.entries(map)
     .filter(([k]) => !fields.includes(k))
     .map(([k, m]) => (k ? `${k}: ${m}` : m));
+}
+
+/**
+ * Errors for a form from whatever a submit threw: field messages by name, plus `form` for a
+ * problem that names no field (or a failure that is not an API answer at all).
+ * @example formErrors(new ApiError(400, "INVALID_REQUEST", "bad", [{path: "/name", code: "x", message: "too long"}])) // { name: "too long" }
+ */
+export function formErrors(err: unknown): Record<string, string | undefined> {
+  if (!(err instanceof ApiError)) return { form: "The request failed; check your connection and try again" };
+  return { ...fieldErrors(err.errors), form: err.errors.length ? undefined : err.message };
 }

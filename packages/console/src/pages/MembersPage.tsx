@@ -23,7 +23,7 @@ import { PageState } from "../components/PageState";
 import { RoleBindingsText, orgRoleIds, withOrgRoles } from "../components/RoleBindingsText";
 import { copyText } from "../components/SecretModal";
 import { formatDate } from "../lib/format";
-import { fieldErrors } from "../lib/problems";
+import { formErrors } from "../lib/problems";
 import { emailError } from "../lib/validation";
 
 function InviteForm({ orgId, onInvited }: { orgId: string; onInvited: (link: string) => void }) {
@@ -44,7 +44,7 @@ function InviteForm({ orgId, onInvited }: { orgId: string; onInvited: (link: str
       await qc.invalidateQueries({ queryKey: ["invitations", orgId] });
       onInvited(`${window.location.origin}/invite/${r.token}`);
     } catch (x) {
-      if (x instanceof ApiError) setErrors({ ...fieldErrors(x.errors), form: x.errors.length ? undefined : x.message });
+      setErrors(formErrors(x));
     }
   };
   return (

@@ -7,7 +7,7 @@ import type { Project } from "../api/types";
 import { ConfirmDeleteModal } from "../components/ConfirmDeleteModal";
 import { PageState } from "../components/PageState";
 import { formatDate } from "../lib/format";
-import { fieldErrors } from "../lib/problems";
+import { formErrors } from "../lib/problems";
 import { nameError } from "../lib/validation";
 import { RowActions } from "../components/RowActions";
 
@@ -28,8 +28,7 @@ function ProjectForm({ orgId, project, onDone }: { orgId: string; project?: Proj
       await qc.invalidateQueries({ queryKey: ["projects", orgId] });
       onDone();
     } catch (err) {
-      if (err instanceof ApiError)
-        setErrors({ ...fieldErrors(err.errors), form: err.errors.length ? undefined : err.message });
+      setErrors(formErrors(err));
     }
   };
   return (

@@ -19,7 +19,7 @@ import type { Role } from "../api/types";
 import { ConfirmDeleteModal } from "../components/ConfirmDeleteModal";
 import { PageState } from "../components/PageState";
 import { PermissionPicker } from "../components/PermissionPicker";
-import { fieldErrors } from "../lib/problems";
+import { formErrors } from "../lib/problems";
 import { nameError } from "../lib/validation";
 import { RowActions } from "../components/RowActions";
 
@@ -47,7 +47,7 @@ function RoleForm({ orgId, role, onDone }: { orgId: string; role?: Role; onDone:
       await qc.invalidateQueries({ queryKey: ["roles", orgId] });
       onDone();
     } catch (x) {
-      if (x instanceof ApiError) setErrors({ ...fieldErrors(x.errors), form: x.errors.length ? undefined : x.message });
+      setErrors(formErrors(x));
     }
   };
   return (

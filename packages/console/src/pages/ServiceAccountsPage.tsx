@@ -20,7 +20,7 @@ import { ConfirmDeleteModal } from "../components/ConfirmDeleteModal";
 import { PageState } from "../components/PageState";
 import { RoleBindingsText, orgRoleIds, withOrgRoles } from "../components/RoleBindingsText";
 import { formatDate } from "../lib/format";
-import { fieldErrors } from "../lib/problems";
+import { formErrors } from "../lib/problems";
 import { nameError } from "../lib/validation";
 import { RowActions } from "../components/RowActions";
 
@@ -43,8 +43,7 @@ function SaForm({ orgId, sa, onDone }: { orgId: string; sa?: ServiceAccount; onD
       await qc.invalidateQueries({ queryKey: ["service-accounts", orgId] });
       onDone();
     } catch (err) {
-      if (err instanceof ApiError)
-        setErrors({ ...fieldErrors(err.errors), form: err.errors.length ? undefined : err.message });
+      setErrors(formErrors(err));
     }
   };
   return (
