@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHmac, randomInt } from "node:crypto";
 import http from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -25,6 +25,7 @@ const PG_KEYS = Number(process.env.BENCH_PG_KEYS ?? 20_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const COLD_SECONDS = Number(process.env.BENCH_COLD_SECONDS ?? 40);
+const WARMUP_MS = 2000;
 const PG_URL = process.env.KEYWARD_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const SECRET = "bench-secret-bench-secret-bench-secret-0123456789";
 const fixture = path.join(serverDir, "test/fixtures/keyward.config.json");
@@ -170,7 +171,7 @@ async function paced(o: {
           res.on("end", () => {
             inFlight--;
             if (res.statusCode !== 200) errors++;
-            latencies.push(performance.now() - t0);
+            if (t0 >= counted) latencies.push(performance.now() - t0);
             resolve();
           });
         },
@@ -185,11 +186,13 @@ async function paced(o: {
   const pending: Promise<void>[] = [];
   const seconds = o.seconds ?? SECONDS;
   const start = performance.now();
+  // The first WARMUP_MS open the sockets and warm the JIT of both ends: not counted.
+  const counted = start + WARMUP_MS;
   let sent = 0;
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const elapsed = performance.now() - start;
-      if (elapsed >= seconds * 1000) {
+      if (elapsed >= WARMUP_MS + seconds * 1000) {
         clearInterval(timer);
         resolve();
         return;
@@ -208,6 +211,30 @@ async function paced(o: {
   const q = (p: number) =>
     Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 100) / 100;
   return { rps: latencies.length / seconds, total: latencies.length, p50: q(0.5), p99: q(0.99), errors };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
+function cpuSeconds(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `load` and adds the server's CPU time per request and its CPU use (share of one core). */
+async function measured(pid: number | undefined, o: LoadOpts) {
+  const before = cpuSeconds(pid);
+  const res = await load(o);
+  const after = cpuSeconds(pid);
+  const cpu = before === null || after === null ? null : after - before;
+  return {
+    ...res,
+    cpuUsPerRequest: cpu === null ? null : (cpu / res.total) * 1e6,
+    cpuShare: cpu === null ? null : cpu / (o.seconds ?? SECONDS),
+  };
 }
 
 async function stats(url: string) {
@@ -284,7 +311,7 @@ async function main() {
   log("starting Keyward (SQLite)…");
   const kw = await startChild("bench/server.ts", env(dir, { KEYWARD_DATABASE_URL: dbFile }));
   let cold: Awaited<ReturnType<typeof load>>;
-  let warm: Awaited<ReturnType<typeof load>>;
+  let warm: Awaited<ReturnType<typeof measured>>;
   let half: Awaited<ReturnType<typeof paced>>;
   let warmSet: string[] = [];
   let hotPath: {
@@ -316,11 +343,13 @@ async function main() {
     const random = () => warmSet[randomInt(warmSet.length)];
     log(`warm run (random key per request, of ${fmt(warmSet.length)} cached keys)…`);
     const before = await stats(kw.url);
-    warm = await load({ url: kw.url, path: "/v1/verify", token: verifier, nextKey: random });
+    warm = await measured(kw.child.pid, { url: kw.url, path: "/v1/verify", token: verifier, nextKey: random });
     const after = await stats(kw.url);
+    // Statements the counter saw that were the usage flush's, not the verify path's.
+    const counted = after.flushViaQueryBuilder ? 1 : 0;
     hotPath = {
-      reads: after.reads - before.reads,
-      writes: after.writes - before.writes,
+      reads: after.reads - before.reads - counted * (after.flushReads - before.flushReads),
+      writes: after.writes - before.writes - counted * (after.flushWrites - before.flushWrites),
       flushWrites: after.flushWrites - before.flushWrites,
       flushReads: after.flushReads - before.flushReads,
       verified: after.verified - before.verified,
@@ -340,10 +369,10 @@ async function main() {
 
   log("bare Fastify hello-world, same load…");
   const hello = await startChild("bench/hello.ts", {});
-  let helloRes: Awaited<ReturnType<typeof load>>;
+  let helloRes: Awaited<ReturnType<typeof measured>>;
   let helloHalf: Awaited<ReturnType<typeof paced>>;
   try {
-    helloRes = await load({ url: hello.url, path: "/" });
+    helloRes = await measured(hello.child.pid, { url: hello.url, path: "/" });
     // The same absolute rate as verify's half-peak run: how much of the tail is the machine's.
     helloHalf = await paced({ url: hello.url, path: "/", rate: Math.floor(warm.rps / 2) });
   } finally {
@@ -393,6 +422,16 @@ async function main() {
   );
   log(`bare Fastify hello-world, same load:   ${fmt(helloRes.rps)} req/s${errs(helloRes)}`);
   log(`  ratio verify / hello-world:          ${pct(warm.rps, helloRes.rps)}   (target ≥ 60%)`);
+  const cpu = (r: typeof warm) =>
+    r.cpuUsPerRequest === null
+      ? "n/a"
+      : `${r.cpuUsPerRequest.toFixed(0)} µs per request, server busy ${((r.cpuShare ?? 0) * 100).toFixed(0)}% of a core`;
+  log(`  server CPU, verify:                  ${cpu(warm)}`);
+  log(`  server CPU, hello-world:             ${cpu(helloRes)}`);
+  if (warm.cpuUsPerRequest !== null && helloRes.cpuUsPerRequest !== null)
+    log(
+      `  ratio of CPU cost hello / verify:    ${pct(helloRes.cpuUsPerRequest, warm.cpuUsPerRequest)}   (the same ratio, free of the load generator's limits)`,
+    );
   log(`in-process verify, warm:               ${fmt(ip.verifyRate)} calls/s`);
   log(`raw HMAC-SHA256, same process:         ${fmt(ip.hmacRate)} ops/s`);
   log(`  ratio verify / HMAC:                 ${pct(ip.verifyRate, ip.hmacRate)}   (target ≥ 40%)`);
@@ -403,8 +442,8 @@ async function main() {
     `  hello-world at the same rate (${fmt(helloHalf.rps)} req/s): p50 ${helloHalf.p50} ms, p99 ${helloHalf.p99} ms   (the machine's own tail)`,
   );
   log(
-    `database statements during the warm run: ${hotPath.reads - hotPath.flushReads} reads and ${hotPath.writes - hotPath.flushWrites} writes on the verify path ` +
-      `for ${fmt(hotPath.verified)} verifies → ${(hotPath.writes - hotPath.flushWrites) / Math.max(1, hotPath.verified)} writes per verify` +
+    `database statements during the warm run: ${hotPath.reads} reads and ${hotPath.writes} writes on the verify path ` +
+      `for ${fmt(hotPath.verified)} verifies → ${hotPath.writes / Math.max(1, hotPath.verified)} writes per verify` +
       ` (plus ${hotPath.flushReads + hotPath.flushWrites} statements of batched usage flushes, off the request path)`,
   );
   log(`server RSS with ${fmt(warmSet.length)} cached keys: ${hotPath.rssMb} MB`);

@@ -36,6 +36,8 @@ kw.app.get("/bench/stats", { schema: { hide: true } }, async () => ({
   ...counts,
   flushWrites: verify.usage.stats.writes,
   flushReads: verify.usage.stats.reads,
+  // SQLite flushes run in a worker thread on its own connection: the counter above never sees them.
+  flushViaQueryBuilder: verify.usage.flushesViaQueryBuilder,
   verified: verify.usage.stats.recorded,
   cache: { ...verify.cache.stats, size: verify.cache.size },
   rssMb: Math.round(process.memoryUsage().rss / 1e6),

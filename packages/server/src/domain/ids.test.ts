@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { newId, randomBase62 } from "./ids.js";
+import { newId, randomBase62, requestIds } from "./ids.js";
 
 describe("ids", () => {
   it("prefixes ids and uses 24 base62 characters", () => {
@@ -27,5 +27,18 @@ describe("ids", () => {
       expect(n).toBeGreaterThan(1700);
       expect(n).toBeLessThan(2300);
     }
+  });
+
+  it("gives request ids the shape of every id, unique within and across processes", () => {
+    const a = requestIds();
+    const b = requestIds();
+    const seen = new Set<string>();
+    for (let i = 0; i < 5_000; i++) {
+      for (const id of [a(), b()]) {
+        expect(id).toMatch(/^req_[0-9A-Za-z]{24}$/);
+        seen.add(id);
+      }
+    }
+    expect(seen.size).toBe(10_000);
   });
 });

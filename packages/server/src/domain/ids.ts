@@ -24,3 +24,15 @@ export type IdPrefix = "org" | "prj" | "usr" | "sa" | "role" | "rb" | "inv" | "k
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBase62(24)}`;
 }
+
+/**
+ * Request ids (`req_` + 24 base62 chars, the shape of every id), cheap enough for every
+ * request: a random part drawn once per process and a counter. They correlate logs, problems
+ * and audit events; they are not secrets.
+ * @example const next = requestIds(); next() // "req_3kTq9ZbV0aQw000000000001"
+ */
+export function requestIds(): () => string {
+  const base = `req_${randomBase62(12)}`;
+  let n = 0;
+  return () => base + (n++).toString(36).padStart(12, "0");
+}

@@ -3,6 +3,7 @@ import { AppError } from "../domain/errors.js";
 import type { Actor } from "../services/deps.js";
 import type { Services } from "../services/index.js";
 import { SESSION_TOKEN_PREFIX, safeEqual } from "../services/auth-service.js";
+import { readCookie } from "./cookies.js";
 
 export const SESSION_COOKIE = "kw_session";
 export const CSRF_COOKIE = "kw_csrf";
@@ -39,7 +40,7 @@ export function authenticate(services: Services, resolvers: BearerResolver[]) {
       }
       throw new AppError("UNAUTHENTICATED", "Credential not recognised");
     }
-    const cookie = req.cookies?.[SESSION_COOKIE];
+    const cookie = readCookie(req, SESSION_COOKIE);
     if (!cookie) return;
     const s = await services.auth.resolve(cookie);
     if (!s) return;

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors.js";
-import { type ResolvedKey, decide } from "../domain/keys/decide.js";
+import { type ResolvedKey, credentialDenial } from "../domain/keys/decide.js";
 import type { Actor, Deps } from "./deps.js";
 
 /** Anything with `resolve(secret)`: the KeyResolver, or a cache around it. */
@@ -10,8 +10,19 @@ export interface KeySource {
   recordUse?(keyId: string, ip: string | null): void;
 }
 
+/** Actors of cached key objects: a warm key authenticates without building its actor again. */
+const actors = new WeakMap<ResolvedKey, Exclude<Actor, { kind: "anonymous" }>>();
+
 /** The actor an API key acts as, with the key's limits on top of its owner's grants. */
 export function keyActor(key: ResolvedKey): Exclude<Actor, { kind: "anonymous" }> {
+  const known = actors.get(key);
+  if (known) return known;
+  const actor = buildKeyActor(key);
+  actors.set(key, actor);
+  return actor;
+}
+
+function buildKeyActor(key: ResolvedKey): Exclude<Actor, { kind: "anonymous" }> {
   const limit = {
     orgId: key.orgId,
     permissions: key.keyPermissions,
@@ -34,11 +45,8 @@ export function apiKeyBearer(deps: Deps, source: () => KeySource) {
     const key = await keys.resolve(token);
     // Permissions and projects are enforced per route through the actor's limit (403), so
     // only the credential itself is decided here.
-    const d = decide(key, { ip: req.ip ?? null }, deps.now());
-    if (!d.valid) {
-      const why = key ? d.code : "NOT_FOUND";
-      throw new AppError("UNAUTHENTICATED", `API key rejected (${why})`);
-    }
+    const denied = credentialDenial(key, req.ip ?? null, deps.now());
+    if (denied !== null) throw new AppError("UNAUTHENTICATED", `API key rejected (${denied})`);
     // A key used on Keyward's own API is a use like any other: it shows under "last used".
     keys.recordUse?.((key as ResolvedKey).id, req.ip ?? null);
     return keyActor(key as ResolvedKey);

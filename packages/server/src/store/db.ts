@@ -1,10 +1,11 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from "kysely";
+import { CompiledQuery, type Driver, Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from "kysely";
 import pg from "pg";
 import * as m0001 from "./migrations/0001-initial.js";
 import type { Database } from "./schema.js";
+import { startCheckpointer } from "./sqlite-checkpointer.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -13,11 +14,28 @@ export interface Db {
   dialect: Dialect;
   /** Present on PostgreSQL: the pool, for LISTEN/NOTIFY. */
   pgPool?: pg.Pool;
+  /** Present on SQLite: the connection, for statements prepared once (the usage flush). */
+  sqlite?: SQLite.Database;
   schema?: string;
   close(): Promise<void>;
 }
 
 const migrations: Record<string, Migration> = { "0001-initial": m0001 };
+
+/**
+ * SQLite whose transactions begin IMMEDIATE, taking the write lock up front. Another
+ * connection (the usage writer thread) also writes; a deferred transaction that read first
+ * and then wrote after that commit would fail with SQLITE_BUSY instead of waiting its turn.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+    };
+    return driver;
+  }
+}
 
 export function isPostgresUrl(url: string): boolean {
   return url.startsWith("postgres://") || url.startsWith("postgresql://");
@@ -46,8 +64,24 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("synchronous = NORMAL");
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
+  const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  if (file === ":memory:") return { kysely, dialect: "sqlite", sqlite, close: () => kysely.destroy() };
+  // Checkpoints run in a worker thread, not inside a commit on the event loop.
+  sqlite.pragma("wal_autocheckpoint = 0");
+  const checkpointer = startCheckpointer(file, (message) => {
+    // Without the worker, SQLite's own checkpoints keep the WAL bounded again.
+    if (sqlite.open) sqlite.pragma("wal_autocheckpoint = 1000");
+    process.emitWarning(`SQLite checkpoint worker: ${message}`);
+  });
+  return {
+    kysely,
+    dialect: "sqlite",
+    sqlite,
+    close: async () => {
+      await checkpointer.stop();
+      await kysely.destroy();
+    },
+  };
 }
 
 /**

@@ -103,6 +103,8 @@ describeEachDialect("OpenAPI document and docs", (dialect) => {
     const get = doc.paths["/v1/orgs/{orgId}"].get.responses;
     expect(JSON.stringify(get["200"])).toContain("#/components/schemas/Org");
     expect(JSON.stringify(get["404"])).toContain("#/components/schemas/Problem");
+    // /v1/verify answers 503 (retryable) when a cache miss cannot reach the key store.
+    expect(JSON.stringify(doc.paths["/v1/verify"].post.responses["503"])).toContain("#/components/schemas/Problem");
     const list = doc.paths["/v1/orgs/{orgId}/members"].get;
     expect(JSON.stringify(list.responses["200"])).toContain("#/components/schemas/Member");
     expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(

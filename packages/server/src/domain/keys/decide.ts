@@ -99,24 +99,32 @@ export function requestProject(key: ResolvedKey, req: DecideRequest): string | n
 }
 
 /**
+ * Why a key may not be used as a credential at all (from `ip`, at `now`), or null when it may:
+ * the checks of {@link decide} that do not depend on what the request asks for. Allocates
+ * nothing, so credential checks on every request stay cheap.
+ */
+export function credentialDenial(key: ResolvedKey | null, ip: string | null, now: Date): DenyCode | null {
+  if (!key) return "NOT_FOUND";
+  // A previous secret past its grace period is gone, as if never issued.
+  if (key.matched === "previous" && (!key.graceEndsAt || Date.parse(key.graceEndsAt) <= now.getTime()))
+    return "NOT_FOUND";
+  if (key.status !== "active") return "DISABLED";
+  if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now.getTime()) return "EXPIRED";
+  if (!key.ownerActive) return "OWNER_INACTIVE";
+  // Both the org's and the key's allow lists must admit the address (their intersection).
+  if (!ipAllowed(key.orgAllowedIps, ip) || !ipAllowed(key.allowedIps, ip)) return "IP_NOT_ALLOWED";
+  return null;
+}
+
+/**
  * Decides whether a resolved key may make a request. Pure: no I/O, no clock (`now` is passed).
  * `key` null means no key has that secret (NOT_FOUND). Checks run from the cheapest and
  * least revealing to the most specific.
  * @example decide(key, { permissions: ["compute:read"], ip: "203.0.113.9", method: "GET" }, new Date())
  */
 export function decide(key: ResolvedKey | null, req: DecideRequest, now: Date): Decision {
-  if (!key) return { valid: false, code: "NOT_FOUND" };
-  // A previous secret past its grace period is gone, as if never issued.
-  if (key.matched === "previous" && (!key.graceEndsAt || Date.parse(key.graceEndsAt) <= now.getTime())) {
-    return { valid: false, code: "NOT_FOUND" };
-  }
-  if (key.status !== "active") return { valid: false, code: "DISABLED" };
-  if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now.getTime()) return { valid: false, code: "EXPIRED" };
-  if (!key.ownerActive) return { valid: false, code: "OWNER_INACTIVE" };
-  // Both the org's and the key's allow lists must admit the address (their intersection).
-  const ip = req.ip ?? null;
-  if (!ipAllowed(key.orgAllowedIps, ip) || !ipAllowed(key.allowedIps, ip))
-    return { valid: false, code: "IP_NOT_ALLOWED" };
+  const denied = credentialDenial(key, req.ip ?? null, now);
+  if (denied !== null || !key) return { valid: false, code: denied ?? "NOT_FOUND" };
   const projectId = requestProject(key, req);
   if (projectId !== null) {
     if (key.owner.type === "project" && projectId !== key.owner.id)

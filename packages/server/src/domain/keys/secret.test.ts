@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { deriveSecret, generateSecret, hashSecret, isWellFormedSecret } from "./secret.js";
 
@@ -38,6 +39,9 @@ describe("API key secrets", () => {
 
   it("hashes with the pepper", () => {
     expect(hashSecret("kw_x", "p1")).not.toBe(hashSecret("kw_x", "p2"));
+    // The same HMAC as with the pepper given as text, whichever pepper was used last.
+    for (const pepper of ["p1", "p2", "pépper", "p1"])
+      expect(hashSecret("kw_x", pepper)).toBe(createHmac("sha256", pepper).update("kw_x").digest("hex"));
     expect(hashSecret("kw_x", "p1")).toMatch(/^[0-9a-f]{64}$/);
   });
 });

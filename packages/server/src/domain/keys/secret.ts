@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { type KeyObject, createHmac, createSecretKey, randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -81,7 +81,14 @@ export function isWellFormedSecret(token: string, prefix: string): boolean {
   return checksum(prefix, body) === rest.slice(BODY_LENGTH);
 }
 
+/** The pepper as a key object, made once: HMAC with a string key re-imports the key on every call. */
+let pepperKey: { pepper: string; key: KeyObject } | null = null;
+function keyOf(pepper: string): KeyObject {
+  if (pepperKey?.pepper !== pepper) pepperKey = { pepper, key: createSecretKey(Buffer.from(pepper)) };
+  return pepperKey.key;
+}
+
 /** What is stored: HMAC-SHA256(secret) under the server pepper, hex. */
 export function hashSecret(secret: string, pepper: string): string {
-  return createHmac("sha256", pepper).update(secret).digest("hex");
+  return createHmac("sha256", keyOf(pepper)).update(secret).digest("hex");
 }

@@ -6,6 +6,7 @@ import type { App } from "../app.js";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../authenticate.js";
 import { errorResponses, ref } from "../schemas/common.js";
 import { UserSchema } from "../schemas/identity.js";
+import { clearCookies, setCookies } from "../cookies.js";
 import { noContent } from "./helpers.js";
 
 const Password = Type.String({ minLength: 1, maxLength: 256 });
@@ -45,8 +46,14 @@ export function authRoutes(app: App, s: Services) {
       const { token, session } = await s.auth.login(req.ctx, req.body.email, req.body.password);
       const secure = s.deps.config.publicUrl.startsWith("https://");
       const maxAge = s.deps.config.sessionTtlSeconds;
-      reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: "lax", path: "/", secure, maxAge });
-      reply.setCookie(CSRF_COOKIE, session.csrfToken, { httpOnly: false, sameSite: "lax", path: "/", secure, maxAge });
+      setCookies(reply, [
+        { name: SESSION_COOKIE, value: token, options: { httpOnly: true, sameSite: "lax", path: "/", secure, maxAge } },
+        {
+          name: CSRF_COOKIE,
+          value: session.csrfToken,
+          options: { httpOnly: false, sameSite: "lax", path: "/", secure, maxAge },
+        },
+      ]);
       const user = await s.auth.getUser(session.userId);
       return { token, csrfToken: session.csrfToken, expiresAt: session.expiresAt, user };
     },
@@ -67,8 +74,7 @@ export function authRoutes(app: App, s: Services) {
         throw new AppError("UNAUTHENTICATED", "No session to end");
       }
       await s.auth.logout(req.ctx, actor.credential.id);
-      reply.clearCookie(SESSION_COOKIE, { path: "/" });
-      reply.clearCookie(CSRF_COOKIE, { path: "/" });
+      clearCookies(reply, [SESSION_COOKIE, CSRF_COOKIE], { path: "/" });
       return noContent(reply);
     },
   );

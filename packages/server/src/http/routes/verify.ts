@@ -23,7 +23,7 @@ export function verifyRoutes(app: App, s: Services) {
           "Codes: MALFORMED, NOT_FOUND, EXPIRED, DISABLED, IP_NOT_ALLOWED, PROJECT_NOT_ALLOWED, READ_ONLY, INSUFFICIENT_PERMISSIONS, RATE_LIMITED, OWNER_INACTIVE. " +
           "An unknown key and a wrong secret get the same answer (NOT_FOUND).",
         body: VerifyBody,
-        response: { 200: { $ref: "VerifyResult" }, ...errorResponses(400, 401, 403, 413, 415) },
+        response: { 200: { $ref: "VerifyResult" }, ...errorResponses(400, 401, 403, 413, 415, 503) },
       },
     },
     async (req) => {

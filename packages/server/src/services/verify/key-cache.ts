@@ -61,7 +61,7 @@ function removeFrom(index: Map<string, Set<string>>, name: string, id: string) {
  *
  * @example
  * const cache = new KeyCache(bus, (v) => ({ keyId: v.id, orgId: v.orgId, principalId: v.ownerId }));
- * const key = await cache.get(hash, () => resolver.resolveHash(hash));
+ * const key = await cache.get(hash, (h) => resolver.resolveHash(h));
  */
 export class KeyCache<V> {
   private readonly opts: KeyCacheOptions;
@@ -111,8 +111,11 @@ export class KeyCache<V> {
     return undefined;
   }
 
-  /** Cached value or the loader's answer (null = no such key), loading once per id at a time. */
-  get(id: string, load: () => Promise<V | null>): Promise<V | null> | V | null {
+  /**
+   * Cached value or the loader's answer for `id` (null = no such key), loading once per id at a
+   * time. `load` takes the id, so callers pass one function made once, not a closure per call.
+   */
+  get(id: string, load: (id: string) => Promise<V | null>): Promise<V | null> | V | null {
     const hit = this.peek(id);
     if (hit !== undefined) {
       if (hit === null) this.stats.negativeHits++;
@@ -124,7 +127,7 @@ export class KeyCache<V> {
     if (running) return running;
     const gen = this.generation;
     const loadedAt = this.opts.clock();
-    const p = load()
+    const p = load(id)
       .then((value) => {
         if (gen === this.generation) this.set(id, value, loadedAt);
         return value;

@@ -1,5 +1,13 @@
+import { hash } from "node:crypto";
 import type { KeySource } from "../key-auth.js";
-import { type Decision, type DecideRequest, type ResolvedKey, decide, MALFORMED } from "../../domain/keys/decide.js";
+import {
+  type Decision,
+  type DecideRequest,
+  type ResolvedKey,
+  MALFORMED,
+  credentialDenial,
+  decide,
+} from "../../domain/keys/decide.js";
 import { hashSecret, isWellFormedSecret } from "../../domain/keys/secret.js";
 import { AppError } from "../../domain/errors.js";
 import { loadAccess } from "../access.js";
@@ -43,6 +51,16 @@ export type TokenResolution =
 
 const PERMISSION_PERMIT = "iam:apikeys:verify";
 
+const callerId = (actor: Exclude<Actor, { kind: "anonymous" }>) =>
+  `${actor.kind}:${actor.id}:${actor.credential.type}:${actor.credential.id}`;
+
+interface CallerCheck {
+  allowed: boolean;
+  at: number;
+}
+
+const sha256 = (text: string) => hash("sha256", text, "base64");
+
 /** A decision split into the answer (without the rule) and the key's rate-limit rule. */
 function splitDecision(d: Decision): { result: VerifyOutcome; rule: { limit: number; windowSeconds: number } | null } {
   if (!d.valid) return { result: d, rule: null };
@@ -71,12 +89,26 @@ export class VerifyService {
   readonly cache: KeyCache<CachedKey>;
   private readonly loader: KeyLoader;
   private readonly prefix: string;
-  /** Callers allowed to verify, by credential; dropped on any key change. */
-  private callers = new Map<string, { allowed: boolean; at: number }>();
+  /**
+   * Callers allowed to verify, by credential, and by actor object (an API key's actor is made
+   * once per cached key, so a warm caller is found without building its id); dropped on any
+   * key change.
+   */
+  private callers = new Map<string, CallerCheck>();
+  private callerActors = new WeakMap<Actor, CallerCheck>();
+  /**
+   * Credentials' stored hashes by a plain SHA-256 of the credential: the caller that presents
+   * the same key on every request pays the pepper's HMAC once. Bounded; in memory only; for
+   * credentials of Keyward's own API (a key being verified keeps the order format -> HMAC -> cache).
+   */
+  private credentialHashes = new Map<string, string>();
   private operatorOrgId: string | null = null;
   /** Token text -> its key as narrowed by the token, while the cached key object is the same. */
   private narrowed = new Map<string, { base: CachedKey; key: ResolvedKey }>();
   private offBus: () => void;
+  /** Cache loaders, made once (a closure per lookup would cost every verification). */
+  private readonly loadByHash = (hash: string) => this.loader.byHash(hash);
+  private readonly loadById = (cacheId: string) => this.loader.byId(cacheId.slice("id:".length));
 
   constructor(
     private readonly deps: Deps,
@@ -89,19 +121,29 @@ export class VerifyService {
     this.loader = new KeyLoader(deps);
     this.prefix = deps.config.keyPrefix;
     this.cache = new KeyCache(bus, cachedKeyTags, cacheOptions);
-    this.offBus = bus.subscribe({ change: () => this.callers.clear(), reset: () => this.callers.clear() });
+    const forgetCallers = () => {
+      this.callers.clear();
+      this.callerActors = new WeakMap();
+    };
+    this.offBus = bus.subscribe({ change: forgetCallers, reset: forgetCallers });
   }
 
-  /** Resolves a secret: format and checksum first (no I/O), then HMAC, cache, store. */
+  /** Resolves a credential of Keyward's own API: format and checksum first (no I/O), then its hash, cache, store. */
   resolveSecret(secret: string): Promise<CachedKey | null> | CachedKey | null {
     if (!isWellFormedSecret(secret, this.prefix)) return null;
-    const hash = hashSecret(secret, this.deps.pepper);
-    return this.cache.get(hash, () => this.loader.byHash(hash));
+    const quick = sha256(secret);
+    let hash = this.credentialHashes.get(quick);
+    if (hash === undefined) {
+      hash = hashSecret(secret, this.deps.pepper);
+      if (this.credentialHashes.size >= 10_000) this.credentialHashes.clear();
+      this.credentialHashes.set(quick, hash);
+    }
+    return this.cache.get(hash, this.loadByHash);
   }
 
   /** Resolves a key by id (for tokens), through the same cache. */
   resolveId(keyId: string): Promise<CachedKey | null> | CachedKey | null {
-    return this.cache.get(`id:${keyId}`, () => this.loader.byId(keyId));
+    return this.cache.get(`id:${keyId}`, this.loadById);
   }
 
   /** The decision for a cached key, honouring a previous secret's grace period. */
@@ -144,7 +186,7 @@ export class VerifyService {
       return MALFORMED as VerifyResult;
     } else {
       const hash = hashSecret(input.key, this.deps.pepper);
-      const hit = this.cache.get(hash, () => this.loader.byHash(hash));
+      const hit = this.cache.get(hash, this.loadByHash);
       const entry = hit instanceof Promise ? await hit : hit;
       ({ result, rule } = this.decideMemo(entry, input, now));
     }
@@ -200,9 +242,8 @@ export class VerifyService {
    */
   async mayVerify(actor: Actor): Promise<boolean> {
     if (actor.kind === "anonymous") return false;
-    const id = `${actor.kind}:${actor.id}:${actor.credential.type}:${actor.credential.id}`;
     const nowMs = Date.now();
-    const hit = this.callers.get(id);
+    const hit = this.callerActors.get(actor) ?? this.callers.get(callerId(actor));
     if (hit && nowMs - Math.max(hit.at, this.bus.freshAsOf()) <= 5_000) return hit.allowed;
     const orgId = await this.operatorOrg();
     let allowed = false;
@@ -214,7 +255,9 @@ export class VerifyService {
       }
     }
     if (this.callers.size >= 10_000) this.callers.clear();
-    this.callers.set(id, { allowed, at: nowMs });
+    const check = { allowed, at: nowMs };
+    this.callers.set(callerId(actor), check);
+    this.callerActors.set(actor, check);
     return allowed;
   }
 
@@ -227,8 +270,8 @@ export class VerifyService {
     const t = await this.resolveToken(token);
     if (!("key" in t)) throw new AppError("UNAUTHENTICATED", `Token rejected (${t.code})`);
     // Permissions and projects are enforced per route through the actor's limit (403).
-    const d = decide(t.key, { ip }, this.deps.now());
-    if (!d.valid) throw new AppError("UNAUTHENTICATED", `Token rejected (${d.code})`);
+    const denied = credentialDenial(t.key, ip, this.deps.now());
+    if (denied !== null) throw new AppError("UNAUTHENTICATED", `Token rejected (${denied})`);
     const { key, claims } = t;
     const perms = new Set(claims.perms);
     if (key.keyPermissions) for (const p of perms) if (!key.keyPermissions.has(p)) perms.delete(p);

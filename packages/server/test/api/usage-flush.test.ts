@@ -1,0 +1,78 @@
+import { sql } from "kysely";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { Harness, describeEachDialect } from "../harness.js";
+import { mkKey } from "./key-helpers.js";
+
+const HOUR = 3_600_000;
+
+describeEachDialect("usage flush", (dialect) => {
+  let h: Harness;
+  let keyId: string;
+  let org: { token: string; orgId: string };
+
+  beforeEach(async () => {
+    h = await Harness.init(dialect);
+    org = await h.newOrgWithOwner("flush");
+    keyId = (await mkKey(h, org.token, org.orgId, { name: "ci" })).id;
+    h.kw.services.verify.usage.stop();
+  });
+  afterEach(async () => h.close());
+
+  const stored = async () =>
+    (await h.kw.db.kysely.selectFrom("key_usage").select(["hour", "count"]).where("key_id", "=", keyId).execute())
+      .map((r) => ({ hour: r.hour, count: Number(r.count) }))
+      .sort((a, b) => a.hour.localeCompare(b.hour));
+
+  it("keeps uses on either side of an hour boundary in their own buckets", async () => {
+    const { usage } = h.kw.services.verify;
+    const hour = Math.floor(Date.now() / HOUR) * HOUR;
+    usage.record(keyId, "203.0.113.1", hour - 1);
+    usage.record(keyId, "203.0.113.1", hour - 1);
+    usage.record(keyId, "203.0.113.2", hour);
+    usage.record(keyId, "203.0.113.2", hour + 5);
+    usage.record(keyId, "203.0.113.2", hour + 6);
+    expect(usage.unflushed(keyId).buckets).toHaveLength(2);
+    await usage.flush();
+    expect(await stored()).toEqual([
+      { hour: new Date(hour - HOUR).toISOString(), count: 2 },
+      { hour: new Date(hour).toISOString(), count: 3 },
+    ]);
+    const row = await h.kw.db.kysely
+      .selectFrom("api_keys")
+      .select(["last_used_at", "last_used_ip"])
+      .where("id", "=", keyId)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ last_used_at: new Date(hour + 6).toISOString(), last_used_ip: "203.0.113.2" });
+  });
+
+  it("keeps a failed flush's counts for the next one, and writes them once", async () => {
+    const { usage } = h.kw.services.verify;
+    const now = Date.now();
+    for (let i = 0; i < 3; i++) usage.record(keyId, null, now);
+    await sql`alter table key_usage rename to key_usage_away`.execute(h.kw.db.kysely);
+    await usage.flush(); // fails: logged, counts kept
+    expect(usage.unflushed(keyId).buckets.map((b) => b.count)).toEqual([3]);
+    await sql`alter table key_usage_away rename to key_usage`.execute(h.kw.db.kysely);
+    usage.record(keyId, null, now);
+    await usage.flush();
+    expect((await stored()).map((r) => r.count)).toEqual([4]);
+    expect(usage.unflushed(keyId).buckets).toEqual([]);
+  });
+
+  it("lets the API write while a large flush is being written", async () => {
+    const { usage } = h.kw.services.verify;
+    const now = Date.now();
+    // Keys deleted since their use are skipped, so made-up ids give the flush real work only.
+    for (let i = 0; i < 5_000; i++) usage.record(`key_gone${i}`, null, now);
+    usage.record(keyId, null, now);
+    const flushed = usage.flush();
+    const created = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        h.req("POST", `/v1/orgs/${org.orgId}/api-keys`, { token: org.token, body: { name: `during-${i}` } }),
+      ),
+    );
+    await flushed;
+    expect(created.map((r) => r.status)).toEqual(Array(10).fill(201));
+    expect((await stored()).map((r) => r.count)).toEqual([1]);
+  });
+});
