@@ -24,6 +24,7 @@ export function startCheckpointer(file: string, onError: (message: string) => vo
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
     async stop() {
+      worker.ref(); // an unreferenced thread would let the process exit before it closes
       worker.postMessage("stop");
       await exited;
     },

@@ -162,6 +162,7 @@ class SqliteWorkerUsageWriter implements UsageWriter {
     if (!worker) return;
     this.worker = null;
     const exited = new Promise((resolve) => worker.once("exit", resolve));
+    worker.ref(); // an unreferenced thread would let the process exit before it closes
     worker.postMessage("stop");
     await exited;
   }
