@@ -165,31 +165,30 @@ export class UsageAggregator {
     const ids = [...batch.keys()];
     const size = this.writer.chunkSize;
     for (let i = 0; i < ids.length; i += size) {
-      const chunk = newChunk();
-      for (const keyId of ids.slice(i, i + size)) {
-        const p = batch.get(keyId) as Pending;
-        // Counts are exact; last use is written at most once a minute per key (kept pending
-        // until then), so a busy key does not cost a row update every flush.
+      const keys = ids.slice(i, i + size);
+      // Counts are exact; last use is written at most once a minute per key (kept pending
+      // until then), so a busy key does not cost a row update every flush.
+      const due = keys.map((keyId) => {
         const prev = this.lastWritten.get(keyId);
-        const due = all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs;
-        if (!due && p.count === 0 && !p.others) continue;
+        return all || prev === undefined || (batch.get(keyId) as Pending).lastUsedAt - prev >= this.lastUsedEveryMs;
+      });
+      const chunk = newChunk();
+      keys.forEach((keyId, n) => {
+        const p = batch.get(keyId) as Pending;
+        if (!due[n] && p.count === 0 && !p.others) return;
         const k = chunk.keyIds.push(keyId) - 1;
-        chunk.lastUsedAt.push(due ? p.lastUsedAt : -1);
+        chunk.lastUsedAt.push(due[n] ? p.lastUsedAt : -1);
         chunk.lastUsedIp.push(p.lastUsedIp);
-        for (const [hour, count] of hoursOf(p)) {
-          chunk.counts.push(k, hour, count);
-        }
-      }
+        for (const [hour, count] of hoursOf(p)) chunk.counts.push(k, hour, count);
+      });
       if (chunk.keyIds.length > 0) await this.writer.write(chunk, this.stats);
       if (this.lastWritten.size >= 500_000) this.lastWritten.clear();
-      for (const keyId of ids.slice(i, i + size)) {
+      keys.forEach((keyId, n) => {
         const p = batch.get(keyId) as Pending;
-        const prev = this.lastWritten.get(keyId);
-        if (all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs)
-          this.lastWritten.set(keyId, p.lastUsedAt);
+        if (due[n]) this.lastWritten.set(keyId, p.lastUsedAt);
         else this.keepLastUse(keyId, p);
         batch.delete(keyId);
-      }
+      });
       // Let requests run between chunks.
       await new Promise((r) => setImmediate(r));
     }
