@@ -26,12 +26,17 @@ export class ServerProcess {
 
   /** Waits for the listening log line and returns the base URL. */
   async ready(timeoutMs = 30_000): Promise<string> {
+    return (await this.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/, timeoutMs))[1];
+  }
+
+  /** Waits until stdout matches `re` (output arrives in chunks, so a line may lag the one before it). */
+  async waitFor(re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(this.out);
-      if (m) return m[1];
+      const m = re.exec(this.out);
+      if (m) return m;
       if (this.child.exitCode !== null) throw new Error(`exited ${this.child.exitCode}: ${this.out}\n${this.err}`);
-      if (Date.now() > deadline) throw new Error(`not ready: ${this.out}\n${this.err}`);
+      if (Date.now() > deadline) throw new Error(`no ${re} in: ${this.out}\n${this.err}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -38,8 +38,8 @@ describe("server process", { timeout: 120_000 }, () => {
     const dataDir = tempDir();
     const first = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_SECRET: undefined });
     const base = await first.ready();
+    const password = (await first.waitFor(/password:\s+([0-9A-Za-z]{20})\s/))[1];
     const email = /email:\s+(\S+)/.exec(first.out)?.[1];
-    const password = /password:\s+([0-9A-Za-z]{20})\s/.exec(first.out)?.[1];
     expect(email).toBe("admin@keyward.local");
     expect(password).toBeDefined();
     expect(first.out).toContain(`console:  ${base}/`.replace("127.0.0.1", "localhost"));
@@ -77,6 +77,7 @@ describe("server process", { timeout: 120_000 }, () => {
       KEYWARD_ADMIN_PASSWORD: "chosen-password-123",
     });
     const base = await p.ready();
+    await p.waitFor(/the one in KEYWARD_ADMIN_PASSWORD/);
     expect(p.out).toContain("email:    boss@example.com");
     expect(p.out).toContain("the one in KEYWARD_ADMIN_PASSWORD");
     expect(p.out).not.toContain("chosen-password-123");
@@ -207,7 +208,7 @@ describe("server process", { timeout: 120_000 }, () => {
       };
       const first = start(env);
       const base = await first.ready();
-      const password = /password:\s+([0-9A-Za-z]{20})\s/.exec(first.out)?.[1];
+      const password = (await first.waitFor(/password:\s+([0-9A-Za-z]{20})\s/))[1];
       expect(password).toBeDefined();
       expect((await api(base, "GET", "/readyz")).body).toEqual({ status: "ok", database: "postgres" });
       const login = await api(base, "POST", "/v1/auth/login", { body: { email: "admin@keyward.local", password } });
