@@ -9,6 +9,7 @@ import type { DestinationStream } from "pino";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyRequest,
   type FastifyServerOptions,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
@@ -29,6 +30,8 @@ declare module "fastify" {
     ctx: RequestCtx;
   }
 }
+
+const ANONYMOUS: RequestCtx["actor"] = Object.freeze({ kind: "anonymous" });
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -174,21 +177,32 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   // by default (every /v1 route needs a credential unless its schema says `security: []`),
   // checked before any lookup so anonymous callers cannot probe which ids exist. (One hook
   // rather than three: each hook costs every request, including every /v1/verify.)
-  app.addHook("onRequest", async (req, reply) => {
-    reply.header("x-request-id", req.id);
-    req.ctx = {
-      actor: { kind: "anonymous" },
-      ip: req.ip ?? null,
-      userAgent: req.headers["user-agent"] ?? null,
-      requestId: req.id,
-    };
-    await authenticateRequest(req, reply);
+  const denyAnonymous = (req: FastifyRequest) => {
     if (req.ctx.actor.kind !== "anonymous") return;
     const route = req.routeOptions;
     if (!route.url?.startsWith("/v1/")) return;
     const security = (route.schema as { security?: unknown[] } | undefined)?.security;
     if (Array.isArray(security) && security.length === 0) return;
     throw new AppError("UNAUTHENTICATED", "Sign in or present an API key");
+  };
+  // Callback style, and synchronous when the credential is warm: no promise per request.
+  app.addHook("onRequest", (req, reply, done) => {
+    reply.header("x-request-id", req.id);
+    req.ctx = {
+      actor: ANONYMOUS,
+      ip: req.ip ?? null,
+      userAgent: req.headers["user-agent"] ?? null,
+      requestId: req.id,
+    };
+    let waiting: void | Promise<void>;
+    try {
+      waiting = authenticateRequest(req);
+      if (!waiting) denyAnonymous(req);
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (!waiting) return done();
+    waiting.then(() => denyAnonymous(req)).then(() => done(), done);
   });
   app.addHook("onResponse", (req, reply, done) => {
     metrics.observe(req, reply);

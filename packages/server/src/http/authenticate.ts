@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors.js";
 import type { Actor } from "../services/deps.js";
 import type { Services } from "../services/index.js";
@@ -12,36 +12,44 @@ export const CSRF_HEADER = "x-csrf-token";
 /**
  * Turns a bearer token other than a session token into an actor (API keys, exchanged
  * tokens). Returns null when the token is not of its kind; throws when it is but is bad.
+ * A warm credential may be answered synchronously (no promise on the hot path).
  */
-export type BearerResolver = (token: string, req: FastifyRequest) => Promise<Actor | null>;
+export type BearerResolver = (token: string, req: FastifyRequest) => Actor | null | Promise<Actor | null>;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** Resolves the request's credential into `req.ctx.actor`; anonymous when none is sent. */
+/**
+ * Resolves the request's credential into `req.ctx.actor`; anonymous when none is sent.
+ * Returns a promise only when it has to wait (a session lookup, a cold key): a warm API key
+ * is resolved without one, since this runs before every request, /v1/verify included.
+ */
 export function authenticate(services: Services, resolvers: BearerResolver[]) {
-  return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const header = req.headers.authorization;
-    if (header) {
-      const match = /^Bearer\s+(\S{1,4096})$/i.exec(header);
-      if (!match) throw new AppError("UNAUTHENTICATED", "Authorization must be 'Bearer <credential>'");
-      const token = match[1];
-      if (token.startsWith(SESSION_TOKEN_PREFIX)) {
-        const s = await services.auth.resolve(token);
-        if (!s) throw new AppError("UNAUTHENTICATED", "Session expired or unknown");
-        req.ctx.actor = { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };
+  /** Tries the resolvers from `i` on; synchronous for as long as they answer synchronously. */
+  const resolveBearer = (req: FastifyRequest, token: string, i: number): void | Promise<void> => {
+    for (; i < resolvers.length; i++) {
+      const found = resolvers[i](token, req);
+      if (found instanceof Promise) {
+        const next = i + 1;
+        return found.then((actor) => {
+          if (actor) req.ctx.actor = actor;
+          else return resolveBearer(req, token, next);
+        });
+      }
+      if (found) {
+        req.ctx.actor = found;
         return;
       }
-      for (const resolve of resolvers) {
-        const actor = await resolve(token, req);
-        if (actor) {
-          req.ctx.actor = actor;
-          return;
-        }
-      }
-      throw new AppError("UNAUTHENTICATED", "Credential not recognised");
     }
-    const cookie = readCookie(req, SESSION_COOKIE);
-    if (!cookie) return;
+    throw new AppError("UNAUTHENTICATED", "Credential not recognised");
+  };
+
+  const bySession = async (req: FastifyRequest, token: string) => {
+    const s = await services.auth.resolve(token);
+    if (!s) throw new AppError("UNAUTHENTICATED", "Session expired or unknown");
+    req.ctx.actor = { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };
+  };
+
+  const byCookie = async (req: FastifyRequest, cookie: string) => {
     const s = await services.auth.resolve(cookie);
     if (!s) return;
     // Cookie sessions need the CSRF token in a header on every state-changing request.
@@ -55,5 +63,18 @@ export function authenticate(services: Services, resolvers: BearerResolver[]) {
       }
     }
     req.ctx.actor = { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };
+  };
+
+  return (req: FastifyRequest): void | Promise<void> => {
+    const header = req.headers.authorization;
+    if (header) {
+      const match = /^Bearer\s+(\S{1,4096})$/i.exec(header);
+      if (!match) throw new AppError("UNAUTHENTICATED", "Authorization must be 'Bearer <credential>'");
+      const token = match[1];
+      if (token.startsWith(SESSION_TOKEN_PREFIX)) return bySession(req, token);
+      return resolveBearer(req, token, 0);
+    }
+    const cookie = readCookie(req, SESSION_COOKIE);
+    if (cookie) return byCookie(req, cookie);
   };
 }

@@ -5,9 +5,9 @@ import type { Actor, Deps } from "./deps.js";
 
 /** Anything with `resolve(secret)`: the KeyResolver, or a cache around it. */
 export interface KeySource {
-  resolve(secret: string): Promise<ResolvedKey | null>;
+  resolve(secret: string): ResolvedKey | null | Promise<ResolvedKey | null>;
   /** Counts one use of the key (last used, hourly counts), in memory: no write on the request path. */
-  recordUse?(keyId: string, ip: string | null): void;
+  recordUse?(keyId: string, ip: string | null, nowMs: number): void;
 }
 
 /** Actors of cached key objects: a warm key authenticates without building its actor again. */
@@ -39,16 +39,21 @@ function buildKeyActor(key: ResolvedKey): Exclude<Actor, { kind: "anonymous" }> 
  */
 export function apiKeyBearer(deps: Deps, source: () => KeySource) {
   const prefix = `${deps.config.keyPrefix}_`;
-  return async (token: string, req: FastifyRequest): Promise<Actor | null> => {
-    if (!token.startsWith(prefix)) return null;
-    const keys = source();
-    const key = await keys.resolve(token);
+  const admit = (key: ResolvedKey | null, ip: string | null, keys: KeySource): Actor => {
     // Permissions and projects are enforced per route through the actor's limit (403), so
     // only the credential itself is decided here.
-    const denied = credentialDenial(key, req.ip ?? null, deps.now());
+    const now = deps.now();
+    const denied = credentialDenial(key, ip, now);
     if (denied !== null) throw new AppError("UNAUTHENTICATED", `API key rejected (${denied})`);
     // A key used on Keyward's own API is a use like any other: it shows under "last used".
-    keys.recordUse?.((key as ResolvedKey).id, req.ip ?? null);
+    keys.recordUse?.((key as ResolvedKey).id, ip, now.getTime());
     return keyActor(key as ResolvedKey);
+  };
+  return (token: string, req: FastifyRequest): Actor | null | Promise<Actor> => {
+    if (!token.startsWith(prefix)) return null;
+    const keys = source();
+    const ip = req.ip ?? null;
+    const key = keys.resolve(token);
+    return key instanceof Promise ? key.then((k) => admit(k, ip, keys)) : admit(key, ip, keys);
   };
 }

@@ -1,6 +1,8 @@
 import { AppError, invalidField } from "../../domain/errors.js";
 import { normaliseIp } from "../../domain/ip-rules.js";
+import type { FastifyBaseLogger } from "fastify";
 import type { Services } from "../../services/index.js";
+import type { VerifyInput } from "../../services/verify/verify-service.js";
 import type { App } from "../app.js";
 import { errorResponses } from "../schemas/common.js";
 import { VerifyBody, VerifyResponse } from "../schemas/verify.js";
@@ -10,6 +12,22 @@ const notPermitted = () =>
   new AppError("FORBIDDEN", "Missing permission iam:apikeys:verify (held only in the operator organization)");
 
 export function verifyRoutes(app: App, s: Services) {
+  const unavailable = (log: FastifyBaseLogger) => (err: unknown) => {
+    // Only a cache miss reaches the store: when it is down, say so (retryable), not 500.
+    log.error({ err }, "verification could not reach the key store");
+    throw new AppError("UNAVAILABLE", "The key store is unavailable; retry shortly", {
+      headers: { "retry-after": "1" },
+      cause: err,
+    });
+  };
+  const answer = (permitted: boolean, body: VerifyInput, log: FastifyBaseLogger) => {
+    if (!permitted) throw notPermitted();
+    if (body.ip != null && normaliseIp(body.ip) === null)
+      throw invalidField("ip", "ip must be an IPv4 or IPv6 address");
+    const result = s.verify.verify(body);
+    return result instanceof Promise ? result.catch(unavailable(log)) : result;
+  };
+
   app.addSchema(VerifyResponse);
   app.post(
     "/v1/verify",
@@ -26,21 +44,11 @@ export function verifyRoutes(app: App, s: Services) {
         response: { 200: { $ref: "VerifyResult" }, ...errorResponses(400, 401, 403, 413, 415, 503) },
       },
     },
-    async (req) => {
-      if (!(await s.verify.mayVerify(req.ctx.actor))) throw notPermitted();
-      const body = req.body;
-      if (body.ip != null && normaliseIp(body.ip) === null)
-        throw invalidField("ip", "ip must be an IPv4 or IPv6 address");
-      try {
-        return await s.verify.verify(body);
-      } catch (err) {
-        // Only a cache miss reaches the store: when it is down, say so (retryable), not 500.
-        req.log.error({ err }, "verification could not reach the key store");
-        throw new AppError("UNAVAILABLE", "The key store is unavailable; retry shortly", {
-          headers: { "retry-after": "1" },
-          cause: err,
-        });
-      }
+    // Not async: a warm key is answered synchronously, without a promise per request.
+    (req) => {
+      const permitted = s.verify.mayVerify(req.ctx.actor);
+      if (permitted instanceof Promise) return permitted.then((ok) => answer(ok, req.body, req.log));
+      return answer(permitted, req.body, req.log);
     },
   );
 }

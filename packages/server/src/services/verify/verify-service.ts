@@ -173,32 +173,49 @@ export class VerifyService {
     return { claims, key };
   }
 
-  /** Verifies a key or token for a request. Never throws for a bad key: the answer says why. */
-  async verify(input: VerifyInput): Promise<VerifyResult> {
+  /**
+   * Verifies a key or token for a request. Never throws for a bad key: the answer says why.
+   * A warm key without a rate limit is answered synchronously (no promise on the hot path).
+   */
+  verify(input: VerifyInput): VerifyResult | Promise<VerifyResult> {
+    if (looksLikeJwt(input.key)) return this.verifyToken(input);
+    if (!isWellFormedSecret(input.key, this.prefix)) return MALFORMED as VerifyResult;
     const now = this.deps.now();
-    let result: VerifyOutcome;
-    let rule: { limit: number; windowSeconds: number } | null;
-    if (looksLikeJwt(input.key)) {
-      const t = await this.resolveToken(input.key);
-      const d: Decision = "key" in t ? decide(t.key, input, now) : { valid: false, code: t.code };
-      ({ result, rule } = splitDecision(d));
-    } else if (!isWellFormedSecret(input.key, this.prefix)) {
-      return MALFORMED as VerifyResult;
-    } else {
-      const hash = hashSecret(input.key, this.deps.pepper);
-      const hit = this.cache.get(hash, this.loadByHash);
-      const entry = hit instanceof Promise ? await hit : hit;
-      ({ result, rule } = this.decideMemo(entry, input, now));
-    }
+    const hit = this.cache.get(hashSecret(input.key, this.deps.pepper), this.loadByHash);
+    if (hit instanceof Promise) return hit.then((entry) => this.answer(this.decideMemo(entry, input, now), input, now));
+    return this.answer(this.decideMemo(hit, input, now), input, now);
+  }
+
+  private async verifyToken(input: VerifyInput): Promise<VerifyResult> {
+    const now = this.deps.now();
+    const t = await this.resolveToken(input.key);
+    const d: Decision = "key" in t ? decide(t.key, input, now) : { valid: false, code: t.code };
+    return this.answer(splitDecision(d), input, now);
+  }
+
+  /** The answer for a decision: rate limit (when the key has one), then the use is counted. */
+  private answer(
+    { result, rule }: { result: VerifyOutcome; rule: { limit: number; windowSeconds: number } | null },
+    input: VerifyInput,
+    now: Date,
+  ): VerifyResult | Promise<VerifyResult> {
     if (!result.valid) return result;
-    let ratelimit: RateLimitView | undefined;
-    if (rule) {
-      const r = await this.rateLimiter.consume(result.keyId, rule, now.getTime());
-      ratelimit = { limit: r.limit, remaining: r.remaining, resetAt: new Date(r.resetAt).toISOString() };
-      if (!r.allowed) return { valid: false, code: "RATE_LIMITED", ratelimit };
-    }
+    if (rule) return this.rateLimited(result, rule, input, now);
     this.usage.record(result.keyId, input.ip ?? null, now.getTime());
-    return ratelimit ? { ...result, ratelimit } : result;
+    return result;
+  }
+
+  private async rateLimited(
+    result: Extract<VerifyOutcome, { valid: true }>,
+    rule: { limit: number; windowSeconds: number },
+    input: VerifyInput,
+    now: Date,
+  ): Promise<VerifyResult> {
+    const r = await this.rateLimiter.consume(result.keyId, rule, now.getTime());
+    const ratelimit = { limit: r.limit, remaining: r.remaining, resetAt: new Date(r.resetAt).toISOString() };
+    if (!r.allowed) return { valid: false, code: "RATE_LIMITED", ratelimit };
+    this.usage.record(result.keyId, input.ip ?? null, now.getTime());
+    return { ...result, ratelimit };
   }
 
   /** `decide` for a cached key, reusing the answer for a request of the same shape. */
@@ -240,11 +257,15 @@ export class VerifyService {
    * platform permission no other org can grant). Answers are cached per credential and
    * dropped on any key change, under the same freshness bound as keys.
    */
-  async mayVerify(actor: Actor): Promise<boolean> {
+  mayVerify(actor: Actor): boolean | Promise<boolean> {
     if (actor.kind === "anonymous") return false;
     const nowMs = Date.now();
     const hit = this.callerActors.get(actor) ?? this.callers.get(callerId(actor));
     if (hit && nowMs - Math.max(hit.at, this.bus.freshAsOf()) <= 5_000) return hit.allowed;
+    return this.checkCaller(actor, nowMs);
+  }
+
+  private async checkCaller(actor: Exclude<Actor, { kind: "anonymous" }>, nowMs: number): Promise<boolean> {
     const orgId = await this.operatorOrg();
     let allowed = false;
     if (orgId) {
@@ -307,14 +328,13 @@ export class VerifyService {
    * Keyward's own API authenticates keys without database reads when warm.
    */
   keySource(): KeySource {
+    const usable = (entry: CachedKey | null) =>
+      entry && (entry.graceEndsAt === null || entry.graceEndsAt > this.deps.now().getTime()) ? entry.key : null;
     return {
-      recordUse: (keyId, ip) => this.usage.record(keyId, ip, this.deps.now().getTime()),
-      resolve: async (secret) => {
+      recordUse: (keyId, ip, nowMs) => this.usage.record(keyId, ip, nowMs),
+      resolve: (secret) => {
         const hit = this.resolveSecret(secret);
-        const entry = hit instanceof Promise ? await hit : hit;
-        if (!entry) return null;
-        if (entry.graceEndsAt !== null && entry.graceEndsAt <= this.deps.now().getTime()) return null;
-        return entry.key;
+        return hit instanceof Promise ? hit.then(usable) : usable(hit);
       },
     };
   }
