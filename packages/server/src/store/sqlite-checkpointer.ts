@@ -1,5 +1,4 @@
-import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
+import { startSqliteThread, stopSqliteThread } from "./sqlite-threads.js";
 
 export interface Checkpointer {
   stop(): Promise<void>;
@@ -14,19 +13,8 @@ export interface Checkpointer {
  * checkpoint every `intervalMs`. Durability is unchanged: commits still go to the WAL as before.
  */
 export function startCheckpointer(file: string, onError: (message: string) => void, intervalMs = 1_000): Checkpointer {
-  const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-  const worker = new Worker(new URL("./sqlite-checkpoint-worker.mjs", import.meta.url), {
-    workerData: { file, driver, intervalMs },
-  });
-  worker.unref();
+  const worker = startSqliteThread(new URL("./sqlite-checkpoint-worker.mjs", import.meta.url), file, { intervalMs });
   worker.on("message", (m: { error?: string }) => m.error && onError(m.error));
   worker.on("error", (err) => onError(String(err)));
-  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-  return {
-    async stop() {
-      worker.ref(); // an unreferenced thread would let the process exit before it closes
-      worker.postMessage("stop");
-      await exited;
-    },
-  };
+  return { stop: () => stopSqliteThread(worker) };
 }

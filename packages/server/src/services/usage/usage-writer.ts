@@ -1,7 +1,7 @@
-import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { sql } from "kysely";
 import type { Db } from "../../store/db.js";
+import { startSqliteThread, stopSqliteThread } from "../../store/sqlite-threads.js";
 
 /**
  * Gathered usage of some keys, ready to write, as flat arrays: copying it to the writer
@@ -120,11 +120,7 @@ class SqliteWorkerUsageWriter implements UsageWriter {
   /** The worker, started on first use and again after a crash. */
   private started(): Worker {
     if (this.worker) return this.worker;
-    const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    const worker = new Worker(new URL("./sqlite-usage-worker.mjs", import.meta.url), {
-      workerData: { file: this.file, driver },
-    });
-    worker.unref();
+    const worker = startSqliteThread(new URL("./sqlite-usage-worker.mjs", import.meta.url), this.file);
     worker.on("message", (m: { id: number; writes?: number; error?: string }) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
@@ -163,9 +159,6 @@ class SqliteWorkerUsageWriter implements UsageWriter {
     const worker = this.worker;
     if (!worker) return;
     this.worker = null;
-    const exited = new Promise((resolve) => worker.once("exit", resolve));
-    worker.ref(); // an unreferenced thread would let the process exit before it closes
-    worker.postMessage("stop");
-    await exited;
+    await stopSqliteThread(worker);
   }
 }
