@@ -23,6 +23,9 @@ export interface UsageBucket {
 }
 
 const HOUR = 3_600_000;
+/** Keys handled between two turns of the event loop while a flush prepares its chunks. */
+const SLICE = 250;
+const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
 const hourOf = (ms: number) => ms - (ms % HOUR);
 
 function addCount(p: Pending, hour: number, n: number) {
@@ -160,37 +163,53 @@ export class UsageAggregator {
     }
   }
 
-  /** Writes `batch` chunk by chunk, removing each chunk once written (a failure keeps the rest). */
+  /**
+   * Writes `batch` chunk by chunk, removing each chunk once written (a failure keeps the rest).
+   * A chunk is big (one transaction in the writer), but it is built and put away in slices of
+   * {@link SLICE} keys with requests let in between: a whole chunk at once held the event loop
+   * for several milliseconds.
+   */
   private async write(batch: Map<string, Pending>, all: boolean): Promise<void> {
-    const ids = [...batch.keys()];
-    const size = this.writer.chunkSize;
-    for (let i = 0; i < ids.length; i += size) {
-      const keys = ids.slice(i, i + size);
-      // Counts are exact; last use is written at most once a minute per key (kept pending
-      // until then), so a busy key does not cost a row update every flush.
-      const due = keys.map((keyId) => {
-        const prev = this.lastWritten.get(keyId);
-        return all || prev === undefined || (batch.get(keyId) as Pending).lastUsedAt - prev >= this.lastUsedEveryMs;
-      });
+    const left = batch.keys();
+    for (let done = false; !done; ) {
+      const keys: string[] = [];
+      const due: boolean[] = [];
       const chunk = newChunk();
-      keys.forEach((keyId, n) => {
-        const p = batch.get(keyId) as Pending;
-        if (!due[n] && p.count === 0 && !p.others) return;
-        const k = chunk.keyIds.push(keyId) - 1;
-        chunk.lastUsedAt.push(due[n] ? p.lastUsedAt : -1);
-        chunk.lastUsedIp.push(p.lastUsedIp);
-        for (const [hour, count] of hoursOf(p)) chunk.counts.push(k, hour, count);
-      });
+      while (keys.length < this.writer.chunkSize) {
+        for (let n = 0; n < SLICE && keys.length < this.writer.chunkSize; n++) {
+          const next = left.next();
+          if (next.done) {
+            done = true;
+            break;
+          }
+          const keyId = next.value;
+          const p = batch.get(keyId) as Pending;
+          // Counts are exact; last use is written at most once a minute per key (kept pending
+          // until then), so a busy key does not cost a row update every flush.
+          const prev = this.lastWritten.get(keyId);
+          const isDue = all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs;
+          keys.push(keyId);
+          due.push(isDue);
+          if (!isDue && p.count === 0 && !p.others) continue;
+          const k = chunk.keyIds.push(keyId) - 1;
+          chunk.lastUsedAt.push(isDue ? p.lastUsedAt : -1);
+          chunk.lastUsedIp.push(p.lastUsedIp);
+          for (const [hour, count] of hoursOf(p)) chunk.counts.push(k, hour, count);
+        }
+        if (done) break;
+        await yieldToRequests();
+      }
       if (chunk.keyIds.length > 0) await this.writer.write(chunk, this.stats);
       if (this.lastWritten.size >= 500_000) this.lastWritten.clear();
-      keys.forEach((keyId, n) => {
+      for (let n = 0; n < keys.length; n++) {
+        const keyId = keys[n];
         const p = batch.get(keyId) as Pending;
         if (due[n]) this.lastWritten.set(keyId, p.lastUsedAt);
         else this.keepLastUse(keyId, p);
         batch.delete(keyId);
-      });
-      // Let requests run between chunks.
-      await new Promise((r) => setImmediate(r));
+        if (n % SLICE === SLICE - 1) await yieldToRequests();
+      }
+      await yieldToRequests();
     }
     this.stats.flushes++;
   }
