@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestServer, startServer } from "../../sdk/test/server.js";
+import { REPO_ROOT, type TestServer, startServer } from "../../sdk/test/server.js";
 import { keyward } from "./run.js";
 
 let server: TestServer;
@@ -366,6 +367,24 @@ describe("against a running server", () => {
     );
     expect(chosen.code).toBe(0);
     expect(chosen.stdout).not.toContain(server.password);
+    // Both resets are in the audit log, with no secret in them.
+    const db = new (createRequire(path.join(REPO_ROOT, "packages/server/package.json"))("better-sqlite3"))(
+      path.join(server.dataDir, "keyward.db"),
+      { readonly: true },
+    );
+    const events = db
+      .prepare("select * from audit_events where action = 'user.password.reset' order by created_at")
+      .all() as { actor_type: string; target_type: string; details: string; user_agent: string }[];
+    db.close();
+    expect(events).toHaveLength(2);
+    expect(events.map((e) => JSON.parse(e.details).generated)).toEqual([true, false]);
+    expect(events[0]).toMatchObject({
+      actor_type: "anonymous",
+      target_type: "user",
+      user_agent: "keyward admin reset-password",
+    });
+    expect(JSON.stringify(events)).not.toContain(password);
+    expect(JSON.stringify(events)).not.toContain(server.password);
     const missing = await kw(["admin", "reset-password", "nobody@example.com"], server.env);
     expect(missing.code).toBe(2);
     const relogin = await kw(

@@ -96,6 +96,7 @@ export function adminCommand(): Command {
       generated = true;
     }
     const { hashPassword } = await server("services/passwords.ts");
+    const { writeAudit } = await server("services/audit.ts");
     const hash = await hashPassword(password);
     const normalised = email.trim().toLowerCase();
     await withDb(async (db) => {
@@ -112,6 +113,18 @@ export function adminCommand(): Command {
           .where("id", "=", user.id)
           .execute();
         await trx.deleteFrom("sessions").where("user_id", "=", user.id).execute();
+        // The operator at the machine is no Keyward principal: the event says it came from here.
+        await writeAudit(
+          trx,
+          { actor: { kind: "anonymous" }, ip: null, userAgent: "keyward admin reset-password", requestId: "cli" },
+          new Date(),
+          {
+            orgId: null,
+            action: "user.password.reset",
+            target: { type: "user", id: user.id },
+            details: { via: "keyward admin reset-password", generated },
+          },
+        );
       });
     });
     if (io.json) return printJson(io, { email: normalised, ...(generated ? { password } : {}) });
