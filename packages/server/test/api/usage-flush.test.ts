@@ -59,6 +59,27 @@ describeEachDialect("usage flush", (dialect) => {
     expect(usage.unflushed(keyId).buckets).toEqual([]);
   });
 
+  it("keeps uses recorded while a flush is being written for the next one, and writes each once", async () => {
+    const { usage } = h.kw.services.verify;
+    const now = Date.now();
+    for (let i = 0; i < 3; i++) usage.record(keyId, "203.0.113.1", now);
+    const first = usage.flush(); // has taken its chunk; now waits for the writer
+    usage.record(keyId, "203.0.113.9", now + 1);
+    usage.record(keyId, "203.0.113.9", now + 2);
+    await first;
+    expect((await stored()).map((r) => r.count)).toEqual([3]);
+    expect(usage.unflushed(keyId).buckets.map((b) => b.count)).toEqual([2]);
+    await usage.flush(true);
+    expect((await stored()).map((r) => r.count)).toEqual([5]);
+    expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: null, lastUsedIp: null, buckets: [] });
+    const row = await h.kw.db.kysely
+      .selectFrom("api_keys")
+      .select(["last_used_at", "last_used_ip"])
+      .where("id", "=", keyId)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ last_used_at: new Date(now + 2).toISOString(), last_used_ip: "203.0.113.9" });
+  });
+
   it("lets the API write while a large flush is being written", async () => {
     const { usage } = h.kw.services.verify;
     const now = Date.now();
