@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Harness, describeEachDialect } from "../harness.js";
 import { auditRows, effective, mkKey, mkProject } from "./key-helpers.js";
 
@@ -289,6 +289,21 @@ describeEachDialect("api keys", (dialect) => {
         .execute();
       h.kw.services.deps.keyEvents.emit({ kind: "key", keyId: k.id });
       expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(401);
+    });
+
+    it("refuses a cached old secret on the API once its grace period has passed, with no change heard", async () => {
+      const k = await mkKey(h, owner, org, { name: "r", permissions: ["iam:orgs:read"] });
+      await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, body: { graceSeconds: 60 } });
+      expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(200); // now cached
+      const { cache } = h.kw.services.verify;
+      const misses = cache.stats.misses;
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 120_000 });
+      try {
+        expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(401);
+        expect(cache.stats.misses).toBe(misses); // refused from the cached key, not by a reload
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it("returns the same secret for a retried Idempotency-Key, a new one otherwise", async () => {

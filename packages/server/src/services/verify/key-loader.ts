@@ -1,5 +1,6 @@
 import type { ResolvedKey } from "../../domain/keys/decide.js";
 import type { Deps } from "../deps.js";
+import type { RateLimitRule } from "../ratelimit/rate-limiter.js";
 import { KeyResolver } from "../key-resolver.js";
 import type { CacheTags } from "./key-cache.js";
 
@@ -15,7 +16,13 @@ export interface CachedKey {
    * only through the key's expiry, which is checked before a memo is used; the memo goes
    * away with the entry when anything about the key changes.
    */
-  memo: Map<string, { result: VerifyOutcome; rule: { limit: number; windowSeconds: number } | null }> | null;
+  memo: Map<string, SplitOutcome> | null;
+}
+
+/** A decision split into the answer /v1/verify gives and the key's rate limit (applied after). */
+export interface SplitOutcome {
+  result: VerifyOutcome;
+  rule: RateLimitRule | null;
 }
 
 /** A decision as /v1/verify returns it, before rate limiting. */

@@ -12,12 +12,12 @@ import { hashSecret, isWellFormedSecret } from "../../domain/keys/secret.js";
 import { AppError } from "../../domain/errors.js";
 import { loadAccess } from "../access.js";
 import type { Actor, Deps } from "../deps.js";
-import type { RateLimiter } from "../ratelimit/rate-limiter.js";
+import type { RateLimitRule, RateLimiter } from "../ratelimit/rate-limiter.js";
 import { type TokenClaims, type TokenService, looksLikeJwt } from "../tokens/token-service.js";
 import type { UsageAggregator } from "../usage/usage-aggregator.js";
 import type { InvalidationBus } from "./invalidation.js";
 import { KeyCache, type KeyCacheOptions } from "./key-cache.js";
-import { type CachedKey, KeyLoader, type VerifyOutcome, cachedKeyTags } from "./key-loader.js";
+import { type CachedKey, KeyLoader, type SplitOutcome, type VerifyOutcome, cachedKeyTags } from "./key-loader.js";
 
 export interface VerifyInput extends DecideRequest {
   /** An API key secret or an exchanged token. */
@@ -62,7 +62,7 @@ interface CallerCheck {
 const sha256 = (text: string) => hash("sha256", text, "base64");
 
 /** A decision split into the answer (without the rule) and the key's rate-limit rule. */
-function splitDecision(d: Decision): { result: VerifyOutcome; rule: { limit: number; windowSeconds: number } | null } {
+function splitDecision(d: Decision): SplitOutcome {
   if (!d.valid) return { result: d, rule: null };
   const { ratelimit, ...result } = d;
   return { result, rule: ratelimit };
@@ -194,11 +194,7 @@ export class VerifyService {
   }
 
   /** The answer for a decision: rate limit (when the key has one), then the use is counted. */
-  private answer(
-    { result, rule }: { result: VerifyOutcome; rule: { limit: number; windowSeconds: number } | null },
-    input: VerifyInput,
-    now: Date,
-  ): VerifyResult | Promise<VerifyResult> {
+  private answer({ result, rule }: SplitOutcome, input: VerifyInput, now: Date): VerifyResult | Promise<VerifyResult> {
     if (!result.valid) return result;
     if (rule) return this.rateLimited(result, rule, input, now);
     this.usage.record(result.keyId, input.ip ?? null, now.getTime());
@@ -207,7 +203,7 @@ export class VerifyService {
 
   private async rateLimited(
     result: Extract<VerifyOutcome, { valid: true }>,
-    rule: { limit: number; windowSeconds: number },
+    rule: RateLimitRule,
     input: VerifyInput,
     now: Date,
   ): Promise<VerifyResult> {
@@ -328,13 +324,14 @@ export class VerifyService {
    * Keyward's own API authenticates keys without database reads when warm.
    */
   keySource(): KeySource {
-    const usable = (entry: CachedKey | null) =>
-      entry && (entry.graceEndsAt === null || entry.graceEndsAt > this.deps.now().getTime()) ? entry.key : null;
+    // A previous secret past its grace period is refused by the bearer's credentialDenial
+    // (the resolved key says which secret matched and until when), so no check here.
+    const keyOf = (entry: CachedKey | null) => entry?.key ?? null;
     return {
       recordUse: (keyId, ip, nowMs) => this.usage.record(keyId, ip, nowMs),
       resolve: (secret) => {
         const hit = this.resolveSecret(secret);
-        return hit instanceof Promise ? hit.then(usable) : usable(hit);
+        return hit instanceof Promise ? hit.then(keyOf) : keyOf(hit);
       },
     };
   }
