@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Db } from "../../store/db.js";
-import { type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
+import { type UsageChunk, type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
 
 /**
  * One key's usage gathered since the last flush. Nearly always all of it falls in one hour,
@@ -165,53 +165,51 @@ export class UsageAggregator {
 
   /**
    * Writes `batch` chunk by chunk, removing each chunk once written (a failure keeps the rest).
-   * A chunk is big (one transaction in the writer), but it is built and put away in slices of
-   * {@link SLICE} keys with requests let in between: a whole chunk at once held the event loop
-   * for several milliseconds.
+   * A chunk is big (one transaction in the writer), but requests are let in every
+   * {@link SLICE} keys while it is built and put away: a whole chunk at once held the event
+   * loop for several milliseconds.
    */
   private async write(batch: Map<string, Pending>, all: boolean): Promise<void> {
-    const left = batch.keys();
-    for (let done = false; !done; ) {
-      const keys: string[] = [];
-      const due: boolean[] = [];
-      const chunk = newChunk();
-      while (keys.length < this.writer.chunkSize) {
-        for (let n = 0; n < SLICE && keys.length < this.writer.chunkSize; n++) {
-          const next = left.next();
-          if (next.done) {
-            done = true;
-            break;
-          }
-          const keyId = next.value;
-          const p = batch.get(keyId) as Pending;
-          // Counts are exact; last use is written at most once a minute per key (kept pending
-          // until then), so a busy key does not cost a row update every flush.
-          const prev = this.lastWritten.get(keyId);
-          const isDue = all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs;
-          keys.push(keyId);
-          due.push(isDue);
-          if (!isDue && p.count === 0 && !p.others) continue;
-          const k = chunk.keyIds.push(keyId) - 1;
-          chunk.lastUsedAt.push(isDue ? p.lastUsedAt : -1);
-          chunk.lastUsedIp.push(p.lastUsedIp);
-          for (const [hour, count] of hoursOf(p)) chunk.counts.push(k, hour, count);
-        }
-        if (done) break;
-        await yieldToRequests();
+    let part = { keys: [] as string[], due: [] as boolean[], chunk: newChunk() };
+    // A Map may be iterated while entries already visited are deleted (settle does).
+    for (const [keyId, p] of batch) {
+      // Counts are exact; last use is written at most once a minute per key (kept pending
+      // until then), so a busy key does not cost a row update every flush.
+      const prev = this.lastWritten.get(keyId);
+      const due = all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs;
+      part.keys.push(keyId);
+      part.due.push(due);
+      if (due || p.count > 0 || p.others) {
+        const { chunk } = part;
+        const k = chunk.keyIds.push(keyId) - 1;
+        chunk.lastUsedAt.push(due ? p.lastUsedAt : -1);
+        chunk.lastUsedIp.push(p.lastUsedIp);
+        for (const [hour, count] of hoursOf(p)) chunk.counts.push(k, hour, count);
       }
-      if (chunk.keyIds.length > 0) await this.writer.write(chunk, this.stats);
-      if (this.lastWritten.size >= 500_000) this.lastWritten.clear();
-      for (let n = 0; n < keys.length; n++) {
-        const keyId = keys[n];
-        const p = batch.get(keyId) as Pending;
-        if (due[n]) this.lastWritten.set(keyId, p.lastUsedAt);
-        else this.keepLastUse(keyId, p);
-        batch.delete(keyId);
-        if (n % SLICE === SLICE - 1) await yieldToRequests();
-      }
-      await yieldToRequests();
+      if (part.keys.length === this.writer.chunkSize) {
+        await this.writeAndSettle(batch, part);
+        part = { keys: [], due: [], chunk: newChunk() };
+      } else if (part.keys.length % SLICE === 0) await yieldToRequests();
     }
+    if (part.keys.length > 0) await this.writeAndSettle(batch, part);
     this.stats.flushes++;
+  }
+
+  /** Writes one chunk, then takes its keys out of `batch` (last uses held back stay pending). */
+  private async writeAndSettle(
+    batch: Map<string, Pending>,
+    { keys, due, chunk }: { keys: string[]; due: boolean[]; chunk: UsageChunk },
+  ): Promise<void> {
+    if (chunk.keyIds.length > 0) await this.writer.write(chunk, this.stats);
+    if (this.lastWritten.size >= 500_000) this.lastWritten.clear();
+    for (let n = 0; n < keys.length; n++) {
+      const p = batch.get(keys[n]) as Pending;
+      if (due[n]) this.lastWritten.set(keys[n], p.lastUsedAt);
+      else this.keepLastUse(keys[n], p);
+      batch.delete(keys[n]);
+      if (n % SLICE === SLICE - 1) await yieldToRequests();
+    }
+    await yieldToRequests();
   }
 
   /** Stops the periodic flush (tests use it to look at unflushed state). */
