@@ -23,6 +23,13 @@ describeEachDialect("usage flush", (dialect) => {
       .map((r) => ({ hour: r.hour, count: Number(r.count) }))
       .sort((a, b) => a.hour.localeCompare(b.hour));
 
+  const lastUse = () =>
+    h.kw.db.kysely
+      .selectFrom("api_keys")
+      .select(["last_used_at", "last_used_ip"])
+      .where("id", "=", keyId)
+      .executeTakeFirstOrThrow();
+
   it("keeps uses on either side of an hour boundary in their own buckets", async () => {
     const { usage } = h.kw.services.verify;
     const hour = Math.floor(Date.now() / HOUR) * HOUR;
@@ -37,12 +44,7 @@ describeEachDialect("usage flush", (dialect) => {
       { hour: new Date(hour - HOUR).toISOString(), count: 2 },
       { hour: new Date(hour).toISOString(), count: 3 },
     ]);
-    const row = await h.kw.db.kysely
-      .selectFrom("api_keys")
-      .select(["last_used_at", "last_used_ip"])
-      .where("id", "=", keyId)
-      .executeTakeFirstOrThrow();
-    expect(row).toEqual({ last_used_at: new Date(hour + 6).toISOString(), last_used_ip: "203.0.113.2" });
+    expect(await lastUse()).toEqual({ last_used_at: new Date(hour + 6).toISOString(), last_used_ip: "203.0.113.2" });
   });
 
   it("keeps a failed flush's counts for the next one, and writes them once", async () => {
@@ -72,12 +74,7 @@ describeEachDialect("usage flush", (dialect) => {
     await usage.flush(true);
     expect((await stored()).map((r) => r.count)).toEqual([5]);
     expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: null, lastUsedIp: null, buckets: [] });
-    const row = await h.kw.db.kysely
-      .selectFrom("api_keys")
-      .select(["last_used_at", "last_used_ip"])
-      .where("id", "=", keyId)
-      .executeTakeFirstOrThrow();
-    expect(row).toEqual({ last_used_at: new Date(now + 2).toISOString(), last_used_ip: "203.0.113.9" });
+    expect(await lastUse()).toEqual({ last_used_at: new Date(now + 2).toISOString(), last_used_ip: "203.0.113.9" });
   });
 
   it("lets the API write while a large flush is being written", async () => {

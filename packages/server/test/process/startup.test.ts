@@ -41,7 +41,6 @@ describe("server process", { timeout: 120_000 }, () => {
     const password = (await first.waitFor(/password:\s+([0-9A-Za-z]{20})\s/))[1];
     const email = /email:\s+(\S+)/.exec(first.out)?.[1];
     expect(email).toBe("admin@keyward.local");
-    expect(password).toBeDefined();
     expect(first.out).toContain(`console:  ${base}/`.replace("127.0.0.1", "localhost"));
     expect(first.out.match(/password:/g)).toHaveLength(1);
     const login = await api(base, "POST", "/v1/auth/login", { body: { email, password } });
@@ -79,7 +78,6 @@ describe("server process", { timeout: 120_000 }, () => {
     const base = await p.ready();
     await p.waitFor(/the one in KEYWARD_ADMIN_PASSWORD/);
     expect(p.out).toContain("email:    boss@example.com");
-    expect(p.out).toContain("the one in KEYWARD_ADMIN_PASSWORD");
     expect(p.out).not.toContain("chosen-password-123");
     const login = await api(base, "POST", "/v1/auth/login", {
       body: { email: "boss@example.com", password: "chosen-password-123" },
@@ -209,7 +207,6 @@ describe("server process", { timeout: 120_000 }, () => {
       const first = start(env);
       const base = await first.ready();
       const password = (await first.waitFor(/password:\s+([0-9A-Za-z]{20})\s/))[1];
-      expect(password).toBeDefined();
       expect((await api(base, "GET", "/readyz")).body).toEqual({ status: "ok", database: "postgres" });
       const login = await api(base, "POST", "/v1/auth/login", { body: { email: "admin@keyward.local", password } });
       expect(login.status).toBe(200);
