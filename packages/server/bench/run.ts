@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: seeds 100,000 keys, starts Keyward and a bare Fastify server, and prints
- * the verification figures (see bench/RESULTS.md). Not part of `npm test`; about 2-3 minutes.
+ * the verification figures (see bench/RESULTS.md). Not part of `npm test`; about 3-4 minutes.
  * Options (env): BENCH_KEYS (100000), BENCH_SECONDS (8), BENCH_CONNECTIONS (32), BENCH_PG_KEYS (20000),
  * BENCH_COLD_SECONDS (40: the SQLite cold pass stops there; the warm runs then draw from the keys it reached),
  * BENCH_NO_FLUSH=1 (no periodic usage flush in the server: shows what the flush costs the tail),

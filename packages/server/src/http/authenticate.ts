@@ -18,6 +18,12 @@ export type BearerResolver = (token: string, req: FastifyRequest) => Actor | nul
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+const sessionActor = (s: { userId: string; sessionId: string }): Actor => ({
+  kind: "user",
+  id: s.userId,
+  credential: { type: "session", id: s.sessionId },
+});
+
 /**
  * Resolves the request's credential into `req.ctx.actor`; anonymous when none is sent.
  * Returns a promise only when it has to wait (a session lookup, a cold key): a warm API key
@@ -46,7 +52,7 @@ export function authenticate(services: Services, resolvers: BearerResolver[]) {
   const bySession = async (req: FastifyRequest, token: string) => {
     const s = await services.auth.resolve(token);
     if (!s) throw new AppError("UNAUTHENTICATED", "Session expired or unknown");
-    req.ctx.actor = { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };
+    req.ctx.actor = sessionActor(s);
   };
 
   const byCookie = async (req: FastifyRequest, cookie: string) => {
@@ -62,7 +68,7 @@ export function authenticate(services: Services, resolvers: BearerResolver[]) {
         );
       }
     }
-    req.ctx.actor = { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };
+    req.ctx.actor = sessionActor(s);
   };
 
   return (req: FastifyRequest): void | Promise<void> => {
