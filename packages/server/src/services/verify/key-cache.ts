@@ -16,7 +16,10 @@ export interface KeyCacheOptions {
   maxNegative: number;
   /** Staleness cap (ms) when change notifications may be late or lost. */
   freshnessMs: number;
-  /** Safety net: an entry is reloaded after this long (ms) even when nothing was heard. */
+  /**
+   * Safety net: an entry is reloaded after this long (ms) even when nothing was heard. An entry
+   * still in use is reloaded in the background a little before (see {@link KeyCache.get}).
+   */
   maxAgeMs: number;
   /** How long a "no such key" answer is trusted (ms). */
   negativeTtlMs: number;
@@ -36,6 +39,14 @@ interface Entry<V> {
   value: V;
   tags: CacheTags;
   loadedAt: number;
+  /** From when a hit also reloads the entry in the background: 75-95 % of the max age, at random. */
+  refreshAt: number;
+}
+
+/** A load in flight, and the invalidation generation it started in. */
+interface Inflight<V> {
+  generation: number;
+  promise: Promise<V | null>;
 }
 
 function addTo(index: Map<string, Set<string>>, name: string, id: string) {
@@ -70,11 +81,11 @@ export class KeyCache<V> {
   private byKey = new Map<string, Set<string>>();
   private byPrincipal = new Map<string, Set<string>>();
   private byOrg = new Map<string, Set<string>>();
-  private inflight = new Map<string, Promise<V | null>>();
+  private inflight = new Map<string, Inflight<V>>();
   /** Bumped on every invalidation: a load that saw it change must not be cached. */
   private generation = 0;
   private unsubscribe: () => void;
-  readonly stats = { hits: 0, misses: 0, negativeHits: 0, invalidations: 0 };
+  readonly stats = { hits: 0, misses: 0, negativeHits: 0, invalidations: 0, refreshes: 0 };
 
   constructor(
     private readonly bus: InvalidationBus,
@@ -114,8 +125,26 @@ export class KeyCache<V> {
   /**
    * Cached value or the loader's answer for `id` (null = no such key), loading once per id at a
    * time. `load` takes the id, so callers pass one function made once, not a closure per call.
+   *
+   * A hit on an entry past its refresh time is answered from the cache at once and reloaded in
+   * the background, so a key in use never waits for its max age to run out: entries loaded
+   * together (a warm-up after a restart) would otherwise all expire together, and every request
+   * would wait on the store at the same moment. The refresh times are spread for the same reason.
    */
   get(id: string, load: (id: string) => Promise<V | null>): Promise<V | null> | V | null {
+    const e = this.entries.get(id);
+    if (e) {
+      const now = this.opts.clock();
+      if (this.usable(e.loadedAt, now)) {
+        this.stats.hits++;
+        if (now >= e.refreshAt && !this.inflight.has(id)) {
+          this.stats.refreshes++;
+          // A failed refresh keeps the entry until its max age; the next hit tries again.
+          this.load(id, load).catch(() => {});
+        }
+        return e.value;
+      }
+    }
     const hit = this.peek(id);
     if (hit !== undefined) {
       if (hit === null) this.stats.negativeHits++;
@@ -124,21 +153,29 @@ export class KeyCache<V> {
     }
     this.stats.misses++;
     const running = this.inflight.get(id);
-    if (running) return running;
-    const gen = this.generation;
+    // A load that started before an invalidation may have read the old state: not joined.
+    if (running && running.generation === this.generation) return running.promise;
+    return this.load(id, load);
+  }
+
+  private load(id: string, load: (id: string) => Promise<V | null>): Promise<V | null> {
+    const generation = this.generation;
     const loadedAt = this.opts.clock();
-    const p = load(id)
+    const promise: Promise<V | null> = load(id)
       .then((value) => {
-        if (gen === this.generation) this.set(id, value, loadedAt);
+        if (generation === this.generation) this.set(id, value, loadedAt);
         return value;
       })
-      .finally(() => this.inflight.delete(id));
-    this.inflight.set(id, p);
-    return p;
+      .finally(() => {
+        if (this.inflight.get(id)?.promise === promise) this.inflight.delete(id);
+      });
+    this.inflight.set(id, { generation, promise });
+    return promise;
   }
 
   private set(id: string, value: V | null, loadedAt: number) {
     if (value === null) {
+      this.remove(id);
       if (this.negative.size >= this.opts.maxNegative) {
         const oldest = this.negative.keys().next().value;
         if (oldest !== undefined) this.negative.delete(oldest);
@@ -152,7 +189,8 @@ export class KeyCache<V> {
       if (oldest !== undefined) this.remove(oldest);
     }
     const tags = this.tagsOf(value);
-    this.entries.set(id, { value, tags, loadedAt });
+    const refreshAt = loadedAt + this.opts.maxAgeMs * (0.75 + 0.2 * Math.random());
+    this.entries.set(id, { value, tags, loadedAt, refreshAt });
     addTo(this.byKey, tags.keyId, id);
     addTo(this.byPrincipal, `${tags.orgId}/${tags.principalId}`, id);
     addTo(this.byOrg, tags.orgId, id);
