@@ -132,6 +132,23 @@ describeEachDialect("token exchange", (dialect) => {
       expect((await h.req("GET", "/v1/me", { token: t })).status).toBe(401);
     });
 
+    it("exchanges a regenerated key's old secret during its grace period, and not after", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const regen = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+        token: org.token,
+        body: { graceSeconds: 60 },
+      });
+      expect((await exchange({ grant_type: GRANT, apikey: k.secret })).status).toBe(200);
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
+      // The old secret is still cached from the exchange above: the cached path must refuse it.
+      const misses = h.kw.services.verify.cache.stats.misses;
+      const late = await exchange({ grant_type: GRANT, apikey: k.secret });
+      expect(late.status).toBe(400);
+      expect(late.body.error).toBe("invalid_grant");
+      expect(h.kw.services.verify.cache.stats.misses).toBe(misses);
+      expect((await exchange({ grant_type: GRANT, apikey: regen.body.secret })).status).toBe(200);
+    });
+
     it("expires", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
       const t = (await exchange({ grant_type: GRANT, apikey: k.secret, expires_in: 60 })).body.access_token;

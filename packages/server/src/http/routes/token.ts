@@ -1,6 +1,6 @@
 import type { FastifyReply } from "fastify";
 import { AppError } from "../../domain/errors.js";
-import type { DenyCode } from "../../domain/keys/decide.js";
+import { type DenyCode, decide } from "../../domain/keys/decide.js";
 import { PERMISSION_NAME } from "../../domain/permissions/match.js";
 import type { Services } from "../../services/index.js";
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL } from "../../services/tokens/token-service.js";
@@ -97,8 +97,9 @@ export async function tokenRoutes(app: App, s: Services) {
         const entry = hit instanceof Promise ? await hit : hit;
         const now = s.deps.now();
         // The key is checked as a request from the caller's own address, in the requested project.
-        const d = v.decideCached(
-          entry,
+        // A previous secret past its grace period is refused here too (credentialDenial).
+        const d = decide(
+          entry?.key ?? null,
           { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList },
           now,
         );

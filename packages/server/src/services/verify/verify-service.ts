@@ -146,12 +146,6 @@ export class VerifyService {
     return this.cache.get(`id:${keyId}`, this.loadById);
   }
 
-  /** The decision for a cached key, honouring a previous secret's grace period. */
-  decideCached(entry: CachedKey | null, req: DecideRequest, now: Date): Decision {
-    if (entry?.graceEndsAt != null && entry.graceEndsAt <= now.getTime()) return decide(null, req, now);
-    return decide(entry ? entry.key : null, req, now);
-  }
-
   /** A token's claims and its key narrowed to the token, or why it is not valid. */
   async resolveToken(token: string): Promise<TokenResolution> {
     const check = await this.tokens.check(token);
