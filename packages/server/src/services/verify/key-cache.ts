@@ -105,12 +105,14 @@ export class KeyCache<V> {
     return now - Math.max(loadedAt, this.bus.freshAsOf()) <= this.opts.freshnessMs;
   }
 
-  /** The cached value, or undefined when absent or too old; null for a cached "no such key". */
-  peek(id: string): V | null | undefined {
-    const now = this.opts.clock();
+  /**
+   * The usable entry for `id`, null for a cached "no such key", undefined when absent; drops
+   * what is too old on the way.
+   */
+  private lookup(id: string, now: number): Entry<V> | null | undefined {
     const e = this.entries.get(id);
     if (e) {
-      if (this.usable(e.loadedAt, now)) return e.value;
+      if (this.usable(e.loadedAt, now)) return e;
       this.remove(id);
       return undefined;
     }
@@ -120,6 +122,12 @@ export class KeyCache<V> {
       this.negative.delete(id);
     }
     return undefined;
+  }
+
+  /** The cached value, or undefined when absent or too old; null for a cached "no such key". */
+  peek(id: string): V | null | undefined {
+    const e = this.lookup(id, this.opts.clock());
+    return e ? e.value : e;
   }
 
   /**
@@ -132,24 +140,20 @@ export class KeyCache<V> {
    * would wait on the store at the same moment. The refresh times are spread for the same reason.
    */
   get(id: string, load: (id: string) => Promise<V | null>): Promise<V | null> | V | null {
-    const e = this.entries.get(id);
-    if (e) {
-      const now = this.opts.clock();
-      if (this.usable(e.loadedAt, now)) {
-        this.stats.hits++;
-        if (now >= e.refreshAt && !this.inflight.has(id)) {
-          this.stats.refreshes++;
-          // A failed refresh keeps the entry until its max age; the next hit tries again.
-          this.load(id, load).catch(() => {});
-        }
-        return e.value;
-      }
+    const now = this.opts.clock();
+    const e = this.lookup(id, now);
+    if (e === null) {
+      this.stats.negativeHits++;
+      return null;
     }
-    const hit = this.peek(id);
-    if (hit !== undefined) {
-      if (hit === null) this.stats.negativeHits++;
-      else this.stats.hits++;
-      return hit;
+    if (e) {
+      this.stats.hits++;
+      if (now >= e.refreshAt && !this.inflight.has(id)) {
+        this.stats.refreshes++;
+        // A failed refresh keeps the entry until its max age; the next hit tries again.
+        this.load(id, load).catch(() => {});
+      }
+      return e.value;
     }
     this.stats.misses++;
     const running = this.inflight.get(id);
