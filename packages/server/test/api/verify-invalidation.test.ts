@@ -237,12 +237,18 @@ describe("key cache bounds", () => {
     expect(cache.stats.negativeHits).toBe(1);
   });
 
-  it("reloads a key in use before its max age, in the background, at spread times", async () => {
-    let now = 1_000_000;
+  /** A cache with a 10 s max age, on a clock the test moves. */
+  const clockedCache = () => {
+    const clock = { now: 1_000_000 };
     const cache = new KeyCache<Val>(new LocalInvalidationBus(new KeyEvents()), tags, {
       maxAgeMs: 10_000,
-      clock: () => now,
+      clock: () => clock.now,
     });
+    return { cache, clock };
+  };
+
+  it("reloads a key in use before its max age, in the background, at spread times", async () => {
+    const { cache, clock } = clockedCache();
     let version = 1;
     const loads: string[] = [];
     const load = async (id: string) => {
@@ -254,14 +260,14 @@ describe("key cache bounds", () => {
     expect(loads).toHaveLength(200);
 
     // Well before the refresh window: plain hits.
-    now += 7_000;
+    clock.now += 7_000;
     version = 2;
     for (const id of ids) expect(cache.get(id, load)).toMatchObject({ owner: "v1" });
     expect(loads).toHaveLength(200);
 
     // Inside the window (75-95 % of the max age): some entries refresh, not all at once, and every
     // request is still answered from the cache, synchronously.
-    now += 1_500;
+    clock.now += 1_500;
     for (const id of ids) expect(cache.get(id, load)).toMatchObject({ owner: "v1" });
     const refreshed = loads.length - 200;
     expect(refreshed).toBeGreaterThan(20);
@@ -269,36 +275,43 @@ describe("key cache bounds", () => {
     await sleep(0);
 
     // Past 95 %: every entry in use has been reloaded, none waited, and none was dropped at its max age.
-    now += 1_100;
+    clock.now += 1_100;
     for (const id of ids) expect(cache.get(id, load)).not.toBeInstanceOf(Promise);
     await sleep(0);
     expect(loads).toHaveLength(400);
     expect(cache.stats.refreshes).toBe(200);
-    now += 1_000; // the first load's max age is over; the refreshed entries are current
+    clock.now += 1_000; // the first load's max age is over; the refreshed entries are current
     for (const id of ids) expect(cache.get(id, load)).toMatchObject({ owner: "v2" });
     expect(loads).toHaveLength(400);
     expect(cache.stats.misses).toBe(200);
   });
 
   it("keeps serving an entry whose background reload failed, until its max age", async () => {
-    let now = 1_000_000;
-    const cache = new KeyCache<Val>(new LocalInvalidationBus(new KeyEvents()), tags, {
-      maxAgeMs: 10_000,
-      clock: () => now,
-    });
+    const { cache, clock } = clockedCache();
     await cache.get("h", async () => ({ id: "key_1", org: "o", owner: "u" }));
     let fails = 0;
     const down = async (): Promise<Val | null> => {
       fails++;
       throw new Error("store down");
     };
-    now += 9_600;
+    clock.now += 9_600;
     expect(cache.get("h", down)).toMatchObject({ id: "key_1" });
     await sleep(0);
     expect(fails).toBe(1);
     expect(cache.get("h", down)).toMatchObject({ id: "key_1" });
-    now += 500; // past the max age: a miss that waits on the store, and its error reaches the caller
+    clock.now += 500; // past the max age: a miss that waits on the store, and its error reaches the caller
     await expect(cache.get("h", down)).rejects.toThrow("store down");
+  });
+
+  it("stops serving a key that its background reload no longer finds", async () => {
+    const { cache, clock } = clockedCache();
+    await cache.get("h", async () => ({ id: "key_1", org: "o", owner: "u" }));
+    const gone = async () => null; // deleted, and the notification was lost
+    clock.now += 9_600;
+    expect(cache.get("h", gone)).toMatchObject({ id: "key_1" });
+    await sleep(0);
+    expect(cache.get("h", gone)).toBeNull();
+    expect(cache.stats.negativeHits).toBe(1);
   });
 
   it("does not hand a load started before an invalidation to a request made after it", async () => {
