@@ -44,4 +44,16 @@ describe("API key secrets", () => {
       expect(hashSecret("kw_x", pepper)).toBe(createHmac("sha256", pepper).update("kw_x").digest("hex"));
     expect(hashSecret("kw_x", "p1")).toMatch(/^[0-9a-f]{64}$/);
   });
+
+  it("is HMAC-SHA256 for any pepper and message length", () => {
+    const peppers = ["", "p", "x".repeat(64), "y".repeat(65), "ключ-".repeat(20)];
+    const messages = ["", "kw_x", "é€😀", "m".repeat(341), "m".repeat(342), "€".repeat(400), "z".repeat(5000)];
+    for (const pepper of peppers)
+      for (const m of messages)
+        expect(hashSecret(m, pepper), `${pepper.length}/${m.length}`).toBe(
+          createHmac("sha256", pepper).update(m).digest("hex"),
+        );
+    // A long message after a short one: nothing of the earlier one is left in the scratch buffer.
+    expect(hashSecret("ab", "p")).toBe(createHmac("sha256", "p").update("ab").digest("hex"));
+  });
 });
