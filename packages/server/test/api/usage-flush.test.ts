@@ -2,18 +2,22 @@ import { sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
+import { verifierKey, verify } from "./verify-helpers.js";
 
 const HOUR = 3_600_000;
 
 describeEachDialect("usage flush", (dialect) => {
   let h: Harness;
   let keyId: string;
+  let secret: string;
   let org: { token: string; orgId: string };
 
   beforeEach(async () => {
     h = await Harness.init(dialect);
     org = await h.newOrgWithOwner("flush");
-    keyId = (await mkKey(h, org.token, org.orgId, { name: "ci" })).id;
+    const made = await mkKey(h, org.token, org.orgId, { name: "ci" });
+    keyId = made.id;
+    secret = made.secret;
     h.kw.services.verify.usage.stop();
   });
   afterEach(async () => h.close());
@@ -92,5 +96,27 @@ describeEachDialect("usage flush", (dialect) => {
     await flushed;
     expect(created.map((r) => r.status)).toEqual(Array(10).fill(201));
     expect((await stored()).map((r) => r.count)).toEqual([1]);
+  });
+
+  it("counts every verification once across flushes, failed ones included (the tally kept on the cached key)", async () => {
+    const { usage } = h.kw.services.verify;
+    const verifier = await verifierKey(h);
+    const verifyTimes = async (n: number, ip: string) => {
+      for (let i = 0; i < n; i++) expect((await verify(h, verifier, { key: secret, ip })).body.valid).toBe(true);
+    };
+    await verifyTimes(3, "203.0.113.1");
+    await usage.flush(); // the cached key's tally now belongs to a written batch
+    await verifyTimes(2, "203.0.113.2");
+    expect(usage.unflushed(keyId).buckets.map((b) => b.count)).toEqual([2]);
+    await sql`alter table key_usage rename to key_usage_away`.execute(h.kw.db.kysely);
+    await usage.flush(); // fails: the batch is put back
+    await sql`alter table key_usage_away rename to key_usage`.execute(h.kw.db.kysely);
+    await verifyTimes(4, "203.0.113.3");
+    expect(usage.unflushed(keyId).buckets.map((b) => b.count)).toEqual([6]);
+    await usage.flush(true);
+    expect((await stored()).map((r) => r.count)).toEqual([9]);
+    expect(await lastUse()).toMatchObject({ last_used_ip: "203.0.113.3" });
+    const cached = h.kw.services.verify.cache.stats;
+    expect(cached.misses).toBeLessThanOrEqual(2); // the key and the verifier, each loaded once
   });
 });

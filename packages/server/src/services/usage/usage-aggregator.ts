@@ -7,6 +7,8 @@ import { type UsageChunk, type UsageWriter, createUsageWriter, newChunk } from "
  * so that hour's count is kept inline: a first use costs one small object, later uses none.
  */
 interface Pending {
+  /** The pending map this tally is in (a flush swaps the map: older tallies are no longer current). */
+  batch: Map<string, Pending>;
   lastUsedAt: number;
   lastUsedIp: string | null;
   /** Start (epoch ms) of the hour `count` is for. */
@@ -15,6 +17,13 @@ interface Pending {
   /** Counts of other hours (a flush period spanning an hour boundary), hour start -> requests. */
   others: Map<number, number> | null;
 }
+
+/**
+ * A key's tally as {@link UsageAggregator.record} returned it. A caller that keeps it (the
+ * verify cache keeps it on the key's entry) passes it back on the key's next use, which then
+ * skips the lookup in the map of every key used since the last flush.
+ */
+export type UsageTally = Readonly<Pending>;
 
 export interface UsageBucket {
   /** Start of the UTC hour, ISO. */
@@ -82,14 +91,19 @@ export class UsageAggregator {
     return this;
   }
 
-  /** One use of a key. Synchronous and in memory only. */
-  record(keyId: string, ip: string | null, nowMs: number): void {
+  /**
+   * One use of a key. Synchronous and in memory only. `last` is what the previous call for
+   * the same key returned, if the caller kept it: while it is still the current tally (no
+   * flush since), no lookup is needed.
+   */
+  record(keyId: string, ip: string | null, nowMs: number, last?: UsageTally | null): UsageTally {
     this.stats.recorded++;
     const hour = hourOf(nowMs);
-    const p = this.pending.get(keyId);
+    const p = last?.batch === this.pending ? (last as Pending) : this.pending.get(keyId);
     if (!p) {
-      this.pending.set(keyId, { lastUsedAt: nowMs, lastUsedIp: ip, hour, count: 1, others: null });
-      return;
+      const fresh: Pending = { batch: this.pending, lastUsedAt: nowMs, lastUsedIp: ip, hour, count: 1, others: null };
+      this.pending.set(keyId, fresh);
+      return fresh;
     }
     if (nowMs >= p.lastUsedAt) {
       p.lastUsedAt = nowMs;
@@ -97,6 +111,7 @@ export class UsageAggregator {
     }
     if (p.hour === hour) p.count++;
     else addCount(p, hour, 1);
+    return p;
   }
 
   /** Not yet flushed usage of one key (merged into usage reads on this node). */
@@ -135,6 +150,7 @@ export class UsageAggregator {
     const cur = this.pending.get(keyId);
     if (!cur)
       this.pending.set(keyId, {
+        batch: this.pending,
         lastUsedAt: old.lastUsedAt,
         lastUsedIp: old.lastUsedIp,
         hour: old.hour,
@@ -152,6 +168,7 @@ export class UsageAggregator {
     for (const [keyId, old] of unwritten) {
       const cur = this.pending.get(keyId);
       if (!cur) {
+        old.batch = this.pending;
         this.pending.set(keyId, old);
         continue;
       }

@@ -1,6 +1,7 @@
 import type { ResolvedKey } from "../../domain/keys/decide.js";
 import type { Deps } from "../deps.js";
 import type { RateLimitRule } from "../ratelimit/rate-limiter.js";
+import type { UsageTally } from "../usage/usage-aggregator.js";
 import { KeyResolver } from "../key-resolver.js";
 import type { CacheTags } from "./key-cache.js";
 
@@ -17,6 +18,8 @@ export interface CachedKey {
    * away with the entry when anything about the key changes.
    */
   memo: Map<string, SplitOutcome> | null;
+  /** The key's usage tally since the last flush, as last recorded through this entry (a lookup saved per use). */
+  usage: UsageTally | null;
 }
 
 /** A decision split into the answer /v1/verify gives and the key's rate limit (applied after). */
@@ -140,6 +143,6 @@ export class KeyLoader {
   private wrap(resolved: ResolvedKey | null, graceEndsAt: number | null): CachedKey | null {
     if (!resolved) return null;
     const key = this.compact(resolved);
-    return { key, graceEndsAt, expiresAtMs: key.expiresAt ? Date.parse(key.expiresAt) : null, memo: null };
+    return { key, graceEndsAt, expiresAtMs: key.expiresAt ? Date.parse(key.expiresAt) : null, memo: null, usage: null };
   }
 }

@@ -176,8 +176,9 @@ export class VerifyService {
     if (!isWellFormedSecret(input.key, this.prefix)) return MALFORMED as VerifyResult;
     const now = this.deps.now();
     const hit = this.cache.get(hashSecret(input.key, this.deps.pepper), this.loadByHash);
-    if (hit instanceof Promise) return hit.then((entry) => this.answer(this.decideMemo(entry, input, now), input, now));
-    return this.answer(this.decideMemo(hit, input, now), input, now);
+    if (hit instanceof Promise)
+      return hit.then((entry) => this.answer(this.decideMemo(entry, input, now), input, now, entry));
+    return this.answer(this.decideMemo(hit, input, now), input, now, hit);
   }
 
   private async verifyToken(input: VerifyInput): Promise<VerifyResult> {
@@ -187,12 +188,25 @@ export class VerifyService {
     return this.answer(splitDecision(d), input, now);
   }
 
-  /** The answer for a decision: rate limit (when the key has one), then the use is counted. */
-  private answer({ result, rule }: SplitOutcome, input: VerifyInput, now: Date): VerifyResult | Promise<VerifyResult> {
+  /**
+   * The answer for a decision: rate limit (when the key has one), then the use is counted
+   * (on the cached entry's tally when there is one).
+   */
+  private answer(
+    { result, rule }: SplitOutcome,
+    input: VerifyInput,
+    now: Date,
+    entry: CachedKey | null = null,
+  ): VerifyResult | Promise<VerifyResult> {
     if (!result.valid) return result;
-    if (rule) return this.rateLimited(result, rule, input, now);
-    this.usage.record(result.keyId, input.ip ?? null, now.getTime());
+    if (rule) return this.rateLimited(result, rule, input, now, entry);
+    this.recordUse(result.keyId, input, now, entry);
     return result;
+  }
+
+  private recordUse(keyId: string, input: VerifyInput, now: Date, entry: CachedKey | null) {
+    const tally = this.usage.record(keyId, input.ip ?? null, now.getTime(), entry?.usage);
+    if (entry) entry.usage = tally;
   }
 
   private async rateLimited(
@@ -200,11 +214,12 @@ export class VerifyService {
     rule: RateLimitRule,
     input: VerifyInput,
     now: Date,
+    entry: CachedKey | null,
   ): Promise<VerifyResult> {
     const r = await this.rateLimiter.consume(result.keyId, rule, now.getTime());
     const ratelimit = { limit: r.limit, remaining: r.remaining, resetAt: new Date(r.resetAt).toISOString() };
     if (!r.allowed) return { valid: false, code: "RATE_LIMITED", ratelimit };
-    this.usage.record(result.keyId, input.ip ?? null, now.getTime());
+    this.recordUse(result.keyId, input, now, entry);
     return { ...result, ratelimit };
   }
 
