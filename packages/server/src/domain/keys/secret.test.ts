@@ -24,6 +24,15 @@ describe("API key secrets", () => {
     expect(isWellFormedSecret(secret.replace(/.$/, "-"), "kw")).toBe(false);
   });
 
+  it("accepts every generated secret and rejects a change to any one of its characters", () => {
+    for (let n = 0; n < 500; n++) expect(isWellFormedSecret(generateSecret("kw").secret, "kw")).toBe(true);
+    const { secret } = generateSecret("acme");
+    for (let i = 0; i < secret.length; i++) {
+      const other = secret[i] === "7" ? "8" : "7";
+      expect(isWellFormedSecret(secret.slice(0, i) + other + secret.slice(i + 1), "acme"), `position ${i}`).toBe(false);
+    }
+  });
+
   it("never repeats across many draws", () => {
     const seen = new Set(Array.from({ length: 2000 }, () => generateSecret("kw").secret));
     expect(seen.size).toBe(2000);
