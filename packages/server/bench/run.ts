@@ -56,13 +56,25 @@ function env(dir: string, extra: Record<string, string>) {
   };
 }
 
+/**
+ * The Node flags `npm start` runs Keyward with (the root package.json's start script): both
+ * servers of the benchmark run with them, so it measures what a deployment runs.
+ */
+function startFlags(): string[] {
+  const start: string = JSON.parse(readFileSync(path.join(serverDir, "../../package.json"), "utf8")).scripts.start;
+  const m = /^node((?: --[\w-]+=\S+)*) --import tsx /.exec(start);
+  if (!m) throw new Error(`bench: cannot read the node flags of the start script: ${start}`);
+  return m[1].split(" ").filter(Boolean);
+}
+const NODE_FLAGS = startFlags();
+
 let nextPort = 18_000 + randomInt(2000);
 async function startChild(
   script: string,
   childEnv: Record<string, string>,
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = nextPort++;
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, "--import", "tsx", script], {
     cwd: serverDir,
     env: { ...process.env, ...childEnv, KEYWARD_PORT: String(port), PORT: String(port) },
     stdio: ["ignore", "pipe", "inherit"],
@@ -302,6 +314,7 @@ async function main() {
     `Keyward verification benchmark — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 1e9)} GB, Node ${process.version}`,
   );
   log(`load: autocannon, ${CONNECTIONS} connections, pipelining 1, ${SECONDS} s per run, 127.0.0.1`);
+  log(`servers: node ${NODE_FLAGS.join(" ")} (the flags of \`npm start\`), Keyward and hello-world alike`);
 
   log(`\nseeding ${fmt(KEYS)} keys (SQLite)…`);
   const t0 = performance.now();
