@@ -41,8 +41,11 @@ interface Sample {
  * m.record("POST", "/v1/verify", 200, 0.0004);
  */
 export class RequestMetrics {
-  private requests = new Map<string, Requests>();
-  private durations = new Map<string, Durations>();
+  /**
+   * Series by route, then method (the strings Fastify and Node hand over are the same objects
+   * on every request, so these lookups hash nothing), then status.
+   */
+  private routes = new Map<string, Map<string, { durations: Durations; statuses: Map<number, Requests> }>>();
 
   constructor(registry: Registry) {
     for (const metric of [this.requestsMetric(), this.durationsMetric()])
@@ -51,16 +54,21 @@ export class RequestMetrics {
 
   /** One answered request. `route` is the route's pattern (never the raw URL: bounded series). */
   record(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${route}`;
-    const rk = `${key} ${status}`;
-    const r = this.requests.get(rk);
-    if (r) r.count++;
-    else this.requests.set(rk, { labels: { method, route, status: String(status) }, count: 1 });
-    let d = this.durations.get(key);
-    if (!d) {
-      d = { labels: { method, route }, buckets: new Array(DURATION_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
-      this.durations.set(key, d);
+    let methods = this.routes.get(route);
+    if (!methods) {
+      methods = new Map();
+      this.routes.set(route, methods);
     }
+    let series = methods.get(method);
+    if (!series) {
+      const buckets = new Array(DURATION_BUCKETS.length + 1).fill(0);
+      series = { durations: { labels: { method, route }, buckets, sum: 0, count: 0 }, statuses: new Map() };
+      methods.set(method, series);
+    }
+    const r = series.statuses.get(status);
+    if (r) r.count++;
+    else series.statuses.set(status, { labels: { method, route, status: String(status) }, count: 1 });
+    const d = series.durations;
     let i = 0;
     while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]) i++;
     d.buckets[i]++;
@@ -68,17 +76,27 @@ export class RequestMetrics {
     d.count++;
   }
 
+  private *series() {
+    for (const methods of this.routes.values()) yield* methods.values();
+  }
+
   private requestsMetric() {
     const help = "HTTP requests by route and status";
-    const values = (): Sample[] =>
-      [...this.requests.values()].map((r) => ({ labels: { ...r.labels }, value: r.count }));
+    const values = (): Sample[] => {
+      const out: Sample[] = [];
+      for (const { statuses } of this.series())
+        for (const r of statuses.values()) out.push({ labels: { ...r.labels }, value: r.count });
+      return out;
+    };
     return {
       name: REQUESTS,
       help,
       type: "counter",
       aggregator: "sum",
       get: async () => ({ name: REQUESTS, help, type: "counter", aggregator: "sum", values: values() }),
-      reset: () => this.requests.clear(),
+      reset: () => {
+        for (const { statuses } of this.series()) statuses.clear();
+      },
     };
   }
 
@@ -86,7 +104,8 @@ export class RequestMetrics {
     const help = "HTTP request duration";
     const values = (): Sample[] => {
       const out: Sample[] = [];
-      for (const d of this.durations.values()) {
+      for (const { durations: d } of this.series()) {
+        if (d.count === 0) continue; // reset since
         let cumulative = 0;
         for (let i = 0; i < DURATION_BUCKETS.length; i++) {
           cumulative += d.buckets[i];
@@ -108,7 +127,13 @@ export class RequestMetrics {
       type: "histogram",
       aggregator: "sum",
       get: async () => ({ name: DURATION, help, type: "histogram", aggregator: "sum", values: values() }),
-      reset: () => this.durations.clear(),
+      reset: () => {
+        for (const { durations: d } of this.series()) {
+          d.buckets.fill(0);
+          d.sum = 0;
+          d.count = 0;
+        }
+      },
     };
   }
 }
