@@ -28,6 +28,8 @@ import { Problem } from "./schemas/common.js";
 declare module "fastify" {
   interface FastifyRequest {
     ctx: RequestCtx;
+    /** `performance.now()` when the request arrived (for the duration metric). */
+    startedAt: number;
   }
 }
 
@@ -121,6 +123,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   // The API speaks JSON only: any other body (text/plain included) is a 415.
   app.removeContentTypeParser("text/plain");
   app.decorateRequest("ctx", null as unknown as RequestCtx);
+  app.decorateRequest("startedAt", 0);
   app.setErrorHandler(errorHandler);
   // With a built console the not-found handler (SPA fallback) is set below: Fastify allows one per prefix.
   const servesConsole = !!opts.consoleDir && existsSync(path.join(opts.consoleDir, "index.html"));
@@ -187,6 +190,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   };
   // Callback style, and synchronous when the credential is warm: no promise per request.
   app.addHook("onRequest", (req, reply, done) => {
+    req.startedAt = performance.now();
     reply.header("x-request-id", req.id);
     req.ctx = {
       actor: ANONYMOUS,
@@ -204,17 +208,18 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     if (!waiting) return done();
     waiting.then(() => denyAnonymous(req)).then(() => done(), done);
   });
-  app.addHook("onResponse", (req, reply, done) => {
-    metrics.observe(req, reply);
-    done();
-  });
   // Graceful shutdown: once closing, answers in flight carry `Connection: close`, so
   // keep-alive clients let go and close() does not wait out the keep-alive timeout.
   let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
   });
-  app.addHook("onSend", (_req, reply, payload, done) => {
+  // Every answer passes here, errors and 404s included. Metrics are counted here rather than
+  // in an onResponse hook, which would make Fastify listen for every response's end: the
+  // duration is to the answer's hand-over to the socket.
+  app.addHook("onSend", (req, reply, payload, done) => {
+    // startedAt is 0 only for an answer Fastify gave before any hook ran (a malformed URL).
+    metrics.observe(req, reply, req.startedAt > 0 ? (performance.now() - req.startedAt) / 1000 : 0);
     if (closing) reply.header("connection", "close");
     done(null, payload);
   });

@@ -58,6 +58,29 @@ describeEachDialect("system endpoints", (dialect) => {
     expect(text).toContain("/healthz");
   });
 
+  it("counts every answer once by route and status, errors included, and times it", async () => {
+    const count = async (pattern: RegExp) => {
+      const m = pattern.exec(String((await h.req("GET", "/metrics")).body));
+      return m ? Number(m[1]) : 0;
+    };
+    const ok = /keyward_http_requests_total\{method="GET",route="\/healthz",status="200"\} (\d+)/;
+    const denied = /keyward_http_requests_total\{method="GET",route="\/v1\/me",status="401"\} (\d+)/;
+    const missing = /keyward_http_requests_total\{method="GET",route="unmatched",status="404"\} (\d+)/;
+    const timed = /keyward_http_request_duration_seconds_count\{method="GET",route="\/healthz"\} (\d+)/;
+    const before = await Promise.all([ok, denied, missing, timed].map(count));
+    await h.req("GET", "/healthz");
+    await h.req("GET", "/healthz");
+    await h.req("GET", "/v1/me");
+    await h.req("GET", "/v1/no-such-route");
+    const after = await Promise.all([ok, denied, missing, timed].map(count));
+    expect(after.map((n, i) => n - before[i])).toEqual([2, 1, 1, 2]);
+    const sum = /keyward_http_request_duration_seconds_sum\{method="GET",route="\/healthz"\} ([\d.e-]+)/.exec(
+      String((await h.req("GET", "/metrics")).body),
+    );
+    expect(Number(sum?.[1])).toBeGreaterThan(0);
+    expect(Number(sum?.[1])).toBeLessThan(10);
+  });
+
   it("sets a request id header on every response", async () => {
     const res = await h.req("GET", "/healthz");
     expect(res.headers["x-request-id"]).toMatch(/^req_[0-9A-Za-z]{24}$/);
