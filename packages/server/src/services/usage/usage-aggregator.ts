@@ -178,6 +178,8 @@ export class UsageAggregator {
       }
       for (const [h, n] of hoursOf(old)) addCount(cur, h, n);
     }
+    // A tally kept on a cached key still points at this map: emptied, it holds nothing.
+    unwritten.clear();
   }
 
   /**
