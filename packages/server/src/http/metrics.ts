@@ -1,10 +1,16 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Db } from "../store/db.js";
 import { RequestMetrics } from "./request-metrics.js";
 
+/** What the verify cache counts (services/verify/key-cache.ts). */
+interface CacheStats {
+  readonly size: number;
+  readonly stats: { hits: number; misses: number; negativeHits: number; invalidations: number; refreshes: number };
+}
+
 /** Prometheus metrics for one app instance (own registry: no globals). */
-export function createMetrics(db: Db) {
+export function createMetrics(db: Db, cache: CacheStats) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new RequestMetrics(registry);
@@ -15,6 +21,45 @@ export function createMetrics(db: Db) {
     registers: [registry],
     collect() {
       this.set({ dialect: db.dialect }, 1);
+    },
+  });
+  // The verify cache's own counters, read when scraped (nothing on the verification path).
+  new Gauge({
+    name: "keyward_verify_cache_entries",
+    help: "Resolved keys held by the verify cache",
+    registers: [registry],
+    collect() {
+      this.set(cache.size);
+    },
+  });
+  new Counter({
+    name: "keyward_verify_cache_lookups_total",
+    help: "Verify cache lookups by result: hit, miss (the store was asked) or negative_hit (a cached unknown key)",
+    labelNames: ["result"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ result: "hit" }, cache.stats.hits);
+      this.inc({ result: "miss" }, cache.stats.misses);
+      this.inc({ result: "negative_hit" }, cache.stats.negativeHits);
+    },
+  });
+  new Counter({
+    name: "keyward_verify_cache_invalidations_total",
+    help: "Key changes that dropped cached keys (heard on this node or from others)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(cache.stats.invalidations);
+    },
+  });
+  new Counter({
+    name: "keyward_verify_cache_refreshes_total",
+    help: "Keys in use reloaded in the background before their maximum age",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(cache.stats.refreshes);
     },
   });
   return {

@@ -1,7 +1,10 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { IAM_PERMISSIONS } from "../../src/domain/permissions/catalog.js";
+import { generateSecret } from "../../src/domain/keys/secret.js";
 import { Harness, describeEachDialect } from "../harness.js";
+import { mkKey } from "./key-helpers.js";
+import { verifierKey, verify } from "./verify-helpers.js";
 
 describeEachDialect("system endpoints", (dialect) => {
   let h: Harness;
@@ -79,6 +82,38 @@ describeEachDialect("system endpoints", (dialect) => {
     );
     expect(Number(sum?.[1])).toBeGreaterThan(0);
     expect(Number(sum?.[1])).toBeLessThan(10);
+  });
+
+  it("exposes the verify cache's entries, lookups by result and invalidations", async () => {
+    const read = async () => {
+      const text = String((await h.req("GET", "/metrics")).body);
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      return {
+        entries: value("keyward_verify_cache_entries"),
+        hit: value('keyward_verify_cache_lookups_total\\{result="hit"\\}'),
+        miss: value('keyward_verify_cache_lookups_total\\{result="miss"\\}'),
+        negative: value('keyward_verify_cache_lookups_total\\{result="negative_hit"\\}'),
+        invalidations: value("keyward_verify_cache_invalidations_total"),
+      };
+    };
+    const verifier = await verifierKey(h);
+    const org = await h.newOrgWithOwner("metrics");
+    const key = await mkKey(h, org.token, org.orgId, { name: "m" });
+    const unknown = generateSecret("kw").secret;
+    await verify(h, verifier, { key: key.secret }); // warms the verifier's own credential too
+    const before = await read();
+    await verify(h, verifier, { key: key.secret });
+    await verify(h, verifier, { key: unknown });
+    await verify(h, verifier, { key: unknown });
+    const edited = await h.req("PATCH", `/v1/api-keys/${key.id}`, { token: org.token, body: { name: "m2" } });
+    expect(edited.status).toBe(200);
+    const after = await read();
+    // Hits: the key once and the verifier's credential three times; one miss and one negative hit for the unknown key.
+    expect(after.hit - before.hit).toBe(4);
+    expect(after.miss - before.miss).toBe(1);
+    expect(after.negative - before.negative).toBe(1);
+    expect(after.invalidations - before.invalidations).toBeGreaterThanOrEqual(1);
+    expect(before.entries).toBeGreaterThanOrEqual(2);
   });
 
   it("sets a request id header on every response", async () => {
