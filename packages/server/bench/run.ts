@@ -331,6 +331,8 @@ async function main() {
   const warms: Awaited<ReturnType<typeof measured>>[] = [];
   const hellos: Awaited<ReturnType<typeof measured>>[] = [];
   const halves: Awaited<ReturnType<typeof paced>>[] = [];
+  /** Keyward's own event-loop delay (ms) during each half-peak run. */
+  const loopDelays: { p99: number; max: number }[] = [];
   const helloHalves: Awaited<ReturnType<typeof paced>>[] = [];
   let warmSet: string[] = [];
   let hotPath: {
@@ -385,7 +387,9 @@ async function main() {
     const rate = Math.floor(median(warms.map((w) => w.rps)) / 2);
     log(`latency runs at half the peak (${fmt(rate)} req/s, paced open loop), in turns with hello-world…`);
     for (let r = 0; r < ROUNDS; r++) {
+      await fetch(`${kw.url}/bench/loop-delay`, { method: "POST" });
       halves.push(await paced({ url: kw.url, path: "/v1/verify", token: verifier, nextKey: random, rate }));
+      loopDelays.push(await (await fetch(`${kw.url}/bench/loop-delay`, { method: "DELETE" })).json());
       await flushKeyward();
       // The same absolute rate as verify's: how much of the tail is the machine's.
       helloHalves.push(await paced({ url: hello.url, path: "/", rate }));
@@ -463,6 +467,9 @@ async function main() {
     `latency at half peak (${fmt(halves[0].rps)} req/s, median of ${ROUNDS} runs):  p50 ${p50(halves)} ms, p99 ${p99(halves)} ms   (target p99 ≤ 2 ms)${halves.map(errs).join("")}`,
   );
   log(`  p99 of each run: ${halves.map((h) => h.p99).join(", ")} ms`);
+  log(
+    `  Keyward's own event-loop delay in each run (p99 / max): ${loopDelays.map((d) => `${d.p99} / ${d.max}`).join(", ")} ms   (a stall inside the server; the rest of the tail is outside it)`,
+  );
   log(
     `  hello-world at the same rate, in turns: p50 ${p50(helloHalves)} ms, p99 ${p99(helloHalves)} ms (each: ${helloHalves.map((h) => h.p99).join(", ")} ms)   (the machine's own tail)`,
   );

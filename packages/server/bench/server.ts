@@ -10,6 +10,7 @@ import type {
   RootOperationNode,
   UnknownRow,
 } from "kysely";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createKeyward } from "../src/compose.js";
 import { loadConfig } from "../src/config.js";
 
@@ -45,6 +46,19 @@ kw.app.get("/bench/stats", { schema: { hide: true } }, async () => ({
 kw.app.post("/bench/flush", { schema: { hide: true } }, async () => {
   await verify.usage.flush(true);
   return { ok: true };
+});
+// The event loop's delay while a latency probe runs (a stall inside the server, as opposed to
+// the machine's): on only between POST and DELETE, so the throughput runs pay no timer for it.
+const loop = monitorEventLoopDelay({ resolution: 1 });
+kw.app.post("/bench/loop-delay", { schema: { hide: true } }, async () => {
+  loop.reset();
+  loop.enable();
+  return { ok: true };
+});
+kw.app.delete("/bench/loop-delay", { schema: { hide: true } }, async () => {
+  loop.disable();
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+  return { p99: ms(loop.percentile(99)), max: ms(loop.max) };
 });
 process.on("SIGTERM", () => void kw.close().then(() => process.exit(0)));
 await kw.app.listen({ port: config.port, host: "127.0.0.1" });
