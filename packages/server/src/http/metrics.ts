@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Db } from "../store/db.js";
 import { RequestMetrics } from "./request-metrics.js";
+import { scrapedCounter } from "./scraped-counter.js";
 
 /** What the verify cache counts (services/verify/key-cache.ts). */
 interface CacheStats {
@@ -32,36 +33,30 @@ export function createMetrics(db: Db, cache: CacheStats) {
       this.set(cache.size);
     },
   });
-  new Counter({
-    name: "keyward_verify_cache_lookups_total",
-    help: "Verify cache lookups by result: hit, miss (the store was asked) or negative_hit (a cached unknown key)",
-    labelNames: ["result"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc({ result: "hit" }, cache.stats.hits);
-      this.inc({ result: "miss" }, cache.stats.misses);
-      this.inc({ result: "negative_hit" }, cache.stats.negativeHits);
-    },
-  });
-  new Counter({
-    name: "keyward_verify_cache_invalidations_total",
-    help: "Key changes that dropped cached keys (heard on this node or from others)",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(cache.stats.invalidations);
-    },
-  });
-  new Counter({
-    name: "keyward_verify_cache_refreshes_total",
-    help: "Keys in use reloaded in the background before their maximum age",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(cache.stats.refreshes);
-    },
-  });
+  const { stats } = cache;
+  scrapedCounter(
+    registry,
+    "keyward_verify_cache_lookups_total",
+    "Verify cache lookups by result: hit, miss (the store was asked) or negative_hit (a cached unknown key)",
+    () => [
+      [{ result: "hit" }, stats.hits],
+      [{ result: "miss" }, stats.misses],
+      [{ result: "negative_hit" }, stats.negativeHits],
+    ],
+    ["result"],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_verify_cache_invalidations_total",
+    "Key changes that dropped cached keys (heard on this node or from others)",
+    () => [[{}, stats.invalidations]],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_verify_cache_refreshes_total",
+    "Keys in use reloaded in the background before their maximum age",
+    () => [[{}, stats.refreshes]],
+  );
   return {
     registry,
     /** One answer, `seconds` after its request arrived. */

@@ -1,4 +1,5 @@
 import type { Metric, Registry } from "prom-client";
+import { scrapedCounter } from "./scraped-counter.js";
 
 /** Upper bounds (seconds) of the request duration histogram's buckets. */
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -31,10 +32,11 @@ interface Sample {
  * kept in plain per-series counters and turned into Prometheus series only when scraped.
  *
  * prom-client's Counter and Histogram rebuild, check and hash the label set on every
- * observation: that was ~5 % of a warm /v1/verify's CPU, and prom-client has no way to report
- * a histogram counted elsewhere. So these two metrics are registered as collectors of their
- * own (an object with `get()`, which is all the registry calls); the exposition is the one
- * prom-client writes for its own counters and histograms.
+ * observation: that was ~5 % of a warm /v1/verify's CPU. The counts are published through
+ * {@link scrapedCounter}; prom-client has no way to report a histogram counted elsewhere, so
+ * the durations are registered as a collector of their own (an object with `get()`, which is
+ * all the registry calls), printed as prom-client prints its own histograms. Like the counts,
+ * they live outside the registry: `registry.resetMetrics()` does not clear them.
  *
  * @example
  * const m = new RequestMetrics(registry);
@@ -48,8 +50,12 @@ export class RequestMetrics {
   private routes = new Map<string, Map<string, { durations: Durations; statuses: Map<number, Requests> }>>();
 
   constructor(registry: Registry) {
-    for (const metric of [this.requestsMetric(), this.durationsMetric()])
-      registry.registerMetric(metric as unknown as Metric);
+    scrapedCounter(registry, REQUESTS, "HTTP requests by route and status", () => this.counts(), [
+      "method",
+      "route",
+      "status",
+    ]);
+    registry.registerMetric(this.durationsMetric() as unknown as Metric);
   }
 
   /** One answered request. `route` is the route's pattern (never the raw URL: bounded series). */
@@ -80,24 +86,8 @@ export class RequestMetrics {
     for (const methods of this.routes.values()) yield* methods.values();
   }
 
-  private requestsMetric() {
-    const help = "HTTP requests by route and status";
-    const values = (): Sample[] => {
-      const out: Sample[] = [];
-      for (const { statuses } of this.series())
-        for (const r of statuses.values()) out.push({ labels: { ...r.labels }, value: r.count });
-      return out;
-    };
-    return {
-      name: REQUESTS,
-      help,
-      type: "counter",
-      aggregator: "sum",
-      get: async () => ({ name: REQUESTS, help, type: "counter", aggregator: "sum", values: values() }),
-      reset: () => {
-        for (const { statuses } of this.series()) statuses.clear();
-      },
-    };
+  private *counts(): Iterable<[Record<string, string>, number]> {
+    for (const { statuses } of this.series()) for (const r of statuses.values()) yield [r.labels, r.count];
   }
 
   private durationsMetric() {
@@ -105,7 +95,6 @@ export class RequestMetrics {
     const values = (): Sample[] => {
       const out: Sample[] = [];
       for (const { durations: d } of this.series()) {
-        if (d.count === 0) continue; // reset since
         let cumulative = 0;
         for (let i = 0; i < DURATION_BUCKETS.length; i++) {
           cumulative += d.buckets[i];
@@ -127,13 +116,8 @@ export class RequestMetrics {
       type: "histogram",
       aggregator: "sum",
       get: async () => ({ name: DURATION, help, type: "histogram", aggregator: "sum", values: values() }),
-      reset: () => {
-        for (const { durations: d } of this.series()) {
-          d.buckets.fill(0);
-          d.sum = 0;
-          d.count = 0;
-        }
-      },
+      // The totals are kept here, not in the registry (as the counts are, see scrapedCounter).
+      reset: () => {},
     };
   }
 }
