@@ -4,6 +4,7 @@ import SQLite from "better-sqlite3";
 import { CompiledQuery, type Driver, Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from "kysely";
 import pg from "pg";
 import * as m0001 from "./migrations/0001-initial.js";
+import * as m0002 from "./migrations/0002-key-usage-clustered.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 
@@ -20,7 +21,10 @@ export interface Db {
   close(): Promise<void>;
 }
 
-const migrations: Record<string, Migration> = { "0001-initial": m0001 };
+const migrations: Record<string, Migration> = {
+  "0001-initial": m0001,
+  "0002-key-usage-clustered": m0002,
+};
 
 /**
  * SQLite whose transactions begin IMMEDIATE, taking the write lock up front. Another

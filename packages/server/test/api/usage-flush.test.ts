@@ -1,5 +1,7 @@
 import { sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
+import pino from "pino";
+import { UsageAggregator } from "../../src/services/usage/usage-aggregator.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
@@ -79,6 +81,52 @@ describeEachDialect("usage flush", (dialect) => {
     expect((await stored()).map((r) => r.count)).toEqual([5]);
     expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: null, lastUsedIp: null, buckets: [] });
     expect(await lastUse()).toEqual({ last_used_at: new Date(now + 2).toISOString(), last_used_ip: "203.0.113.9" });
+  });
+
+  it("keeps exactly what a flush failing part-way did not store, and writes every count once", async () => {
+    // Two keys per transaction: six keys take three, and one key's insert fails. The writers
+    // take keys in different orders (SQLite by id, PostgreSQL as recorded): the failing key is
+    // among the first two in neither, so a transaction is stored before its own fails.
+    const usage = new UsageAggregator(h.kw.db, pino({ level: "silent" }), { transactionRows: 2 });
+    const ids = [keyId];
+    for (let i = 0; i < 5; i++) ids.push((await mkKey(h, org.token, org.orgId, { name: `k${i}` })).id);
+    const bad = ids.slice(2).sort().at(-1) as string;
+    const now = Date.now();
+    ids.forEach((id, i) => {
+      for (let n = 0; n <= i; n++) usage.record(id, "203.0.113.1", now);
+    });
+    const counts = async () => {
+      const rows = await h.kw.db.kysely
+        .selectFrom("key_usage")
+        .select(["key_id", "count"])
+        .where("key_id", "in", ids)
+        .execute();
+      return new Map(rows.map((r) => [r.key_id, Number(r.count)]));
+    };
+    const trigger =
+      dialect === "sqlite"
+        ? [
+            sql`create trigger fail_one before insert on key_usage when new.key_id = ${sql.lit(bad)} begin select raise(abort, 'refused'); end`,
+          ]
+        : [
+            sql`create function fail_one() returns trigger language plpgsql as $$ begin if new.key_id = ${sql.lit(bad)} then raise exception 'refused'; end if; return new; end $$`,
+            sql`create trigger fail_one before insert on key_usage for each row execute function fail_one()`,
+          ];
+    for (const statement of trigger) await statement.execute(h.kw.db.kysely);
+    await usage.flush(); // fails part-way: logged, the unstored counts kept
+    const partly = await counts();
+    expect(partly.has(bad)).toBe(false);
+    expect(partly.size).toBeGreaterThan(0);
+    expect(ids.map((id) => (partly.get(id) ?? 0) + (usage.unflushed(id).buckets[0]?.count ?? 0))).toEqual(
+      ids.map((_, i) => i + 1),
+    );
+    await sql`drop trigger fail_one${sql.raw(dialect === "sqlite" ? "" : " on key_usage")}`.execute(h.kw.db.kysely);
+    for (const id of ids) usage.record(id, "203.0.113.2", now + 1);
+    await usage.flush(true);
+    const all = await counts();
+    expect(ids.map((id) => all.get(id))).toEqual(ids.map((_, i) => i + 2));
+    expect(await lastUse()).toEqual({ last_used_at: new Date(now + 1).toISOString(), last_used_ip: "203.0.113.2" });
+    await usage.close();
   });
 
   it("lets the API write while a large flush is being written", async () => {

@@ -10,11 +10,16 @@ db.pragma("foreign_keys = ON");
 // saves re-reading pages from the file for every key.
 db.pragma("cache_size = -65536");
 
-// A stored last use only ever moves forward. Counts of a key deleted since its use are
-// skipped: its usage rows went with it.
+/** Rows per transaction: a write from the app's own connection waits at most one of them. */
+const TRANSACTION_ROWS = workerData.transactionRows ?? 2000;
+
+const rowidOf = db.prepare("select rowid from api_keys where id = ?").pluck();
+// A stored last use only ever moves forward (so writing one twice is harmless). The id is
+// checked too: a VACUUM may renumber rowids between the lookup and the update.
 const touch = db.prepare(
-  "update api_keys set last_used_at = ?, last_used_ip = ? where id = ? and (last_used_at is null or last_used_at < ?)",
+  "update api_keys set last_used_at = ?, last_used_ip = ? where rowid = ? and id = ? and (last_used_at is null or last_used_at < ?)",
 );
+// Counts of a key deleted since its use are skipped: its usage rows went with it.
 const add = db.prepare(
   "insert into key_usage (key_id, hour, count) select ?, ?, ? where exists (select 1 from api_keys where id = ?) " +
     "on conflict (key_id, hour) do update set count = key_usage.count + excluded.count",
@@ -22,22 +27,78 @@ const add = db.prepare(
 
 const iso = (ms) => new Date(ms).toISOString();
 
-/** One chunk (see UsageChunk in usage-writer.ts) in one transaction: all of it or none. */
-const write = db.transaction((chunk) => {
+/** Runs `fn` on `items` in IMMEDIATE transactions of TRANSACTION_ROWS (each all or nothing); `done(i)` after each commit. */
+function inTransactions(items, fn, done = () => {}) {
+  const run = db.transaction((from, to) => {
+    let writes = 0;
+    for (let i = from; i < to; i++) writes += fn(items[i]);
+    return writes;
+  });
   let writes = 0;
-  for (let k = 0; k < chunk.keyIds.length; k++) {
-    const at = chunk.lastUsedAt[k];
-    if (at < 0) continue;
-    writes++;
-    touch.run(iso(at), chunk.lastUsedIp[k], chunk.keyIds[k], iso(at));
-  }
-  for (let i = 0; i < chunk.counts.length; i += 3) {
-    const keyId = chunk.keyIds[chunk.counts[i]];
-    writes++;
-    add.run(keyId, iso(chunk.counts[i + 1]), chunk.counts[i + 2], keyId);
+  for (let from = 0; from < items.length; from += TRANSACTION_ROWS) {
+    const to = Math.min(items.length, from + TRANSACTION_ROWS);
+    // IMMEDIATE: takes the write lock up front (waiting for the app's connection if need be).
+    writes += run.immediate(from, to);
+    done(from, to);
   }
   return writes;
-});
+}
+
+/**
+ * Writes one flush (the parts UsageChunk in usage-writer.ts, concatenated) in an order that
+ * keeps the pages it changes few. Keys are used in random order, and every page a transaction
+ * changes is written to the WAL and again at the checkpoint: in random order nearly every key
+ * costs a page of its own. So last uses are written in rowid order (the table's order) and
+ * counts in key id order (key_usage is clustered by key id), each transaction a run of
+ * neighbouring rows. Last uses go first: writing one again is harmless, so a failure among
+ * them leaves every count to the next flush. Returns the statements run and, per entry,
+ * whether its counts are stored (1) or not (0).
+ */
+function writeFlush(chunk) {
+  const n = chunk.keyIds.length;
+  const stored = new Uint8Array(n);
+  const result = { writes: 0, stored, error: null };
+  try {
+    const touches = [];
+    for (let k = 0; k < n; k++) {
+      if (chunk.lastUsedAt[k] < 0) continue;
+      const rowid = rowidOf.get(chunk.keyIds[k]);
+      if (rowid !== undefined) touches.push({ rowid, k });
+    }
+    touches.sort((a, b) => a.rowid - b.rowid);
+    const at = (k) => iso(chunk.lastUsedAt[k]);
+    result.writes += inTransactions(touches, ({ rowid, k }) => {
+      touch.run(at(k), chunk.lastUsedIp[k], rowid, chunk.keyIds[k], at(k));
+      return 1;
+    });
+
+    /** Per entry: its [hour, count, hour, count, …]. */
+    const counts = Array.from({ length: n }, () => []);
+    for (let i = 0; i < chunk.counts.length; i += 3)
+      counts[chunk.counts[i]].push(chunk.counts[i + 1], chunk.counts[i + 2]);
+    const order = Array.from({ length: n }, (_, k) => k).sort((a, b) =>
+      chunk.keyIds[a] < chunk.keyIds[b] ? -1 : chunk.keyIds[a] > chunk.keyIds[b] ? 1 : 0,
+    );
+    result.writes += inTransactions(
+      order,
+      (k) => {
+        const keyId = chunk.keyIds[k];
+        const c = counts[k];
+        for (let j = 0; j < c.length; j += 2) add.run(keyId, iso(c[j]), c[j + 1], keyId);
+        return c.length / 2;
+      },
+      (from, to) => {
+        for (let i = from; i < to; i++) stored[order[i]] = 1;
+      },
+    );
+  } catch (err) {
+    result.error = String(err);
+  }
+  return result;
+}
+
+/** Flushes being handed over, by id: their parts so far, concatenated. */
+const open = new Map();
 
 parentPort?.on("message", (message) => {
   if (message === "stop") {
@@ -45,10 +106,23 @@ parentPort?.on("message", (message) => {
     parentPort?.close();
     return;
   }
-  try {
-    // IMMEDIATE: takes the write lock up front (waiting for the app's connection if need be).
-    parentPort?.postMessage({ id: message.id, writes: write.immediate(message.chunk) });
-  } catch (err) {
-    parentPort?.postMessage({ id: message.id, error: String(err) });
+  const { id, part, commit } = message;
+  if (part) {
+    const into = open.get(id) ?? { keyIds: [], lastUsedAt: [], lastUsedIp: [], counts: [] };
+    const offset = into.keyIds.length;
+    for (let k = 0; k < part.keyIds.length; k++) {
+      into.keyIds.push(part.keyIds[k]);
+      into.lastUsedAt.push(part.lastUsedAt[k]);
+      into.lastUsedIp.push(part.lastUsedIp[k]);
+    }
+    for (let i = 0; i < part.counts.length; i += 3)
+      into.counts.push(part.counts[i] + offset, part.counts[i + 1], part.counts[i + 2]);
+    open.set(id, into);
+  }
+  if (commit) {
+    const chunk = open.get(id) ?? { keyIds: [], lastUsedAt: [], lastUsedIp: [], counts: [] };
+    open.delete(id);
+    const { writes, stored, error } = writeFlush(chunk);
+    parentPort?.postMessage({ id, writes, stored, ...(error === null ? {} : { error }) }, [stored.buffer]);
   }
 });

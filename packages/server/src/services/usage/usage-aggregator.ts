@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Db } from "../../store/db.js";
-import { type UsageChunk, type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
+import { type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
 
 /**
  * One key's usage gathered since the last flush. Nearly always all of it falls in one hour,
@@ -72,9 +72,9 @@ export class UsageAggregator {
   constructor(
     db: Db,
     private readonly logger: Logger,
-    private readonly opts: { flushIntervalMs?: number } = {},
+    private readonly opts: { flushIntervalMs?: number; transactionRows?: number } = {},
   ) {
-    this.writer = createUsageWriter(db);
+    this.writer = createUsageWriter(db, { transactionRows: opts.transactionRows });
   }
 
   /** Whether flush statements go through the query builder (the benchmark counts those apart). */
@@ -183,52 +183,53 @@ export class UsageAggregator {
   }
 
   /**
-   * Writes `batch` chunk by chunk, removing each chunk once written (a failure keeps the rest).
-   * A chunk is big (one transaction in the writer), but requests are let in every
-   * {@link SLICE} keys while it is built and put away: a whole chunk at once held the event
-   * loop for several milliseconds.
+   * Hands `batch` to the writer part by part, and once it is written takes the keys out of
+   * `batch` (a failure leaves the unwritten ones in it, for {@link restore}). Requests are let
+   * in every {@link SLICE} keys while the parts are built and the keys put away: a whole
+   * flush at once held the event loop for several milliseconds.
    */
   private async write(batch: Map<string, Pending>, all: boolean): Promise<void> {
-    let part = { keys: [] as string[], due: [] as boolean[], chunk: newChunk() };
-    // A Map may be iterated while entries already visited are deleted (settle does).
+    const flush = this.writer.begin();
+    /** Every key of the batch, whether its last use is written now, and its entry in the parts (-1: none). */
+    const keys: string[] = [];
+    const due: boolean[] = [];
+    const entry: number[] = [];
+    let entries = 0;
+    let part = newChunk();
+    // A Map may be iterated while entries already visited are deleted (nothing else here does).
     for (const [keyId, p] of batch) {
       // Counts are exact; last use is written at most once a minute per key (kept pending
       // until then), so a busy key does not cost a row update every flush.
       const prev = this.lastWritten.get(keyId);
-      const due = all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs;
-      part.keys.push(keyId);
-      part.due.push(due);
-      if (due || p.count > 0 || p.others) {
-        const { chunk } = part;
-        const k = chunk.keyIds.push(keyId) - 1;
-        chunk.lastUsedAt.push(due ? p.lastUsedAt : -1);
-        chunk.lastUsedIp.push(p.lastUsedIp);
-        for (const [hour, count] of hoursOf(p)) chunk.counts.push(k, hour, count);
-      }
-      if (part.keys.length === this.writer.chunkSize) {
-        await this.writeAndSettle(batch, part);
-        part = { keys: [], due: [], chunk: newChunk() };
-      } else if (part.keys.length % SLICE === 0) await yieldToRequests();
+      const isDue = all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs;
+      keys.push(keyId);
+      due.push(isDue);
+      if (isDue || p.count > 0 || p.others) {
+        entry.push(entries++);
+        const k = part.keyIds.push(keyId) - 1;
+        part.lastUsedAt.push(isDue ? p.lastUsedAt : -1);
+        part.lastUsedIp.push(p.lastUsedIp);
+        for (const [hour, count] of hoursOf(p)) part.counts.push(k, hour, count);
+        if (part.keyIds.length === this.writer.partSize) {
+          flush.add(part);
+          part = newChunk();
+        }
+      } else entry.push(-1);
+      if (keys.length % SLICE === 0) await yieldToRequests();
     }
-    if (part.keys.length > 0) await this.writeAndSettle(batch, part);
-    this.stats.flushes++;
-  }
-
-  /** Writes one chunk, then takes its keys out of `batch` (last uses held back stay pending). */
-  private async writeAndSettle(
-    batch: Map<string, Pending>,
-    { keys, due, chunk }: { keys: string[]; due: boolean[]; chunk: UsageChunk },
-  ): Promise<void> {
-    if (chunk.keyIds.length > 0) await this.writer.write(chunk, this.stats);
+    if (part.keyIds.length > 0) flush.add(part);
+    const failed = entries > 0 ? await flush.commit(this.stats) : null;
     if (this.lastWritten.size >= 500_000) this.lastWritten.clear();
     for (let n = 0; n < keys.length; n++) {
+      if (failed && entry[n] >= 0 && failed.stored[entry[n]] !== 1) continue;
       const p = batch.get(keys[n]) as Pending;
       if (due[n]) this.lastWritten.set(keys[n], p.lastUsedAt);
       else this.keepLastUse(keys[n], p);
       batch.delete(keys[n]);
       if (n % SLICE === SLICE - 1) await yieldToRequests();
     }
-    await yieldToRequests();
+    if (failed) throw failed.error;
+    this.stats.flushes++;
   }
 
   /** Stops the periodic flush (tests use it to look at unflushed state). */

@@ -27,15 +27,31 @@ export interface WriterStats {
 }
 
 /**
+ * What a flush left unwritten after a failure: `stored[i]` is 1 when entry `i` (counted over
+ * the parts in the order they were added) is stored, 0 when it must be kept for the next flush.
+ */
+export interface FailedFlush {
+  error: Error;
+  stored: Uint8Array;
+}
+
+/** One flush being handed to a writer: parts are added in turn, then committed. */
+export interface FlushWrite {
+  add(part: UsageChunk): void;
+  /** Writes every part added; null when all of it is stored. */
+  commit(stats: WriterStats): Promise<FailedFlush | null>;
+}
+
+/**
  * Writes usage rows. Keys deleted since their use are skipped (their usage rows went with
  * them); a stored last use is only ever moved forward.
  */
 export interface UsageWriter {
-  /** Rows written per call: the caller yields to requests between calls. */
-  readonly chunkSize: number;
+  /** Keys per part: the caller yields to requests between parts. */
+  readonly partSize: number;
   /** Whether its statements go through the query builder (and so through Kysely plugins). */
   readonly viaQueryBuilder: boolean;
-  write(chunk: UsageChunk, stats: WriterStats): Promise<void>;
+  begin(): FlushWrite;
   close(): Promise<void>;
 }
 
@@ -44,19 +60,42 @@ export interface UsageWriter {
  * runs statements synchronously, and on the event loop tens of thousands of keys per flush
  * held up requests for seconds (bench/RESULTS.md). PostgreSQL (and an in-memory SQLite
  * database, which no other connection can open) go through the query builder.
+ * `transactionRows` sets the keys per transaction (tests make it small).
  */
-export function createUsageWriter(db: Db): UsageWriter {
-  if (db.sqlite && !db.sqlite.memory) return new SqliteWorkerUsageWriter(db.sqlite.name);
-  return new QueryBuilderUsageWriter(db);
+export function createUsageWriter(db: Db, opts: { transactionRows?: number } = {}): UsageWriter {
+  if (db.sqlite && !db.sqlite.memory) return new SqliteWorkerUsageWriter(db.sqlite.name, opts.transactionRows);
+  return new QueryBuilderUsageWriter(db, opts.transactionRows ?? 200);
 }
 
-/** A chunk is three statements in one transaction; the last-use update joins a VALUES list by primary key. */
+/** Each part is one transaction of three statements; the last-use update joins a VALUES list by primary key. */
 class QueryBuilderUsageWriter implements UsageWriter {
-  readonly chunkSize = 200;
   readonly viaQueryBuilder = true;
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    readonly partSize: number,
+  ) {}
 
-  async write(chunk: UsageChunk, stats: WriterStats): Promise<void> {
+  begin(): FlushWrite {
+    const parts: UsageChunk[] = [];
+    return {
+      add: (part) => parts.push(part),
+      commit: async (stats) => {
+        let done = 0;
+        for (const part of parts) {
+          try {
+            await this.writePart(part, stats);
+          } catch (err) {
+            const stored = new Uint8Array(parts.reduce((n, p) => n + p.keyIds.length, 0)).fill(1, 0, done);
+            return { error: err as Error, stored };
+          }
+          done += part.keyIds.length;
+        }
+        return null;
+      },
+    };
+  }
+
+  private async writePart(chunk: UsageChunk, stats: WriterStats): Promise<void> {
     await this.db.kysely.transaction().execute(async (trx) => {
       stats.reads++;
       const found = await trx.selectFrom("api_keys").select("id").where("id", "in", chunk.keyIds).execute();
@@ -95,46 +134,51 @@ class QueryBuilderUsageWriter implements UsageWriter {
 }
 
 interface Waiting {
-  resolve: (writes: number) => void;
-  reject: (err: Error) => void;
+  resolve: (outcome: FailedFlush | null) => void;
+  stats: WriterStats;
 }
 
 /**
- * Hands chunks to sqlite-usage-worker.mjs, which writes each with prepared statements in one
- * transaction. The size trades disk writes against lock time: keys are used in random order,
- * so every key costs about one page written per transaction it is in (bigger transactions
- * share pages), while a write from the app's own connection waits for the lock. Measured on
- * 22,000 random keys of 50,000 (bench/RESULTS.md): 250 keys per transaction cost 0.76 s of
- * CPU per flush, 2,000 cost 0.58 s and hold the lock ~40 ms, 5,000 cost 0.47 s but hold it
- * ~130 ms. The event loop only builds and copies flat arrays (about 1 ms per chunk).
+ * Hands a flush to sqlite-usage-worker.mjs part by part; on commit the worker writes all of it
+ * with prepared statements, in transactions of neighbouring rows (see the worker). Transaction
+ * size trades disk writes against lock time: a write from the app's own connection waits for
+ * the lock. The event loop only builds and copies flat arrays (well under 1 ms per part).
+ * Measured on 33,000 random keys of 100,000, last uses and counts (bench/RESULTS.md): in
+ * random order 2,000 keys per transaction cost 33 µs of CPU per key; in table order 14 µs.
  */
 class SqliteWorkerUsageWriter implements UsageWriter {
-  readonly chunkSize = 2000;
+  readonly partSize = 1000;
   readonly viaQueryBuilder = false;
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly waiting = new Map<number, Waiting>();
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly transactionRows?: number,
+  ) {}
 
   /** The worker, started on first use and again after a crash. */
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = startSqliteThread(new URL("./sqlite-usage-worker.mjs", import.meta.url), this.file);
-    worker.on("message", (m: { id: number; writes?: number; error?: string }) => {
+    const worker = startSqliteThread(new URL("./sqlite-usage-worker.mjs", import.meta.url), this.file, {
+      transactionRows: this.transactionRows,
+    });
+    worker.on("message", (m: { id: number; writes: number; stored: Uint8Array; error?: string }) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
       if (this.waiting.size === 0) worker.unref();
-      if (m.error !== undefined) w.reject(new Error(m.error));
-      else w.resolve(m.writes ?? 0);
+      w.stats.writes += m.writes;
+      w.resolve(m.error === undefined ? null : { error: new Error(m.error), stored: m.stored });
     });
-    // A failed thread fails the writes waiting on it; the next write starts a new one.
+    // A failed thread fails the flushes waiting on it (nothing of theirs is known to be
+    // stored); the next flush starts a new one.
     const fail = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = null;
-      const err = new Error(`usage writer thread ${why}`);
-      for (const w of this.waiting.values()) w.reject(err);
+      const error = new Error(`usage writer thread ${why}`);
+      for (const w of this.waiting.values()) w.resolve({ error, stored: new Uint8Array(0) });
       this.waiting.clear();
     };
     worker.on("error", (err: unknown) => fail(`failed: ${(err as Error)?.message ?? String(err)}`));
@@ -143,16 +187,28 @@ class SqliteWorkerUsageWriter implements UsageWriter {
     return worker;
   }
 
-  async write(chunk: UsageChunk, stats: WriterStats): Promise<void> {
-    const worker = this.started();
+  begin(): FlushWrite {
     const id = this.nextId++;
-    // Referenced while a write is in flight: shutdown waits for the last flush.
-    worker.ref();
-    const writes = await new Promise<number>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, chunk });
-    });
-    stats.writes += writes;
+    let worker: Worker | null = null;
+    return {
+      add: (part) => {
+        worker ??= this.started();
+        worker.postMessage({ id, part });
+      },
+      commit: (stats) => {
+        // A worker that died while parts were handed over has lost them: nothing is stored.
+        if (worker && worker !== this.worker) {
+          return Promise.resolve({ error: new Error("usage writer thread exited"), stored: new Uint8Array(0) });
+        }
+        const w = worker ?? this.started();
+        // Referenced while a write is in flight: shutdown waits for the last flush.
+        w.ref();
+        return new Promise((resolve) => {
+          this.waiting.set(id, { resolve, stats });
+          w.postMessage({ id, commit: true });
+        });
+      },
+    };
   }
 
   async close(): Promise<void> {
