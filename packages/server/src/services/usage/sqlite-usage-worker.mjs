@@ -26,6 +26,33 @@ const add = db.prepare(
 );
 
 const iso = (ms) => new Date(ms).toISOString();
+/** Nearly every count of a flush is for the same hour or two: their text is made once. */
+const hourIso = (() => {
+  let last = Number.NaN;
+  let text = "";
+  return (ms) => {
+    if (ms !== last) {
+      last = ms;
+      text = iso(ms);
+    }
+    return text;
+  };
+})();
+
+/**
+ * The rowid of every entry whose last use is written, as {rowid, k} (keys deleted since are
+ * left out). One read transaction for them all: a lookup on its own pays for taking and
+ * releasing the shared lock each time.
+ */
+const lookUpRows = db.transaction((chunk) => {
+  const rows = [];
+  for (let k = 0; k < chunk.keyIds.length; k++) {
+    if (chunk.lastUsedAt[k] < 0) continue;
+    const rowid = rowidOf.get(chunk.keyIds[k]);
+    if (rowid !== undefined) rows.push({ rowid, k });
+  }
+  return rows;
+});
 
 /** Runs `fn` on `items` in IMMEDIATE transactions of TRANSACTION_ROWS (each all or nothing); `done(i)` after each commit. */
 function inTransactions(items, fn, done = () => {}) {
@@ -59,16 +86,11 @@ function writeFlush(chunk) {
   const stored = new Uint8Array(n);
   const result = { writes: 0, stored, error: null };
   try {
-    const touches = [];
-    for (let k = 0; k < n; k++) {
-      if (chunk.lastUsedAt[k] < 0) continue;
-      const rowid = rowidOf.get(chunk.keyIds[k]);
-      if (rowid !== undefined) touches.push({ rowid, k });
-    }
+    const touches = lookUpRows(chunk);
     touches.sort((a, b) => a.rowid - b.rowid);
-    const at = (k) => iso(chunk.lastUsedAt[k]);
     result.writes += inTransactions(touches, ({ rowid, k }) => {
-      touch.run(at(k), chunk.lastUsedIp[k], rowid, chunk.keyIds[k], at(k));
+      const at = iso(chunk.lastUsedAt[k]);
+      touch.run(at, chunk.lastUsedIp[k], rowid, chunk.keyIds[k], at);
       return 1;
     });
 
@@ -84,7 +106,7 @@ function writeFlush(chunk) {
       (k) => {
         const keyId = chunk.keyIds[k];
         const c = counts[k];
-        for (let j = 0; j < c.length; j += 2) add.run(keyId, iso(c[j]), c[j + 1], keyId);
+        for (let j = 0; j < c.length; j += 2) add.run(keyId, hourIso(c[j]), c[j + 1], keyId);
         return c.length / 2;
       },
       (from, to) => {
