@@ -8,8 +8,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHmac, randomInt } from "node:crypto";
-import http from "node:http";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -145,87 +144,31 @@ async function load(o: LoadOpts) {
 }
 
 /**
- * Open-loop latency probe: requests leave at a steady pace (every millisecond, rate/1000 of
- * them) over keep-alive sockets, whatever the answers do. autocannon's `overallRate` sends each
- * second's quota in a burst at the start of the second, which measures burst draining, not
- * latency at a given load.
+ * Latency at a given load, from bench/probe.ts in a process of its own (see there): `keysFile`
+ * holds the keys to draw from (none: hello-world's body).
  */
-async function paced(o: {
-  url: string;
-  path: string;
-  token?: string;
-  nextKey?: () => string;
-  rate: number;
-  seconds?: number;
-}) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const { hostname, port } = new URL(o.url);
-  const latencies: number[] = [];
-  let errors = 0;
-  let inFlight = 0;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const body = JSON.stringify({ key: o.nextKey ? o.nextKey() : "x" });
-      const t0 = performance.now();
-      inFlight++;
-      const req = http.request(
-        {
-          agent,
-          hostname,
-          port,
-          path: o.path,
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(body),
-            ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () => {
-            inFlight--;
-            if (res.statusCode !== 200) errors++;
-            if (t0 >= counted) latencies.push(performance.now() - t0);
-            resolve();
-          });
-        },
-      );
-      req.on("error", () => {
-        inFlight--;
-        errors++;
-        resolve();
-      });
-      req.end(body);
-    });
-  const pending: Promise<void>[] = [];
-  const seconds = o.seconds ?? SECONDS;
-  const start = performance.now();
-  // The first WARMUP_MS open the sockets and warm the JIT of both ends: not counted.
-  const counted = start + WARMUP_MS;
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const elapsed = performance.now() - start;
-      if (elapsed >= WARMUP_MS + seconds * 1000) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      // Catch up to the schedule (timers drift); never more than 1,000 in flight.
-      const due = Math.floor((elapsed / 1000) * o.rate);
-      while (sent < due && inFlight < 1000) {
-        pending.push(one());
-        sent++;
-      }
-    }, 1);
+async function paced(o: { url: string; path: string; token?: string; keysFile?: string; rate: number }) {
+  const args = JSON.stringify({ ...o, seconds: SECONDS, warmupMs: WARMUP_MS });
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/probe.ts", args], {
+    cwd: serverDir,
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  await Promise.all(pending);
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) =>
-    Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 100) / 100;
-  return { rps: latencies.length / seconds, total: latencies.length, p50: q(0.5), p99: q(0.99), errors };
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`bench/probe.ts exited ${code}`);
+  return JSON.parse(out) as {
+    rps: number;
+    total: number;
+    p50: number;
+    p99: number;
+    errors: number;
+    /** The probe's own event-loop delay (ms): its own share of the tail. */
+    loopP99: number;
+    loopMax: number;
+  };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
@@ -239,10 +182,14 @@ function cpuSeconds(pid: number | undefined): number | null {
   }
 }
 
-/** Runs `load` and adds the server's CPU time per request and its CPU use (share of one core). */
-async function measured(pid: number | undefined, o: LoadOpts) {
+/**
+ * Runs `load` and adds the server's CPU time per request and its CPU use (share of one core).
+ * `then` runs after the load and inside the CPU count (Keyward writes the run's usage there).
+ */
+async function measured(pid: number | undefined, o: LoadOpts, then?: () => Promise<unknown>) {
   const before = cpuSeconds(pid);
   const res = await load(o);
+  await then?.();
   const after = cpuSeconds(pid);
   const cpu = before === null || after === null ? null : after - before;
   return {
@@ -369,8 +316,15 @@ async function main() {
     log(`warm runs (random key per request, of ${fmt(warmSet.length)} cached keys), in turns with hello-world…`);
     const before = await stats(kw.url);
     for (let r = 0; r < ROUNDS; r++) {
-      warms.push(await measured(kw.child.pid, { url: kw.url, path: "/v1/verify", token: verifier, nextKey: random }));
-      await flushKeyward();
+      // The CPU count includes writing the run's usage (the periodic flushes during the run,
+      // then the rest): verify's whole cost. Flushed before hello-world's run in any case.
+      warms.push(
+        await measured(
+          kw.child.pid,
+          { url: kw.url, path: "/v1/verify", token: verifier, nextKey: random },
+          flushKeyward,
+        ),
+      );
       hellos.push(await measured(hello.child.pid, { url: hello.url, path: "/" }));
     }
     const after = await stats(kw.url);
@@ -386,9 +340,11 @@ async function main() {
     };
     const rate = Math.floor(median(warms.map((w) => w.rps)) / 2);
     log(`latency runs at half the peak (${fmt(rate)} req/s, paced open loop), in turns with hello-world…`);
+    const keysFile = path.join(dir, "warm-keys.json");
+    writeFileSync(keysFile, JSON.stringify(warmSet));
     for (let r = 0; r < ROUNDS; r++) {
       await fetch(`${kw.url}/bench/loop-delay`, { method: "POST" });
-      halves.push(await paced({ url: kw.url, path: "/v1/verify", token: verifier, nextKey: random, rate }));
+      halves.push(await paced({ url: kw.url, path: "/v1/verify", token: verifier, keysFile, rate }));
       loopDelays.push(await (await fetch(`${kw.url}/bench/loop-delay`, { method: "DELETE" })).json());
       await flushKeyward();
       // The same absolute rate as verify's: how much of the tail is the machine's.
@@ -452,7 +408,7 @@ async function main() {
     r.cpuUsPerRequest === null
       ? "n/a"
       : `${r.cpuUsPerRequest.toFixed(0)} µs per request, server busy ${((r.cpuShare ?? 0) * 100).toFixed(0)}% of a core`;
-  log(`  server CPU, verify:                  ${cpu(warm)}`);
+  log(`  server CPU, verify:                  ${cpu(warm)}   (writing its usage included)`);
   log(`  server CPU, hello-world:             ${cpu(helloRes)}`);
   if (warm.cpuUsPerRequest !== null && helloRes.cpuUsPerRequest !== null)
     log(
@@ -469,6 +425,9 @@ async function main() {
   log(`  p99 of each run: ${halves.map((h) => h.p99).join(", ")} ms`);
   log(
     `  Keyward's own event-loop delay in each run (p99 / max): ${loopDelays.map((d) => `${d.p99} / ${d.max}`).join(", ")} ms   (a stall inside the server; the rest of the tail is outside it)`,
+  );
+  log(
+    `  the probe's own event-loop delay in each run (p99 / max): ${halves.map((h) => `${h.loopP99} / ${h.loopMax}`).join(", ")} ms   (a stall in the load generator, a separate process)`,
   );
   log(
     `  hello-world at the same rate, in turns: p50 ${p50(helloHalves)} ms, p99 ${p99(helloHalves)} ms (each: ${helloHalves.map((h) => h.p99).join(", ")} ms)   (the machine's own tail)`,
