@@ -190,19 +190,20 @@ export class UsageAggregator {
    */
   private async write(batch: Map<string, Pending>, all: boolean): Promise<void> {
     const flush = this.writer.begin();
-    /** Every key of the batch, whether its last use is written now, and its entry in the parts (-1: none). */
+    /** Every key of the batch, its tally, whether its last use is written now, and its entry in the parts (-1: none). */
     const keys: string[] = [];
+    const tallies: Pending[] = [];
     const due: boolean[] = [];
     const entry: number[] = [];
     let entries = 0;
     let part = newChunk();
-    // A Map may be iterated while entries already visited are deleted (nothing else here does).
     for (const [keyId, p] of batch) {
       // Counts are exact; last use is written at most once a minute per key (kept pending
       // until then), so a busy key does not cost a row update every flush.
       const prev = this.lastWritten.get(keyId);
       const isDue = all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs;
       keys.push(keyId);
+      tallies.push(p);
       due.push(isDue);
       if (isDue || p.count > 0 || p.others) {
         entry.push(entries++);
@@ -222,13 +223,14 @@ export class UsageAggregator {
     if (this.lastWritten.size >= 500_000) this.lastWritten.clear();
     for (let n = 0; n < keys.length; n++) {
       if (failed && entry[n] >= 0 && failed.stored[entry[n]] !== 1) continue;
-      const p = batch.get(keys[n]) as Pending;
-      if (due[n]) this.lastWritten.set(keys[n], p.lastUsedAt);
-      else this.keepLastUse(keys[n], p);
-      batch.delete(keys[n]);
+      if (due[n]) this.lastWritten.set(keys[n], tallies[n].lastUsedAt);
+      else this.keepLastUse(keys[n], tallies[n]);
+      // After a failure the batch keeps only what is not stored; else it goes whole, below.
+      if (failed) batch.delete(keys[n]);
       if (n % SLICE === SLICE - 1) await yieldToRequests();
     }
     if (failed) throw failed.error;
+    batch.clear();
     this.stats.flushes++;
   }
 
