@@ -1,7 +1,8 @@
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import pino from "pino";
 import { UsageAggregator } from "../../src/services/usage/usage-aggregator.js";
+import * as clustered from "../../src/store/migrations/0002-key-usage-clustered.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
@@ -127,6 +128,36 @@ describeEachDialect("usage flush", (dialect) => {
     expect(ids.map((id) => all.get(id))).toEqual(ids.map((_, i) => i + 2));
     expect(await lastUse()).toEqual({ last_used_at: new Date(now + 1).toISOString(), last_used_ip: "203.0.113.2" });
     await usage.close();
+  });
+
+  it("keeps every usage row through migration 0002 and back (key_usage clustered by key id on SQLite)", async () => {
+    const { usage } = h.kw.services.verify;
+    const hour = Math.floor(Date.now() / HOUR) * HOUR;
+    for (let i = 0; i < 3; i++) usage.record(keyId, null, hour - 1);
+    usage.record(keyId, null, hour);
+    await usage.flush();
+    const before = await stored();
+    expect(before.map((r) => r.count)).toEqual([3, 1]);
+    const db = h.kw.db.kysely as unknown as Kysely<unknown>;
+    const clusteredTable = async () =>
+      dialect === "sqlite"
+        ? /without rowid/i.test(
+            (h.kw.db.sqlite
+              ?.prepare("select sql from sqlite_master where name = 'key_usage'")
+              .pluck()
+              .get() as string) ?? "",
+          )
+        : null;
+    expect(await clusteredTable()).toBe(dialect === "sqlite" ? true : null);
+    await clustered.down(db);
+    expect(await clusteredTable()).toBe(dialect === "sqlite" ? false : null);
+    expect(await stored()).toEqual(before);
+    await clustered.up(db);
+    expect(await clusteredTable()).toBe(dialect === "sqlite" ? true : null);
+    expect(await stored()).toEqual(before);
+    usage.record(keyId, null, hour + 1);
+    await usage.flush();
+    expect((await stored()).map((r) => r.count)).toEqual([3, 2]);
   });
 
   it("lets the API write while a large flush is being written", async () => {
