@@ -160,6 +160,45 @@ describeEachDialect("usage flush", (dialect) => {
     expect((await stored()).map((r) => r.count)).toEqual([3, 2]);
   });
 
+  it("rewrites a busy key's last use at most once a minute, holding the newer one until then", async () => {
+    const { usage } = h.kw.services.verify;
+    const at = Math.floor(Date.now() / HOUR) * HOUR + 1000;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    usage.record(keyId, "203.0.113.1", at);
+    await usage.flush();
+    usage.record(keyId, "203.0.113.2", at + 1000);
+    await usage.flush(); // the count is written; the last use waits (written a second ago)
+    expect(await lastUse()).toEqual({ last_used_at: iso(at), last_used_ip: "203.0.113.1" });
+    expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: iso(at + 1000), lastUsedIp: "203.0.113.2", buckets: [] });
+    expect((await stored()).map((r) => r.count)).toEqual([2]);
+    await usage.flush(); // still held back, not lost
+    expect(usage.unflushed(keyId).lastUsedIp).toBe("203.0.113.2");
+    usage.record(keyId, "203.0.113.3", at + 61_000);
+    await usage.flush(); // a minute after the last write: written
+    expect(await lastUse()).toEqual({ last_used_at: iso(at + 61_000), last_used_ip: "203.0.113.3" });
+    usage.record(keyId, "203.0.113.4", at + 62_000);
+    await usage.flush(true); // everything, as on shutdown
+    expect(await lastUse()).toEqual({ last_used_at: iso(at + 62_000), last_used_ip: "203.0.113.4" });
+    expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: null, lastUsedIp: null, buckets: [] });
+    expect((await stored()).map((r) => r.count)).toEqual([4]);
+  });
+
+  it("lets go of idle tallies past its bound; a key used again through a let-go tally counts once", async () => {
+    const usage = new UsageAggregator(h.kw.db, pino({ level: "silent" }), { maxTallies: 1 });
+    const other = (await mkKey(h, org.token, org.orgId, { name: "other" })).id;
+    const now = Date.now();
+    const kept = usage.record(keyId, null, now); // as the verify cache keeps it
+    usage.record(other, null, now);
+    await usage.flush(true); // both written, then both idle: two tallies, bound one
+    expect(kept.dropped).toBe(true);
+    usage.record(keyId, "203.0.113.5", now + 1, kept); // looked up again: a new tally
+    expect(usage.unflushed(keyId)).toMatchObject({ lastUsedIp: "203.0.113.5", buckets: [{ count: 1 }] });
+    await usage.flush(true);
+    expect((await stored()).map((r) => r.count)).toEqual([2]);
+    expect(await lastUse()).toMatchObject({ last_used_ip: "203.0.113.5" });
+    await usage.close();
+  });
+
   it("lets the API write while a large flush is being written", async () => {
     const { usage } = h.kw.services.verify;
     const now = Date.now();

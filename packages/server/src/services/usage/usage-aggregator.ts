@@ -1,16 +1,23 @@
 import type { Logger } from "pino";
 import type { Db } from "../../store/db.js";
-import { type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
+import { type FailedFlush, type UsageChunk, type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
 
 /**
- * One key's usage gathered since the last flush. Nearly always all of it falls in one hour,
- * so that hour's count is kept inline: a first use costs one small object, later uses none.
+ * One key's usage not yet stored. A tally lives as long as its key is in use: a flush takes
+ * its counts and leaves it in place, so a key used again needs no new object and no lookup.
+ * Nearly always a flush's counts fall in one hour, so that hour's count is kept inline.
  */
-interface Pending {
-  /** The pending map this tally is in (a flush swaps the map: older tallies are no longer current). */
-  batch: Map<string, Pending>;
+interface Tally {
+  keyId: string;
+  /** The flush round whose list of dirty tallies holds this one (see UsageAggregator.round). */
+  round: number;
+  /** Out of the aggregator's map (see UsageAggregator.trim): a holder must look the key up again. */
+  dropped: boolean;
+  /** The latest use seen (epoch ms; 0: none) and its client IP. */
   lastUsedAt: number;
   lastUsedIp: string | null;
+  /** The last use known to be stored (epoch ms; -Infinity: none yet). */
+  writtenAt: number;
   /** Start (epoch ms) of the hour `count` is for. */
   hour: number;
   count: number;
@@ -21,9 +28,9 @@ interface Pending {
 /**
  * A key's tally as {@link UsageAggregator.record} returned it. A caller that keeps it (the
  * verify cache keeps it on the key's entry) passes it back on the key's next use, which then
- * skips the lookup in the map of every key used since the last flush.
+ * skips the lookup in the map of every key in use.
  */
-export type UsageTally = Readonly<Pending>;
+export type UsageTally = Readonly<Tally>;
 
 export interface UsageBucket {
   /** Start of the UTC hour, ISO. */
@@ -37,7 +44,7 @@ const SLICE = 250;
 const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
 const hourOf = (ms: number) => ms - (ms % HOUR);
 
-function addCount(p: Pending, hour: number, n: number) {
+function addCount(p: Tally, hour: number, n: number) {
   if (p.count === 0 || p.hour === hour) {
     p.hour = hour;
     p.count += n;
@@ -47,7 +54,7 @@ function addCount(p: Pending, hour: number, n: number) {
   p.others.set(hour, (p.others.get(hour) ?? 0) + n);
 }
 
-function hoursOf(p: Pending): [hour: number, count: number][] {
+function hoursOf(p: Tally): [hour: number, count: number][] {
   const out: [number, number][] = p.count > 0 ? [[p.hour, p.count]] : [];
   if (p.others) out.push(...p.others);
   return out;
@@ -56,25 +63,33 @@ function hoursOf(p: Pending): [hour: number, count: number][] {
 /**
  * Key usage (last use, hourly request counts) gathered in memory on the verification path,
  * which never writes, and flushed to the database in batches: on a timer, and on shutdown.
- * `stats` counts the flush's database statements, so the benchmark can show verify itself
- * does none.
+ * Each round of flushing takes the tallies used since the last one (a list, not a map:
+ * nothing is looked up to flush). `stats` counts the flush's database statements, so the
+ * benchmark can show verify itself does none.
  */
 export class UsageAggregator {
-  private pending = new Map<string, Pending>();
+  /** Every key's tally, while it is in use (bounded by {@link trim}). */
+  private tallies = new Map<string, Tally>();
+  /** Tallies with something to store, gathered in the current round; a flush takes the list. */
+  private dirty: Tally[] = [];
+  /** Starts a new list at each flush; a tally whose `round` differs is not in the current list. */
+  private round = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private readonly writer: UsageWriter;
   readonly stats = { flushes: 0, reads: 0, writes: 0, recorded: 0 };
-  /** When each key's last use was last written: a busy key's row is rewritten at most once a minute. */
-  private lastWritten = new Map<string, number>();
+  /** A busy key's last use is rewritten at most this often (its counts every flush). */
   private readonly lastUsedEveryMs = 60_000;
+  /** Tallies kept before the idle ones are let go. */
+  private readonly maxTallies: number;
 
   constructor(
     db: Db,
     private readonly logger: Logger,
-    private readonly opts: { flushIntervalMs?: number; transactionRows?: number } = {},
+    private readonly opts: { flushIntervalMs?: number; transactionRows?: number; maxTallies?: number } = {},
   ) {
     this.writer = createUsageWriter(db, { transactionRows: opts.transactionRows });
+    this.maxTallies = opts.maxTallies ?? 500_000;
   }
 
   /** Whether flush statements go through the query builder (the benchmark counts those apart). */
@@ -93,35 +108,50 @@ export class UsageAggregator {
 
   /**
    * One use of a key. Synchronous and in memory only. `last` is what the previous call for
-   * the same key returned, if the caller kept it: while it is still the current tally (no
-   * flush since), no lookup is needed.
+   * the same key returned, if the caller kept it: then no lookup is needed.
    */
   record(keyId: string, ip: string | null, nowMs: number, last?: UsageTally | null): UsageTally {
     this.stats.recorded++;
+    let t = last && !last.dropped ? (last as Tally) : this.tallies.get(keyId);
+    if (!t) {
+      t = {
+        keyId,
+        round: -1,
+        dropped: false,
+        lastUsedAt: 0,
+        lastUsedIp: null,
+        writtenAt: Number.NEGATIVE_INFINITY,
+        hour: 0,
+        count: 0,
+        others: null,
+      };
+      this.tallies.set(keyId, t);
+    }
+    this.markDirty(t);
+    if (nowMs >= t.lastUsedAt) {
+      t.lastUsedAt = nowMs;
+      t.lastUsedIp = ip;
+    }
     const hour = hourOf(nowMs);
-    const p = last?.batch === this.pending ? (last as Pending) : this.pending.get(keyId);
-    if (!p) {
-      const fresh: Pending = { batch: this.pending, lastUsedAt: nowMs, lastUsedIp: ip, hour, count: 1, others: null };
-      this.pending.set(keyId, fresh);
-      return fresh;
-    }
-    if (nowMs >= p.lastUsedAt) {
-      p.lastUsedAt = nowMs;
-      p.lastUsedIp = ip;
-    }
-    if (p.hour === hour) p.count++;
-    else addCount(p, hour, 1);
-    return p;
+    if (t.hour === hour) t.count++;
+    else addCount(t, hour, 1);
+    return t;
   }
 
-  /** Not yet flushed usage of one key (merged into usage reads on this node). */
+  private markDirty(t: Tally) {
+    if (t.round === this.round) return;
+    t.round = this.round;
+    this.dirty.push(t);
+  }
+
+  /** Not yet stored usage of one key (merged into usage reads on this node). */
   unflushed(keyId: string): { lastUsedAt: string | null; lastUsedIp: string | null; buckets: UsageBucket[] } {
-    const p = this.pending.get(keyId);
-    if (!p) return { lastUsedAt: null, lastUsedIp: null, buckets: [] };
+    const t = this.tallies.get(keyId);
+    const unwritten = !!t && t.lastUsedAt > t.writtenAt;
     return {
-      lastUsedAt: new Date(p.lastUsedAt).toISOString(),
-      lastUsedIp: p.lastUsedIp,
-      buckets: hoursOf(p).map(([h, count]) => ({ hour: new Date(h).toISOString(), count })),
+      lastUsedAt: unwritten ? new Date(t.lastUsedAt).toISOString() : null,
+      lastUsedIp: unwritten ? t.lastUsedIp : null,
+      buckets: t ? hoursOf(t).map(([h, count]) => ({ hour: new Date(h).toISOString(), count })) : [],
     };
   }
 
@@ -130,108 +160,105 @@ export class UsageAggregator {
    * last uses held back by the once-a-minute rule (shutdown does).
    */
   flush(all = false): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.pending.size ? this.flush(all) : undefined));
-    if (this.pending.size === 0) return Promise.resolve();
-    const batch = this.pending;
-    this.pending = new Map();
+    if (this.flushing) return this.flushing.then(() => (this.dirty.length ? this.flush(all) : undefined));
+    if (this.dirty.length === 0) return Promise.resolve();
+    const batch = this.dirty;
+    this.dirty = [];
+    this.round++;
     this.flushing = this.write(batch, all)
-      .catch((err) => {
-        this.logger.error({ err }, "usage flush failed; counts kept for the next attempt");
-        this.restore(batch);
-      })
+      .catch((err) => this.logger.error({ err }, "usage flush failed; counts kept for the next attempt"))
       .finally(() => {
         this.flushing = null;
       });
     return this.flushing;
   }
 
-  /** Keeps a key's last use pending (without counts) for a later flush. */
-  private keepLastUse(keyId: string, old: Pending) {
-    const cur = this.pending.get(keyId);
-    if (!cur)
-      this.pending.set(keyId, {
-        batch: this.pending,
-        lastUsedAt: old.lastUsedAt,
-        lastUsedIp: old.lastUsedIp,
-        hour: old.hour,
-        count: 0,
-        others: null,
-      });
-    else if (old.lastUsedAt > cur.lastUsedAt) {
-      cur.lastUsedAt = old.lastUsedAt;
-      cur.lastUsedIp = old.lastUsedIp;
-    }
-  }
-
-  /** Puts what a failed flush did not write back, merged with anything recorded since. */
-  private restore(unwritten: Map<string, Pending>) {
-    for (const [keyId, old] of unwritten) {
-      const cur = this.pending.get(keyId);
-      if (!cur) {
-        old.batch = this.pending;
-        this.pending.set(keyId, old);
-        continue;
-      }
-      if (old.lastUsedAt > cur.lastUsedAt) {
-        cur.lastUsedAt = old.lastUsedAt;
-        cur.lastUsedIp = old.lastUsedIp;
-      }
-      for (const [h, n] of hoursOf(old)) addCount(cur, h, n);
-    }
-    // A tally kept on a cached key still points at this map: emptied, it holds nothing.
-    unwritten.clear();
-  }
-
   /**
-   * Hands `batch` to the writer part by part, and once it is written takes the keys out of
-   * `batch` (a failure leaves the unwritten ones in it, for {@link restore}). Requests are let
-   * in every {@link SLICE} keys while the parts are built and the keys put away: a whole
-   * flush at once held the event loop for several milliseconds.
+   * Hands the counts of `batch` to the writer part by part (taking them off the tallies, which
+   * go on counting) and, once written, notes the last uses stored. What a failure leaves
+   * unstored goes back onto the tallies for the next flush, and so does a last use held back
+   * by the once-a-minute rule. Requests are let in every {@link SLICE} keys: a whole flush at
+   * once held the event loop for several milliseconds.
    */
-  private async write(batch: Map<string, Pending>, all: boolean): Promise<void> {
-    const flush = this.writer.begin();
-    /** Every key of the batch, its tally, whether its last use is written now, and its entry in the parts (-1: none). */
-    const keys: string[] = [];
-    const tallies: Pending[] = [];
-    const due: boolean[] = [];
-    const entry: number[] = [];
-    let entries = 0;
-    let part = newChunk();
-    for (const [keyId, p] of batch) {
-      // Counts are exact; last use is written at most once a minute per key (kept pending
-      // until then), so a busy key does not cost a row update every flush.
-      const prev = this.lastWritten.get(keyId);
-      const isDue = all || prev === undefined || p.lastUsedAt - prev >= this.lastUsedEveryMs;
-      keys.push(keyId);
-      tallies.push(p);
-      due.push(isDue);
-      if (isDue || p.count > 0 || p.others) {
-        entry.push(entries++);
-        const k = part.keyIds.push(keyId) - 1;
-        part.lastUsedAt.push(isDue ? p.lastUsedAt : -1);
-        part.lastUsedIp.push(p.lastUsedIp);
-        for (const [hour, count] of hoursOf(p)) part.counts.push(k, hour, count);
-        if (part.keyIds.length === this.writer.partSize) {
-          flush.add(part);
-          part = newChunk();
+  private async write(batch: Tally[], all: boolean): Promise<void> {
+    /** Every part, the one being filled included: what a failure puts back is found there. */
+    const parts: UsageChunk[] = [];
+    /** Per entry handed over: its tally and the last use written with it (-1: none). */
+    const entries: Tally[] = [];
+    const writing: number[] = [];
+    let failed: FailedFlush | null;
+    try {
+      const flush = this.writer.begin();
+      let part = newChunk();
+      parts.push(part);
+      for (let n = 0; n < batch.length; n++) {
+        const t = batch[n];
+        const lastUse = t.lastUsedAt > t.writtenAt && (all || t.lastUsedAt - t.writtenAt >= this.lastUsedEveryMs);
+        if (lastUse || t.count > 0 || t.others) {
+          const k = part.keyIds.push(t.keyId) - 1;
+          part.lastUsedAt.push(lastUse ? t.lastUsedAt : -1);
+          part.lastUsedIp.push(t.lastUsedIp);
+          for (const [hour, count] of hoursOf(t)) part.counts.push(k, hour, count);
+          t.count = 0;
+          t.others = null;
+          entries.push(t);
+          writing.push(lastUse ? t.lastUsedAt : -1);
+          if (part.keyIds.length === this.writer.partSize) {
+            flush.add(part);
+            part = newChunk();
+            parts.push(part);
+          }
         }
-      } else entry.push(-1);
-      if (keys.length % SLICE === 0) await yieldToRequests();
+        if (n % SLICE === SLICE - 1) await yieldToRequests();
+      }
+      if (part.keyIds.length > 0) flush.add(part);
+      failed = entries.length > 0 ? await flush.commit(this.stats) : null;
+    } catch (err) {
+      failed = { error: err as Error, stored: new Uint8Array(0) };
     }
-    if (part.keyIds.length > 0) flush.add(part);
-    const failed = entries > 0 ? await flush.commit(this.stats) : null;
-    if (this.lastWritten.size >= 500_000) this.lastWritten.clear();
-    for (let n = 0; n < keys.length; n++) {
-      if (failed && entry[n] >= 0 && failed.stored[entry[n]] !== 1) continue;
-      if (due[n]) this.lastWritten.set(keys[n], tallies[n].lastUsedAt);
-      else this.keepLastUse(keys[n], tallies[n]);
-      // After a failure the batch keeps only what is not stored; else it goes whole, below.
-      if (failed) batch.delete(keys[n]);
+    const stored = (e: number) => !failed || failed.stored[e] === 1;
+    let e = 0;
+    for (const p of parts) {
+      for (let k = 0; k < p.keyIds.length; k++, e++) {
+        if (stored(e)) {
+          if (writing[e] > entries[e].writtenAt) entries[e].writtenAt = writing[e];
+        }
+        if (e % SLICE === SLICE - 1) await yieldToRequests();
+      }
+      if (failed) {
+        // Counts not stored go back onto their tallies (which may have counted more since).
+        const first = e - p.keyIds.length;
+        for (let i = 0; i < p.counts.length; i += 3) {
+          if (!stored(first + p.counts[i])) addCount(entries[first + p.counts[i]], p.counts[i + 1], p.counts[i + 2]);
+        }
+      }
+    }
+    // Whatever is left to store (a held-back last use, counts put back) waits for the next round.
+    for (let n = 0; n < batch.length; n++) {
+      const t = batch[n];
+      if (t.count > 0 || t.others || t.lastUsedAt > t.writtenAt) this.markDirty(t);
       if (n % SLICE === SLICE - 1) await yieldToRequests();
     }
     if (failed) throw failed.error;
-    batch.clear();
     this.stats.flushes++;
+    if (this.tallies.size > this.maxTallies) await this.trim();
+  }
+
+  /**
+   * Lets go of the tallies with nothing left to store (a key not used since its last flush):
+   * the map holds every key in use, so it is bounded. A let-go tally is marked dropped, so a
+   * cache entry still holding it looks the key up again; the key's next last use is written
+   * whatever the once-a-minute rule would say.
+   */
+  private async trim(): Promise<void> {
+    let n = 0;
+    for (const [keyId, t] of this.tallies) {
+      if (t.round !== this.round && t.count === 0 && !t.others && t.lastUsedAt <= t.writtenAt) {
+        t.dropped = true;
+        this.tallies.delete(keyId);
+      }
+      if (++n % (SLICE * 8) === 0) await yieldToRequests();
+    }
   }
 
   /** Stops the periodic flush (tests use it to look at unflushed state). */
