@@ -18,7 +18,7 @@ export interface CachedKey {
    * away with the entry when anything about the key changes.
    */
   memo: Map<string, SplitOutcome> | null;
-  /** The key's usage tally since the last flush, as last recorded through this entry (a lookup saved per use). */
+  /** The key's usage tally, as last recorded through this entry (a lookup saved per use). */
   usage: UsageTally | null;
 }
 
