@@ -27,7 +27,7 @@ const o: {
   warmupMs: number;
 } = JSON.parse(process.argv[2]);
 const keys: string[] | null = o.keysFile ? JSON.parse(readFileSync(o.keysFile, "utf8")) : null;
-const bodies = keys ? null : JSON.stringify({ key: "x" });
+const fixedBody = JSON.stringify({ key: "x" });
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const { hostname, port } = new URL(o.url);
@@ -40,7 +40,7 @@ const counted = start + o.warmupMs;
 
 const one = () =>
   new Promise<void>((resolve) => {
-    const body = keys ? JSON.stringify({ key: keys[randomInt(keys.length)] }) : (bodies as string);
+    const body = keys ? JSON.stringify({ key: keys[randomInt(keys.length)] }) : fixedBody;
     const t0 = performance.now();
     inFlight++;
     const req = http.request(

@@ -119,8 +119,9 @@ function writeFlush(chunk) {
   return result;
 }
 
-/** Flushes being handed over, by id: their parts so far, concatenated. */
+/** Flushes being handed over, by id: their parts so far, concatenated (a UsageChunk each). */
 const open = new Map();
+const emptyChunk = () => ({ keyIds: [], lastUsedAt: [], lastUsedIp: [], counts: [] });
 
 parentPort?.on("message", (message) => {
   if (message === "stop") {
@@ -130,7 +131,7 @@ parentPort?.on("message", (message) => {
   }
   const { id, part, commit } = message;
   if (part) {
-    const into = open.get(id) ?? { keyIds: [], lastUsedAt: [], lastUsedIp: [], counts: [] };
+    const into = open.get(id) ?? emptyChunk();
     const offset = into.keyIds.length;
     for (let k = 0; k < part.keyIds.length; k++) {
       into.keyIds.push(part.keyIds[k]);
@@ -142,7 +143,7 @@ parentPort?.on("message", (message) => {
     open.set(id, into);
   }
   if (commit) {
-    const chunk = open.get(id) ?? { keyIds: [], lastUsedAt: [], lastUsedIp: [], counts: [] };
+    const chunk = open.get(id) ?? emptyChunk();
     open.delete(id);
     const { writes, stored, error } = writeFlush(chunk);
     parentPort?.postMessage({ id, writes, stored, ...(error === null ? {} : { error }) }, [stored.buffer]);

@@ -183,9 +183,8 @@ export class UsageAggregator {
   private async write(batch: Tally[], all: boolean): Promise<void> {
     /** Every part, the one being filled included: what a failure puts back is found there. */
     const parts: UsageChunk[] = [];
-    /** Per entry handed over: its tally and the last use written with it (-1: none). */
+    /** Per entry handed over (in the order of the parts' keys): its tally. */
     const entries: Tally[] = [];
-    const writing: number[] = [];
     let failed: FailedFlush | null;
     try {
       const flush = this.writer.begin();
@@ -202,7 +201,6 @@ export class UsageAggregator {
           t.count = 0;
           t.others = null;
           entries.push(t);
-          writing.push(lastUse ? t.lastUsedAt : -1);
           if (part.keyIds.length === this.writer.partSize) {
             flush.add(part);
             part = newChunk();
@@ -220,9 +218,8 @@ export class UsageAggregator {
     let e = 0;
     for (const p of parts) {
       for (let k = 0; k < p.keyIds.length; k++, e++) {
-        if (stored(e)) {
-          if (writing[e] > entries[e].writtenAt) entries[e].writtenAt = writing[e];
-        }
+        // The part holds the last use written with the entry (-1: none).
+        if (stored(e) && p.lastUsedAt[k] > entries[e].writtenAt) entries[e].writtenAt = p.lastUsedAt[k];
         if (e % SLICE === SLICE - 1) await yieldToRequests();
       }
       if (failed) {
