@@ -52,7 +52,7 @@ export async function createKeyward(config: Config, opts: AppOptions & { now?: (
   const keySource = services.verify.keySource();
   const keyBearer = apiKeyBearer(deps, () => keySource);
   // Exchanged tokens (JWTs from POST /v1/token) authenticate the management API as well.
-  const tokenBearer: BearerResolver = (token, req) => services.verify.tokenActor(token, req.ip ?? null);
+  const tokenBearer: BearerResolver = (token, ip) => services.verify.tokenActor(token, ip);
   const app = await buildApp(services, {
     ...opts,
     bearerResolvers: [keyBearer, tokenBearer, ...(opts.bearerResolvers ?? [])],

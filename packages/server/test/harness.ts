@@ -16,9 +16,19 @@ export const OWNER_PASSWORD = "owner-password-123";
 export interface InjectOptions {
   token?: string;
   body?: unknown;
+  /** A body sent as is (with its own content-type in `headers`), instead of `body` as JSON. */
+  payload?: string;
   headers?: Record<string, string>;
+  /** The client's address (inject only: over a socket it is 127.0.0.1). */
   ip?: string;
 }
+
+/**
+ * How `req` reaches the app: Fastify's inject (no socket), or real HTTP to the listening
+ * server (what a client gets: POST /v1/verify is answered in front of Fastify there).
+ */
+export type Transport = "inject" | "http";
+export const TRANSPORTS: Transport[] = ["inject", "http"];
 
 export interface Res<T = any> {
   status: number;
@@ -36,12 +46,15 @@ export class Harness {
     readonly dialect: DialectName,
     readonly operatorOrgId: string,
     private cleanup: () => Promise<void>,
+    /** Set when requests go over HTTP: the listening server's base URL. */
+    private readonly baseUrl: string | null,
   ) {}
 
   static async init(
     dialect: DialectName,
     env: Record<string, string> = {},
     configure?: (c: Config) => void,
+    transport: Transport = "inject",
   ): Promise<Harness> {
     const dir = mkdtempSync(path.join(tmpdir(), "keyward-test-"));
     const schema = `t_${randomBase62(12).toLowerCase()}`;
@@ -65,7 +78,12 @@ export class Harness {
       await kw.close();
       rmSync(dir, { recursive: true, force: true });
     };
-    return new Harness(kw, dialect, first?.orgId ?? "", cleanup);
+    let baseUrl: string | null = null;
+    if (transport === "http") {
+      await kw.app.listen({ port: 0, host: "127.0.0.1" });
+      baseUrl = `http://127.0.0.1:${(kw.app.server.address() as { port: number }).port}`;
+    }
+    return new Harness(kw, dialect, first?.orgId ?? "", cleanup, baseUrl);
   }
 
   get app() {
@@ -76,20 +94,44 @@ export class Harness {
     await this.cleanup();
   }
 
-  /** Sends a request through Fastify's inject (no socket). */
+  /** Sends a request through Fastify's inject (no socket), or over HTTP (see {@link Transport}). */
   async req<T = any>(method: string, url: string, opts: InjectOptions = {}): Promise<Res<T>> {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (this.baseUrl !== null) return this.overHttp(method, url, headers, opts);
     const res = await this.app.inject({
       method: method as "GET",
       url,
       headers,
       remoteAddress: opts.ip,
+      ...(opts.payload !== undefined ? { payload: opts.payload } : {}),
       ...(opts.body !== undefined ? { payload: opts.body as object } : {}),
     });
     const type = String(res.headers["content-type"] ?? "");
     const body = type.includes("json") && res.body ? JSON.parse(res.body) : res.body;
     return { status: res.statusCode, body, headers: res.headers };
+  }
+
+  private async overHttp<T>(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    opts: InjectOptions,
+  ): Promise<Res<T>> {
+    if (opts.ip !== undefined) throw new Error("harness: `ip` needs the inject transport");
+    let payload = opts.payload;
+    if (opts.body !== undefined) {
+      payload = JSON.stringify(opts.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const res = await fetch(`${this.baseUrl}${url}`, { method, headers, body: payload });
+    const text = await res.text();
+    const type = res.headers.get("content-type") ?? "";
+    return {
+      status: res.status,
+      body: (type.includes("json") && text ? JSON.parse(text) : text) as T,
+      headers: Object.fromEntries(res.headers),
+    };
   }
 
   async login(email = OWNER_EMAIL, password = OWNER_PASSWORD): Promise<string> {

@@ -1,11 +1,14 @@
 import { existsSync } from "node:fs";
+import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
+import proxyAddr from "@fastify/proxy-addr";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import scalar from "@scalar/fastify-api-reference";
 import type { DestinationStream } from "pino";
+import fastJsonStringify from "fast-json-stringify";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -23,7 +26,10 @@ import { type BearerResolver, authenticate } from "./authenticate.js";
 import { createMetrics } from "./metrics.js";
 import { errorHandler, sendProblem } from "./problem.js";
 import { registerRoutes } from "./routes/index.js";
+import { verifyAnswerer } from "./routes/verify.js";
 import { Problem } from "./schemas/common.js";
+import { VerifyBody, VerifyResponse } from "./schemas/verify.js";
+import { VERIFY_PATH, verifyLane } from "./verify-lane.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -106,18 +112,45 @@ export function loggerOptions(level: string, stream?: DestinationStream) {
   };
 }
 
+const AJV = {
+  customOptions: { removeAdditional: false, coerceTypes: "array" as const, allErrors: true, useDefaults: true },
+};
+const BODY_LIMIT = 64 * 1024;
+
+/** The server settings Fastify applies to the server it makes (with their defaults filled in). */
+interface ServerSettings {
+  http?: object;
+  keepAliveTimeout?: number;
+  requestTimeout?: number;
+  connectionTimeout?: number;
+  maxRequestsPerSocket?: number;
+}
+
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<App> {
   const { config } = services.deps;
+  const nextRequestId = requestIds();
+  // POST /v1/verify is answered in front of Fastify once the app is built (see verify-lane.ts).
+  let lane: ((req: IncomingMessage, res: ServerResponse) => boolean) | null = null;
   const app = Fastify({
     logger: opts.logger === false ? false : (opts.logger ?? loggerOptions(config.logLevel)),
-    genReqId: requestIds(),
+    genReqId: nextRequestId,
     requestIdHeader: false,
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: true, useDefaults: true },
-    },
+    ajv: AJV,
     schemaController: { compilersFactory: { buildValidator: strictBodyValidator } },
+    // Fastify's own HTTP/1 server (lib/server.js), with the lane asked first.
+    serverFactory: (handler, options) => {
+      const o = options as ServerSettings;
+      const server = createServer(o.http ?? {}, (req, res) => {
+        if (lane === null || !lane(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = o.requestTimeout ?? 0;
+      server.setTimeout(o.connectionTimeout ?? 0);
+      if (o.maxRequestsPerSocket) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
+      return server;
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   // The API speaks JSON only: any other body (text/plain included) is a 415.
@@ -230,6 +263,25 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     return metrics.registry.metrics();
   });
   await registerRoutes(app, services);
+
+  const trust = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : null;
+  lane = verifyLane({
+    resolvers: opts.bearerResolvers ?? [],
+    answer: verifyAnswerer(services),
+    validate: strictBodyValidator({}, AJV)({ schema: VerifyBody, method: "POST", url: VERIFY_PATH, httpPart: "body" }),
+    serialize: fastJsonStringify(VerifyResponse),
+    // As Fastify's `req.ip` (lib/request.js): the socket, or the nearest untrusted forwarder.
+    clientIp: (req) => {
+      if (trust === null) return req.socket.remoteAddress ?? null;
+      const addrs = proxyAddr.all(req, trust);
+      return addrs[addrs.length - 1] ?? null;
+    },
+    nextRequestId,
+    record: metrics.record,
+    closing: () => closing,
+    bodyLimit: BODY_LIMIT,
+    log: app.log,
+  });
 
   const consoleDir = opts.consoleDir;
   if (consoleDir && existsSync(path.join(consoleDir, "index.html"))) {

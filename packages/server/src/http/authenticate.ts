@@ -11,10 +11,38 @@ export const CSRF_HEADER = "x-csrf-token";
 
 /**
  * Turns a bearer token other than a session token into an actor (API keys, exchanged
- * tokens). Returns null when the token is not of its kind; throws when it is but is bad.
- * A warm credential may be answered synchronously (no promise on the hot path).
+ * tokens), given the client's IP. Returns null when the token is not of its kind; throws when
+ * it is but is bad. A warm credential may be answered synchronously (no promise on the hot path).
  */
-export type BearerResolver = (token: string, req: FastifyRequest) => Actor | null | Promise<Actor | null>;
+export type BearerResolver = (token: string, ip: string | null) => Actor | null | Promise<Actor | null>;
+
+/** The credential of an `Authorization` header; a header of another shape answers 401. */
+export function bearerToken(header: string): string {
+  const match = /^Bearer\s+(\S{1,4096})$/i.exec(header);
+  if (!match) throw new AppError("UNAUTHENTICATED", "Authorization must be 'Bearer <credential>'");
+  return match[1];
+}
+
+/**
+ * The actor of a bearer token (not a session token): the first resolver that knows its kind
+ * decides. Synchronous for as long as the resolvers answer synchronously; 401 when none knows it.
+ */
+export function bearerActor(
+  resolvers: BearerResolver[],
+  token: string,
+  ip: string | null,
+  from = 0,
+): Actor | Promise<Actor> {
+  for (let i = from; i < resolvers.length; i++) {
+    const found = resolvers[i](token, ip);
+    if (found instanceof Promise) {
+      const next = i + 1;
+      return found.then((actor) => actor ?? bearerActor(resolvers, token, ip, next));
+    }
+    if (found) return found;
+  }
+  throw new AppError("UNAUTHENTICATED", "Credential not recognised");
+}
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -30,25 +58,6 @@ const sessionActor = (s: { userId: string; sessionId: string }): Actor => ({
  * is resolved without one, since this runs before every request, /v1/verify included.
  */
 export function authenticate(services: Services, resolvers: BearerResolver[]) {
-  /** Tries the resolvers from `i` on; synchronous for as long as they answer synchronously. */
-  const resolveBearer = (req: FastifyRequest, token: string, i: number): void | Promise<void> => {
-    for (; i < resolvers.length; i++) {
-      const found = resolvers[i](token, req);
-      if (found instanceof Promise) {
-        const next = i + 1;
-        return found.then((actor) => {
-          if (actor) req.ctx.actor = actor;
-          else return resolveBearer(req, token, next);
-        });
-      }
-      if (found) {
-        req.ctx.actor = found;
-        return;
-      }
-    }
-    throw new AppError("UNAUTHENTICATED", "Credential not recognised");
-  };
-
   const bySession = async (req: FastifyRequest, token: string) => {
     const s = await services.auth.resolve(token);
     if (!s) throw new AppError("UNAUTHENTICATED", "Session expired or unknown");
@@ -74,11 +83,16 @@ export function authenticate(services: Services, resolvers: BearerResolver[]) {
   return (req: FastifyRequest): void | Promise<void> => {
     const header = req.headers.authorization;
     if (header) {
-      const match = /^Bearer\s+(\S{1,4096})$/i.exec(header);
-      if (!match) throw new AppError("UNAUTHENTICATED", "Authorization must be 'Bearer <credential>'");
-      const token = match[1];
+      const token = bearerToken(header);
       if (token.startsWith(SESSION_TOKEN_PREFIX)) return bySession(req, token);
-      return resolveBearer(req, token, 0);
+      const actor = bearerActor(resolvers, token, req.ip ?? null);
+      if (!(actor instanceof Promise)) {
+        req.ctx.actor = actor;
+        return;
+      }
+      return actor.then((a) => {
+        req.ctx.actor = a;
+      });
     }
     const cookie = readCookie(req, SESSION_COOKIE);
     if (cookie) return byCookie(req, cookie);

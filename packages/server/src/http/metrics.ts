@@ -63,5 +63,8 @@ export function createMetrics(db: Db, cache: CacheStats) {
     observe(req: FastifyRequest, reply: FastifyReply, seconds: number) {
       requests.record(req.method, req.routeOptions?.url ?? "unmatched", reply.statusCode, seconds);
     },
+    /** One answer given outside Fastify (http/verify-lane.ts). */
+    record: (method: string, route: string, status: number, seconds: number) =>
+      requests.record(method, route, status, seconds),
   };
 }

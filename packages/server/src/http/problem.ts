@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, ERROR_CODES, type ErrorCode, type FieldError } from "../domain/errors.js";
 
 interface AjvError {
@@ -52,30 +52,45 @@ export function sendProblem(
   requestId: string,
   errors?: FieldError[],
 ) {
-  return reply
-    .status(ERROR_CODES[code].status)
-    .header("content-type", "application/problem+json; charset=utf-8")
-    .send(JSON.stringify(problemBody(code, detail, requestId, errors)));
+  const p = problem(code, detail, requestId, errors);
+  return reply.status(p.status).header("content-type", PROBLEM_CONTENT_TYPE).send(p.body);
 }
 
-/** Maps every thrown thing to problem+json; internals never reach the client. */
-export function errorHandler(err: FastifyError | AppError | Error, req: FastifyRequest, reply: FastifyReply) {
+/** An answer in problem+json: its status, extra headers and body text. */
+export interface ProblemAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body: string;
+}
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json; charset=utf-8";
+
+function problem(code: ErrorCode, detail: string, requestId: string, errors?: FieldError[]): ProblemAnswer {
+  return { status: ERROR_CODES[code].status, body: JSON.stringify(problemBody(code, detail, requestId, errors)) };
+}
+
+/** The problem+json answer for any thrown thing; internals never reach the client. */
+export function problemOf(
+  err: FastifyError | AppError | Error,
+  requestId: string,
+  log: FastifyBaseLogger,
+): ProblemAnswer {
   if (err instanceof AppError) {
-    if (err.headers) reply.headers(err.headers);
-    return sendProblem(reply, err.code, err.message, req.id, err.errors);
+    return {
+      ...problem(err.code, err.message, requestId, err.errors),
+      ...(err.headers ? { headers: err.headers } : {}),
+    };
   }
   const fe = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (fe.validation) {
     const errors = fieldErrors(fe.validation, fe.validationContext);
     const detail = errors.map((e) => `${e.path}: ${e.message}`).join("; ");
-    return sendProblem(reply, "INVALID_REQUEST", `Invalid request: ${detail}`, req.id, errors);
+    return problem("INVALID_REQUEST", `Invalid request: ${detail}`, requestId, errors);
   }
   const status = fe.statusCode ?? 500;
-  if (status === 413) return sendProblem(reply, "PAYLOAD_TOO_LARGE", "Request body is too large", req.id);
-  if (status === 415) {
-    return sendProblem(reply, "UNSUPPORTED_MEDIA_TYPE", "Send application/json", req.id);
-  }
-  if (status === 429) return sendProblem(reply, "RATE_LIMITED", "Too many requests", req.id);
+  if (status === 413) return problem("PAYLOAD_TOO_LARGE", "Request body is too large", requestId);
+  if (status === 415) return problem("UNSUPPORTED_MEDIA_TYPE", "Send application/json", requestId);
+  if (status === 429) return problem("RATE_LIMITED", "Too many requests", requestId);
   if (status >= 400 && status < 500) {
     // Fastify's own client errors (bad JSON, empty body): safe, fixed messages.
     const detail =
@@ -84,7 +99,7 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
         : fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
           ? "Body must not be empty when content-type is application/json"
           : "Bad request";
-    return sendProblem(reply, "INVALID_REQUEST", detail, req.id);
+    return problem("INVALID_REQUEST", detail, requestId);
   }
   // A concurrent change won a uniqueness or reference race the service checked beforehand.
   const dbCode = (err as { code?: unknown }).code;
@@ -93,9 +108,16 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
     dbCode === "23503" ||
     (typeof dbCode === "string" && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY|FOREIGNKEY)$/.test(dbCode))
   ) {
-    req.log.warn({ err }, "constraint violation");
-    return sendProblem(reply, "CONFLICT", "The request conflicts with a concurrent change; retry", req.id);
+    log.warn({ err }, "constraint violation");
+    return problem("CONFLICT", "The request conflicts with a concurrent change; retry", requestId);
   }
-  req.log.error({ err }, "unhandled error");
-  return sendProblem(reply, "INTERNAL", `Internal error; quote request id ${req.id}`, req.id);
+  log.error({ err }, "unhandled error");
+  return problem("INTERNAL", `Internal error; quote request id ${requestId}`, requestId);
+}
+
+/** Fastify's error handler: every thrown thing as problem+json ({@link problemOf}). */
+export function errorHandler(err: FastifyError | AppError | Error, req: FastifyRequest, reply: FastifyReply) {
+  const p = problemOf(err, req.id, req.log);
+  if (p.headers) reply.headers(p.headers);
+  return reply.status(p.status).header("content-type", PROBLEM_CONTENT_TYPE).send(p.body);
 }

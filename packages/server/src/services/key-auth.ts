@@ -1,4 +1,3 @@
-import type { FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors.js";
 import { type ResolvedKey, credentialDenial } from "../domain/keys/decide.js";
 import type { Actor, Deps } from "./deps.js";
@@ -49,10 +48,9 @@ export function apiKeyBearer(deps: Deps, source: () => KeySource) {
     keys.recordUse?.((key as ResolvedKey).id, ip, now.getTime());
     return keyActor(key as ResolvedKey);
   };
-  return (token: string, req: FastifyRequest): Actor | null | Promise<Actor> => {
+  return (token: string, ip: string | null): Actor | null | Promise<Actor> => {
     if (!token.startsWith(prefix)) return null;
     const keys = source();
-    const ip = req.ip ?? null;
     const key = keys.resolve(token);
     return key instanceof Promise ? key.then((k) => admit(k, ip, keys)) : admit(key, ip, keys);
   };

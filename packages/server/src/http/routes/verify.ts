@@ -2,7 +2,8 @@ import { AppError, invalidField } from "../../domain/errors.js";
 import { normaliseIp } from "../../domain/ip-rules.js";
 import type { FastifyBaseLogger } from "fastify";
 import type { Services } from "../../services/index.js";
-import type { VerifyInput } from "../../services/verify/verify-service.js";
+import type { Actor } from "../../services/deps.js";
+import type { VerifyInput, VerifyResult } from "../../services/verify/verify-service.js";
 import type { App } from "../app.js";
 import { errorResponses } from "../schemas/common.js";
 import { VerifyBody, VerifyResponse } from "../schemas/verify.js";
@@ -11,7 +12,12 @@ import { VerifyBody, VerifyResponse } from "../schemas/verify.js";
 const notPermitted = () =>
   new AppError("FORBIDDEN", "Missing permission iam:apikeys:verify (held only in the operator organization)");
 
-export function verifyRoutes(app: App, s: Services) {
+/**
+ * The verify endpoint's answer for an authenticated caller and a validated body: one
+ * implementation for the route below and for the lane in front of Fastify (http/verify-lane.ts).
+ * Synchronous for a warm caller and a warm key.
+ */
+export function verifyAnswerer(s: Services) {
   const unavailable = (log: FastifyBaseLogger) => (err: unknown) => {
     // Only a cache miss reaches the store: when it is down, say so (retryable), not 500.
     log.error({ err }, "verification could not reach the key store");
@@ -27,7 +33,15 @@ export function verifyRoutes(app: App, s: Services) {
     const result = s.verify.verify(body);
     return result instanceof Promise ? result.catch(unavailable(log)) : result;
   };
+  return (actor: Actor, body: VerifyInput, log: FastifyBaseLogger): VerifyResult | Promise<VerifyResult> => {
+    const permitted = s.verify.mayVerify(actor);
+    if (permitted instanceof Promise) return permitted.then((ok) => answer(ok, body, log));
+    return answer(permitted, body, log);
+  };
+}
 
+export function verifyRoutes(app: App, s: Services) {
+  const verifyAnswer = verifyAnswerer(s);
   app.addSchema(VerifyResponse);
   app.post(
     "/v1/verify",
@@ -45,10 +59,6 @@ export function verifyRoutes(app: App, s: Services) {
       },
     },
     // Not async: a warm key is answered synchronously, without a promise per request.
-    (req) => {
-      const permitted = s.verify.mayVerify(req.ctx.actor);
-      if (permitted instanceof Promise) return permitted.then((ok) => answer(ok, req.body, req.log));
-      return answer(permitted, req.body, req.log);
-    },
+    (req) => verifyAnswer(req.ctx.actor, req.body, req.log),
   );
 }

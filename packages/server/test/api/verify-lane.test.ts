@@ -1,0 +1,202 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { generateSecret } from "../../src/domain/keys/secret.js";
+import { Harness, describeEachDialect } from "../harness.js";
+import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
+
+/**
+ * Over a socket, POST /v1/verify is answered in front of Fastify (src/http/verify-lane.ts).
+ * These tests hold it to the Fastify route: the same answers for the same requests, errors
+ * included, the same request ids, metrics, client IP and usage. (verify.test.ts runs its
+ * whole suite over both transports as well.)
+ */
+describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
+  let h: Harness;
+  let base: string;
+  /** Requests Fastify itself answered (its onResponse hooks ran). */
+  let seenByFastify: number;
+  let verifier: { id: string; secret: string };
+  let customer: { token: string; orgId: string };
+
+  async function start(env: Record<string, string> = {}) {
+    h = await Harness.init(dialect, env);
+    seenByFastify = 0;
+    h.app.addHook("onResponse", (_req, _reply, done) => {
+      seenByFastify++;
+      done();
+    });
+    await h.app.listen({ port: 0, host: "127.0.0.1" });
+    base = `http://127.0.0.1:${(h.app.server.address() as { port: number }).port}`;
+  }
+
+  async function mkVerifier(extra: Record<string, unknown> = {}) {
+    const owner = await h.login();
+    const role = await mkRole(h, owner, h.operatorOrgId, ["iam:apikeys:verify"], "verifier");
+    const sa = await mkServiceAccount(h, owner, h.operatorOrgId, [{ roleId: role }]);
+    return mkKey(h, owner, h.operatorOrgId, {
+      name: "verifier",
+      owner: { type: "service_account", id: sa },
+      permissions: ["iam:apikeys:verify"],
+      ...extra,
+    });
+  }
+
+  /** POST /v1/verify over the socket; `body` as is when a string. */
+  async function post(token: string | null, body: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(`${base}/v1/verify`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.json() };
+  }
+
+  /** The same request through Fastify's route (inject). */
+  async function injected(token: string | null, body: unknown) {
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/verify",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      payload: typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return { status: res.statusCode, headers: res.headers, body: res.json() };
+  }
+
+  const withoutRequestId = (b: Record<string, unknown>) => {
+    const { requestId, ...rest } = b;
+    return rest;
+  };
+
+  beforeEach(async () => {
+    await start();
+    verifier = await mkVerifier();
+    customer = await h.newOrgWithOwner("customer");
+  });
+  afterEach(async () => h.close());
+
+  it("answers a verifier's requests without Fastify, and leaves session callers to it", async () => {
+    const k = await mkKey(h, customer.token, customer.orgId, { name: "ci", permissions: ["compute:read"] });
+    const before = seenByFastify;
+    for (let i = 0; i < 3; i++) {
+      const res = await post(verifier.secret, { key: k.secret, permissions: ["compute:read"] });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ valid: true, keyId: k.id, orgId: customer.orgId });
+      expect(res.headers["content-type"]).toBe("application/json; charset=utf-8");
+    }
+    expect(seenByFastify).toBe(before);
+    // A session token (and so cookies and CSRF) stays Fastify's; so does a missing credential.
+    expect((await post(customer.token, { key: k.secret })).status).toBe(403);
+    expect((await post(null, { key: k.secret })).status).toBe(401);
+    expect(seenByFastify).toBe(before + 2);
+  });
+
+  it("gives the route's answers, errors included, for the same requests", async () => {
+    const k = await mkKey(h, customer.token, customer.orgId, { name: "ci", permissions: ["compute:read"] });
+    const plain = await mkKey(h, customer.token, customer.orgId, { name: "plain" });
+    const cases: [string | null, unknown][] = [
+      [verifier.secret, { key: k.secret }],
+      [verifier.secret, { key: k.secret, permissions: ["storage:delete"] }],
+      [verifier.secret, { key: generateSecret("kw").secret }],
+      [verifier.secret, { key: "not-a-key" }],
+      [verifier.secret, "{not json"],
+      [verifier.secret, "null"],
+      [verifier.secret, {}],
+      [verifier.secret, { key: k.secret, extra: 1 }],
+      [verifier.secret, { key: k.secret, ip: "not-an-ip" }],
+      [verifier.secret, { key: k.secret, permissions: "compute:read" }],
+      [verifier.secret, { key: "x".repeat(5000) }],
+      [plain.secret, { key: k.secret }],
+      [generateSecret("kw").secret, { key: k.secret }],
+      [`${verifier.secret}x`, "{not json"],
+    ];
+    for (const [token, body] of cases) {
+      const label = `${token === verifier.secret ? "verifier" : token?.slice(0, 8)} ${String(JSON.stringify(body)).slice(0, 50)}`;
+      const lane = await post(token, body);
+      const route = await injected(token, body);
+      expect(lane.status, label).toBe(route.status);
+      expect(lane.headers["content-type"], label).toBe(route.headers["content-type"]);
+      expect(withoutRequestId(lane.body), label).toEqual(withoutRequestId(route.body));
+      if (lane.status !== 200) expect(lane.body.requestId, label).toBe(lane.headers["x-request-id"]);
+    }
+  });
+
+  it("gives every answer its own request id, in the same series as Fastify's", async () => {
+    const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
+    const ids = new Set<string>();
+    for (let i = 0; i < 5; i++) ids.add((await post(verifier.secret, { key: k.secret })).headers["x-request-id"]);
+    const fromFastify = (await fetch(`${base}/healthz`)).headers.get("x-request-id") ?? "";
+    ids.add(fromFastify);
+    expect(ids.size).toBe(6);
+    for (const id of ids) expect(id.slice(0, 16)).toBe(fromFastify.slice(0, 16));
+  });
+
+  it("counts its answers in the request metrics", async () => {
+    const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
+    const count = async (status: number) => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const re = new RegExp(
+        `keyward_http_requests_total\\{method="POST",route="/v1/verify",status="${status}"\\} (\\d+)`,
+      );
+      return Number(re.exec(text)?.[1] ?? 0);
+    };
+    const [ok, bad] = [await count(200), await count(400)];
+    for (let i = 0; i < 4; i++) await post(verifier.secret, { key: k.secret });
+    await post(verifier.secret, { key: k.secret, extra: true });
+    expect(await count(200)).toBe(ok + 4);
+    expect(await count(400)).toBe(bad + 1);
+  });
+
+  it("counts each use of the caller's own key once", async () => {
+    const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
+    for (let i = 0; i < 3; i++) await post(verifier.secret, { key: k.secret });
+    await post(verifier.secret, "{not json");
+    await h.kw.services.verify.usage.flush(true);
+    const owner = await h.login();
+    const usage = await h.req("GET", `/v1/api-keys/${verifier.id}/usage`, { token: owner });
+    expect(usage.status).toBe(200);
+    expect(usage.body.total).toBe(4);
+    expect(usage.body.lastUsedIp).toBe("127.0.0.1");
+  });
+});
+
+describeEachDialect("POST /v1/verify over HTTP behind a proxy", (dialect) => {
+  let h: Harness;
+  afterEach(async () => h.close());
+
+  /** A verifier pinned to 203.0.113.5, asked through a socket from 127.0.0.1. */
+  async function pinnedVerifier(env: Record<string, string>) {
+    h = await Harness.init(dialect, env, undefined, "http");
+    const owner = await h.login();
+    const role = await mkRole(h, owner, h.operatorOrgId, ["iam:apikeys:verify"], "verifier");
+    const sa = await mkServiceAccount(h, owner, h.operatorOrgId, [{ roleId: role }]);
+    const v = await mkKey(h, owner, h.operatorOrgId, {
+      name: "pinned verifier",
+      owner: { type: "service_account", id: sa },
+      permissions: ["iam:apikeys:verify"],
+      allowedIps: ["203.0.113.5"],
+    });
+    const key = await mkKey(h, owner, h.operatorOrgId, { name: "checked" });
+    return (xff?: string) =>
+      h.req("POST", "/v1/verify", {
+        token: v.secret,
+        body: { key: key.secret },
+        headers: xff ? { "x-forwarded-for": xff } : {},
+      });
+  }
+
+  it("believes X-Forwarded-For only from a trusted proxy, as Fastify's req.ip does", async () => {
+    const ask = await pinnedVerifier({ KEYWARD_TRUSTED_PROXIES: "127.0.0.1" });
+    expect((await ask("203.0.113.5")).body.valid).toBe(true);
+    expect((await ask()).status).toBe(401);
+    // A client cannot spoof through the proxy: the peer the proxy appends wins.
+    expect((await ask("203.0.113.5, 198.51.100.7")).status).toBe(401);
+  });
+
+  it("ignores X-Forwarded-For without trusted proxies", async () => {
+    const ask = await pinnedVerifier({});
+    expect((await ask("203.0.113.5")).status).toBe(401);
+  });
+});
