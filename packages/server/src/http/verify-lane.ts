@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyBaseLogger } from "fastify";
+import secureJson from "secure-json-parse";
 import { AppError } from "../domain/errors.js";
 import { SESSION_TOKEN_PREFIX } from "../services/auth-service.js";
 import type { VerifyInput, VerifyResult } from "../services/verify/verify-service.js";
@@ -39,7 +40,8 @@ const isJson = (type: string | undefined) => {
  * called on every request the platform serves, and Fastify's request lifecycle (request and
  * reply objects, hooks, content-type parsing) cost more than the verification itself. The lane
  * does what the route does, in the same order and with the same parts: the caller's bearer
- * credential (the resolvers of authenticate.ts), the route's compiled body validator, the same
+ * credential (the resolvers of authenticate.ts), Fastify's JSON parsing (secure-json-parse with
+ * its options), the route's compiled body validator, the same
  * answer function, the route's response serializer, problem+json errors from `problemOf`, the
  * request id, `x-request-id`, the request metrics and `Connection: close` while closing.
  *
@@ -100,7 +102,8 @@ export function verifyLane(d: VerifyLaneDeps) {
     }
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      // As Fastify's JSON parser (its defaults): a BOM is dropped, `__proto__` and `constructor` refused.
+      body = secureJson.parse(text, { protoAction: "error", constructorAction: "error" });
     } catch {
       return fail(res, id, started, new AppError("INVALID_REQUEST", "Body is not valid JSON"));
     }
