@@ -162,6 +162,36 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
     expect(await count(400)).toBe(bad + 1);
   });
 
+  it("closes the connection of an answer given while the server shuts down", async () => {
+    const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
+    // Hold the key's first load until shutdown has begun.
+    const loader = (h.kw.services.verify as unknown as { loader: { byHash: (x: string) => Promise<unknown> } }).loader;
+    const load = loader.byHash.bind(loader);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reached = () => {};
+    const inLane = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    loader.byHash = async (hash) => {
+      reached();
+      await gate;
+      return load(hash);
+    };
+    const answer = post(verifier.secret, { key: k.secret });
+    await inLane;
+    const closed = h.app.close();
+    await settled();
+    release();
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(res.body.valid).toBe(true);
+    expect(res.headers.connection).toBe("close");
+    await closed;
+  });
+
   it("counts each use of the caller's own key once", async () => {
     const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
     for (let i = 0; i < 3; i++) await post(verifier.secret, { key: k.secret });
