@@ -102,7 +102,21 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
   it("gives the route's answers, errors included, for the same requests", async () => {
     const k = await mkKey(h, customer.token, customer.orgId, { name: "ci", permissions: ["compute:read"] });
     const plain = await mkKey(h, customer.token, customer.orgId, { name: "plain" });
+    // Exchanged tokens: as the caller's credential (resolved asynchronously) and as the key verified.
+    const exchange = async (apikey: string) => {
+      const res = await h.req("POST", "/v1/token", {
+        body: { grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey },
+      });
+      expect(res.status).toBe(200);
+      return res.body.access_token as string;
+    };
+    const verifierToken = await exchange(verifier.secret);
+    const keyToken = await exchange(k.secret);
     const cases: [string | null, unknown][] = [
+      [verifierToken, { key: k.secret }],
+      [verifierToken, "{not json"],
+      [verifier.secret, { key: keyToken }],
+      [verifier.secret, { key: keyToken, permissions: ["storage:delete"] }],
       [verifier.secret, { key: k.secret }],
       [verifier.secret, { key: k.secret, permissions: ["storage:delete"] }],
       [verifier.secret, { key: generateSecret("kw").secret }],
