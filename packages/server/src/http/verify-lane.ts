@@ -41,9 +41,9 @@ const isJson = (type: string | undefined) => {
  * reply objects, hooks, content-type parsing) cost more than the verification itself. The lane
  * does what the route does, in the same order and with the same parts: the caller's bearer
  * credential (the resolvers of authenticate.ts), Fastify's JSON parsing (secure-json-parse with
- * its options), the route's compiled body validator, the same
- * answer function, the route's response serializer, problem+json errors from `problemOf`, the
- * request id, `x-request-id`, the request metrics and `Connection: close` while closing.
+ * its options), the route's compiled body validator, the same answer function, the route's
+ * response serializer, problem+json errors from `problemOf`, the request id, `x-request-id`,
+ * the request metrics and `Connection: close` while closing.
  *
  * It takes only requests it can answer on its own, and leaves every other one to Fastify
  * untouched (returns false before reading anything): no bearer credential or a session token
