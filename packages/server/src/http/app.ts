@@ -10,6 +10,7 @@ import scalar from "@scalar/fastify-api-reference";
 import type { DestinationStream } from "pino";
 import fastJsonStringify from "fast-json-stringify";
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyRequest,
@@ -135,6 +136,10 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     logger: opts.logger === false ? false : (opts.logger ?? loggerOptions(config.logLevel)),
     genReqId: nextRequestId,
     requestIdHeader: false,
+    // Verify answers are counted in /metrics; a log line each is opt-in (KEYWARD_LOG_VERIFY_REQUESTS).
+    logController: new LogController({
+      disableRequestLogging: (req) => !config.logVerifyRequests && req.url === VERIFY_PATH,
+    }),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     ajv: AJV,
@@ -281,6 +286,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     closing: () => closing,
     bodyLimit: BODY_LIMIT,
     log: app.log,
+    logRequests: config.logVerifyRequests,
   });
 
   const consoleDir = opts.consoleDir;

@@ -27,6 +27,8 @@ export interface VerifyLaneDeps {
   closing: () => boolean;
   bodyLimit: number;
   log: FastifyBaseLogger;
+  /** Log each request as Fastify does ("incoming request", "request completed"). */
+  logRequests: boolean;
 }
 
 const isJson = (type: string | undefined) => {
@@ -72,7 +74,8 @@ export function verifyLane(d: VerifyLaneDeps) {
     res.end(payload);
     const seconds = (performance.now() - started) / 1000;
     d.record("POST", VERIFY_PATH, status, seconds);
-    d.log.info({ reqId: id, res: { statusCode: status }, responseTime: seconds * 1000 }, "request completed");
+    if (d.logRequests)
+      d.log.info({ reqId: id, res: { statusCode: status }, responseTime: seconds * 1000 }, "request completed");
   };
 
   const fail = (res: ServerResponse, id: string, started: number, err: Error) => {
@@ -153,7 +156,7 @@ export function verifyLane(d: VerifyLaneDeps) {
     const started = performance.now();
     const id = d.nextRequestId();
     const ip = d.clientIp(req);
-    d.log.info({ reqId: id, req: { method: "POST", url: VERIFY_PATH, ip, id } }, "incoming request");
+    if (d.logRequests) d.log.info({ reqId: id, req: { method: "POST", url: VERIFY_PATH, ip, id } }, "incoming request");
     let actor: Actor | Promise<Actor>;
     try {
       actor = bearerActor(d.resolvers, token, ip);

@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Keyward, createKeyward } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
 import { randomBase62 } from "../../src/domain/ids.js";
+import { generateSecret } from "../../src/domain/keys/secret.js";
 import { loggerOptions } from "../../src/http/app.js";
 import { bootstrap } from "../../src/services/bootstrap.js";
 import { OWNER_EMAIL, OWNER_PASSWORD, describeEachDialect } from "../harness.js";
@@ -130,5 +131,66 @@ describeEachDialect("structured logs", (dialect) => {
       .filter((e) => e.req)
       .map((e) => e.req.url);
     expect(urls).toContain("/v1/invitations/[redacted]/accept");
+  });
+});
+
+/**
+ * `POST /v1/verify` answers are request-logged only with KEYWARD_LOG_VERIFY_REQUESTS=true, both
+ * when Fastify answers and when the lane in front of it does (over a socket).
+ */
+describe("request logs of /v1/verify", () => {
+  async function app(env: Record<string, string>) {
+    const dir = mkdtempSync(path.join(tmpdir(), "keyward-log-"));
+    const lines: string[] = [];
+    const config = loadConfig({
+      KEYWARD_DATA_DIR: dir,
+      KEYWARD_DATABASE_URL: path.join(dir, "keyward.db"),
+      KEYWARD_SECRET: "test-secret-test-secret-test-secret-0123456789",
+      KEYWARD_CONFIG: path.join(import.meta.dirname, "..", "fixtures", "keyward.config.json"),
+      ...env,
+    });
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).split("\n").filter(Boolean));
+        done();
+      },
+    });
+    const kw = await createKeyward(config, { logger: loggerOptions("info", stream) });
+    await kw.app.listen({ port: 0, host: "127.0.0.1" });
+    const base = `http://127.0.0.1:${(kw.app.server.address() as { port: number }).port}`;
+    // An unknown key as the caller: the lane answers it (401); a session-less inject goes to Fastify.
+    const viaLane = await fetch(`${base}/v1/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${generateSecret("kw").secret}` },
+      body: JSON.stringify({ key: "kw_x" }),
+    });
+    const viaFastify = await kw.app.inject({ method: "POST", url: "/v1/verify", payload: { key: "kw_x" } });
+    await fetch(`${base}/healthz`);
+    await kw.close();
+    rmSync(dir, { recursive: true, force: true });
+    const entries = lines.map((l) => JSON.parse(l));
+    const ids = [viaLane.headers.get("x-request-id"), viaFastify.headers["x-request-id"]];
+    expect(viaLane.status).toBe(401);
+    expect(viaFastify.statusCode).toBe(401);
+    return {
+      verifyLines: (id: unknown) => entries.filter((e) => e.reqId === id),
+      ids,
+      healthz: entries.filter((e) => e.req?.url === "/healthz"),
+    };
+  }
+
+  it("leaves them out by default, and logs other requests", async () => {
+    const { verifyLines, ids, healthz } = await app({});
+    for (const id of ids) expect(verifyLines(id)).toEqual([]);
+    expect(healthz.length).toBe(1);
+  });
+
+  it("logs them with KEYWARD_LOG_VERIFY_REQUESTS=true, lane and Fastify alike", async () => {
+    const { verifyLines, ids } = await app({ KEYWARD_LOG_VERIFY_REQUESTS: "true" });
+    for (const id of ids) {
+      const msgs = verifyLines(id).map((e) => e.msg);
+      expect(msgs).toContain("incoming request");
+      expect(msgs).toContain("request completed");
+    }
   });
 });
