@@ -46,9 +46,10 @@ export class Harness {
     readonly dialect: DialectName,
     readonly operatorOrgId: string,
     private cleanup: () => Promise<void>,
-    /** Set when requests go over HTTP: the listening server's base URL. */
-    private readonly baseUrl: string | null,
   ) {}
+
+  /** Set once the app listens ({@link listen}): requests then go over HTTP to this base URL. */
+  private baseUrl: string | null = null;
 
   static async init(
     dialect: DialectName,
@@ -78,16 +79,20 @@ export class Harness {
       await kw.close();
       rmSync(dir, { recursive: true, force: true });
     };
-    let baseUrl: string | null = null;
-    if (transport === "http") {
-      await kw.app.listen({ port: 0, host: "127.0.0.1" });
-      baseUrl = `http://127.0.0.1:${(kw.app.server.address() as { port: number }).port}`;
-    }
-    return new Harness(kw, dialect, first?.orgId ?? "", cleanup, baseUrl);
+    const h = new Harness(kw, dialect, first?.orgId ?? "", cleanup);
+    if (transport === "http") await h.listen();
+    return h;
   }
 
   get app() {
     return this.kw.app;
+  }
+
+  /** Listens on a free port of 127.0.0.1; from then on `req` goes over HTTP. Returns the base URL. */
+  async listen(): Promise<string> {
+    await this.kw.app.listen({ port: 0, host: "127.0.0.1" });
+    this.baseUrl = `http://127.0.0.1:${(this.kw.app.server.address() as { port: number }).port}`;
+    return this.baseUrl;
   }
 
   async close() {

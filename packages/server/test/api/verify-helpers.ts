@@ -3,18 +3,23 @@ import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
 
 /**
  * A platform verifier: a service account of the operator org bound to a role holding
- * iam:apikeys:verify, and a key of it carrying just that permission. Returns the key's secret.
+ * iam:apikeys:verify, and a key of it carrying just that permission (plus `extra` key fields).
  */
-export async function verifierKey(h: Harness): Promise<string> {
+export async function mkVerifier(h: Harness, extra: Record<string, unknown> = {}) {
   const owner = await h.login();
   const role = await mkRole(h, owner, h.operatorOrgId, ["iam:apikeys:verify"], "verifier");
   const sa = await mkServiceAccount(h, owner, h.operatorOrgId, [{ roleId: role }]);
-  const k = await mkKey(h, owner, h.operatorOrgId, {
+  return mkKey(h, owner, h.operatorOrgId, {
     name: "verifier",
     owner: { type: "service_account", id: sa },
     permissions: ["iam:apikeys:verify"],
+    ...extra,
   });
-  return k.secret;
+}
+
+/** A platform verifier's key secret ({@link mkVerifier}). */
+export async function verifierKey(h: Harness): Promise<string> {
+  return (await mkVerifier(h)).secret;
 }
 
 /** POST /v1/verify as `verifier`. */

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { generateSecret } from "../../src/domain/keys/secret.js";
 import { Harness, describeEachDialect } from "../harness.js";
-import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
+import { mkKey } from "./key-helpers.js";
+import { mkVerifier } from "./verify-helpers.js";
 
 /**
  * Over a socket, POST /v1/verify is answered in front of Fastify (src/http/verify-lane.ts).
@@ -11,7 +12,6 @@ import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
  */
 describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
   let h: Harness;
-  let base: string;
   /** Requests Fastify itself answered (its onResponse hooks ran). */
   let seenByFastify: number;
   let verifier: { id: string; secret: string };
@@ -24,35 +24,15 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
       seenByFastify++;
       done();
     });
-    await h.app.listen({ port: 0, host: "127.0.0.1" });
-    base = `http://127.0.0.1:${(h.app.server.address() as { port: number }).port}`;
-  }
-
-  async function mkVerifier(extra: Record<string, unknown> = {}) {
-    const owner = await h.login();
-    const role = await mkRole(h, owner, h.operatorOrgId, ["iam:apikeys:verify"], "verifier");
-    const sa = await mkServiceAccount(h, owner, h.operatorOrgId, [{ roleId: role }]);
-    return mkKey(h, owner, h.operatorOrgId, {
-      name: "verifier",
-      owner: { type: "service_account", id: sa },
-      permissions: ["iam:apikeys:verify"],
-      ...extra,
-    });
+    await h.listen();
   }
 
   /** POST /v1/verify over the socket; `body` as is when a string. */
-  async function post(token: string | null, body: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${base}/v1/verify`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...headers,
-      },
-      body: typeof body === "string" ? body : JSON.stringify(body),
+  const post = (token: string | null, body: unknown) =>
+    h.req("POST", "/v1/verify", {
+      ...(token ? { token } : {}),
+      ...(typeof body === "string" ? { payload: body, headers: { "content-type": "application/json" } } : { body }),
     });
-    return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.json() };
-  }
 
   /** Lets the onResponse hooks of answers already given run (they follow the answer). */
   const settled = () => new Promise((resolve) => setTimeout(resolve, 5));
@@ -75,7 +55,7 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
 
   beforeEach(async () => {
     await start();
-    verifier = await mkVerifier();
+    verifier = await mkVerifier(h);
     customer = await h.newOrgWithOwner("customer");
   });
   afterEach(async () => h.close());
@@ -154,7 +134,7 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
     const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
     const ids = new Set<string>();
     for (let i = 0; i < 5; i++) ids.add((await post(verifier.secret, { key: k.secret })).headers["x-request-id"]);
-    const fromFastify = (await fetch(`${base}/healthz`)).headers.get("x-request-id") ?? "";
+    const fromFastify = (await h.req("GET", "/healthz")).headers["x-request-id"] as string;
     ids.add(fromFastify);
     expect(ids.size).toBe(6);
     for (const id of ids) expect(id.slice(0, 16)).toBe(fromFastify.slice(0, 16));
@@ -163,7 +143,7 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
   it("counts its answers in the request metrics", async () => {
     const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
     const count = async (status: number) => {
-      const text = await (await fetch(`${base}/metrics`)).text();
+      const text = (await h.req("GET", "/metrics")).body as string;
       const re = new RegExp(
         `keyward_http_requests_total\\{method="POST",route="/v1/verify",status="${status}"\\} (\\d+)`,
       );
@@ -226,15 +206,8 @@ describeEachDialect("POST /v1/verify over HTTP behind a proxy", (dialect) => {
   /** A verifier pinned to 203.0.113.5, asked through a socket from 127.0.0.1. */
   async function pinnedVerifier(env: Record<string, string>) {
     h = await Harness.init(dialect, env, undefined, "http");
+    const v = await mkVerifier(h, { allowedIps: ["203.0.113.5"] });
     const owner = await h.login();
-    const role = await mkRole(h, owner, h.operatorOrgId, ["iam:apikeys:verify"], "verifier");
-    const sa = await mkServiceAccount(h, owner, h.operatorOrgId, [{ roleId: role }]);
-    const v = await mkKey(h, owner, h.operatorOrgId, {
-      name: "pinned verifier",
-      owner: { type: "service_account", id: sa },
-      permissions: ["iam:apikeys:verify"],
-      allowedIps: ["203.0.113.5"],
-    });
     const key = await mkKey(h, owner, h.operatorOrgId, { name: "checked" });
     return (xff?: string) =>
       h.req("POST", "/v1/verify", {
