@@ -57,14 +57,14 @@ export function createMetrics(db: Db, cache: CacheStats) {
     "Keys in use reloaded in the background before their maximum age",
     () => [[{}, stats.refreshes]],
   );
+  /** One answer (by route), `seconds` after its request arrived. */
+  const record = (method: string, route: string, status: number, seconds: number) =>
+    requests.record(method, route, status, seconds);
   return {
     registry,
-    /** One answer, `seconds` after its request arrived. */
-    observe(req: FastifyRequest, reply: FastifyReply, seconds: number) {
-      requests.record(req.method, req.routeOptions?.url ?? "unmatched", reply.statusCode, seconds);
-    },
-    /** One answer given outside Fastify (http/verify-lane.ts). */
-    record: (method: string, route: string, status: number, seconds: number) =>
-      requests.record(method, route, status, seconds),
+    record,
+    /** One answer Fastify gave. */
+    observe: (req: FastifyRequest, reply: FastifyReply, seconds: number) =>
+      record(req.method, req.routeOptions?.url ?? "unmatched", reply.statusCode, seconds),
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, ERROR_CODES, type ErrorCode, type FieldError } from "../domain/errors.js";
 
-interface AjvError {
+export interface AjvError {
   instancePath: string;
   keyword: string;
   params: Record<string, unknown>;
@@ -52,8 +52,7 @@ export function sendProblem(
   requestId: string,
   errors?: FieldError[],
 ) {
-  const p = problem(code, detail, requestId, errors);
-  return reply.status(p.status).header("content-type", PROBLEM_CONTENT_TYPE).send(p.body);
+  return replyWith(reply, problem(code, detail, requestId, errors));
 }
 
 /** An answer in problem+json: its status, extra headers and body text. */
@@ -69,6 +68,15 @@ function problem(code: ErrorCode, detail: string, requestId: string, errors?: Fi
   return { status: ERROR_CODES[code].status, body: JSON.stringify(problemBody(code, detail, requestId, errors)) };
 }
 
+export const INVALID_JSON = "Body is not valid JSON";
+
+/** A 400 naming each field the validator refused (`context`: body, querystring, params…). */
+export function invalidInput(validation: AjvError[], context: string | undefined, requestId: string): ProblemAnswer {
+  const errors = fieldErrors(validation, context);
+  const detail = errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+  return problem("INVALID_REQUEST", `Invalid request: ${detail}`, requestId, errors);
+}
+
 /** The problem+json answer for any thrown thing; internals never reach the client. */
 export function problemOf(
   err: FastifyError | AppError | Error,
@@ -82,11 +90,7 @@ export function problemOf(
     };
   }
   const fe = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
-  if (fe.validation) {
-    const errors = fieldErrors(fe.validation, fe.validationContext);
-    const detail = errors.map((e) => `${e.path}: ${e.message}`).join("; ");
-    return problem("INVALID_REQUEST", `Invalid request: ${detail}`, requestId, errors);
-  }
+  if (fe.validation) return invalidInput(fe.validation, fe.validationContext, requestId);
   const status = fe.statusCode ?? 500;
   if (status === 413) return problem("PAYLOAD_TOO_LARGE", "Request body is too large", requestId);
   if (status === 415) return problem("UNSUPPORTED_MEDIA_TYPE", "Send application/json", requestId);
@@ -95,7 +99,7 @@ export function problemOf(
     // Fastify's own client errors (bad JSON, empty body): safe, fixed messages.
     const detail =
       fe.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err instanceof SyntaxError
-        ? "Body is not valid JSON"
+        ? INVALID_JSON
         : fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
           ? "Body must not be empty when content-type is application/json"
           : "Bad request";
@@ -115,9 +119,12 @@ export function problemOf(
   return problem("INTERNAL", `Internal error; quote request id ${requestId}`, requestId);
 }
 
-/** Fastify's error handler: every thrown thing as problem+json ({@link problemOf}). */
-export function errorHandler(err: FastifyError | AppError | Error, req: FastifyRequest, reply: FastifyReply) {
-  const p = problemOf(err, req.id, req.log);
+function replyWith(reply: FastifyReply, p: ProblemAnswer) {
   if (p.headers) reply.headers(p.headers);
   return reply.status(p.status).header("content-type", PROBLEM_CONTENT_TYPE).send(p.body);
+}
+
+/** Fastify's error handler: every thrown thing as problem+json ({@link problemOf}). */
+export function errorHandler(err: FastifyError | AppError | Error, req: FastifyRequest, reply: FastifyReply) {
+  return replyWith(reply, problemOf(err, req.id, req.log));
 }

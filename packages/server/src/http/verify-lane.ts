@@ -6,7 +6,14 @@ import { SESSION_TOKEN_PREFIX } from "../services/auth-service.js";
 import type { VerifyInput, VerifyResult } from "../services/verify/verify-service.js";
 import type { Actor } from "../services/deps.js";
 import { type BearerResolver, bearerActor, bearerToken } from "./authenticate.js";
-import { PROBLEM_CONTENT_TYPE, problemOf } from "./problem.js";
+import {
+  type AjvError,
+  INVALID_JSON,
+  PROBLEM_CONTENT_TYPE,
+  type ProblemAnswer,
+  invalidInput,
+  problemOf,
+} from "./problem.js";
 
 export const VERIFY_PATH = "/v1/verify";
 
@@ -15,7 +22,7 @@ export interface VerifyLaneDeps {
   /** The endpoint's answer (routes/verify.ts): the same function the Fastify route calls. */
   answer: (actor: Actor, body: VerifyInput, log: FastifyBaseLogger) => VerifyResult | Promise<VerifyResult>;
   /** The body validator Fastify compiles for the route (same schema, same options). */
-  validate: ((body: unknown) => boolean) & { errors?: unknown[] | null };
+  validate: ((body: unknown) => boolean) & { errors?: AjvError[] | null };
   /** The route's response serializer (same schema as the route's). */
   serialize: (result: VerifyResult) => string;
   /** The client's address as Fastify's `req.ip` gives it (trusted proxies included). */
@@ -29,6 +36,13 @@ export interface VerifyLaneDeps {
   log: FastifyBaseLogger;
   /** Log each request as Fastify does ("incoming request", "request completed"). */
   logRequests: boolean;
+}
+
+/** One request the lane answers: where the answer goes, its id, and when it arrived. */
+interface Exchange {
+  res: ServerResponse;
+  id: string;
+  started: number;
 }
 
 const isJson = (type: string | undefined) => {
@@ -54,52 +68,42 @@ const isJson = (type: string | undefined) => {
  * request once the server is closing (Fastify answers those 503).
  */
 export function verifyLane(d: VerifyLaneDeps) {
-  const send = (
-    res: ServerResponse,
-    id: string,
-    started: number,
-    status: number,
-    type: string,
-    payload: string,
-    headers?: Record<string, string>,
-  ) => {
+  const send = (x: Exchange, status: number, type: string, payload: string, headers?: Record<string, string>) => {
     const head: Record<string, string | number> = {
       "content-type": type,
       "content-length": Buffer.byteLength(payload),
-      "x-request-id": id,
+      "x-request-id": x.id,
       ...headers,
     };
     if (d.closing()) head.connection = "close";
-    res.writeHead(status, head);
-    res.end(payload);
-    const seconds = (performance.now() - started) / 1000;
+    x.res.writeHead(status, head);
+    x.res.end(payload);
+    const seconds = (performance.now() - x.started) / 1000;
     d.record("POST", VERIFY_PATH, status, seconds);
     if (d.logRequests)
-      d.log.info({ reqId: id, res: { statusCode: status }, responseTime: seconds * 1000 }, "request completed");
+      d.log.info({ reqId: x.id, res: { statusCode: status }, responseTime: seconds * 1000 }, "request completed");
   };
 
-  const fail = (res: ServerResponse, id: string, started: number, err: Error) => {
-    const p = problemOf(err, id, d.log);
-    send(res, id, started, p.status, PROBLEM_CONTENT_TYPE, p.body, p.headers);
-  };
+  const problem = (x: Exchange, p: ProblemAnswer) => send(x, p.status, PROBLEM_CONTENT_TYPE, p.body, p.headers);
+  const fail = (x: Exchange, err: Error) => problem(x, problemOf(err, x.id, d.log));
 
-  const answer = (res: ServerResponse, id: string, started: number, result: VerifyResult) => {
+  const answer = (x: Exchange, result: VerifyResult) => {
     let payload: string;
     try {
       payload = d.serialize(result);
     } catch (err) {
-      return fail(res, id, started, err as Error);
+      return fail(x, err as Error);
     }
-    send(res, id, started, 200, "application/json; charset=utf-8", payload);
+    send(x, 200, "application/json; charset=utf-8", payload);
   };
 
   /** The body is read: validate it, then answer as the caller (maybe still being resolved). */
-  const respond = (res: ServerResponse, id: string, started: number, text: string, actor: Actor | Promise<Actor>) => {
+  const respond = (x: Exchange, text: string, actor: Actor | Promise<Actor>) => {
     // Fastify authenticates before it parses: a bad credential wins over a bad body.
     if (actor instanceof Promise) {
       actor.then(
-        (a) => respond(res, id, started, text, a),
-        (err) => fail(res, id, started, err),
+        (a) => respond(x, text, a),
+        (err) => fail(x, err),
       );
       return;
     }
@@ -108,27 +112,21 @@ export function verifyLane(d: VerifyLaneDeps) {
       // As Fastify's JSON parser (its defaults): a BOM is dropped, `__proto__` and `constructor` refused.
       body = secureJson.parse(text, { protoAction: "error", constructorAction: "error" });
     } catch {
-      return fail(res, id, started, new AppError("INVALID_REQUEST", "Body is not valid JSON"));
+      return fail(x, new AppError("INVALID_REQUEST", INVALID_JSON));
     }
-    if (!d.validate(body)) {
-      const err = Object.assign(new Error("body validation"), {
-        validation: d.validate.errors,
-        validationContext: "body",
-      });
-      return fail(res, id, started, err);
-    }
+    if (!d.validate(body)) return problem(x, invalidInput(d.validate.errors ?? [], "body", x.id));
     let result: VerifyResult | Promise<VerifyResult>;
     try {
       result = d.answer(actor, body as VerifyInput, d.log);
     } catch (err) {
-      return fail(res, id, started, err as Error);
+      return fail(x, err as Error);
     }
     if (result instanceof Promise) {
       result.then(
-        (r) => answer(res, id, started, r),
-        (err) => fail(res, id, started, err),
+        (r) => answer(x, r),
+        (err) => fail(x, err),
       );
-    } else answer(res, id, started, result);
+    } else answer(x, result);
   };
 
   /** Answers the request and returns true, or returns false (untouched) for Fastify to answer. */
@@ -153,16 +151,16 @@ export function verifyLane(d: VerifyLaneDeps) {
     }
     if (token.startsWith(SESSION_TOKEN_PREFIX)) return false;
 
-    const started = performance.now();
-    const id = d.nextRequestId();
+    const x: Exchange = { res, id: d.nextRequestId(), started: performance.now() };
     const ip = d.clientIp(req);
-    if (d.logRequests) d.log.info({ reqId: id, req: { method: "POST", url: VERIFY_PATH, ip, id } }, "incoming request");
+    if (d.logRequests)
+      d.log.info({ reqId: x.id, req: { method: "POST", url: VERIFY_PATH, ip, id: x.id } }, "incoming request");
     let actor: Actor | Promise<Actor>;
     try {
       actor = bearerActor(d.resolvers, token, ip);
     } catch (err) {
       // Answered at once, as Fastify answers a failed onRequest hook; Node drops the unread body.
-      fail(res, id, started, err as Error);
+      fail(x, err as Error);
       return true;
     }
     // Keep a rejection from going unhandled while the body arrives.
@@ -172,7 +170,7 @@ export function verifyLane(d: VerifyLaneDeps) {
     req.on("data", (chunk: string) => {
       text += chunk;
     });
-    req.once("end", () => respond(res, id, started, text, actor));
+    req.once("end", () => respond(x, text, actor));
     return true;
   };
 }
