@@ -133,7 +133,8 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
   it("gives every answer its own request id, in the same series as Fastify's", async () => {
     const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
     const ids = new Set<string>();
-    for (let i = 0; i < 5; i++) ids.add((await post(verifier.secret, { key: k.secret })).headers["x-request-id"]);
+    for (let i = 0; i < 5; i++)
+      ids.add((await post(verifier.secret, { key: k.secret })).headers["x-request-id"] as string);
     const fromFastify = (await h.req("GET", "/healthz")).headers["x-request-id"] as string;
     ids.add(fromFastify);
     expect(ids.size).toBe(6);
