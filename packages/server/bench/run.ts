@@ -156,8 +156,12 @@ async function load(o: LoadOpts) {
  * Latency at a given load, from bench/probe.ts in a process of its own (see there): `keysFile`
  * holds the keys to draw from (none: hello-world's body).
  */
-async function paced(o: { url: string; path: string; token?: string; keysFile?: string; rate: number }) {
+async function paced(
+  pid: number | undefined,
+  o: { url: string; path: string; token?: string; keysFile?: string; rate: number },
+) {
   const args = JSON.stringify({ ...o, seconds: SECONDS, warmupMs: WARMUP_MS });
+  const waitedBefore = runQueueMs(pid);
   const child = spawn(process.execPath, ["--import", "tsx", "bench/probe.ts", args], {
     cwd: serverDir,
     stdio: ["ignore", "pipe", "inherit"],
@@ -168,7 +172,8 @@ async function paced(o: { url: string; path: string; token?: string; keysFile?: 
   });
   const code = await new Promise((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`bench/probe.ts exited ${code}`);
-  return JSON.parse(out) as {
+  const waitedAfter = runQueueMs(pid);
+  const result = JSON.parse(out) as {
     rps: number;
     total: number;
     p50: number;
@@ -178,6 +183,25 @@ async function paced(o: { url: string; path: string; token?: string; keysFile?: 
     loopP99: number;
     loopMax: number;
   };
+  /**
+   * How long the server's main thread was ready to run but waited for a CPU during the run
+   * (warm-up included): time the machine took from it, not time it spent.
+   */
+  const runQueueWait = waitedBefore === null || waitedAfter === null ? null : waitedAfter - waitedBefore;
+  return { ...result, runQueueWait };
+}
+
+/**
+ * Milliseconds a process's main thread has spent runnable but waiting for a CPU so far
+ * (`/proc/<pid>/task/<pid>/schedstat`, Linux with scheduler statistics); null elsewhere.
+ */
+function runQueueMs(pid: number | undefined): number | null {
+  try {
+    const waitedNs = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[1]);
+    return Number.isFinite(waitedNs) ? waitedNs / 1e6 : null;
+  } catch {
+    return null;
+  }
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
@@ -288,7 +312,7 @@ async function main() {
   const hellos: Awaited<ReturnType<typeof measured>>[] = [];
   const halves: Awaited<ReturnType<typeof paced>>[] = [];
   /** Keyward's own event-loop delay (ms) during each half-peak run. */
-  const loopDelays: { p99: number; max: number }[] = [];
+  const loopDelays: { p99: number; max: number; gcPauses: number; gcMs: number; gcMaxMs: number }[] = [];
   const helloHalves: Awaited<ReturnType<typeof paced>>[] = [];
   let warmSet: string[] = [];
   let hotPath: {
@@ -353,11 +377,11 @@ async function main() {
     writeFileSync(keysFile, JSON.stringify(warmSet));
     for (let r = 0; r < ROUNDS; r++) {
       await fetch(`${kw.url}/bench/loop-delay`, { method: "POST" });
-      halves.push(await paced({ url: kw.url, path: "/v1/verify", token: verifier, keysFile, rate }));
+      halves.push(await paced(kw.child.pid, { url: kw.url, path: "/v1/verify", token: verifier, keysFile, rate }));
       loopDelays.push(await (await fetch(`${kw.url}/bench/loop-delay`, { method: "DELETE" })).json());
       await flushKeyward();
       // The same absolute rate as verify's: how much of the tail is the machine's.
-      helloHalves.push(await paced({ url: hello.url, path: "/", rate }));
+      helloHalves.push(await paced(hello.child.pid, { url: hello.url, path: "/", rate }));
     }
   } finally {
     await Promise.all([stopChild(kw), stopChild(hello)]);
@@ -433,7 +457,15 @@ async function main() {
   );
   log(`  p99 of each run: ${halves.map((h) => h.p99).join(", ")} ms`);
   log(
-    `  Keyward's own event-loop delay in each run (p99 / max): ${loopDelays.map((d) => `${d.p99} / ${d.max}`).join(", ")} ms   (a stall inside the server; the rest of the tail is outside it)`,
+    `  Keyward's own event-loop delay in each run (p99 / max): ${loopDelays.map((d) => `${d.p99} / ${d.max}`).join(", ")} ms   (its stalls, and the machine's below)`,
+  );
+  log(
+    `  Keyward's GC pauses in each run (count, total / longest): ${loopDelays.map((d) => `${d.gcPauses}, ${d.gcMs} / ${d.gcMaxMs}`).join("; ")} ms   (inside the server)`,
+  );
+  const waited = (runs: { runQueueWait: number | null }[]) =>
+    runs.map((h) => (h.runQueueWait === null ? "n/a" : Math.round(h.runQueueWait))).join(", ");
+  log(
+    `  main thread waiting for a CPU in each run (of ${(WARMUP_MS / 1000 + SECONDS).toFixed(0)} s): Keyward ${waited(halves)} ms; hello-world ${waited(helloHalves)} ms   (the machine's: ready to run, not running)`,
   );
   log(
     `  the probe's own event-loop delay in each run (p99 / max): ${halves.map((h) => `${h.loopP99} / ${h.loopMax}`).join(", ")} ms   (a stall in the load generator, a separate process)`,

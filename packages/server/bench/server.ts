@@ -10,7 +10,7 @@ import type {
   RootOperationNode,
   UnknownRow,
 } from "kysely";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { createKeyward } from "../src/compose.js";
 import { loadConfig } from "../src/config.js";
 
@@ -47,18 +47,38 @@ kw.app.post("/bench/flush", { schema: { hide: true } }, async () => {
   await verify.usage.flush(true);
   return { ok: true };
 });
-// The event loop's delay while a latency probe runs (a stall inside the server, as opposed to
-// the machine's): on only between POST and DELETE, so the throughput runs pay no timer for it.
+// The event loop's delay while a latency probe runs (the server's stalls, plus any time the
+// machine kept its thread off a CPU: bench/run.ts reads that apart), and its garbage
+// collections in the same window (the collector's share). On only between POST and DELETE,
+// so the throughput runs pay nothing for them.
 const loop = monitorEventLoopDelay({ resolution: 1 });
+const gc = { pauses: 0, ms: 0, maxMs: 0 };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gc.pauses++;
+    gc.ms += e.duration;
+    gc.maxMs = Math.max(gc.maxMs, e.duration);
+  }
+});
 kw.app.post("/bench/loop-delay", { schema: { hide: true } }, async () => {
   loop.reset();
   loop.enable();
+  Object.assign(gc, { pauses: 0, ms: 0, maxMs: 0 });
+  gcObserver.observe({ entryTypes: ["gc"] });
   return { ok: true };
 });
 kw.app.delete("/bench/loop-delay", { schema: { hide: true } }, async () => {
   loop.disable();
+  gcObserver.disconnect();
   const ms = (ns: number) => Math.round(ns / 1e4) / 100;
-  return { p99: ms(loop.percentile(99)), max: ms(loop.max) };
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    p99: ms(loop.percentile(99)),
+    max: ms(loop.max),
+    gcPauses: gc.pauses,
+    gcMs: round(gc.ms),
+    gcMaxMs: round(gc.maxMs),
+  };
 });
 process.on("SIGTERM", () => void kw.close().then(() => process.exit(0)));
 await kw.app.listen({ port: config.port, host: "127.0.0.1" });
