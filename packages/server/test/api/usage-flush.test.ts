@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import pino from "pino";
@@ -214,6 +215,41 @@ describeEachDialect("usage flush", (dialect) => {
     await flushed;
     expect(created.map((r) => r.status)).toEqual(Array(10).fill(201));
     expect((await stored()).map((r) => r.count)).toEqual([1]);
+  });
+
+  it("stores every count once when two nodes flush the same keys at once, in opposite orders", async () => {
+    // Two nodes' flushes overlap whenever their timers do. In PostgreSQL each part is a
+    // transaction that locks its rows as it writes them: in opposite orders, two of them
+    // would deadlock and one would fail. Many keys, so that the two overlap: copies of the
+    // key's row (usage is stored only for keys that exist).
+    const db = h.kw.db.kysely;
+    const row = await db.selectFrom("api_keys").selectAll().where("id", "=", keyId).executeTakeFirstOrThrow();
+    const copies = Array.from({ length: 600 }, (_, i) => ({
+      ...row,
+      id: `${keyId}_${i}`,
+      secret_hash: createHash("sha256").update(`copy ${i}`).digest("hex"),
+    }));
+    for (let i = 0; i < copies.length; i += 100)
+      await db
+        .insertInto("api_keys")
+        .values(copies.slice(i, i + 100))
+        .execute();
+    const ids = [keyId, ...copies.map((c) => c.id)];
+    const silent = pino({ level: "silent" });
+    const one = () => new UsageAggregator(h.kw.db, silent, { transactionRows: 1_000 }); // one transaction per flush
+    const nodes = [one(), one()];
+    const now = Date.now();
+    const rounds = 10;
+    for (let r = 0; r < rounds; r++) {
+      for (const id of ids) nodes[0].record(id, null, now);
+      for (const id of [...ids].reverse()) nodes[1].record(id, null, now);
+      await Promise.all(nodes.map((n) => n.flush()));
+      // A failed flush keeps its counts for the next one: none may be left.
+      for (const node of nodes) expect(ids.filter((id) => node.unflushed(id).buckets.length > 0)).toEqual([]);
+    }
+    const rows = await db.selectFrom("key_usage").select(["key_id", "count"]).where("key_id", "in", ids).execute();
+    expect(rows.map((r) => Number(r.count))).toEqual(Array(ids.length).fill(2 * rounds));
+    await Promise.all(nodes.map((n) => n.close()));
   });
 
   it("counts every verification once across flushes, failed ones included (the tally kept on the cached key)", async () => {

@@ -19,6 +19,7 @@ export interface UsageChunk {
 export const newChunk = (): UsageChunk => ({ keyIds: [], lastUsedAt: [], lastUsedIp: [], counts: [] });
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Statements a writer has issued, so the benchmark can tell flushes from the verify path. */
 export interface WriterStats {
@@ -100,11 +101,12 @@ class QueryBuilderUsageWriter implements UsageWriter {
       stats.reads++;
       const found = await trx.selectFrom("api_keys").select("id").where("id", "in", chunk.keyIds).execute();
       const existing = new Set(found.map((r) => r.id));
-      const due = chunk.keyIds.flatMap((id, k) =>
-        existing.has(id) && chunk.lastUsedAt[k] >= 0
-          ? [sql`(${id}, ${iso(chunk.lastUsedAt[k])}, ${chunk.lastUsedIp[k]})`]
-          : [],
-      );
+      // Rows are written in key order: another node's flush of the same keys locks them in the
+      // same order, so the two wait for each other instead of deadlocking.
+      const due = chunk.keyIds
+        .flatMap((id, k) => (existing.has(id) && chunk.lastUsedAt[k] >= 0 ? [k] : []))
+        .sort((a, b) => byId(chunk.keyIds[a], chunk.keyIds[b]))
+        .map((k) => sql`(${chunk.keyIds[k]}, ${iso(chunk.lastUsedAt[k])}, ${chunk.lastUsedIp[k]})`);
       if (due.length > 0) {
         stats.writes++;
         await sql`update api_keys set last_used_at = v.column2, last_used_ip = v.column3
@@ -119,6 +121,7 @@ class QueryBuilderUsageWriter implements UsageWriter {
         if (existing.has(id)) counts.push({ key_id: id, hour: iso(chunk.counts[i + 1]), count: chunk.counts[i + 2] });
       }
       if (counts.length === 0) return;
+      counts.sort((a, b) => byId(a.key_id, b.key_id) || byId(a.hour, b.hour));
       stats.writes++;
       await trx
         .insertInto("key_usage")
