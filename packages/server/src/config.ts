@@ -46,6 +46,8 @@ export interface Config {
   logLevel: string;
   /** Log each `POST /v1/verify` request (off: they are counted in /metrics; logging them added 30-40 % to verify's CPU). */
   logVerifyRequests: boolean;
+  /** Most resolved keys the verification cache holds (the least recently loaded go first). */
+  cacheKeys: number;
   sessionTtlSeconds: number;
   allowOrgCreation: boolean;
   publicUrl: string;
@@ -120,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     logLevel: env.KEYWARD_LOG_LEVEL ?? "info",
     logVerifyRequests: env.KEYWARD_LOG_VERIFY_REQUESTS === "true",
+    cacheKeys: intEnv(env, "KEYWARD_CACHE_KEYS", 100_000, 1, 100_000_000),
     sessionTtlSeconds: intEnv(env, "KEYWARD_SESSION_TTL_HOURS", 12, 1, 24 * 30) * 3600,
     allowOrgCreation: (env.KEYWARD_ALLOW_ORG_CREATION ?? "true") !== "false",
     publicUrl: env.KEYWARD_PUBLIC_URL ?? `http://localhost:${port}`,

@@ -116,6 +116,29 @@ describeEachDialect("system endpoints", (dialect) => {
     expect(before.entries).toBeGreaterThanOrEqual(2);
   });
 
+  it("holds at most KEYWARD_CACHE_KEYS keys in the verify cache, and still answers the ones it let go", async () => {
+    const small = await Harness.init(dialect, { KEYWARD_CACHE_KEYS: "3" });
+    try {
+      const verifier = await verifierKey(small);
+      const org = await small.newOrgWithOwner("small");
+      const keys = [];
+      for (const name of ["a", "b", "c", "d"]) keys.push(await mkKey(small, org.token, org.orgId, { name }));
+      for (const k of keys) expect((await verify(small, verifier, { key: k.secret })).body.valid).toBe(true);
+      const { cache } = small.kw.services.verify;
+      expect(cache.size).toBe(3);
+      const misses = cache.stats.misses;
+      // The first key was let go to make room (the oldest goes first): loaded again, still valid.
+      expect((await verify(small, verifier, { key: keys[0].secret })).body).toMatchObject({
+        valid: true,
+        keyId: keys[0].id,
+      });
+      expect(cache.stats.misses).toBe(misses + 1);
+      expect(cache.size).toBe(3);
+    } finally {
+      await small.close();
+    }
+  });
+
   it("sets a request id header on every response", async () => {
     const res = await h.req("GET", "/healthz");
     expect(res.headers["x-request-id"]).toMatch(/^req_[0-9A-Za-z]{24}$/);

@@ -28,5 +28,6 @@ export function buildVerification(deps: Deps, opts: VerificationOptions = {}): V
       : new LocalInvalidationBus(deps.keyEvents);
   const limiter = createRateLimiter({ redisUrl: deps.config.redisUrl, logger: deps.logger });
   const usage = new UsageAggregator(deps.db, deps.logger, { flushIntervalMs: opts.usageFlushMs });
-  return new VerifyService(deps, bus, limiter, usage, new TokenService(deps), opts.cache);
+  const cache = { maxEntries: deps.config.cacheKeys, ...opts.cache };
+  return new VerifyService(deps, bus, limiter, usage, new TokenService(deps), cache);
 }
