@@ -164,6 +164,7 @@ async function paced(
 ) {
   const args = JSON.stringify({ ...o, seconds: SECONDS, warmupMs: WARMUP_MS });
   const waitedBefore = runQueueMs(pid);
+  const startedAt = performance.now();
   const child = spawn(process.execPath, ["--import", "tsx", "bench/probe.ts", args], {
     cwd: serverDir,
     stdio: ["ignore", "pipe", "inherit"],
@@ -175,6 +176,7 @@ async function paced(
   const code = await new Promise((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`bench/probe.ts exited ${code}`);
   const waitedAfter = runQueueMs(pid);
+  const seconds = (performance.now() - startedAt) / 1000;
   const result = JSON.parse(out) as {
     rps: number;
     total: number;
@@ -186,11 +188,11 @@ async function paced(
     loopMax: number;
   };
   /**
-   * How long the server's main thread was ready to run but waited for a CPU during the run
-   * (warm-up included): time the machine took from it, not time it spent.
+   * How long the server's main thread was ready to run but waited for a CPU over the probe's
+   * whole life (`seconds`: its start and warm-up included): time the machine took from it.
    */
   const runQueueWait = waitedBefore === null || waitedAfter === null ? null : waitedAfter - waitedBefore;
-  return { ...result, runQueueWait };
+  return { ...result, runQueueWait, seconds };
 }
 
 /**
@@ -464,10 +466,12 @@ async function main() {
   log(
     `  Keyward's GC pauses in each run (count, total / longest): ${loopDelays.map((d) => `${d.gcPauses}, ${d.gcMs} / ${d.gcMaxMs}`).join("; ")} ms   (inside the server)`,
   );
-  const waited = (runs: { runQueueWait: number | null }[]) =>
-    runs.map((h) => (h.runQueueWait === null ? "n/a" : Math.round(h.runQueueWait))).join(", ");
+  const waited = (runs: { runQueueWait: number | null; seconds: number }[]) =>
+    runs
+      .map((h) => (h.runQueueWait === null ? "n/a" : `${Math.round(h.runQueueWait)} of ${h.seconds.toFixed(1)} s`))
+      .join(", ");
   log(
-    `  main thread waiting for a CPU in each run (of ${(WARMUP_MS / 1000 + SECONDS).toFixed(0)} s): Keyward ${waited(halves)} ms; hello-world ${waited(helloHalves)} ms   (the machine's: ready to run, not running)`,
+    `  main thread waiting for a CPU in each run (ms, over the probe's whole run): Keyward ${waited(halves)}; hello-world ${waited(helloHalves)}   (the machine's: ready to run, not running)`,
   );
   log(
     `  the probe's own event-loop delay in each run (p99 / max): ${halves.map((h) => `${h.loopP99} / ${h.loopMax}`).join(", ")} ms   (a stall in the load generator, a separate process)`,
