@@ -46,7 +46,7 @@ export interface Config {
   logLevel: string;
   /** Log each `POST /v1/verify` request (off: they are counted in /metrics; logging them added 30-40 % to verify's CPU). */
   logVerifyRequests: boolean;
-  /** Most resolved keys the verification cache holds (the least recently loaded go first). */
+  /** Most resolved keys the verification cache holds (past it, keys not used lately go first). */
   cacheKeys: number;
   sessionTtlSeconds: number;
   allowOrgCreation: boolean;

@@ -127,7 +127,7 @@ describeEachDialect("system endpoints", (dialect) => {
       const { cache } = small.kw.services.verify;
       expect(cache.size).toBe(3);
       const misses = cache.stats.misses;
-      // The first key was let go to make room (the oldest goes first): loaded again, still valid.
+      // The first key, idle since it was loaded, was let go to make room: loaded again, still valid.
       expect((await verify(small, verifier, { key: keys[0].secret })).body).toMatchObject({
         valid: true,
         keyId: keys[0].id,

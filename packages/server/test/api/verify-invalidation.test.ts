@@ -219,7 +219,7 @@ describe("key cache bounds", () => {
     expect(cache.peek("h2")).toBeTruthy();
   });
 
-  it("holds at most maxEntries, dropping the oldest, and caches misses", async () => {
+  it("holds at most maxEntries, dropping the oldest unused, and caches misses", async () => {
     const bus = new LocalInvalidationBus(new KeyEvents());
     const cache = new KeyCache<Val>(bus, tags, { maxEntries: 3, maxNegative: 2 });
     for (let i = 0; i < 5; i++) await cache.get(`h${i}`, async () => ({ id: `key_${i}`, org: "o", owner: "u" }));
@@ -235,6 +235,30 @@ describe("key cache bounds", () => {
     await cache.get("nope", miss);
     expect(loads).toBe(1);
     expect(cache.stats.negativeHits).toBe(1);
+  });
+
+  it("keeps a key in use when it must make room, and lets an idle one go", async () => {
+    const cache = new KeyCache<Val>(new LocalInvalidationBus(new KeyEvents()), tags, { maxEntries: 3 });
+    const loads: string[] = [];
+    const load = async (id: string) => {
+      loads.push(id);
+      return { id: `key_${id}`, org: "o", owner: "u" };
+    };
+    const held = () => ["h0", "h1", "h2", "h3", "h4", "h5", "h6"].filter((id) => cache.peek(id) !== undefined);
+    for (const id of ["h0", "h1", "h2"]) await cache.get(id, load);
+    await cache.get("h0", load); // h0, the oldest, is in use
+    await cache.get("h3", load); // room for h3: h1 goes, and h0 moves behind h2
+    expect(held()).toEqual(["h0", "h2", "h3"]);
+    await cache.get("h4", load);
+    expect(held()).toEqual(["h0", "h3", "h4"]);
+    // h0 had its second chance: unused since, it goes once it is the oldest again.
+    await cache.get("h5", load);
+    expect(held()).toEqual(["h3", "h4", "h5"]);
+    // Every key in use: each is passed over once, then the oldest goes.
+    for (const id of ["h3", "h4", "h5"]) await cache.get(id, load);
+    await cache.get("h6", load);
+    expect(held()).toEqual(["h4", "h5", "h6"]);
+    expect(loads).toEqual(["h0", "h1", "h2", "h3", "h4", "h5", "h6"]);
   });
 
   /** A cache with a 10 s max age, on a clock the test moves. */

@@ -10,7 +10,7 @@ export interface CacheTags {
 }
 
 export interface KeyCacheOptions {
-  /** Most resolved keys held; the oldest are dropped first. */
+  /** Most resolved keys held; past it, the oldest not used since it was last passed over goes first. */
   maxEntries: number;
   /** Most "no such key" answers held. */
   maxNegative: number;
@@ -41,7 +41,12 @@ interface Entry<V> {
   loadedAt: number;
   /** From when a hit also reloads the entry in the background: 75-95 % of the max age, at random. */
   refreshAt: number;
+  /** Hit since the eviction last passed it over (see {@link KeyCache.evictOne}). */
+  used: boolean;
 }
+
+/** Entries an eviction looks at, oldest first, before it drops one that was used anyway. */
+const SECOND_CHANCES = 8;
 
 /** A load in flight, and the invalidation generation it started in. */
 interface Inflight<V> {
@@ -148,6 +153,7 @@ export class KeyCache<V> {
     }
     if (e) {
       this.stats.hits++;
+      e.used = true;
       if (now >= e.refreshAt && !this.inflight.has(id)) {
         this.stats.refreshes++;
         // A failed refresh keeps the entry until its max age; the next hit tries again.
@@ -188,16 +194,32 @@ export class KeyCache<V> {
       return;
     }
     this.remove(id);
-    if (this.entries.size >= this.opts.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.remove(oldest);
-    }
+    if (this.entries.size >= this.opts.maxEntries) this.evictOne();
     const tags = this.tagsOf(value);
     const refreshAt = loadedAt + this.opts.maxAgeMs * (0.75 + 0.2 * Math.random());
-    this.entries.set(id, { value, tags, loadedAt, refreshAt });
+    this.entries.set(id, { value, tags, loadedAt, refreshAt, used: false });
     addTo(this.byKey, tags.keyId, id);
     addTo(this.byPrincipal, `${tags.orgId}/${tags.principalId}`, id);
     addTo(this.byOrg, tags.orgId, id);
+  }
+
+  /**
+   * Makes room for one entry (second chance, as a CLOCK cache): the oldest entry goes unless
+   * it was hit since it was loaded or last passed over; then it moves to the back, unmarked,
+   * and the next oldest is looked at. At most {@link SECOND_CHANCES} are passed over, so a
+   * miss never walks the whole cache; a key in use stays while idle ones go.
+   */
+  private evictOne() {
+    for (let i = 0; i < SECOND_CHANCES; i++) {
+      const [id, e] = this.entries.entries().next().value ?? [];
+      if (id === undefined || e === undefined) return;
+      if (!e.used) return this.remove(id);
+      e.used = false;
+      this.entries.delete(id);
+      this.entries.set(id, e);
+    }
+    const oldest = this.entries.keys().next().value;
+    if (oldest !== undefined) this.remove(oldest);
   }
 
   private remove(id: string) {
