@@ -7,7 +7,14 @@ import { scrapedCounter } from "./scraped-counter.js";
 /** What the verify cache counts (services/verify/key-cache.ts). */
 interface CacheStats {
   readonly size: number;
-  readonly stats: { hits: number; misses: number; negativeHits: number; invalidations: number; refreshes: number };
+  readonly stats: {
+    hits: number;
+    misses: number;
+    negativeHits: number;
+    invalidations: number;
+    refreshes: number;
+    evictions: number;
+  };
 }
 
 /** Prometheus metrics for one app instance (own registry: no globals). */
@@ -56,6 +63,12 @@ export function createMetrics(db: Db, cache: CacheStats) {
     "keyward_verify_cache_refreshes_total",
     "Keys in use reloaded in the background before their maximum age",
     () => [[{}, stats.refreshes]],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_verify_cache_evictions_total",
+    "Keys let go to stay within KEYWARD_CACHE_KEYS (each is loaded again on its next use)",
+    () => [[{}, stats.evictions]],
   );
   /** One answer (by route), `seconds` after its request arrived. */
   const record = (method: string, route: string, status: number, seconds: number) =>

@@ -134,6 +134,9 @@ describeEachDialect("system endpoints", (dialect) => {
       });
       expect(cache.stats.misses).toBe(misses + 1);
       expect(cache.size).toBe(3);
+      // Operators see it in /metrics: c, d and the first key again each made room.
+      const text = String((await small.req("GET", "/metrics")).body);
+      expect(/^keyward_verify_cache_evictions_total (\d+)$/m.exec(text)?.[1]).toBe("3");
     } finally {
       await small.close();
     }

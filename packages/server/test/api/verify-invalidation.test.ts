@@ -259,6 +259,7 @@ describe("key cache bounds", () => {
     await cache.get("h6", load);
     expect(held()).toEqual(["h4", "h5", "h6"]);
     expect(loads).toEqual(["h0", "h1", "h2", "h3", "h4", "h5", "h6"]);
+    expect(cache.stats.evictions).toBe(4);
   });
 
   /** A cache with a 10 s max age, on a clock the test moves. */

@@ -90,7 +90,7 @@ export class KeyCache<V> {
   /** Bumped on every invalidation: a load that saw it change must not be cached. */
   private generation = 0;
   private unsubscribe: () => void;
-  readonly stats = { hits: 0, misses: 0, negativeHits: 0, invalidations: 0, refreshes: 0 };
+  readonly stats = { hits: 0, misses: 0, negativeHits: 0, invalidations: 0, refreshes: 0, evictions: 0 };
 
   constructor(
     private readonly bus: InvalidationBus,
@@ -210,6 +210,7 @@ export class KeyCache<V> {
    * miss never walks the whole cache; a key in use stays while idle ones go.
    */
   private evictOne() {
+    this.stats.evictions++;
     for (let i = 0; i < SECOND_CHANCES; i++) {
       const [id, e] = this.entries.entries().next().value ?? [];
       if (id === undefined || e === undefined) return;
