@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import pino from "pino";
+import { sha256 } from "../../src/services/auth-service.js";
 import { UsageAggregator } from "../../src/services/usage/usage-aggregator.js";
 import * as clustered from "../../src/store/migrations/0002-key-usage-clustered.js";
 import { Harness, describeEachDialect } from "../harness.js";
@@ -227,7 +227,7 @@ describeEachDialect("usage flush", (dialect) => {
     const copies = Array.from({ length: 600 }, (_, i) => ({
       ...row,
       id: `${keyId}_${i}`,
-      secret_hash: createHash("sha256").update(`copy ${i}`).digest("hex"),
+      secret_hash: sha256(`copy ${i}`),
     }));
     for (let i = 0; i < copies.length; i += 100)
       await db

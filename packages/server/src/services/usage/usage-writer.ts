@@ -19,7 +19,8 @@ export interface UsageChunk {
 export const newChunk = (): UsageChunk => ({ keyIds: [], lastUsedAt: [], lastUsedIp: [], counts: [] });
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** A fixed order for rows (any will do: flushes on every node sort alike, so they lock alike). */
+const ascending = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Statements a writer has issued, so the benchmark can tell flushes from the verify path. */
 export interface WriterStats {
@@ -105,7 +106,7 @@ class QueryBuilderUsageWriter implements UsageWriter {
       // same order, so the two wait for each other instead of deadlocking.
       const due = chunk.keyIds
         .flatMap((id, k) => (existing.has(id) && chunk.lastUsedAt[k] >= 0 ? [k] : []))
-        .sort((a, b) => byId(chunk.keyIds[a], chunk.keyIds[b]))
+        .sort((a, b) => ascending(chunk.keyIds[a], chunk.keyIds[b]))
         .map((k) => sql`(${chunk.keyIds[k]}, ${iso(chunk.lastUsedAt[k])}, ${chunk.lastUsedIp[k]})`);
       if (due.length > 0) {
         stats.writes++;
@@ -121,7 +122,7 @@ class QueryBuilderUsageWriter implements UsageWriter {
         if (existing.has(id)) counts.push({ key_id: id, hour: iso(chunk.counts[i + 1]), count: chunk.counts[i + 2] });
       }
       if (counts.length === 0) return;
-      counts.sort((a, b) => byId(a.key_id, b.key_id) || byId(a.hour, b.hour));
+      counts.sort((a, b) => ascending(a.key_id, b.key_id) || ascending(a.hour, b.hour));
       stats.writes++;
       await trx
         .insertInto("key_usage")
