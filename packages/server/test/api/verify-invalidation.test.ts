@@ -262,6 +262,41 @@ describe("key cache bounds", () => {
     expect(cache.stats.evictions).toBe(4);
   });
 
+  it("drops every entry of a key, owner or org, however many share it, and only those", async () => {
+    const events = new KeyEvents();
+    const cache = new KeyCache<Val>(new LocalInvalidationBus(events), tags, { maxEntries: 5 });
+    const values: Record<string, Val> = {
+      // Two secrets of one key (a rotation's grace period), a second key of the same owner,
+      // another owner's key in the same org, and a key of another org.
+      cur: { id: "key_1", org: "org_a", owner: "usr_1" },
+      prev: { id: "key_1", org: "org_a", owner: "usr_1" },
+      k2: { id: "key_2", org: "org_a", owner: "usr_1" },
+      k3: { id: "key_3", org: "org_a", owner: "usr_2" },
+      k4: { id: "key_4", org: "org_b", owner: "usr_1" },
+    };
+    const load = async (id: string) => values[id];
+    const fill = async () => {
+      for (const id of Object.keys(values)) await cache.get(id, load);
+    };
+    const held = () => Object.keys(values).filter((id) => cache.peek(id) !== undefined);
+    await fill();
+    events.emit({ kind: "key", keyId: "key_1" });
+    expect(held()).toEqual(["k2", "k3", "k4"]);
+    await fill();
+    events.emit({ kind: "principal", orgId: "org_a", principalId: "usr_1" });
+    expect(held()).toEqual(["k3", "k4"]);
+    await fill();
+    events.emit({ kind: "org", orgId: "org_a" });
+    expect(held()).toEqual(["k4"]);
+    // One of a key's two entries goes (made room for); a change still finds the other.
+    await fill();
+    await cache.get("k5", async () => ({ id: "key_5", org: "org_b", owner: "usr_3" }));
+    expect(held()).toEqual(["prev", "k2", "k3", "k4"]);
+    events.emit({ kind: "key", keyId: "key_1" });
+    expect(held()).toEqual(["k2", "k3", "k4"]);
+    expect(cache.peek("k5")).toBeTruthy();
+  });
+
   /** A cache with a 10 s max age, on a clock the test moves. */
   const clockedCache = () => {
     const clock = { now: 1_000_000 };

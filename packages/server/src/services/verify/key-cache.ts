@@ -1,7 +1,11 @@
 import type { KeyChange } from "../key-events.js";
 import type { InvalidationBus } from "./invalidation.js";
 
-/** What the cache needs to know about a value to find it again when something changes. */
+/**
+ * What the cache needs to know about a value to find it again when something changes. The
+ * cache asks `tagsOf` for them whenever it needs them rather than storing them, so a value
+ * must give the same tags for as long as it is cached (a cached value is never changed).
+ */
 export interface CacheTags {
   keyId: string;
   orgId: string;
@@ -37,7 +41,6 @@ const DEFAULTS: KeyCacheOptions = {
 
 interface Entry<V> {
   value: V;
-  tags: CacheTags;
   loadedAt: number;
   /** From when a hit also reloads the entry in the background: 75-95 % of the max age, at random. */
   refreshAt: number;
@@ -54,21 +57,36 @@ interface Inflight<V> {
   promise: Promise<V | null>;
 }
 
-function addTo(index: Map<string, Set<string>>, name: string, id: string) {
-  let set = index.get(name);
-  if (!set) {
-    set = new Set();
-    index.set(name, set);
-  }
-  set.add(id);
+/**
+ * Cache ids by a tag's value. Most values tag one entry (a key's id: its current secret), so
+ * a lone id is held as it is; a Set is made only for a second one. A Set per cached key cost
+ * more memory than the rest of the index.
+ */
+type Index = Map<string, string | Set<string>>;
+
+function addTo(index: Index, name: string, id: string) {
+  const held = index.get(name);
+  if (held === undefined) index.set(name, id);
+  else if (typeof held !== "string") held.add(id);
+  else if (held !== id) index.set(name, new Set([held, id]));
 }
 
-function removeFrom(index: Map<string, Set<string>>, name: string, id: string) {
-  const set = index.get(name);
-  if (!set) return;
-  set.delete(id);
-  if (set.size === 0) index.delete(name);
+function removeFrom(index: Index, name: string, id: string) {
+  const held = index.get(name);
+  if (held === id) index.delete(name);
+  else if (held !== undefined && typeof held !== "string") {
+    held.delete(id);
+    if (held.size === 0) index.delete(name);
+  }
 }
+
+/** The ids an index holds under `name` (a copy: the caller may remove them as it goes). */
+function idsIn(index: Index, name: string): string[] {
+  const held = index.get(name);
+  return held === undefined ? [] : typeof held === "string" ? [held] : [...held];
+}
+
+const principalOf = (t: { orgId: string; principalId: string }) => `${t.orgId}/${t.principalId}`;
 
 /**
  * Bounded cache of resolved keys by secret hash, plus a bounded negative cache, kept right
@@ -83,9 +101,9 @@ export class KeyCache<V> {
   private readonly opts: KeyCacheOptions;
   private entries = new Map<string, Entry<V>>();
   private negative = new Map<string, number>();
-  private byKey = new Map<string, Set<string>>();
-  private byPrincipal = new Map<string, Set<string>>();
-  private byOrg = new Map<string, Set<string>>();
+  private byKey: Index = new Map();
+  private byPrincipal: Index = new Map();
+  private byOrg: Index = new Map();
   private inflight = new Map<string, Inflight<V>>();
   /** Bumped on every invalidation: a load that saw it change must not be cached. */
   private generation = 0;
@@ -197,9 +215,9 @@ export class KeyCache<V> {
     if (this.entries.size >= this.opts.maxEntries) this.evictOne();
     const tags = this.tagsOf(value);
     const refreshAt = loadedAt + this.opts.maxAgeMs * (0.75 + 0.2 * Math.random());
-    this.entries.set(id, { value, tags, loadedAt, refreshAt, used: false });
+    this.entries.set(id, { value, loadedAt, refreshAt, used: false });
     addTo(this.byKey, tags.keyId, id);
-    addTo(this.byPrincipal, `${tags.orgId}/${tags.principalId}`, id);
+    addTo(this.byPrincipal, principalOf(tags), id);
     addTo(this.byOrg, tags.orgId, id);
   }
 
@@ -227,23 +245,24 @@ export class KeyCache<V> {
     const e = this.entries.get(id);
     if (!e) return;
     this.entries.delete(id);
-    removeFrom(this.byKey, e.tags.keyId, id);
-    removeFrom(this.byPrincipal, `${e.tags.orgId}/${e.tags.principalId}`, id);
-    removeFrom(this.byOrg, e.tags.orgId, id);
+    // Tags come from the value, which never changes while cached: they are not stored.
+    const tags = this.tagsOf(e.value);
+    removeFrom(this.byKey, tags.keyId, id);
+    removeFrom(this.byPrincipal, principalOf(tags), id);
+    removeFrom(this.byOrg, tags.orgId, id);
   }
 
   /** Drops every entry the change may affect. */
   invalidate(change: KeyChange) {
     this.generation++;
     this.stats.invalidations++;
-    const index =
+    const ids =
       change.kind === "key"
-        ? this.byKey.get(change.keyId)
+        ? idsIn(this.byKey, change.keyId)
         : change.kind === "principal"
-          ? this.byPrincipal.get(`${change.orgId}/${change.principalId}`)
-          : this.byOrg.get(change.orgId);
-    if (!index) return;
-    for (const id of [...index]) this.remove(id);
+          ? idsIn(this.byPrincipal, principalOf(change))
+          : idsIn(this.byOrg, change.orgId);
+    for (const id of ids) this.remove(id);
   }
 
   clear() {

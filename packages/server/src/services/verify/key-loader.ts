@@ -13,10 +13,12 @@ export interface CachedKey {
   /** The key's expiry as epoch ms (null = never). */
   expiresAtMs: number | null;
   /**
-   * Decisions already made for this key, by request shape. `decide` depends on the clock
-   * only through the key's expiry, which is checked before a memo is used; the memo goes
-   * away with the entry when anything about the key changes.
+   * Decisions already made for this key: `plain` for a request with nothing but the key (the
+   * usual one), `memo` by request shape for the others. `decide` depends on the clock only
+   * through the key's expiry, which is checked before a memo is used; the memos go away with
+   * the entry when anything about the key changes.
    */
+  plain: SplitOutcome | null;
   memo: Map<string, SplitOutcome> | null;
   /** The key's usage tally, as last recorded through this entry (a lookup saved per use). */
   usage: UsageTally | null;
@@ -132,6 +134,9 @@ export class KeyLoader {
     const shared = this.intern(orgId, { org: key.org, orgAllowedIps: key.orgAllowedIps });
     return {
       ...key,
+      // One copy of the org's id and of each owner for all of their keys.
+      orgId: shared.org.id,
+      owner: this.intern(`owner:${key.owner.type}:${key.owner.id}`, key.owner),
       org: shared.org,
       orgAllowedIps: shared.orgAllowedIps,
       permissions: this.intern(this.setId("p", key.permissions), key.permissions),
@@ -143,6 +148,13 @@ export class KeyLoader {
   private wrap(resolved: ResolvedKey | null, graceEndsAt: number | null): CachedKey | null {
     if (!resolved) return null;
     const key = this.compact(resolved);
-    return { key, graceEndsAt, expiresAtMs: key.expiresAt ? Date.parse(key.expiresAt) : null, memo: null, usage: null };
+    return {
+      key,
+      graceEndsAt,
+      expiresAtMs: key.expiresAt ? Date.parse(key.expiresAt) : null,
+      plain: null,
+      memo: null,
+      usage: null,
+    };
   }
 }

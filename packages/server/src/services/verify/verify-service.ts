@@ -230,10 +230,11 @@ export class VerifyService {
     if (entry.graceEndsAt !== null && entry.graceEndsAt <= nowMs) return NOT_FOUND_SPLIT;
     // Past its expiry the key's answer changes: no memo (decide says EXPIRED).
     if (entry.expiresAtMs !== null && entry.expiresAtMs <= nowMs) return splitDecision(decide(entry.key, input, now));
-    const shape =
-      input.permissions || input.projectId || input.ip || input.method
-        ? `${input.projectId ?? ""}|${input.method ?? ""}|${input.ip ?? ""}|${input.permissions ? input.permissions.join(" ") : ""}`
-        : "";
+    if (!(input.permissions || input.projectId || input.ip || input.method)) {
+      entry.plain ??= splitDecision(decide(entry.key, input, now));
+      return entry.plain;
+    }
+    const shape = `${input.projectId ?? ""}|${input.method ?? ""}|${input.ip ?? ""}|${input.permissions ? input.permissions.join(" ") : ""}`;
     let memo = entry.memo;
     const hit = memo?.get(shape);
     if (hit) return hit;
