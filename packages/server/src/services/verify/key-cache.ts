@@ -4,7 +4,8 @@ import type { InvalidationBus } from "./invalidation.js";
 /**
  * What the cache needs to know about a value to find it again when something changes. The
  * cache asks `tagsOf` for them whenever it needs them rather than storing them, so a value
- * must give the same tags for as long as it is cached (a cached value is never changed).
+ * must give the same tags for as long as it is cached (a cached key's id, org and owner never
+ * change: a change to any of them is a new value, loaded after an invalidation).
  */
 export interface CacheTags {
   keyId: string;
@@ -245,7 +246,7 @@ export class KeyCache<V> {
     const e = this.entries.get(id);
     if (!e) return;
     this.entries.delete(id);
-    // Tags come from the value, which never changes while cached: they are not stored.
+    // Tags come from the value, whose tags never change while cached: they are not stored.
     const tags = this.tagsOf(e.value);
     removeFrom(this.byKey, tags.keyId, id);
     removeFrom(this.byPrincipal, principalOf(tags), id);
