@@ -27,14 +27,12 @@ const add = db.prepare(
     "on conflict (key_id, hour) do update set count = key_usage.count + excluded.count",
 );
 
-/** Adds a count; false when the key is gone (only that statement is undone, not its transaction). */
+/** Adds a count; a key gone since is skipped (only that statement is undone, not its transaction). */
 function addCount(keyId, hour, count) {
   try {
     add.run(keyId, hour, count);
-    return true;
   } catch (err) {
-    if (err?.code === "SQLITE_CONSTRAINT_FOREIGNKEY") return false;
-    throw err;
+    if (err?.code !== "SQLITE_CONSTRAINT_FOREIGNKEY") throw err;
   }
 }
 
