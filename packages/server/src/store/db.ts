@@ -7,6 +7,7 @@ import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-key-usage-clustered.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
+import { withStatementCache } from "./sqlite-statements.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -68,7 +69,9 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("synchronous = NORMAL");
-  const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  const kysely = new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }),
+  });
   if (file === ":memory:") return { kysely, dialect: "sqlite", sqlite, close: () => kysely.destroy() };
   // Checkpoints run in a worker thread, not inside a commit on the event loop.
   sqlite.pragma("wal_autocheckpoint = 0");
