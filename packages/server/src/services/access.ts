@@ -33,13 +33,18 @@ export function requireSignedIn(actor: Actor): asserts actor is Exclude<Actor, {
 
 /** Role id -> permission patterns, for the built-ins and this org's custom roles. */
 export async function rolePermissions(deps: Deps, orgId: string): Promise<Map<string, string[]>> {
-  const map = new Map(deps.builtinRoles.map((r) => [r.id, r.permissions]));
   const rows = await deps.db.kysely
     .selectFrom("roles")
     .select(["id", "permissions"])
     .where("org_id", "=", orgId)
     .execute();
-  for (const r of rows) map.set(r.id, JSON.parse(r.permissions) as string[]);
+  return roleMap(deps, rows);
+}
+
+/** {@link rolePermissions} from custom role rows already read (`id` null: none, as a left join gives). */
+export function roleMap(deps: Deps, custom: { id: string | null; permissions: string | null }[]) {
+  const map = new Map(deps.builtinRoles.map((r) => [r.id, r.permissions]));
+  for (const r of custom) if (r.id !== null) map.set(r.id, JSON.parse(r.permissions ?? "[]") as string[]);
   return map;
 }
 

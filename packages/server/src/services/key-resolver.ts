@@ -5,7 +5,7 @@ import { hashSecret, isWellFormedSecret } from "../domain/keys/secret.js";
 import { parseOrgSettings } from "../domain/org-settings.js";
 import type { Grant } from "../domain/permissions/grants.js";
 import type { ApiKeysTable } from "../store/schema.js";
-import { rolePermissions } from "./access.js";
+import { roleMap } from "./access.js";
 import type { Deps } from "./deps.js";
 
 export type { ResolvedKey } from "../domain/keys/decide.js";
@@ -43,17 +43,33 @@ export class KeyResolver {
 
   /** Resolves a stored key row (also used by the key service to report effective permissions). */
   async resolveRow(row: ApiKeysTable, matched: ResolvedKey["matched"] = "current"): Promise<ResolvedKey | null> {
-    const db = this.deps.db.kysely;
-    const org = await db
-      .selectFrom("orgs")
-      .select(["id", "is_operator", "settings"])
-      .where("id", "=", row.org_id)
-      .executeTakeFirst();
+    // Two reads, sent together (a key loaded on a verify cache miss waits for them): the org
+    // with its custom roles, and the owner's standing with its bindings.
+    const [orgRows, owner] = await Promise.all([
+      this.deps.db.kysely
+        .selectFrom("orgs")
+        .leftJoin("roles", "roles.org_id", "orgs.id")
+        .select(["orgs.id", "orgs.is_operator", "orgs.settings", "roles.id as role_id", "roles.permissions"])
+        .where("orgs.id", "=", row.org_id)
+        .execute(),
+      this.ownerBindings(row),
+    ]);
+    const org = orgRows[0];
     if (!org) return null;
     const isOperator = org.is_operator === 1;
     const settings = parseOrgSettings(org.settings);
-    const roles = await rolePermissions(this.deps, row.org_id);
-    const { active, grants } = await this.ownerGrants(row, roles);
+    const roles = roleMap(
+      this.deps,
+      orgRows.map((r) => ({ id: r.role_id, permissions: r.permissions })),
+    );
+    const active = owner !== null;
+    // A project key acts only inside its project; its own list says what it may do there.
+    const grants: Grant[] =
+      owner === "project"
+        ? [{ pattern: "*", projectId: row.owner_id }]
+        : (owner ?? []).flatMap((b) =>
+            (roles.get(b.role_id) ?? []).map((pattern) => ({ pattern, projectId: b.project_id })),
+          );
     const keyPermissions = keyPermissionSet(
       parseList(row.permissions),
       parseList(row.roles),
@@ -97,44 +113,50 @@ export class KeyResolver {
     };
   }
 
-  /** The owner's grants now, and whether it still stands in the key's org. */
-  private async ownerGrants(
-    row: ApiKeysTable,
-    roles: Map<string, string[]>,
-  ): Promise<{ active: boolean; grants: Grant[] }> {
+  /**
+   * The owner's role bindings in the key's org, in one read with its standing there: null when
+   * it no longer stands there (a user no longer a member, a service account of another org or
+   * deleted). A project key's owner is its project: "project" while that is in the key's org.
+   */
+  private async ownerBindings(row: ApiKeysTable): Promise<Binding[] | "project" | null> {
     const db = this.deps.db.kysely;
     if (row.owner_type === "project") {
       const p = await db.selectFrom("projects").select("org_id").where("id", "=", row.owner_id).executeTakeFirst();
-      // A project key acts only inside its project; its own list says what it may do there.
-      return p?.org_id === row.org_id
-        ? { active: true, grants: [{ pattern: "*", projectId: row.owner_id }] }
-        : { active: false, grants: [] };
+      return p?.org_id === row.org_id ? "project" : null;
     }
-    if (row.owner_type === "user") {
-      const m = await db
-        .selectFrom("org_members")
-        .select("user_id")
-        .where("org_id", "=", row.org_id)
-        .where("user_id", "=", row.owner_id)
-        .executeTakeFirst();
-      if (!m) return { active: false, grants: [] };
-    } else {
-      const sa = await db
-        .selectFrom("service_accounts")
-        .select("org_id")
-        .where("id", "=", row.owner_id)
-        .executeTakeFirst();
-      if (sa?.org_id !== row.org_id) return { active: false, grants: [] };
-    }
-    const bindings = await db
-      .selectFrom("bindings")
-      .select(["role_id", "project_id"])
-      .where("org_id", "=", row.org_id)
-      .where("principal_id", "=", row.owner_id)
-      .execute();
-    const grants: Grant[] = [];
-    for (const b of bindings)
-      for (const pattern of roles.get(b.role_id) ?? []) grants.push({ pattern, projectId: b.project_id });
-    return { active: true, grants };
+    // A row per binding, or one with no binding (a left join's nulls); none when the owner is gone.
+    const rows =
+      row.owner_type === "user"
+        ? await db
+            .selectFrom("org_members")
+            .leftJoin("bindings", (j) =>
+              j
+                .onRef("bindings.org_id", "=", "org_members.org_id")
+                .onRef("bindings.principal_id", "=", "org_members.user_id"),
+            )
+            .select(["bindings.role_id", "bindings.project_id"])
+            .where("org_members.org_id", "=", row.org_id)
+            .where("org_members.user_id", "=", row.owner_id)
+            .execute()
+        : await db
+            .selectFrom("service_accounts")
+            .leftJoin("bindings", (j) =>
+              j
+                .onRef("bindings.org_id", "=", "service_accounts.org_id")
+                .onRef("bindings.principal_id", "=", "service_accounts.id"),
+            )
+            .select(["bindings.role_id", "bindings.project_id"])
+            .where("service_accounts.id", "=", row.owner_id)
+            .where("service_accounts.org_id", "=", row.org_id)
+            .execute();
+    if (rows.length === 0) return null;
+    const bindings: Binding[] = [];
+    for (const b of rows) if (b.role_id !== null) bindings.push({ role_id: b.role_id, project_id: b.project_id });
+    return bindings;
   }
+}
+
+interface Binding {
+  role_id: string;
+  project_id: string | null;
 }

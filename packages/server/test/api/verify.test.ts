@@ -223,6 +223,23 @@ for (const transport of TRANSPORTS)
         expect((await verify(h, verifier, { key: k.secret })).body.code).toBe("OWNER_INACTIVE");
       });
 
+      it("keeps a member's key standing, with nothing granted, once every role is taken away", async () => {
+        const role = await mkRole(h, org.token, org.orgId, ["compute:read", "iam:apikeys:create"]);
+        const m = await h.newMember(org.orgId, org.token, [{ roleId: role }]);
+        const k = await mkKey(h, m.token, org.orgId, { name: "mine" });
+        const patch = await h.req("PATCH", `/v1/orgs/${org.orgId}/members/${m.userId}`, {
+          token: org.token,
+          body: { roles: [] },
+        });
+        expect(patch.status).toBe(200);
+        // Still a member: the key stands (not OWNER_INACTIVE), but its owner grants it nothing.
+        const plain = (await verify(h, verifier, { key: k.secret })).body;
+        expect(plain).toMatchObject({ valid: true, keyId: k.id, permissions: [] });
+        expect((await verify(h, verifier, { key: k.secret, permissions: ["compute:read"] })).body.code).toBe(
+          "INSUFFICIENT_PERMISSIONS",
+        );
+      });
+
       it("applies an org IP policy change at once", async () => {
         const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
         expect((await verify(h, verifier, { key: k.secret, ip: "198.51.100.1" })).body.valid).toBe(true);
