@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { sql } from "kysely";
 import { DEFAULT_ORG_SETTINGS } from "../domain/org-settings.js";
 import { newId, randomBase62 } from "../domain/ids.js";
 import type { Config } from "../config.js";
@@ -27,13 +28,19 @@ export interface FirstStart {
   orgId: string;
 }
 
+/** Any fixed number: the PostgreSQL advisory lock the nodes of a cluster take to bootstrap in turn. */
+const BOOTSTRAP_LOCK = 0x6b657977; // "keyw"
+
 /**
  * On an empty database: an owner user and the operator org. Returns null when users exist,
- * so a second start creates and prints nothing.
+ * so a second start creates and prints nothing. Nodes started at once on one empty database
+ * bootstrap in turn (a PostgreSQL advisory lock, or SQLite's write lock, held by the
+ * transaction that checks and writes): one creates the owner, the others find it.
  */
 export async function bootstrap(db: Db, config: Config, now: Date): Promise<FirstStart | null> {
-  const any = await db.kysely.selectFrom("users").select("id").limit(1).executeTakeFirst();
-  if (any) return null;
+  const exists = async (q: Pick<Db["kysely"], "selectFrom">) =>
+    !!(await q.selectFrom("users").select("id").limit(1).executeTakeFirst());
+  if (await exists(db.kysely)) return null;
   const email = (config.adminEmail ?? "admin@keyward.local").trim().toLowerCase();
   const generated = config.adminPassword ? undefined : randomBase62(20);
   const password = config.adminPassword ?? (generated as string);
@@ -41,7 +48,9 @@ export async function bootstrap(db: Db, config: Config, now: Date): Promise<Firs
   const userId = newId("usr");
   const orgId = newId("org");
   const passwordHash = await hashPassword(password);
-  await db.kysely.transaction().execute(async (trx) => {
+  const created = await db.kysely.transaction().execute(async (trx) => {
+    if (db.dialect === "postgres") await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`.execute(trx);
+    if (await exists(trx)) return false;
     await trx
       .insertInto("users")
       .values({
@@ -101,6 +110,7 @@ export async function bootstrap(db: Db, config: Config, now: Date): Promise<Firs
         created_at: t,
       })
       .execute();
+    return true;
   });
-  return { email, password: generated, orgId };
+  return created ? { email, password: generated, orgId } : null;
 }

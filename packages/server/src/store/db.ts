@@ -42,6 +42,11 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/** A rejection handler that swallows PostgreSQL errors with this SQLSTATE and rethrows others. */
+const ignoreCode = (code: string) => (err: unknown) => {
+  if ((err as { code?: string }).code !== code) throw err;
+};
+
 export function isPostgresUrl(url: string): boolean {
   return url.startsWith("postgres://") || url.startsWith("postgresql://");
 }
@@ -58,7 +63,8 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
       max: 10,
       options: schema ? `-c search_path=${schema}` : undefined,
     });
-    if (schema) await pool.query(`create schema if not exists ${schema}`);
+    // Nodes started at once may both create it: the loser's unique violation means it exists.
+    if (schema) await pool.query(`create schema if not exists ${schema}`).catch(ignoreCode("23505"));
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: "postgres", pgPool: pool, schema, close: () => kysely.destroy() };
   }

@@ -6,6 +6,7 @@ import SQLite from "better-sqlite3";
 import pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { randomBase62 } from "../../src/domain/ids.js";
+import { migrate, openDb } from "../../src/store/db.js";
 import { FIXTURE_CONFIG, ServerProcess, api } from "./process-helpers.js";
 
 const SECRET = "process-secret-process-secret-process-0123456789";
@@ -229,6 +230,63 @@ describe("server process", { timeout: 120_000 }, () => {
       const orgs = await api(base2, "GET", "/v1/orgs", { token: again.body.token });
       expect(orgs.body.items.map((o: { name: string }) => o.name).sort()).toEqual(["On PostgreSQL", "Operator"]);
       expect(await second.stop()).toBe(0);
+    });
+
+    it("creates and migrates a new schema from four connections opened at once, each time", async () => {
+      // Nodes of one cluster starting together race to create the schema; the losers must go on.
+      for (let round = 0; round < 10; round++) {
+        const s = `${schema}_${round}`;
+        try {
+          const opened = await Promise.allSettled(
+            [0, 1, 2, 3].map(async () => {
+              const db = await openDb(inject("pgUrl"), s);
+              try {
+                await migrate(db);
+              } finally {
+                await db.close();
+              }
+            }),
+          );
+          expect(opened.filter((o) => o.status === "rejected").map((o) => String(o.reason))).toEqual([]);
+        } finally {
+          const client = new pg.Client({ connectionString: inject("pgUrl") });
+          await client.connect();
+          await client.query(`drop schema if exists ${s} cascade`);
+          await client.end();
+        }
+      }
+    });
+
+    it("three nodes started at once on an empty database all come up, and one of them creates the owner", async () => {
+      const env = () => ({
+        KEYWARD_DATA_DIR: tempDir(),
+        KEYWARD_DATABASE_URL: inject("pgUrl"),
+        KEYWARD_DATABASE_SCHEMA: schema,
+        KEYWARD_ADMIN_EMAIL: "owner@example.com",
+        KEYWARD_ADMIN_PASSWORD: "owner-password-123",
+      });
+      const nodes = [0, 1, 2].map(() => start(env()));
+      try {
+        const bases = await Promise.all(nodes.map((n) => n.ready(60_000)));
+        expect(nodes.filter((n) => n.out.includes("Keyward first start")).length).toBe(1);
+        for (const base of bases) {
+          const login = await api(base, "POST", "/v1/auth/login", {
+            body: { email: "owner@example.com", password: "owner-password-123" },
+          });
+          expect(login.status).toBe(200);
+          const orgs = await api(base, "GET", "/v1/orgs", { token: login.body.token });
+          expect(orgs.body.items.map((o: { name: string }) => o.name)).toEqual(["Operator"]);
+        }
+        const client = new pg.Client({ connectionString: inject("pgUrl") });
+        await client.connect();
+        const users = await client.query(`select email from ${schema}.users`);
+        const operators = await client.query(`select id from ${schema}.orgs where is_operator = 1`);
+        await client.end();
+        expect(users.rows).toEqual([{ email: "owner@example.com" }]);
+        expect(operators.rows).toHaveLength(1);
+      } finally {
+        for (const code of await Promise.all(nodes.map((n) => n.stop()))) expect(code).toBe(0);
+      }
     });
   });
 });
