@@ -42,11 +42,6 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
-/** A rejection handler that swallows PostgreSQL errors with this SQLSTATE and rethrows others. */
-const ignoreCode = (code: string) => (err: unknown) => {
-  if ((err as { code?: string }).code !== code) throw err;
-};
-
 export function isPostgresUrl(url: string): boolean {
   return url.startsWith("postgres://") || url.startsWith("postgresql://");
 }
@@ -64,7 +59,10 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
       options: schema ? `-c search_path=${schema}` : undefined,
     });
     // Nodes started at once may both create it: the loser's unique violation means it exists.
-    if (schema) await pool.query(`create schema if not exists ${schema}`).catch(ignoreCode("23505"));
+    if (schema)
+      await pool.query(`create schema if not exists ${schema}`).catch((err: { code?: string }) => {
+        if (err.code !== "23505") throw err;
+      });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: "postgres", pgPool: pool, schema, close: () => kysely.destroy() };
   }
