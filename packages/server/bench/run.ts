@@ -116,7 +116,7 @@ async function load(o: LoadOpts) {
   let firstAt = 0;
   let amountAt = 0;
   let instance: { stop(): void } | null = null;
-  const result = await new Promise<any>((resolve, reject) => {
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
     instance = autocannon(
       {
         url: o.url,
@@ -129,7 +129,7 @@ async function load(o: LoadOpts) {
             method: "POST",
             path: o.path,
             headers,
-            setupRequest: (req: Record<string, unknown>) => {
+            setupRequest: (req) => {
               // `amount` would override the duration: stop by hand at whichever comes first.
               // autocannon stops at its next one-second tick, so what it sends after the
               // `amount`-th request (repeats) is left out of the figures below.
@@ -143,7 +143,7 @@ async function load(o: LoadOpts) {
           },
         ],
       },
-      (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res)),
+      (err, res) => (err ? reject(err) : resolve(res)),
     );
   });
   const seconds = result.duration;
