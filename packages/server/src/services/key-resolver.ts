@@ -124,31 +124,27 @@ export class KeyResolver {
       const p = await db.selectFrom("projects").select("org_id").where("id", "=", row.owner_id).executeTakeFirst();
       return p?.org_id === row.org_id ? "project" : null;
     }
-    // A row per binding, or one with no binding (a left join's nulls); none when the owner is gone.
-    const rows =
+    // The owner's standing: its org, while it is a member (user) or of that org (service account).
+    const standing =
       row.owner_type === "user"
-        ? await db
+        ? db
             .selectFrom("org_members")
-            .leftJoin("bindings", (j) =>
-              j
-                .onRef("bindings.org_id", "=", "org_members.org_id")
-                .onRef("bindings.principal_id", "=", "org_members.user_id"),
-            )
-            .select(["bindings.role_id", "bindings.project_id"])
-            .where("org_members.org_id", "=", row.org_id)
-            .where("org_members.user_id", "=", row.owner_id)
-            .execute()
-        : await db
+            .select("org_id")
+            .where("org_id", "=", row.org_id)
+            .where("user_id", "=", row.owner_id)
+        : db
             .selectFrom("service_accounts")
-            .leftJoin("bindings", (j) =>
-              j
-                .onRef("bindings.org_id", "=", "service_accounts.org_id")
-                .onRef("bindings.principal_id", "=", "service_accounts.id"),
-            )
-            .select(["bindings.role_id", "bindings.project_id"])
-            .where("service_accounts.id", "=", row.owner_id)
-            .where("service_accounts.org_id", "=", row.org_id)
-            .execute();
+            .select("org_id")
+            .where("org_id", "=", row.org_id)
+            .where("id", "=", row.owner_id);
+    // A row per binding, or one with no binding (a left join's nulls); none when the owner is gone.
+    const rows = await db
+      .selectFrom(standing.as("owner"))
+      .leftJoin("bindings", (j) =>
+        j.onRef("bindings.org_id", "=", "owner.org_id").on("bindings.principal_id", "=", row.owner_id),
+      )
+      .select(["bindings.role_id", "bindings.project_id"])
+      .execute();
     if (rows.length === 0) return null;
     const bindings: Binding[] = [];
     for (const b of rows) if (b.role_id !== null) bindings.push({ role_id: b.role_id, project_id: b.project_id });

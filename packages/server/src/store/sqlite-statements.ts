@@ -5,8 +5,8 @@ import type { SqliteDatabase } from "kysely";
  * A SQLite connection for Kysely that keeps the statements it prepares, by SQL text, for the
  * next query with the same text. Kysely's SQLite driver prepares every query anew: SQLite
  * parses and plans it again, and better-sqlite3 builds a new native statement for the
- * collector. A key loaded on a verify cache miss runs five queries, and preparing them took
- * two fifths of the load's time (bench/RESULTS.md). The SQL texts Kysely compiles are few
+ * collector. Preparing the queries of a key loaded on a verify cache miss took two fifths of
+ * the load's time (bench/RESULTS.md). The SQL texts Kysely compiles are few
  * (values are bound as parameters, not written into the text), so nearly every query is a hit.
  *
  * Bounded: the least recently used statement is let go past `size`. A statement still being
