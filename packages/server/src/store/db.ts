@@ -5,6 +5,7 @@ import { CompiledQuery, type Driver, Kysely, Migrator, PostgresDialect, SqliteDi
 import pg from "pg";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-key-usage-clustered.js";
+import * as m0003 from "./migrations/0003-key-usage-by-hour.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { withStatementCache } from "./sqlite-statements.js";
@@ -25,6 +26,7 @@ export interface Db {
 const migrations: Record<string, Migration> = {
   "0001-initial": m0001,
   "0002-key-usage-clustered": m0002,
+  "0003-key-usage-by-hour": m0003,
 };
 
 /**

@@ -4,6 +4,7 @@ import pino from "pino";
 import { sha256 } from "../../src/services/auth-service.js";
 import { UsageAggregator } from "../../src/services/usage/usage-aggregator.js";
 import * as clustered from "../../src/store/migrations/0002-key-usage-clustered.js";
+import * as byHour from "../../src/store/migrations/0003-key-usage-by-hour.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
@@ -131,7 +132,7 @@ describeEachDialect("usage flush", (dialect) => {
     await usage.close();
   });
 
-  it("keeps every usage row through migration 0002 and back (key_usage clustered by key id on SQLite)", async () => {
+  it("keeps every usage row through migrations 0003 and 0002 and back (SQLite: key_usage by hour, then key id)", async () => {
     const { usage } = h.kw.services.verify;
     const hour = Math.floor(Date.now() / HOUR) * HOUR;
     for (let i = 0; i < 3; i++) usage.record(keyId, null, hour - 1);
@@ -140,25 +141,50 @@ describeEachDialect("usage flush", (dialect) => {
     const before = await stored();
     expect(before.map((r) => r.count)).toEqual([3, 1]);
     const db = h.kw.db.kysely as unknown as Kysely<unknown>;
-    const clusteredTable = async () =>
-      dialect === "sqlite"
-        ? /without rowid/i.test(
-            (h.kw.db.sqlite
-              ?.prepare("select sql from sqlite_master where name = 'key_usage'")
-              .pluck()
-              .get() as string) ?? "",
-          )
-        : null;
-    expect(await clusteredTable()).toBe(dialect === "sqlite" ? true : null);
+    /** SQLite's key_usage: its primary key, whether it has rowids, and its indexes. */
+    const shape = () => {
+      if (!h.kw.db.sqlite) return null;
+      const table = h.kw.db.sqlite.prepare("select sql from sqlite_master where name = 'key_usage'").pluck().get();
+      const indexes = h.kw.db.sqlite
+        .prepare("select name from sqlite_master where type = 'index' and tbl_name = 'key_usage' and sql is not null")
+        .pluck()
+        .all();
+      return {
+        primaryKey: /primary key \(([^)]*)\)/i.exec(String(table))?.[1],
+        withoutRowid: /without rowid/i.test(String(table)),
+        indexes,
+      };
+    };
+    const sqlite = dialect === "sqlite";
+    expect(shape()).toEqual(
+      sqlite ? { primaryKey: "hour, key_id", withoutRowid: true, indexes: ["key_usage_key"] } : null,
+    );
+    if (h.kw.db.sqlite) {
+      // One key's usage (the usage endpoint) and its deletion (the cascade) go through the index.
+      const plan = (q: string) => JSON.stringify(h.kw.db.sqlite?.prepare(`explain query plan ${q}`).all(keyId));
+      expect(plan("select hour, count from key_usage where key_id = ? and hour >= '2026' and hour <= '2027'")).toMatch(
+        /USING INDEX key_usage_key/,
+      );
+      expect(plan("delete from key_usage where key_id = ?")).toMatch(/USING INDEX key_usage_key/);
+    }
+    await byHour.down(db);
+    expect(shape()).toEqual(sqlite ? { primaryKey: "key_id, hour", withoutRowid: true, indexes: [] } : null);
+    expect(await stored()).toEqual(before);
     await clustered.down(db);
-    expect(await clusteredTable()).toBe(dialect === "sqlite" ? false : null);
+    expect(shape()).toEqual(sqlite ? { primaryKey: "key_id, hour", withoutRowid: false, indexes: [] } : null);
     expect(await stored()).toEqual(before);
     await clustered.up(db);
-    expect(await clusteredTable()).toBe(dialect === "sqlite" ? true : null);
+    await byHour.up(db);
+    expect(shape()).toEqual(
+      sqlite ? { primaryKey: "hour, key_id", withoutRowid: true, indexes: ["key_usage_key"] } : null,
+    );
     expect(await stored()).toEqual(before);
     usage.record(keyId, null, hour + 1);
     await usage.flush();
     expect((await stored()).map((r) => r.count)).toEqual([3, 2]);
+    // A deleted key's rows go with it (the foreign key's cascade, through the index).
+    await h.kw.db.kysely.deleteFrom("api_keys").where("id", "=", keyId).execute();
+    expect(await stored()).toEqual([]);
   });
 
   it("rewrites a busy key's last use at most once a minute, holding the newer one until then", async () => {
