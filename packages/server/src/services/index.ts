@@ -2,7 +2,6 @@ import { AuditQuery } from "./audit-query.js";
 import { AuthService } from "./auth-service.js";
 import type { Deps } from "./deps.js";
 import { InvitationService } from "./invitation-service.js";
-import { KeyResolver } from "./key-resolver.js";
 import { KeyService } from "./key-service.js";
 import { MemberService } from "./member-service.js";
 import { OrgService } from "./org-service.js";
@@ -23,8 +22,6 @@ export function buildServices(deps: Deps) {
     members: new MemberService(deps),
     invitations: new InvitationService(deps),
     apiKeys: new KeyService(deps),
-    /** Secret -> resolved key, uncached; verification may wrap it with a cache. */
-    keyResolver: new KeyResolver(deps),
     audit: new AuditQuery(deps),
     /** The verification hot path: cache, invalidation, rate limits, usage, tokens. */
     verify: buildVerification(deps),

@@ -2,7 +2,7 @@ import { AppError } from "../domain/errors.js";
 import { type ResolvedKey, credentialDenial } from "../domain/keys/decide.js";
 import type { Actor, Deps } from "./deps.js";
 
-/** Anything with `resolve(secret)`: the KeyResolver, or a cache around it. */
+/** Anything with `resolve(secret)`: the verification cache (VerifyService.keySource). */
 export interface KeySource {
   resolve(secret: string): ResolvedKey | null | Promise<ResolvedKey | null>;
   /** Counts one use of the key (last used, hourly counts), in memory: no write on the request path. */

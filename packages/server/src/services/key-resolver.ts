@@ -1,7 +1,6 @@
 import type { ResolvedKey } from "../domain/keys/decide.js";
 import { effectivePermissions } from "../domain/keys/effective.js";
 import { keyPermissionSet, parseList, parseRules } from "../domain/keys/record.js";
-import { hashSecret, isWellFormedSecret } from "../domain/keys/secret.js";
 import { parseOrgSettings } from "../domain/org-settings.js";
 import type { Grant } from "../domain/permissions/grants.js";
 import type { ApiKeysTable } from "../store/schema.js";
@@ -11,35 +10,12 @@ import type { Deps } from "./deps.js";
 export type { ResolvedKey } from "../domain/keys/decide.js";
 
 /**
- * Turns a presented secret into a `ResolvedKey`: the key, its org's policy and its owner's
- * current grants. No caching here (the verification path wraps it with one, invalidated
- * through deps.keyEvents).
- * @example const key = await new KeyResolver(deps).resolve("kw_…"); decide(key, { method: "GET" }, deps.now())
+ * Turns a stored key row into a `ResolvedKey`: the key, its org's policy and its owner's
+ * current grants. No caching here: the verification path's loader (verify/key-loader.ts) finds
+ * the row by secret hash or id and caches the result, invalidated through deps.keyEvents.
  */
 export class KeyResolver {
   constructor(private deps: Deps) {}
-
-  /** Format and checksum only, no I/O: typos and random strings fail here. */
-  isWellFormed(secret: string): boolean {
-    return isWellFormedSecret(secret, this.deps.config.keyPrefix);
-  }
-
-  /** The key a secret belongs to, or null (malformed, unknown, or a previous secret past its grace). */
-  async resolve(secret: string): Promise<ResolvedKey | null> {
-    // Checksum first: a mistyped or made-up token costs no hashing and no lookup.
-    if (!this.isWellFormed(secret)) return null;
-    const hash = hashSecret(secret, this.deps.pepper);
-    const db = this.deps.db.kysely;
-    let row = await db.selectFrom("api_keys").selectAll().where("secret_hash", "=", hash).executeTakeFirst();
-    let matched: ResolvedKey["matched"] = "current";
-    if (!row) {
-      row = await db.selectFrom("api_keys").selectAll().where("previous_hash", "=", hash).executeTakeFirst();
-      // The previous secret of a regenerated key works only until its grace period ends.
-      if (!row?.previous_expires_at || Date.parse(row.previous_expires_at) <= this.deps.now().getTime()) return null;
-      matched = "previous";
-    }
-    return this.resolveRow(row, matched);
-  }
 
   /** Resolves a stored key row (also used by the key service to report effective permissions). */
   async resolveRow(row: ApiKeysTable, matched: ResolvedKey["matched"] = "current"): Promise<ResolvedKey | null> {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Harness, describeEachDialect } from "../harness.js";
-import { auditRows, effective, mkKey, mkProject } from "./key-helpers.js";
+import { isWellFormedSecret } from "../../src/domain/keys/secret.js";
+import { auditRows, effective, mkKey, mkProject, resolved } from "./key-helpers.js";
 
 /** @see issue 3: API keys, the full lifecycle */
 describeEachDialect("api keys", (dialect) => {
@@ -64,7 +65,7 @@ describeEachDialect("api keys", (dialect) => {
       const res = await h.req("GET", `/v1/orgs/${org}`, { token: typo });
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("UNAUTHENTICATED");
-      expect(h.kw.services.keyResolver.isWellFormed(typo)).toBe(false);
+      expect(isWellFormedSecret(typo, h.kw.services.deps.config.keyPrefix)).toBe(false);
     });
 
     it("creates without permissions: the caller's own key follows its owner's grants", async () => {
@@ -280,7 +281,7 @@ describeEachDialect("api keys", (dialect) => {
       });
       expect(res.body.apiKey.previousSecretExpiresAt).not.toBeNull();
       expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(200);
-      expect((await h.kw.services.keyResolver.resolve(k.secret))?.matched).toBe("previous");
+      expect((await resolved(h, k.secret))?.matched).toBe("previous");
       // Time passes: the grace period ends (caches learn of it through the key event).
       await h.kw.db.kysely
         .updateTable("api_keys")

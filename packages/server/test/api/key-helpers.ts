@@ -8,9 +8,14 @@ export async function mkKey(h: Harness, token: string, orgId: string, body: Reco
   return { id: res.body.apiKey.id as string, secret: res.body.secret as string, key: res.body.apiKey };
 }
 
+/** The key a secret resolves to, as verification and the API's bearer see it (through the cache). */
+export async function resolved(h: Harness, secret: string) {
+  return (await h.kw.services.verify.resolveSecret(secret))?.key ?? null;
+}
+
 /** The key's effective permissions org-wide (or in a project), as the resolver computes them. */
 export async function effective(h: Harness, secret: string, projectId?: string): Promise<string[]> {
-  const k = await h.kw.services.keyResolver.resolve(secret);
+  const k = await resolved(h, secret);
   if (!k) return [];
   const set = projectId ? (k.projectPermissions.get(projectId) ?? k.permissions) : k.permissions;
   return [...set].sort();

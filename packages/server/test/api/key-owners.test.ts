@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Harness, describeEachDialect } from "../harness.js";
-import { auditRows, effective, mkKey, mkProject, mkRole, mkServiceAccount } from "./key-helpers.js";
+import { auditRows, effective, mkKey, mkProject, mkRole, mkServiceAccount, resolved } from "./key-helpers.js";
 
 /** @see issue 3: owners, effective permissions, others' keys */
 describeEachDialect("api key owners", (dialect) => {
@@ -81,7 +81,7 @@ describeEachDialect("api key owners", (dialect) => {
       expect((await h.req("GET", `/v1/projects/${q}`, { token: k.secret })).status).toBe(403);
       expect((await h.req("GET", `/v1/orgs/${org}/members`, { token: k.secret })).status).toBe(403);
       expect(await effective(h, k.secret, p)).toEqual(["compute:write", "iam:projects:read"]);
-      const d = (await h.kw.services.keyResolver.resolve(k.secret))!;
+      const d = (await resolved(h, k.secret))!;
       expect(d.owner).toEqual({ type: "project", id: p });
       // The member leaves; the project's key stays.
       expect((await h.req("DELETE", `/v1/orgs/${org}/members/${m.userId}`, { token: owner })).status).toBe(204);
@@ -180,7 +180,7 @@ describeEachDialect("api key owners", (dialect) => {
       expect(after).toContain("compute:read");
       expect(after).not.toContain("compute:write");
       expect((await h.req("DELETE", `/v1/orgs/${org}/members/${m.userId}`, { token: owner })).status).toBe(204);
-      expect((await h.kw.services.keyResolver.resolve(k.secret))?.ownerActive).toBe(false);
+      expect((await resolved(h, k.secret))?.ownerActive).toBe(false);
       const res = await h.req("GET", `/v1/orgs/${org}`, { token: k.secret });
       expect(res.status).toBe(401);
     });
