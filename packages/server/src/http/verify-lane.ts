@@ -45,6 +45,9 @@ interface Exchange {
   started: number;
 }
 
+/** Fastify's JSON parser's defaults: `__proto__` and `constructor` keys are refused. */
+const PARSE_OPTIONS = { protoAction: "error", constructorAction: "error" } as const;
+
 const isJson = (type: string | undefined) => {
   if (type === undefined) return false;
   const t = type.toLowerCase();
@@ -109,8 +112,8 @@ export function verifyLane(d: VerifyLaneDeps) {
     }
     let body: unknown;
     try {
-      // As Fastify's JSON parser (its defaults): a BOM is dropped, `__proto__` and `constructor` refused.
-      body = secureJson.parse(text, { protoAction: "error", constructorAction: "error" });
+      // As Fastify's JSON parser: a BOM is dropped, `__proto__` and `constructor` refused.
+      body = secureJson.parse(text, PARSE_OPTIONS);
     } catch {
       return fail(x, new AppError("INVALID_REQUEST", INVALID_JSON));
     }
@@ -165,12 +168,13 @@ export function verifyLane(d: VerifyLaneDeps) {
     }
     // Keep a rejection from going unhandled while the body arrives.
     if (actor instanceof Promise) actor.catch(() => {});
-    let text = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => {
-      text += chunk;
+    // Bytes, decoded once at the end (`setEncoding` would make a string decoder per request).
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.once("end", () => {
+      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      respond(x, bytes.toString("utf8"), actor);
     });
-    req.once("end", () => respond(x, text, actor));
     return true;
   };
 }

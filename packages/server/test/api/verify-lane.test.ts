@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import { createConnection } from "node:net";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { generateSecret } from "../../src/domain/keys/secret.js";
 import { Harness, describeEachDialect } from "../harness.js";
@@ -128,6 +130,51 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
       expect(withoutRequestId(lane.body), label).toEqual(withoutRequestId(route.body));
       if (lane.status !== 200) expect(lane.body.requestId, label).toBe(lane.headers["x-request-id"]);
     }
+  });
+
+  it("reads a body that arrives in pieces, a character split between them", async () => {
+    const k = await mkKey(h, customer.token, customer.orgId, { name: "ci", permissions: ["compute:read"] });
+    const port = (h.app.server.address() as { port: number }).port;
+    /** Sends the head, then the body's bytes in the pieces `cuts` makes, a pause between each. */
+    const inPieces = async (body: string, cuts: (bytes: Buffer) => number[]) => {
+      const bytes = Buffer.from(body, "utf8");
+      const socket = createConnection({ port, host: "127.0.0.1" });
+      socket.setNoDelay(true);
+      await once(socket, "connect");
+      let received = "";
+      socket.on("data", (d) => {
+        received += d.toString("latin1");
+      });
+      socket.write(
+        `POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${verifier.secret}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`,
+      );
+      let from = 0;
+      for (const cut of [...cuts(bytes), bytes.length]) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        socket.write(bytes.subarray(from, cut));
+        from = cut;
+      }
+      await once(socket, "close");
+      const [head, text] = received.split("\r\n\r\n");
+      return { status: Number(head.split(" ")[1]), body: JSON.parse(Buffer.from(text, "latin1").toString("utf8")) };
+    };
+    await settled();
+    const before = seenByFastify;
+    // The key cut in three.
+    const whole = JSON.stringify({ key: k.secret });
+    const split = await inPieces(whole, () => [5, 20]);
+    expect(split).toEqual({ status: 200, body: expect.objectContaining({ valid: true, keyId: k.id }) });
+    // "é" is two bytes: the first piece ends between them. The permission is 200 characters, the
+    // most the body allows: decoded as two replacement characters it would be one too many (400).
+    const accented = JSON.stringify({ key: k.secret, permissions: [`café:${"x".repeat(195)}`] });
+    const cut = Buffer.from(accented).indexOf(Buffer.from("é")) + 1;
+    const lane = await inPieces(accented, () => [cut]);
+    await settled();
+    expect(seenByFastify).toBe(before);
+    const route = await injected(verifier.secret, accented);
+    expect(route.status).toBe(200);
+    expect(lane).toEqual({ status: 200, body: route.body });
   });
 
   it("gives every answer its own request id, in the same series as Fastify's", async () => {
