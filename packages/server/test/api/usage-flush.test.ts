@@ -70,6 +70,37 @@ describeEachDialect("usage flush", (dialect) => {
     expect(usage.unflushed(keyId).buckets).toEqual([]);
   });
 
+  it("keeps what a flush that could not start had gathered, and writes it next time with no new use", async () => {
+    const { usage } = h.kw.services.verify;
+    const now = Date.now();
+    for (let i = 0; i < 3; i++) usage.record(keyId, "203.0.113.1", now);
+    const writer = (usage as unknown as { writer: { begin: () => unknown } }).writer;
+    const begin = writer.begin;
+    writer.begin = () => {
+      writer.begin = begin;
+      throw new Error("no writer");
+    };
+    await usage.flush(); // fails before anything is handed over: logged, everything kept
+    expect(await stored()).toEqual([]);
+    await usage.flush();
+    expect((await stored()).map((r) => r.count)).toEqual([3]);
+    expect(await lastUse()).toEqual({ last_used_at: new Date(now).toISOString(), last_used_ip: "203.0.113.1" });
+  });
+
+  it("writes a held-back last use at shutdown though the key is not used again", async () => {
+    const { usage } = h.kw.services.verify;
+    const at = Date.now();
+    usage.record(keyId, "203.0.113.1", at);
+    await usage.flush();
+    usage.record(keyId, "203.0.113.2", at + 1000);
+    await usage.flush(); // the count is written, the last use held back (written a second ago)
+    await usage.flush(); // nothing new: the held-back last use waits on
+    expect(await lastUse()).toEqual({ last_used_at: new Date(at).toISOString(), last_used_ip: "203.0.113.1" });
+    await usage.flush(true); // as on shutdown
+    expect(await lastUse()).toEqual({ last_used_at: new Date(at + 1000).toISOString(), last_used_ip: "203.0.113.2" });
+    expect((await stored()).map((r) => r.count)).toEqual([2]);
+  });
+
   it("keeps uses recorded while a flush is being written for the next one, and writes each once", async () => {
     const { usage } = h.kw.services.verify;
     const now = Date.now();

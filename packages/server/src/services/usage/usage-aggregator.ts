@@ -177,27 +177,31 @@ export class UsageAggregator {
    * Hands the counts of `batch` to the writer part by part (taking them off the tallies, which
    * go on counting) and, once written, notes the last uses stored. What a failure leaves
    * unstored goes back onto the tallies for the next flush, and so does a last use held back
-   * by the once-a-minute rule. Requests are let in every {@link SLICE} keys: a whole flush at
-   * once held the event loop for several milliseconds.
+   * by the once-a-minute rule: each such tally joins the next round's list (the round has
+   * already moved on) in the pass that touches it anyway. Requests are let in every
+   * {@link SLICE} keys: a whole flush at once held the event loop for several milliseconds.
    */
   private async write(batch: Tally[], all: boolean): Promise<void> {
     /** Every part, the one being filled included: what a failure puts back is found there. */
     const parts: UsageChunk[] = [];
     /** Per entry handed over (in the order of the parts' keys): its tally. */
     const entries: Tally[] = [];
+    /** Tallies of `batch` looked at so far: those after it (a failure part-way) wait for the next round. */
+    let seen = 0;
     let failed: FailedFlush | null;
     try {
       const flush = this.writer.begin();
       let part = newChunk();
       parts.push(part);
-      for (let n = 0; n < batch.length; n++) {
-        const t = batch[n];
+      for (; seen < batch.length; seen++) {
+        const t = batch[seen];
         const lastUse = t.lastUsedAt > t.writtenAt && (all || t.lastUsedAt - t.writtenAt >= this.lastUsedEveryMs);
         if (lastUse || t.count > 0 || t.others) {
           const k = part.keyIds.push(t.keyId) - 1;
           part.lastUsedAt.push(lastUse ? t.lastUsedAt : -1);
           part.lastUsedIp.push(t.lastUsedIp);
-          for (const [hour, count] of hoursOf(t)) part.counts.push(k, hour, count);
+          if (t.count > 0) part.counts.push(k, t.hour, t.count);
+          if (t.others) for (const [hour, count] of t.others) part.counts.push(k, hour, count);
           t.count = 0;
           t.others = null;
           entries.push(t);
@@ -206,8 +210,8 @@ export class UsageAggregator {
             part = newChunk();
             parts.push(part);
           }
-        }
-        if (n % SLICE === SLICE - 1) await yieldToRequests();
+        } else if (t.lastUsedAt > t.writtenAt) this.markDirty(t); // a last use held back
+        if (seen % SLICE === SLICE - 1) await yieldToRequests();
       }
       if (part.keyIds.length > 0) flush.add(part);
       failed = entries.length > 0 ? await flush.commit(this.stats) : null;
@@ -218,23 +222,27 @@ export class UsageAggregator {
     let e = 0;
     for (const p of parts) {
       for (let k = 0; k < p.keyIds.length; k++, e++) {
+        const t = entries[e];
         // The part holds the last use written with the entry (-1: none).
-        if (stored(e) && p.lastUsedAt[k] > entries[e].writtenAt) entries[e].writtenAt = p.lastUsedAt[k];
+        if (stored(e) && p.lastUsedAt[k] > t.writtenAt) t.writtenAt = p.lastUsedAt[k];
+        if (t.count > 0 || t.others || t.lastUsedAt > t.writtenAt) this.markDirty(t);
         if (e % SLICE === SLICE - 1) await yieldToRequests();
       }
       if (failed) {
         // Counts not stored go back onto their tallies (which may have counted more since).
         const first = e - p.keyIds.length;
         for (let i = 0; i < p.counts.length; i += 3) {
-          if (!stored(first + p.counts[i])) addCount(entries[first + p.counts[i]], p.counts[i + 1], p.counts[i + 2]);
+          const t = entries[first + p.counts[i]];
+          if (!stored(first + p.counts[i])) {
+            addCount(t, p.counts[i + 1], p.counts[i + 2]);
+            this.markDirty(t);
+          }
         }
       }
     }
-    // Whatever is left to store (a held-back last use, counts put back) waits for the next round.
-    for (let n = 0; n < batch.length; n++) {
+    for (let n = seen; n < batch.length; n++) {
       const t = batch[n];
       if (t.count > 0 || t.others || t.lastUsedAt > t.writtenAt) this.markDirty(t);
-      if (n % SLICE === SLICE - 1) await yieldToRequests();
     }
     if (failed) throw failed.error;
     this.stats.flushes++;
