@@ -17,7 +17,7 @@ export type { ResolvedKey } from "../domain/keys/decide.js";
 export class KeyResolver {
   constructor(private deps: Deps) {}
 
-  /** Resolves a stored key row (also used by the key service to report effective permissions). */
+  /** Resolves a stored key row; null when its org is gone (an owner gone leaves it inactive). */
   async resolveRow(row: ApiKeysTable, matched: ResolvedKey["matched"] = "current"): Promise<ResolvedKey | null> {
     // Two reads, sent together (a key loaded on a verify cache miss waits for them): the org
     // with its custom roles, and the owner's standing with its bindings.

@@ -88,9 +88,10 @@ function inTransactions(items, fn, done = () => {}) {
  * changes is written to the WAL and again at the checkpoint: in random order nearly every key
  * costs a page of its own. So last uses are written in rowid order (the table's order) and
  * counts in key id order (key_usage is stored by hour, then key id: a flush's counts are
- * nearly all of one hour), each transaction a run of neighbouring rows. Last uses go first: writing one again is harmless, so a failure among
- * them leaves every count to the next flush. Returns the statements run and, per entry,
- * whether its counts are stored (1) or not (0).
+ * nearly all of one hour), each transaction a run of neighbouring rows. Last uses go first:
+ * writing one again is harmless, so a failure among them leaves every count to the next
+ * flush. Returns the statements run and, per entry, whether its counts are stored (1) or
+ * not (0).
  */
 function writeFlush(chunk) {
   const n = chunk.keyIds.length;
