@@ -54,6 +54,9 @@ function addCount(p: Tally, hour: number, n: number) {
   p.others.set(hour, (p.others.get(hour) ?? 0) + n);
 }
 
+/** Whether a tally holds something not yet stored: counts, or a last use newer than the stored one. */
+const hasUnstored = (t: Tally) => t.count > 0 || t.others !== null || t.lastUsedAt > t.writtenAt;
+
 function hoursOf(p: Tally): [hour: number, count: number][] {
   const out: [number, number][] = p.count > 0 ? [[p.hour, p.count]] : [];
   if (p.others) out.push(...p.others);
@@ -138,6 +141,11 @@ export class UsageAggregator {
     return t;
   }
 
+  /** Lists a tally for the next flush when it still holds something unstored (what a flush leaves). */
+  private keepForNextRound(t: Tally) {
+    if (hasUnstored(t)) this.markDirty(t);
+  }
+
   private markDirty(t: Tally) {
     if (t.round === this.round) return;
     t.round = this.round;
@@ -210,7 +218,7 @@ export class UsageAggregator {
             part = newChunk();
             parts.push(part);
           }
-        } else if (t.lastUsedAt > t.writtenAt) this.markDirty(t); // a last use held back
+        } else this.keepForNextRound(t); // a last use held back, if any
         if (seen % SLICE === SLICE - 1) await yieldToRequests();
       }
       if (part.keyIds.length > 0) flush.add(part);
@@ -225,7 +233,7 @@ export class UsageAggregator {
         const t = entries[e];
         // The part holds the last use written with the entry (-1: none).
         if (stored(e) && p.lastUsedAt[k] > t.writtenAt) t.writtenAt = p.lastUsedAt[k];
-        if (t.count > 0 || t.others || t.lastUsedAt > t.writtenAt) this.markDirty(t);
+        this.keepForNextRound(t);
         if (e % SLICE === SLICE - 1) await yieldToRequests();
       }
       if (failed) {
@@ -235,15 +243,12 @@ export class UsageAggregator {
           const t = entries[first + p.counts[i]];
           if (!stored(first + p.counts[i])) {
             addCount(t, p.counts[i + 1], p.counts[i + 2]);
-            this.markDirty(t);
+            this.keepForNextRound(t);
           }
         }
       }
     }
-    for (let n = seen; n < batch.length; n++) {
-      const t = batch[n];
-      if (t.count > 0 || t.others || t.lastUsedAt > t.writtenAt) this.markDirty(t);
-    }
+    for (let n = seen; n < batch.length; n++) this.keepForNextRound(batch[n]);
     if (failed) throw failed.error;
     this.stats.flushes++;
     if (this.tallies.size > this.maxTallies) await this.trim();
@@ -258,7 +263,7 @@ export class UsageAggregator {
   private async trim(): Promise<void> {
     let n = 0;
     for (const [keyId, t] of this.tallies) {
-      if (t.round !== this.round && t.count === 0 && !t.others && t.lastUsedAt <= t.writtenAt) {
+      if (t.round !== this.round && !hasUnstored(t)) {
         t.dropped = true;
         this.tallies.delete(keyId);
       }
