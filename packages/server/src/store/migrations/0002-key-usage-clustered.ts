@@ -1,4 +1,4 @@
-import { type Kysely, sql } from "kysely";
+import type { Kysely } from "kysely";
 import { rebuildSqliteKeyUsage } from "./key-usage-rebuild.js";
 
 /**
@@ -9,9 +9,9 @@ import { rebuildSqliteKeyUsage } from "./key-usage-rebuild.js";
  * (0003 puts the hour first.)
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await rebuildSqliteKeyUsage(db, { primaryKey: sql`key_id, hour`, options: sql`without rowid`, keyIndex: false });
+  await rebuildSqliteKeyUsage(db, { first: "key_id", withoutRowid: true });
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await rebuildSqliteKeyUsage(db, { primaryKey: sql`key_id, hour`, options: sql``, keyIndex: false });
+  await rebuildSqliteKeyUsage(db, { first: "key_id", withoutRowid: false });
 }
