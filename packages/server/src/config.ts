@@ -48,6 +48,8 @@ export interface Config {
   logVerifyRequests: boolean;
   /** Most resolved keys the verification cache holds (past it, keys not used lately go first). */
   cacheKeys: number;
+  /** Days of hourly usage counts kept (older ones are deleted every hour); 0 keeps them all. */
+  usageRetentionDays: number;
   sessionTtlSeconds: number;
   allowOrgCreation: boolean;
   publicUrl: string;
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.KEYWARD_LOG_LEVEL ?? "info",
     logVerifyRequests: env.KEYWARD_LOG_VERIFY_REQUESTS === "true",
     cacheKeys: intEnv(env, "KEYWARD_CACHE_KEYS", 100_000, 1, 100_000_000),
+    usageRetentionDays: intEnv(env, "KEYWARD_USAGE_RETENTION_DAYS", 400, 0, 36_500),
     sessionTtlSeconds: intEnv(env, "KEYWARD_SESSION_TTL_HOURS", 12, 1, 24 * 30) * 3600,
     allowOrgCreation: (env.KEYWARD_ALLOW_ORG_CREATION ?? "true") !== "false",
     publicUrl: env.KEYWARD_PUBLIC_URL ?? `http://localhost:${port}`,

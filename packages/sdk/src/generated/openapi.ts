@@ -646,7 +646,7 @@ export interface paths {
         };
         /**
          * A key's requests per hour, and its last use
-         * @description Hourly buckets (UTC) of verifications between `from` and `to` (at most 92 days; default the last 7 days). Visible to whoever may read the key.
+         * @description Hourly buckets (UTC) of verifications between `from` and `to` (at most 92 days; default the last 7 days). Visible to whoever may read the key. Hours older than the server's usage retention (`KEYWARD_USAGE_RETENTION_DAYS`, 400 days by default) are deleted, so they count nothing.
          */
         get: {
             parameters: {

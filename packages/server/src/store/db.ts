@@ -6,6 +6,7 @@ import pg from "pg";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-key-usage-clustered.js";
 import * as m0003 from "./migrations/0003-key-usage-by-hour.js";
+import * as m0004 from "./migrations/0004-key-usage-hour-brin.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { withStatementCache } from "./sqlite-statements.js";
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   "0001-initial": m0001,
   "0002-key-usage-clustered": m0002,
   "0003-key-usage-by-hour": m0003,
+  "0004-key-usage-hour-brin": m0004,
 };
 
 /**

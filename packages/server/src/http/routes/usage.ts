@@ -17,7 +17,7 @@ export function usageRoutes(app: App, s: Services) {
       schema: {
         tags: ["api-keys"],
         summary: "A key's requests per hour, and its last use",
-        description: `Hourly buckets (UTC) of verifications between \`from\` and \`to\` (at most ${MAX_RANGE_DAYS} days; default the last 7 days). Visible to whoever may read the key.`,
+        description: `Hourly buckets (UTC) of verifications between \`from\` and \`to\` (at most ${MAX_RANGE_DAYS} days; default the last 7 days). Visible to whoever may read the key. Hours older than the server's usage retention (\`KEYWARD_USAGE_RETENTION_DAYS\`, 400 days by default) are deleted, so they count nothing.`,
         params: Type.Object({ keyId: Id("key") }),
         querystring: UsageQuery,
         response: { 200: UsageResponse, ...errorResponses(400, 401, 404) },

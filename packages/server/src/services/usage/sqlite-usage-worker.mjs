@@ -27,6 +27,12 @@ const add = db.prepare(
     "on conflict (key_id, hour) do update set count = key_usage.count + excluded.count",
 );
 
+// Usage past its retention, TRANSACTION_ROWS rows at a time (key_usage is stored by hour:
+// the oldest rows are found first, along its primary key).
+const expire = db.prepare(
+  "delete from key_usage where (hour, key_id) in (select hour, key_id from key_usage where hour < ? limit ?)",
+);
+
 /** Adds a count; a key gone since is skipped (only that statement is undone, not its transaction). */
 function addCount(keyId, hour, count) {
   try {
@@ -131,6 +137,27 @@ function writeFlush(chunk) {
   return result;
 }
 
+/**
+ * Deletes the counts of hours before `beforeIso`, each batch in its own transaction, so a
+ * write from the app's own connection waits one batch at most. Returns the rows deleted and
+ * the statements run (a failure keeps the batches before it deleted).
+ */
+function prune(beforeIso) {
+  const batch = db.transaction(() => expire.run(beforeIso, TRANSACTION_ROWS).changes);
+  const result = { deleted: 0, writes: 0 };
+  try {
+    let n;
+    do {
+      result.writes++;
+      n = batch.immediate();
+      result.deleted += n;
+    } while (n === TRANSACTION_ROWS);
+  } catch (err) {
+    result.error = String(err);
+  }
+  return result;
+}
+
 /** Flushes being handed over, by id: their parts so far, concatenated (a UsageChunk each). */
 const open = new Map();
 const emptyChunk = () => ({ keyIds: [], lastUsedAt: [], lastUsedIp: [], counts: [] });
@@ -141,7 +168,11 @@ parentPort?.on("message", (message) => {
     parentPort?.close();
     return;
   }
-  const { id, part, commit } = message;
+  const { id, part, commit, pruneBefore } = message;
+  if (pruneBefore !== undefined) {
+    parentPort?.postMessage({ id, ...prune(pruneBefore) });
+    return;
+  }
   if (part) {
     const into = open.get(id) ?? emptyChunk();
     const offset = into.keyIds.length;

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Db } from "../../store/db.js";
+import { UsageRetention } from "./usage-retention.js";
 import { type FailedFlush, type UsageChunk, type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
 
 /**
@@ -68,7 +69,8 @@ function hoursOf(p: Tally): [hour: number, count: number][] {
  * which never writes, and flushed to the database in batches: on a timer, and on shutdown.
  * Each round of flushing takes the tallies used since the last one (a list, not a map:
  * nothing is looked up to flush). `stats` counts the flush's database statements, so the
- * benchmark can show verify itself does none.
+ * benchmark can show verify itself does none. Counts older than the retention are deleted
+ * by {@link retention}, through the same writer.
  */
 export class UsageAggregator {
   /** Every key's tally, while it is in use (bounded by {@link trim}). */
@@ -80,6 +82,8 @@ export class UsageAggregator {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private readonly writer: UsageWriter;
+  /** Deletes counts past their retention (`retentionDays`; none when unset or 0). */
+  readonly retention: UsageRetention;
   readonly stats = { flushes: 0, reads: 0, writes: 0, recorded: 0 };
   /** A busy key's last use is rewritten at most this often (its counts every flush). */
   private readonly lastUsedEveryMs = 60_000;
@@ -89,10 +93,22 @@ export class UsageAggregator {
   constructor(
     db: Db,
     private readonly logger: Logger,
-    private readonly opts: { flushIntervalMs?: number; transactionRows?: number; maxTallies?: number } = {},
+    private readonly opts: {
+      flushIntervalMs?: number;
+      transactionRows?: number;
+      maxTallies?: number;
+      retentionDays?: number;
+      now?: () => Date;
+    } = {},
   ) {
     this.writer = createUsageWriter(db, { transactionRows: opts.transactionRows });
     this.maxTallies = opts.maxTallies ?? 500_000;
+    this.retention = new UsageRetention({
+      days: opts.retentionDays ?? 0,
+      prune: (before) => this.writer.prune(before, this.stats),
+      now: opts.now ?? (() => new Date()),
+      logger,
+    });
   }
 
   /** Whether flush statements go through the query builder (the benchmark counts those apart). */
@@ -100,12 +116,13 @@ export class UsageAggregator {
     return this.writer.viaQueryBuilder;
   }
 
-  /** Starts the periodic flush (unref'd: it never keeps the process alive). */
+  /** Starts the periodic flush and the retention's prunes (unref'd: they never keep the process alive). */
   start(): this {
     if (!this.timer) {
       this.timer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 10_000);
       this.timer.unref();
     }
+    this.retention.start();
     return this;
   }
 
@@ -277,9 +294,10 @@ export class UsageAggregator {
     this.timer = null;
   }
 
-  /** Stops the timer, flushes what is left and stops the writer (app onClose). */
+  /** Stops the timers, flushes what is left and stops the writer (app onClose). */
   async close(): Promise<void> {
     this.stop();
+    await this.retention.stop();
     await this.flush(true);
     await this.writer.close();
   }

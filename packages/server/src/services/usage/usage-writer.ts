@@ -54,8 +54,13 @@ export interface UsageWriter {
   /** Whether its statements go through the query builder (and so through Kysely plugins). */
   readonly viaQueryBuilder: boolean;
   begin(): FlushWrite;
+  /** Deletes the counts of hours that start before `before` (epoch ms); returns the rows deleted. */
+  prune(before: number, stats: WriterStats): Promise<number>;
   close(): Promise<void>;
 }
+
+/** Any fixed number: with the schema, the PostgreSQL advisory lock a node holds while it prunes usage. */
+const PRUNE_LOCK = 0x6b777570; // "kwup"
 
 /**
  * A SQLite file gets its usage written by a worker thread with its own connection: SQLite
@@ -134,12 +139,41 @@ class QueryBuilderUsageWriter implements UsageWriter {
     });
   }
 
+  /**
+   * One statement. On PostgreSQL one node of a cluster prunes at a time (the others find the
+   * lock taken and leave it to that one); a BRIN index on the hour (migration 0004) finds the
+   * old rows without reading the whole table.
+   */
+  async prune(before: number, stats: WriterStats): Promise<number> {
+    return this.db.kysely.transaction().execute(async (trx) => {
+      if (this.db.dialect === "postgres") {
+        stats.reads++;
+        const lock = await sql<{
+          got: boolean;
+        }>`select pg_try_advisory_xact_lock(${PRUNE_LOCK}, hashtext(current_schema())) as got`.execute(trx);
+        if (!lock.rows[0]?.got) return 0;
+      }
+      stats.writes++;
+      const r = await trx.deleteFrom("key_usage").where("hour", "<", iso(before)).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    });
+  }
+
   async close(): Promise<void> {}
 }
 
+/** The worker's answer to a commit (`stored`) or a prune (`deleted`). */
+interface Reply {
+  id: number;
+  writes: number;
+  stored?: Uint8Array;
+  deleted?: number;
+  error?: string;
+}
+
 interface Waiting {
-  resolve: (outcome: FailedFlush | null) => void;
   stats: WriterStats;
+  settle: (reply: Reply) => void;
 }
 
 /**
@@ -168,21 +202,20 @@ class SqliteWorkerUsageWriter implements UsageWriter {
     const worker = startSqliteThread(new URL("./sqlite-usage-worker.mjs", import.meta.url), this.file, {
       transactionRows: this.transactionRows,
     });
-    worker.on("message", (m: { id: number; writes: number; stored: Uint8Array; error?: string }) => {
+    worker.on("message", (m: Reply) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
       if (this.waiting.size === 0) worker.unref();
       w.stats.writes += m.writes;
-      w.resolve(m.error === undefined ? null : { error: new Error(m.error), stored: m.stored });
+      w.settle(m);
     });
     // A failed thread fails the flushes waiting on it (nothing of theirs is known to be
     // stored); the next flush starts a new one.
     const fail = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = null;
-      const error = new Error(`usage writer thread ${why}`);
-      for (const w of this.waiting.values()) w.resolve({ error, stored: new Uint8Array(0) });
+      for (const [id, w] of this.waiting) w.settle({ id, writes: 0, error: `usage writer thread ${why}` });
       this.waiting.clear();
     };
     worker.on("error", (err: unknown) => fail(`failed: ${(err as Error)?.message ?? String(err)}`));
@@ -208,11 +241,27 @@ class SqliteWorkerUsageWriter implements UsageWriter {
         // Referenced while a write is in flight: shutdown waits for the last flush.
         w.ref();
         return new Promise((resolve) => {
-          this.waiting.set(id, { resolve, stats });
+          const settle = (m: Reply) =>
+            resolve(
+              m.error === undefined ? null : { error: new Error(m.error), stored: m.stored ?? new Uint8Array(0) },
+            );
+          this.waiting.set(id, { stats, settle });
           w.postMessage({ id, commit: true });
         });
       },
     };
+  }
+
+  /** On the worker, in batches of `transactionRows` (see the worker's prune). */
+  prune(before: number, stats: WriterStats): Promise<number> {
+    const w = this.started();
+    const id = this.nextId++;
+    w.ref();
+    return new Promise((resolve, reject) => {
+      const settle = (m: Reply) => (m.error === undefined ? resolve(m.deleted ?? 0) : reject(new Error(m.error)));
+      this.waiting.set(id, { stats, settle });
+      w.postMessage({ id, pruneBefore: iso(before) });
+    });
   }
 
   async close(): Promise<void> {

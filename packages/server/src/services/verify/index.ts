@@ -27,7 +27,11 @@ export function buildVerification(deps: Deps, opts: VerificationOptions = {}): V
       ? new PgInvalidationBus(deps.keyEvents, deps.db.pgPool, deps.db.schema ?? "", deps.logger)
       : new LocalInvalidationBus(deps.keyEvents);
   const limiter = createRateLimiter({ redisUrl: deps.config.redisUrl, logger: deps.logger });
-  const usage = new UsageAggregator(deps.db, deps.logger, { flushIntervalMs: opts.usageFlushMs });
+  const usage = new UsageAggregator(deps.db, deps.logger, {
+    flushIntervalMs: opts.usageFlushMs,
+    retentionDays: deps.config.usageRetentionDays,
+    now: deps.now,
+  });
   const cache = { maxEntries: deps.config.cacheKeys, ...opts.cache };
   return new VerifyService(deps, bus, limiter, usage, new TokenService(deps), cache);
 }
