@@ -1,9 +1,10 @@
 import { type Kysely, sql } from "kysely";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { UsageAggregator } from "../../src/services/usage/usage-aggregator.js";
 import { UsageRetention, retainedFrom } from "../../src/services/usage/usage-retention.js";
+import { PRUNE_LOCK } from "../../src/services/usage/usage-writer.js";
 import * as hourBrin from "../../src/store/migrations/0004-key-usage-hour-brin.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
@@ -13,23 +14,25 @@ const DAY = 24 * HOUR;
 const hourOf = (ms: number) => ms - (ms % HOUR);
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** A key with a count in each of the given hours (epoch ms), written as a flush would. */
+async function keyWithHours(h: Harness, org: { token: string; orgId: string }, name: string, hours: number[]) {
+  const k = await mkKey(h, org.token, org.orgId, { name });
+  await h.kw.db.kysely
+    .insertInto("key_usage")
+    .values(hours.map((hour, i) => ({ key_id: k.id, hour: iso(hour), count: i + 1 })))
+    .execute();
+  return k;
+}
+
+/** The hours a key has counts stored for, in order. */
+const hoursOf = async (h: Harness, keyId: string) =>
+  (await h.kw.db.kysely.selectFrom("key_usage").select("hour").where("key_id", "=", keyId).execute())
+    .map((r) => r.hour)
+    .sort();
+
 describeEachDialect("usage retention", (dialect) => {
   let h: Harness;
   afterEach(async () => h?.close());
-
-  /** A key with a count in each of the given hours (epoch ms), written as a flush would. */
-  async function keyWithHours(org: { token: string; orgId: string }, name: string, hours: number[]) {
-    const k = await mkKey(h, org.token, org.orgId, { name });
-    await h.kw.db.kysely
-      .insertInto("key_usage")
-      .values(hours.map((hour, i) => ({ key_id: k.id, hour: iso(hour), count: i + 1 })))
-      .execute();
-    return k;
-  }
-  const hoursOf = async (keyId: string) =>
-    (await h.kw.db.kysely.selectFrom("key_usage").select("hour").where("key_id", "=", keyId).execute())
-      .map((r) => r.hour)
-      .sort();
 
   it("deletes the hours past KEYWARD_USAGE_RETENTION_DAYS for every key and keeps the rest, the hour at the horizon included", async () => {
     h = await Harness.init(dialect, { KEYWARD_USAGE_RETENTION_DAYS: "30" });
@@ -40,12 +43,12 @@ describeEachDialect("usage retention", (dialect) => {
     const horizon = hourOf(now - 30 * DAY); // the hour that holds the moment 30 days ago
     const old = [horizon - 40 * DAY, horizon - HOUR]; // wholly older than 30 days
     const kept = [horizon, horizon + HOUR, hourOf(now - DAY), hourOf(now)];
-    const a = await keyWithHours(org, "a", [...old, ...kept]);
-    const b = await keyWithHours(org, "b", [horizon - 2 * HOUR, hourOf(now)]);
+    const a = await keyWithHours(h, org, "a", [...old, ...kept]);
+    const b = await keyWithHours(h, org, "b", [horizon - 2 * HOUR, hourOf(now)]);
 
     expect(await usage.retention.run()).toBe(3);
-    expect(await hoursOf(a.id)).toEqual(kept.map(iso));
-    expect(await hoursOf(b.id)).toEqual([iso(hourOf(now))]);
+    expect(await hoursOf(h, a.id)).toEqual(kept.map(iso));
+    expect(await hoursOf(h, b.id)).toEqual([iso(hourOf(now))]);
     // The usage read of the retained range shows what is kept, with its counts.
     const from = iso(now - 40 * DAY);
     const res = await h.req("GET", `/v1/api-keys/${a.id}/usage?from=${from}`, { token: org.token });
@@ -59,12 +62,37 @@ describeEachDialect("usage retention", (dialect) => {
     const org = await h.newOrgWithOwner("batches");
     const now = Date.now();
     const old = Array.from({ length: 7 }, (_, i) => hourOf(now - 500 * DAY) - i * HOUR);
-    const k = await keyWithHours(org, "old", [...old, hourOf(now)]);
+    const k = await keyWithHours(h, org, "old", [...old, hourOf(now)]);
     // Transactions of 2 rows: 7 old rows take 4 batches on the SQLite worker.
     const usage = new UsageAggregator(h.kw.db, pino({ level: "silent" }), { transactionRows: 2, retentionDays: 400 });
     expect(await usage.retention.run()).toBe(7);
-    expect(await hoursOf(k.id)).toEqual([iso(hourOf(now))]);
+    expect(await hoursOf(h, k.id)).toEqual([iso(hourOf(now))]);
     expect(usage.stats.writes).toBe(dialect === "sqlite" ? 4 : 1);
+    await usage.close();
+  });
+
+  it("writes a flush handed over while a long prune runs without waiting for the prune (SQLite) or alongside it", async () => {
+    h = await Harness.init(dialect);
+    const org = await h.newOrgWithOwner("long");
+    const now = Date.now();
+    // 2,000 old hours in transactions of 2: a thousand batches on the SQLite worker.
+    const old = await keyWithHours(
+      h,
+      org,
+      "old",
+      Array.from({ length: 2000 }, (_, i) => hourOf(now - 500 * DAY) - i * HOUR),
+    );
+    const used = await mkKey(h, org.token, org.orgId, { name: "used" });
+    const usage = new UsageAggregator(h.kw.db, pino({ level: "silent" }), { transactionRows: 2, retentionDays: 400 });
+    const done: string[] = [];
+    const pruning = usage.retention.run().then((n) => done.push(`prune ${n}`));
+    usage.record(used.id, null, now);
+    const flushing = usage.flush().then(() => done.push("flush"));
+    await Promise.all([pruning, flushing]);
+    if (dialect === "sqlite") expect(done).toEqual(["flush", "prune 2000"]);
+    else expect(done.sort()).toEqual(["flush", "prune 2000"]);
+    expect(await hoursOf(h, old.id)).toEqual([]);
+    expect(await hoursOf(h, used.id)).toEqual([iso(hourOf(now))]);
     await usage.close();
   });
 
@@ -72,16 +100,16 @@ describeEachDialect("usage retention", (dialect) => {
     h = await Harness.init(dialect, { KEYWARD_USAGE_RETENTION_DAYS: "0" });
     const org = await h.newOrgWithOwner("forever");
     const ancient = hourOf(Date.now() - 3000 * DAY);
-    const k = await keyWithHours(org, "old", [ancient]);
+    const k = await keyWithHours(h, org, "old", [ancient]);
     expect(await h.kw.services.verify.usage.retention.run()).toBe(0);
-    expect(await hoursOf(k.id)).toEqual([iso(ancient)]);
+    expect(await hoursOf(h, k.id)).toEqual([iso(ancient)]);
   });
 
   it("logs a prune that fails, loses nothing, and deletes on the next one", async () => {
     h = await Harness.init(dialect, { KEYWARD_USAGE_RETENTION_DAYS: "1" });
     const org = await h.newOrgWithOwner("fails");
     const old = hourOf(Date.now() - 3 * DAY);
-    const k = await keyWithHours(org, "old", [old]);
+    const k = await keyWithHours(h, org, "old", [old]);
     const logged: { level: number; msg: string }[] = [];
     const logger = pino({ level: "info" }, { write: (line: string) => logged.push(JSON.parse(line)) });
     const usage = new UsageAggregator(h.kw.db, logger, { retentionDays: 1 });
@@ -89,7 +117,7 @@ describeEachDialect("usage retention", (dialect) => {
     expect(await usage.retention.run()).toBe(0);
     await sql`alter table key_usage_away rename to key_usage`.execute(h.kw.db.kysely);
     expect(logged).toEqual([expect.objectContaining({ level: 50, msg: expect.stringContaining("usage retention") })]);
-    expect(await hoursOf(k.id)).toEqual([iso(old)]);
+    expect(await hoursOf(h, k.id)).toEqual([iso(old)]);
     expect(await usage.retention.run()).toBe(1);
     expect(logged[1]).toMatchObject({
       level: 30,
@@ -97,7 +125,7 @@ describeEachDialect("usage retention", (dialect) => {
       retentionDays: 1,
       before: iso(retainedFrom(Date.now(), 1)),
     });
-    expect(await hoursOf(k.id)).toEqual([]);
+    expect(await hoursOf(h, k.id)).toEqual([]);
     await usage.close();
   });
 
@@ -151,6 +179,33 @@ describeEachDialect("usage retention", (dialect) => {
     expect(await usage.retention.run()).toBe(older);
     expect([await count("<"), await count(">=")]).toEqual([0, newer]);
     await usage.close();
+  });
+});
+
+/** PostgreSQL only: the nodes of a cluster share one database. */
+(inject("pgAvailable") ? describe : describe.skip)("usage retention across PostgreSQL nodes", () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+  it("leaves the prune to the node that holds the lock", async () => {
+    h = await Harness.init("postgres", { KEYWARD_USAGE_RETENTION_DAYS: "1" });
+    const org = await h.newOrgWithOwner("lock");
+    const old = hourOf(Date.now() - 3 * DAY);
+    const k = await keyWithHours(h, org, "old", [old]);
+    const pool = h.kw.db.pgPool;
+    if (!pool) throw new Error("no pool");
+    // Another node pruning this schema holds the lock.
+    const other = await pool.connect();
+    try {
+      await other.query("begin");
+      await other.query("select pg_advisory_xact_lock($1, hashtext(current_schema()))", [PRUNE_LOCK]);
+      expect(await h.kw.services.verify.usage.retention.run()).toBe(0);
+      expect(await hoursOf(h, k.id)).toEqual([iso(old)]);
+      await other.query("commit");
+    } finally {
+      other.release();
+    }
+    expect(await h.kw.services.verify.usage.retention.run()).toBe(1);
+    expect(await hoursOf(h, k.id)).toEqual([]);
   });
 });
 

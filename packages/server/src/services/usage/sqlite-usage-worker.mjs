@@ -139,10 +139,12 @@ function writeFlush(chunk) {
 
 /**
  * Deletes the counts of hours before `beforeIso`, each batch in its own transaction, so a
- * write from the app's own connection waits one batch at most. Returns the rows deleted and
- * the statements run (a failure keeps the batches before it deleted).
+ * write from the app's own connection waits one batch at most. Between batches the thread
+ * turns to its other messages: a flush handed over meanwhile is written without waiting for
+ * the whole prune (a first prune may find months of rows). Returns the rows deleted and the
+ * statements run (a failure keeps the batches before it deleted).
  */
-function prune(beforeIso) {
+async function prune(beforeIso) {
   const batch = db.transaction(() => expire.run(beforeIso, TRANSACTION_ROWS).changes);
   const result = { deleted: 0, writes: 0 };
   try {
@@ -151,6 +153,7 @@ function prune(beforeIso) {
       result.writes++;
       n = batch.immediate();
       result.deleted += n;
+      await new Promise((resolve) => setImmediate(resolve));
     } while (n === TRANSACTION_ROWS);
   } catch (err) {
     result.error = String(err);
@@ -170,7 +173,7 @@ parentPort?.on("message", (message) => {
   }
   const { id, part, commit, pruneBefore } = message;
   if (pruneBefore !== undefined) {
-    parentPort?.postMessage({ id, ...prune(pruneBefore) });
+    void prune(pruneBefore).then((result) => parentPort?.postMessage({ id, ...result }));
     return;
   }
   if (part) {

@@ -60,7 +60,7 @@ export interface UsageWriter {
 }
 
 /** Any fixed number: with the schema, the PostgreSQL advisory lock a node holds while it prunes usage. */
-const PRUNE_LOCK = 0x6b777570; // "kwup"
+export const PRUNE_LOCK = 0x6b777570; // "kwup"
 
 /**
  * A SQLite file gets its usage written by a worker thread with its own connection: SQLite
