@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { UsageAggregator } from "../services/usage/usage-aggregator.js";
 import type { KeyCache } from "../services/verify/key-cache.js";
 import type { Db } from "../store/db.js";
 import { RequestMetrics } from "./request-metrics.js";
@@ -7,9 +8,11 @@ import { scrapedCounter } from "./scraped-counter.js";
 
 /** What the verify cache counts: its own fields, so a new counter needs no copy here. */
 type CacheStats = Pick<KeyCache<unknown>, "size" | "stats">;
+/** What the usage aggregator and its retention count. */
+type UsageStats = Pick<UsageAggregator, "stats" | "retention">;
 
 /** Prometheus metrics for one app instance (own registry: no globals). */
-export function createMetrics(db: Db, cache: CacheStats) {
+export function createMetrics(db: Db, cache: CacheStats, usage: UsageStats) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new RequestMetrics(registry);
@@ -60,6 +63,28 @@ export function createMetrics(db: Db, cache: CacheStats) {
     "keyward_verify_cache_evictions_total",
     "Keys let go to stay within KEYWARD_CACHE_KEYS (each is loaded again on its next use)",
     () => [[{}, stats.evictions]],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_usage_flushes_total",
+    "Batched writes of key usage by result (a failed one keeps its counts for the next)",
+    () => [
+      [{ result: "ok" }, usage.stats.flushes],
+      [{ result: "failed" }, usage.stats.failedFlushes],
+    ],
+    ["result"],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_usage_retention_deleted_rows_total",
+    "Hourly usage counts deleted for being older than KEYWARD_USAGE_RETENTION_DAYS",
+    () => [[{}, usage.retention.stats.deletedRows]],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_usage_retention_failures_total",
+    "Prunes of old usage counts that failed (the next one tries again)",
+    () => [[{}, usage.retention.stats.failures]],
   );
   /** One answer (by route), `seconds` after its request arrived. */
   const record = (method: string, route: string, status: number, seconds: number) =>

@@ -96,6 +96,34 @@ describeEachDialect("usage retention", (dialect) => {
     await usage.close();
   });
 
+  it("shows in /metrics the usage flushes by result and the rows and failures of the retention", async () => {
+    h = await Harness.init(dialect, { KEYWARD_USAGE_RETENTION_DAYS: "1" });
+    const org = await h.newOrgWithOwner("metrics");
+    const { usage } = h.kw.services.verify;
+    usage.stop();
+    const now = Date.now();
+    const k = await keyWithHours(h, org, "old", [hourOf(now - 3 * DAY), hourOf(now - 2 * DAY)]);
+    const read = async () => {
+      const text = String((await h.req("GET", "/metrics")).body);
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      return {
+        ok: value('keyward_usage_flushes_total\\{result="ok"\\}'),
+        failed: value('keyward_usage_flushes_total\\{result="failed"\\}'),
+        deleted: value("keyward_usage_retention_deleted_rows_total"),
+        pruneFailures: value("keyward_usage_retention_failures_total"),
+      };
+    };
+    expect(await read()).toEqual({ ok: 0, failed: 0, deleted: 0, pruneFailures: 0 });
+    usage.record(k.id, null, now);
+    await sql`alter table key_usage rename to key_usage_away`.execute(h.kw.db.kysely);
+    await usage.flush(); // fails: counts kept
+    expect(await usage.retention.run()).toBe(0); // fails
+    await sql`alter table key_usage_away rename to key_usage`.execute(h.kw.db.kysely);
+    await usage.flush();
+    expect(await usage.retention.run()).toBe(2);
+    expect(await read()).toEqual({ ok: 1, failed: 1, deleted: 2, pruneFailures: 1 });
+  });
+
   it("keeps every count when KEYWARD_USAGE_RETENTION_DAYS is 0", async () => {
     h = await Harness.init(dialect, { KEYWARD_USAGE_RETENTION_DAYS: "0" });
     const org = await h.newOrgWithOwner("forever");

@@ -84,7 +84,7 @@ export class UsageAggregator {
   private readonly writer: UsageWriter;
   /** Deletes counts past their retention (`retentionDays`; none when unset or 0). */
   readonly retention: UsageRetention;
-  readonly stats = { flushes: 0, reads: 0, writes: 0, recorded: 0 };
+  readonly stats = { flushes: 0, failedFlushes: 0, reads: 0, writes: 0, recorded: 0 };
   /** A busy key's last use is rewritten at most this often (its counts every flush). */
   private readonly lastUsedEveryMs = 60_000;
   /** Tallies kept before the idle ones are let go. */
@@ -191,7 +191,10 @@ export class UsageAggregator {
     this.dirty = [];
     this.round++;
     this.flushing = this.write(batch, all)
-      .catch((err) => this.logger.error({ err }, "usage flush failed; counts kept for the next attempt"))
+      .catch((err) => {
+        this.stats.failedFlushes++;
+        this.logger.error({ err }, "usage flush failed; counts kept for the next attempt");
+      })
       .finally(() => {
         this.flushing = null;
       });

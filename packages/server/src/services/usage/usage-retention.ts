@@ -33,6 +33,8 @@ export interface UsageRetentionOptions {
 export class UsageRetention {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<number> | null = null;
+  /** Rows deleted and prunes failed since start (for /metrics). */
+  readonly stats = { deletedRows: 0, failures: 0 };
 
   constructor(private readonly opts: UsageRetentionOptions) {}
 
@@ -60,6 +62,7 @@ export class UsageRetention {
     const before = retainedFrom(this.opts.now().getTime(), this.opts.days);
     try {
       const deleted = await this.opts.prune(before);
+      this.stats.deletedRows += deleted;
       if (deleted > 0) {
         this.opts.logger.info(
           { deleted, before: new Date(before).toISOString(), retentionDays: this.opts.days },
@@ -68,6 +71,7 @@ export class UsageRetention {
       }
       return deleted;
     } catch (err) {
+      this.stats.failures++;
       this.opts.logger.error({ err }, "usage retention: deleting old counts failed; the next prune tries again");
       return 0;
     }
