@@ -4,6 +4,7 @@ import { IAM_PERMISSIONS } from "../../src/domain/permissions/catalog.js";
 import { generateSecret } from "../../src/domain/keys/secret.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
+import { scrape } from "./metrics-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
 
 describeEachDialect("system endpoints", (dialect) => {
@@ -62,14 +63,11 @@ describeEachDialect("system endpoints", (dialect) => {
   });
 
   it("counts every answer once by route and status, errors included, and times it", async () => {
-    const count = async (pattern: RegExp) => {
-      const m = pattern.exec(String((await h.req("GET", "/metrics")).body));
-      return m ? Number(m[1]) : 0;
-    };
-    const ok = /keyward_http_requests_total\{method="GET",route="\/healthz",status="200"\} (\d+)/;
-    const denied = /keyward_http_requests_total\{method="GET",route="\/v1\/me",status="401"\} (\d+)/;
-    const missing = /keyward_http_requests_total\{method="GET",route="unmatched",status="404"\} (\d+)/;
-    const timed = /keyward_http_request_duration_seconds_count\{method="GET",route="\/healthz"\} (\d+)/;
+    const count = async (series: string) => (await scrape(h))(series);
+    const ok = 'keyward_http_requests_total{method="GET",route="/healthz",status="200"}';
+    const denied = 'keyward_http_requests_total{method="GET",route="/v1/me",status="401"}';
+    const missing = 'keyward_http_requests_total{method="GET",route="unmatched",status="404"}';
+    const timed = 'keyward_http_request_duration_seconds_count{method="GET",route="/healthz"}';
     const before = await Promise.all([ok, denied, missing, timed].map(count));
     await h.req("GET", "/healthz");
     await h.req("GET", "/healthz");
@@ -77,22 +75,19 @@ describeEachDialect("system endpoints", (dialect) => {
     await h.req("GET", "/v1/no-such-route");
     const after = await Promise.all([ok, denied, missing, timed].map(count));
     expect(after.map((n, i) => n - before[i])).toEqual([2, 1, 1, 2]);
-    const sum = /keyward_http_request_duration_seconds_sum\{method="GET",route="\/healthz"\} ([\d.e-]+)/.exec(
-      String((await h.req("GET", "/metrics")).body),
-    );
-    expect(Number(sum?.[1])).toBeGreaterThan(0);
-    expect(Number(sum?.[1])).toBeLessThan(10);
+    const sum = await count('keyward_http_request_duration_seconds_sum{method="GET",route="/healthz"}');
+    expect(sum).toBeGreaterThan(0);
+    expect(sum).toBeLessThan(10);
   });
 
   it("exposes the verify cache's entries, lookups by result and invalidations", async () => {
     const read = async () => {
-      const text = String((await h.req("GET", "/metrics")).body);
-      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      const value = await scrape(h);
       return {
         entries: value("keyward_verify_cache_entries"),
-        hit: value('keyward_verify_cache_lookups_total\\{result="hit"\\}'),
-        miss: value('keyward_verify_cache_lookups_total\\{result="miss"\\}'),
-        negative: value('keyward_verify_cache_lookups_total\\{result="negative_hit"\\}'),
+        hit: value('keyward_verify_cache_lookups_total{result="hit"}'),
+        miss: value('keyward_verify_cache_lookups_total{result="miss"}'),
+        negative: value('keyward_verify_cache_lookups_total{result="negative_hit"}'),
         invalidations: value("keyward_verify_cache_invalidations_total"),
       };
     };
@@ -135,8 +130,7 @@ describeEachDialect("system endpoints", (dialect) => {
       expect(cache.stats.misses).toBe(misses + 1);
       expect(cache.size).toBe(3);
       // Operators see it in /metrics: c, d and the first key again each made room.
-      const text = String((await small.req("GET", "/metrics")).body);
-      expect(/^keyward_verify_cache_evictions_total (\d+)$/m.exec(text)?.[1]).toBe("3");
+      expect((await scrape(small))("keyward_verify_cache_evictions_total")).toBe(3);
     } finally {
       await small.close();
     }

@@ -8,6 +8,7 @@ import { PRUNE_LOCK } from "../../src/services/usage/usage-writer.js";
 import * as hourBrin from "../../src/store/migrations/0004-key-usage-hour-brin.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
+import { scrape } from "./metrics-helpers.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -104,11 +105,10 @@ describeEachDialect("usage retention", (dialect) => {
     const now = Date.now();
     const k = await keyWithHours(h, org, "old", [hourOf(now - 3 * DAY), hourOf(now - 2 * DAY)]);
     const read = async () => {
-      const text = String((await h.req("GET", "/metrics")).body);
-      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      const value = await scrape(h);
       return {
-        ok: value('keyward_usage_flushes_total\\{result="ok"\\}'),
-        failed: value('keyward_usage_flushes_total\\{result="failed"\\}'),
+        ok: value('keyward_usage_flushes_total{result="ok"}'),
+        failed: value('keyward_usage_flushes_total{result="failed"}'),
         deleted: value("keyward_usage_retention_deleted_rows_total"),
         pruneFailures: value("keyward_usage_retention_failures_total"),
       };

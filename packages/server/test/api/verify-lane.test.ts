@@ -4,6 +4,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { generateSecret } from "../../src/domain/keys/secret.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
+import { scrape } from "./metrics-helpers.js";
 import { mkVerifier } from "./verify-helpers.js";
 
 /**
@@ -190,13 +191,8 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
 
   it("counts its answers in the request metrics", async () => {
     const k = await mkKey(h, customer.token, customer.orgId, { name: "ci" });
-    const count = async (status: number) => {
-      const text = (await h.req("GET", "/metrics")).body as string;
-      const re = new RegExp(
-        `keyward_http_requests_total\\{method="POST",route="/v1/verify",status="${status}"\\} (\\d+)`,
-      );
-      return Number(re.exec(text)?.[1] ?? 0);
-    };
+    const count = async (status: number) =>
+      (await scrape(h))(`keyward_http_requests_total{method="POST",route="/v1/verify",status="${status}"}`);
     const [ok, bad] = [await count(200), await count(400)];
     for (let i = 0; i < 4; i++) await post(verifier.secret, { key: k.secret });
     await post(verifier.secret, { key: k.secret, extra: true });
