@@ -16,14 +16,18 @@ import { loadConfig } from "../src/config.js";
 
 const counts = { reads: 0, writes: 0 };
 
-/** Counts every statement by kind; it changes nothing. */
+/**
+ * Counts every statement run, by kind: a write reports the rows it changed, a read does not.
+ * Counted from results, so a query compiled once and run many times (the key loader's) counts
+ * every run. It changes nothing.
+ */
 class CountingPlugin implements KyselyPlugin {
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    if (args.node.kind === "SelectQueryNode") counts.reads++;
-    else counts.writes++;
     return args.node;
   }
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (args.result.numAffectedRows === undefined) counts.reads++;
+    else counts.writes++;
     return args.result;
   }
 }

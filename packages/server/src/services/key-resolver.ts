@@ -10,34 +10,38 @@ import type { Deps } from "./deps.js";
 export type { ResolvedKey } from "../domain/keys/decide.js";
 
 /**
- * Turns a stored key row into a `ResolvedKey`: the key, its org's policy and its owner's
- * current grants. No caching here: the verification path's loader (verify/key-loader.ts) finds
- * the row by secret hash or id and caches the result, invalidated through deps.keyEvents.
+ * What a key resolves against, read with its row in one statement (verify/key-loader.ts): its
+ * org, the org's custom roles, and its owner's standing and bindings there.
+ */
+export interface KeyContext {
+  org: { id: string; is_operator: number; settings: string } | null;
+  roles: { id: string; permissions: string }[];
+  /**
+   * Whether the owner still stands in the key's org: a user while a member, a service account
+   * of that org, a project of that org.
+   */
+  standing: boolean;
+  /** The owner's role bindings in the key's org (none for a project). */
+  bindings: { role_id: string; project_id: string | null }[];
+}
+
+/**
+ * Turns a stored key row and its context into a `ResolvedKey`: the key, its org's policy and
+ * its owner's current grants. No I/O and no caching here: the verification path's loader
+ * (verify/key-loader.ts) reads the row with its context and caches the result, invalidated
+ * through deps.keyEvents.
  */
 export class KeyResolver {
   constructor(private deps: Deps) {}
 
-  /** Resolves a stored key row; null when its org is gone (an owner gone leaves it inactive). */
-  async resolveRow(row: ApiKeysTable, matched: ResolvedKey["matched"] = "current"): Promise<ResolvedKey | null> {
-    // Two reads, sent together (a key loaded on a verify cache miss waits for them): the org
-    // with its custom roles, and the owner's standing with its bindings.
-    const [orgRows, owner] = await Promise.all([
-      this.deps.db.kysely
-        .selectFrom("orgs")
-        .leftJoin("roles", "roles.org_id", "orgs.id")
-        .select(["orgs.id", "orgs.is_operator", "orgs.settings", "roles.id as role_id", "roles.permissions"])
-        .where("orgs.id", "=", row.org_id)
-        .execute(),
-      this.ownerBindings(row),
-    ]);
-    const org = orgRows[0];
+  /** Resolves a stored key; null when its org is gone (an owner gone leaves it inactive). */
+  resolve(row: ApiKeysTable, ctx: KeyContext, matched: ResolvedKey["matched"] = "current"): ResolvedKey | null {
+    const { org } = ctx;
     if (!org) return null;
+    const owner = !ctx.standing ? null : row.owner_type === "project" ? "project" : ctx.bindings;
     const isOperator = org.is_operator === 1;
     const settings = parseOrgSettings(org.settings);
-    const roles = roleMap(
-      this.deps,
-      orgRows.map((r) => ({ id: r.role_id, permissions: r.permissions })),
-    );
+    const roles = roleMap(this.deps, ctx.roles);
     const active = owner !== null;
     // A project key acts only inside its project; its own list says what it may do there.
     const grants: Grant[] =
@@ -88,47 +92,4 @@ export class KeyResolver {
       createdAt: row.created_at,
     };
   }
-
-  /**
-   * The owner's role bindings in the key's org, in one read with its standing there: null when
-   * it no longer stands there (a user no longer a member, a service account of another org or
-   * deleted). A project key's owner is its project: "project" while that is in the key's org.
-   */
-  private async ownerBindings(row: ApiKeysTable): Promise<Binding[] | "project" | null> {
-    const db = this.deps.db.kysely;
-    if (row.owner_type === "project") {
-      const p = await db.selectFrom("projects").select("org_id").where("id", "=", row.owner_id).executeTakeFirst();
-      return p?.org_id === row.org_id ? "project" : null;
-    }
-    // The owner's standing: its org, while it is a member (user) or of that org (service account).
-    const standing =
-      row.owner_type === "user"
-        ? db
-            .selectFrom("org_members")
-            .select("org_id")
-            .where("org_id", "=", row.org_id)
-            .where("user_id", "=", row.owner_id)
-        : db
-            .selectFrom("service_accounts")
-            .select("org_id")
-            .where("org_id", "=", row.org_id)
-            .where("id", "=", row.owner_id);
-    // A row per binding, or one with no binding (a left join's nulls); none when the owner is gone.
-    const rows = await db
-      .selectFrom(standing.as("owner"))
-      .leftJoin("bindings", (j) =>
-        j.onRef("bindings.org_id", "=", "owner.org_id").on("bindings.principal_id", "=", row.owner_id),
-      )
-      .select(["bindings.role_id", "bindings.project_id"])
-      .execute();
-    if (rows.length === 0) return null;
-    const bindings: Binding[] = [];
-    for (const b of rows) if (b.role_id !== null) bindings.push({ role_id: b.role_id, project_id: b.project_id });
-    return bindings;
-  }
-}
-
-interface Binding {
-  role_id: string;
-  project_id: string | null;
 }
