@@ -8,7 +8,8 @@ const PLACEHOLDER = "\u0000compiled-query-parameter\u0000";
  * its builder into SQL on every run, and for a key loaded on a verify cache miss that cost more
  * CPU than the database's own work (bench/RESULTS.md). `build` must use its argument as the
  * query's only parameter (constants as literals): that is checked when it is compiled.
- * It runs through `db()` as it is then, so plugins still see each result.
+ * It runs through `db()` as it is then, so plugins still see each result (every run shares
+ * the compiled query's id: a plugin keeping state by query id would take the runs for one).
  */
 export function compiledQuery<R>(
   // biome-ignore lint/suspicious/noExplicitAny: any database: the query is the caller's
