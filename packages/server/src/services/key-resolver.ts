@@ -3,7 +3,7 @@ import { effectivePermissions } from "../domain/keys/effective.js";
 import { keyPermissionSet, parseList, parseRules } from "../domain/keys/record.js";
 import { parseOrgSettings } from "../domain/org-settings.js";
 import type { Grant } from "../domain/permissions/grants.js";
-import type { ApiKeysTable } from "../store/schema.js";
+import type { ApiKeysTable, BindingsTable, OrgsTable, RolesTable } from "../store/schema.js";
 import { roleMap } from "./access.js";
 import type { Deps } from "./deps.js";
 
@@ -14,15 +14,15 @@ export type { ResolvedKey } from "../domain/keys/decide.js";
  * org, the org's custom roles, and its owner's standing and bindings there.
  */
 export interface KeyContext {
-  org: { id: string; is_operator: number; settings: string } | null;
-  roles: { id: string; permissions: string }[];
+  org: Pick<OrgsTable, "id" | "is_operator" | "settings"> | null;
+  roles: Pick<RolesTable, "id" | "permissions">[];
   /**
    * Whether the owner still stands in the key's org: a user while a member, a service account
    * of that org, a project of that org.
    */
   standing: boolean;
   /** The owner's role bindings in the key's org (none for a project). */
-  bindings: { role_id: string; project_id: string | null }[];
+  bindings: Pick<BindingsTable, "role_id" | "project_id">[];
 }
 
 /**

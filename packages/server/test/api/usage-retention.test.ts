@@ -2,6 +2,7 @@ import { type Kysely, sql } from "kysely";
 import pino from "pino";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+import { DAY, HOUR, hourOf } from "../../src/services/usage/hours.js";
 import { UsageAggregator } from "../../src/services/usage/usage-aggregator.js";
 import { UsageRetention, retainedFrom } from "../../src/services/usage/usage-retention.js";
 import { PRUNE_LOCK } from "../../src/services/usage/usage-writer.js";
@@ -10,9 +11,6 @@ import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
 import { scrape } from "./metrics-helpers.js";
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const hourOf = (ms: number) => ms - (ms % HOUR);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A key with a count in each of the given hours (epoch ms), written as a flush would. */

@@ -3,11 +3,11 @@ import { AppError, invalidField, notFound } from "../../domain/errors.js";
 import { loadAccess } from "../../services/access.js";
 import type { Services } from "../../services/index.js";
 import { keyRights } from "../../services/key-rights.js";
+import { DAY, hourOf } from "../../services/usage/hours.js";
 import type { App } from "../app.js";
 import { Id, errorResponses } from "../schemas/common.js";
 import { UsageQuery, UsageResponse } from "../schemas/verify.js";
 
-const HOUR = 3_600_000;
 const MAX_RANGE_DAYS = 92;
 
 export function usageRoutes(app: App, s: Services) {
@@ -41,11 +41,11 @@ export function usageRoutes(app: App, s: Services) {
 
       const now = deps.now().getTime();
       const to = req.query.to ? Date.parse(req.query.to) : now;
-      const from = req.query.from ? Date.parse(req.query.from) : to - 7 * 24 * HOUR;
+      const from = req.query.from ? Date.parse(req.query.from) : to - 7 * DAY;
       if (from > to) throw invalidField("from", "from must not be after to");
-      if (to - from > MAX_RANGE_DAYS * 24 * HOUR)
+      if (to - from > MAX_RANGE_DAYS * DAY)
         throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
-      const fromHour = new Date(from - (from % HOUR)).toISOString();
+      const fromHour = new Date(hourOf(from)).toISOString();
       const toIso = new Date(to).toISOString();
 
       const rows = await deps.db.kysely

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Db } from "../../store/db.js";
+import { hourOf } from "./hours.js";
 import { UsageRetention } from "./usage-retention.js";
 import { type FailedFlush, type UsageChunk, type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
 
@@ -39,11 +40,9 @@ export interface UsageBucket {
   count: number;
 }
 
-const HOUR = 3_600_000;
 /** Keys handled between two turns of the event loop while a flush prepares its chunks. */
 const SLICE = 250;
 const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
-const hourOf = (ms: number) => ms - (ms % HOUR);
 
 function addCount(p: Tally, hour: number, n: number) {
   if (p.count === 0 || p.hour === hour) {

@@ -1,16 +1,11 @@
 import type { Logger } from "pino";
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
+import { DAY, HOUR, hourOf } from "./hours.js";
 
 /**
  * The first hour whose counts are kept when counts are kept `days` days: an hour is deleted
  * once all of it is older than that, so a kept range is always whole hours.
  */
-export function retainedFrom(nowMs: number, days: number): number {
-  const horizon = nowMs - days * DAY;
-  return horizon - (horizon % HOUR);
-}
+export const retainedFrom = (nowMs: number, days: number): number => hourOf(nowMs - days * DAY);
 
 export interface UsageRetentionOptions {
   /** Days of hourly counts kept; 0 keeps them all. */
