@@ -7,6 +7,7 @@ import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-key-usage-clustered.js";
 import * as m0003 from "./migrations/0003-key-usage-by-hour.js";
 import * as m0004 from "./migrations/0004-key-usage-hour-brin.js";
+import { PreparingClient } from "./pg-prepared.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { withStatementCache } from "./sqlite-statements.js";
@@ -60,6 +61,7 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,
+      Client: PreparingClient,
       options: schema ? `-c search_path=${schema}` : undefined,
     });
     // Nodes started at once may both create it: the loser's unique violation means it exists.

@@ -1,7 +1,9 @@
 import type { KyselyPlugin, PluginTransformResultArgs } from "kysely";
-import { sql } from "kysely";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { compiledQuery } from "../../src/store/compiled-query.js";
+import { PreparingClient } from "../../src/store/pg-prepared.js";
 import { Harness, describeEachDialect } from "../harness.js";
 
 describeEachDialect("a query compiled once", (dialect) => {
@@ -57,5 +59,66 @@ describeEachDialect("a query compiled once", (dialect) => {
       () => db.selectFrom("users").select("id").where("email", "=", "fixed@example.com"),
     );
     await expect(constantOnly("a@example.com")).rejects.toThrow(/exactly one parameter/);
+  });
+});
+
+/** PostgreSQL only: a compiled query is a named prepared statement there. */
+(inject("pgAvailable") ? describe : describe.skip)("a query compiled once, on PostgreSQL", () => {
+  let h: Harness;
+  /** A pool of one connection, so what the test reads of the session is the query's. */
+  let pool: pg.Pool;
+  // biome-ignore lint/suspicious/noExplicitAny: a scratch table outside the schema's types
+  let db: Kysely<any>;
+  beforeEach(async () => {
+    h = await Harness.init("postgres");
+    pool = new pg.Pool({
+      connectionString: inject("pgUrl"),
+      max: 1,
+      Client: PreparingClient,
+      options: `-c search_path=${h.kw.db.schema}`,
+    });
+    db = new Kysely({ dialect: new PostgresDialect({ pool }) });
+    await db.schema.createTable("things").addColumn("name", "text").addColumn("size", "integer").execute();
+    await db.insertInto("things").values({ name: "a", size: 1 }).execute();
+  });
+  afterEach(async () => {
+    await db?.destroy();
+    await h?.close();
+  });
+
+  const byName = () =>
+    compiledQuery(
+      () => db,
+      (name) => db.selectFrom("things").selectAll().where("name", "=", name),
+    );
+  const prepared = async () =>
+    (await pool.query<{ name: string; statement: string }>("select name, statement from pg_prepared_statements")).rows;
+
+  it("is parsed once per connection, under a name of its own, and run by that name after", async () => {
+    const read = byName();
+    expect(await read("a")).toEqual([{ name: "a", size: 1 }]);
+    const [statement, ...others] = await prepared();
+    expect(others).toEqual([]);
+    expect(statement.name).toMatch(/^kw_[0-9a-f]{32}$/);
+    expect(statement.statement).toContain('from "things"');
+    expect(await read("b")).toEqual([]);
+    expect(await read("a")).toEqual([{ name: "a", size: 1 }]);
+    expect(await prepared()).toEqual([statement]);
+    // Queries Kysely builds each time are not prepared.
+    await db.selectFrom("things").select("size").where("name", "=", "a").execute();
+    expect(await prepared()).toEqual([statement]);
+  });
+
+  it("is prepared again when the table changed under it (another node's migration)", async () => {
+    const read = byName();
+    expect(await read("a")).toEqual([{ name: "a", size: 1 }]);
+    // Another connection, as another node migrating: the prepared `*` no longer matches.
+    await h.kw.db.pgPool?.query("alter table things add column colour text default 'red'");
+    expect(await read("a")).toEqual([{ name: "a", size: 1, colour: "red" }]);
+    expect(await read("a")).toEqual([{ name: "a", size: 1, colour: "red" }]);
+    expect((await prepared()).map((p) => p.name)).toEqual([
+      expect.stringMatching(/^kw_[0-9a-f]{32}$/),
+      expect.stringMatching(/^kw_[0-9a-f]{32}_1$/),
+    ]);
   });
 });
