@@ -165,7 +165,7 @@ async function paced(
   o: { url: string; path: string; token?: string; keysFile?: string; rate: number },
 ) {
   const args = JSON.stringify({ ...o, seconds: SECONDS, warmupMs: WARMUP_MS });
-  const waitedBefore = runQueueMs(pid);
+  const before = mainThreadMs(pid);
   const startedAt = performance.now();
   const child = spawn(process.execPath, ["--import", "tsx", "bench/probe.ts", args], {
     cwd: serverDir,
@@ -177,7 +177,7 @@ async function paced(
   });
   const code = await new Promise((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`bench/probe.ts exited ${code}`);
-  const waitedAfter = runQueueMs(pid);
+  const after = mainThreadMs(pid);
   const seconds = (performance.now() - startedAt) / 1000;
   const result = JSON.parse(out) as {
     rps: number;
@@ -190,21 +190,23 @@ async function paced(
     loopMax: number;
   };
   /**
-   * How long the server's main thread was ready to run but waited for a CPU over the probe's
-   * whole life (`seconds`: its start and warm-up included): time the machine took from it.
+   * Over the probe's whole life (`seconds`: its start and warm-up included), how long the
+   * server's main thread ran, and how long it was ready to run but waited for a CPU (time the
+   * machine took from it).
    */
-  const runQueueWait = waitedBefore === null || waitedAfter === null ? null : waitedAfter - waitedBefore;
-  return { ...result, runQueueWait, seconds };
+  const ran = before && after ? after.ran - before.ran : null;
+  const runQueueWait = before && after ? after.waited - before.waited : null;
+  return { ...result, ran, runQueueWait, seconds };
 }
 
 /**
- * Milliseconds a process's main thread has spent runnable but waiting for a CPU so far
- * (`/proc/<pid>/task/<pid>/schedstat`, Linux with scheduler statistics); null elsewhere.
+ * Milliseconds a process's main thread has spent on a CPU, and runnable but waiting for one,
+ * so far (`/proc/<pid>/task/<pid>/schedstat`, Linux with scheduler statistics); null elsewhere.
  */
-function runQueueMs(pid: number | undefined): number | null {
+function mainThreadMs(pid: number | undefined): { ran: number; waited: number } | null {
   try {
-    const waitedNs = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[1]);
-    return Number.isFinite(waitedNs) ? waitedNs / 1e6 : null;
+    const [ran, waited] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ").map(Number);
+    return Number.isFinite(ran) && Number.isFinite(waited) ? { ran: ran / 1e6, waited: waited / 1e6 } : null;
   } catch {
     return null;
   }
@@ -487,6 +489,11 @@ async function main() {
     runs
       .map((h) => (h.runQueueWait === null ? "n/a" : `${Math.round(h.runQueueWait)} of ${h.seconds.toFixed(1)} s`))
       .join(", ");
+  const busy = (runs: { ran: number | null; seconds: number }[]) =>
+    runs.map((h) => (h.ran === null ? "n/a" : pct(h.ran, h.seconds * 1000))).join(", ");
+  log(
+    `  main thread on a CPU in each run (share of the probe's whole run): Keyward ${busy(halves)}; hello-world ${busy(helloHalves)}   (the headroom left for a slower moment of the machine)`,
+  );
   log(
     `  main thread waiting for a CPU in each run (ms, over the probe's whole run): Keyward ${waited(halves)}; hello-world ${waited(helloHalves)}   (the machine's: ready to run, not running)`,
   );
