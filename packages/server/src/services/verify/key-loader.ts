@@ -6,6 +6,7 @@ import type { Deps } from "../deps.js";
 import type { RateLimitRule } from "../ratelimit/rate-limiter.js";
 import type { UsageTally } from "../usage/usage-aggregator.js";
 import { compiledQuery } from "../../store/compiled-query.js";
+import { type BatchResults, LoadBatcher } from "./load-batcher.js";
 import type { ApiKeysTable } from "../../store/schema.js";
 import { type KeyContext, KeyResolver } from "../key-resolver.js";
 import type { CacheTags } from "./key-cache.js";
@@ -57,31 +58,6 @@ export const cachedKeyTags = (v: CachedKey): CacheTags => ({
   principalId: v.key.owner.id,
 });
 
-/**
- * A FIFO limit on concurrent loads. Cache misses arrive in bursts (a cold start under load);
- * without a limit they pile onto the database, and Kysely's SQLite connection mutex wakes
- * every waiter on each release, which turns a burst of N loads into O(N²) work.
- */
-export class LoadLimiter {
-  private active = 0;
-  private queue: (() => void)[] = [];
-
-  constructor(private readonly max: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active < this.max) this.active++;
-    else await new Promise<void>((resolve) => this.queue.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      // Hand the slot straight to the next waiter, so no newcomer can jump the queue.
-      const next = this.queue.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
-}
-
 /** A key row with its context's columns (JSON text on SQLite, parsed on PostgreSQL). */
 type RowWithContext = ApiKeysTable & {
   ctx_org: unknown;
@@ -92,63 +68,101 @@ type RowWithContext = ApiKeysTable & {
 
 const parsed = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
 
+/** Keys one statement reads at most (PostgreSQL). */
+const BATCH = 100;
+
 /**
  * Reads keys for the cache by secret hash or by id (tokens name their key by id), each with
  * everything it resolves against in one statement compiled once, and resolves them with the
- * API-keys resolver. Before, a load ran three statements (two of them together), each built
- * into SQL by Kysely anew. Measured in-process, 20,000 keys, loads at once as the limiter
- * allows (bench/RESULTS.md): SQLite 36-57 µs of CPU per load instead of 105-125 (23,600-28,100
+ * API-keys resolver. Keys missed together are read together ({@link LoadBatcher}).
+ *
+ * Before, a load ran three statements (two of them together), each built into SQL by Kysely
+ * anew. Measured in-process, 20,000 keys, loads at once as the limiter allowed
+ * (bench/RESULTS.md): SQLite 36-57 µs of CPU per load instead of 105-125 (23,600-28,100
  * loads/s instead of 9,000-9,500), PostgreSQL 140-197 µs instead of 341-366 (2,800-3,300
  * instead of 2,000-2,200). The one statement built anew each time gained nothing on
  * PostgreSQL and lost on SQLite: building the SQL was the cost.
  */
 export class KeyLoader {
   private readonly resolver: KeyResolver;
-  private readonly limiter: LoadLimiter;
+  private readonly hashes: LoadBatcher<CachedKey>;
+  private readonly ids: LoadBatcher<CachedKey>;
 
   constructor(private readonly deps: Deps) {
     this.resolver = new KeyResolver(deps);
-    // SQLite has one connection; PostgreSQL's pool has 10: leave room for other requests.
-    this.limiter = new LoadLimiter(deps.db.dialect === "sqlite" ? 2 : 6);
+    // PostgreSQL's pool has 10 connections: leave room for other requests; a batch saves a
+    // round trip and a statement per key. SQLite has one connection and no round trip: its
+    // statement costs the same per key alone or in a batch, and the HTTP cold pass was 7-15 %
+    // slower with batches (bench/RESULTS.md), so it reads keys one at a time.
+    const [slots, size] = deps.db.dialect === "postgres" ? [6, BATCH] : [2, 1];
+    this.hashes = new LoadBatcher(slots, size, (hashes) => this.loadByHashes(hashes));
+    this.ids = new LoadBatcher(slots, size, (ids) => this.loadByIds(ids));
   }
 
   /** The key whose current (or grace-period previous) secret has this hash. */
   byHash(hash: string): Promise<CachedKey | null> {
-    return this.limiter.run(() => this.loadByHash(hash));
+    return this.hashes.load(hash);
   }
 
   byId(keyId: string): Promise<CachedKey | null> {
-    return this.limiter.run(() => this.loadById(keyId));
+    return this.ids.load(keyId);
   }
 
-  private async loadByHash(hash: string): Promise<CachedKey | null> {
-    const row = await this.by.secretHash(hash);
-    if (row) return this.wrap(this.resolve(row, "current"), null);
-    const prev = await this.by.previousHash(hash);
-    if (!prev?.previous_expires_at) return null;
-    const ends = Date.parse(prev.previous_expires_at);
-    if (ends <= this.deps.now().getTime()) return null;
-    return this.wrap(this.resolve(prev, "previous"), ends);
+  private async loadByHashes(hashes: string[]): Promise<BatchResults<CachedKey>> {
+    const found: BatchResults<CachedKey> = new Map();
+    for (const row of await this.by.secretHash(hashes)) {
+      found.set(row.secret_hash, this.settle(row, "current", null));
+    }
+    // A hash no key has now may be a previous secret in its grace period.
+    const rest = hashes.filter((h) => !found.has(h));
+    if (rest.length === 0) return found;
+    const now = this.deps.now().getTime();
+    for (const row of await this.by.previousHash(rest)) {
+      const ends = row.previous_expires_at ? Date.parse(row.previous_expires_at) : 0;
+      if (row.previous_hash && ends > now) found.set(row.previous_hash, this.settle(row, "previous", ends));
+    }
+    return found;
   }
 
-  private async loadById(keyId: string): Promise<CachedKey | null> {
-    const row = await this.by.id(keyId);
-    return row ? this.wrap(this.resolve(row, "current"), null) : null;
+  private async loadByIds(ids: string[]): Promise<BatchResults<CachedKey>> {
+    const found: BatchResults<CachedKey> = new Map();
+    for (const row of await this.by.id(ids)) found.set(row.id, this.settle(row, "current", null));
+    return found;
   }
 
-  /** The key with its context, by one column: each query compiled once (see compiledQuery). */
+  /** A row made into its cache entry; an error stays this key's, not its batch's. */
+  private settle(row: RowWithContext, matched: ResolvedKey["matched"], graceEndsAt: number | null) {
+    try {
+      return this.wrap(this.resolve(row, matched), graceEndsAt);
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  /** Keys with their context, by a list of one column's values: each query compiled once (see compiledQuery). */
   private readonly by = {
-    secretHash: this.keyWhere("k.secret_hash"),
-    previousHash: this.keyWhere("k.previous_hash"),
-    id: this.keyWhere("k.id"),
+    secretHash: this.keysWhere("k.secret_hash"),
+    previousHash: this.keysWhere("k.previous_hash"),
+    id: this.keysWhere("k.id"),
   };
 
-  private keyWhere(column: "k.secret_hash" | "k.previous_hash" | "k.id") {
+  /**
+   * On PostgreSQL the values go as one parameter, a JSON array the database unpacks (an `in`
+   * list would make a statement per list length), and each key is found through the column's
+   * index. SQLite reads one key at a time (see the constructor).
+   */
+  private keysWhere(column: "k.secret_hash" | "k.previous_hash" | "k.id") {
+    const pg = () => this.deps.db.dialect === "postgres";
     const read = compiledQuery(
       () => this.deps.db.kysely,
-      (value) => this.withContext().where(column, "=", value),
+      (value) =>
+        this.withContext().where(
+          pg()
+            ? sql<boolean>`${sql.ref(column)} in (select jsonb_array_elements_text(cast(${value} as jsonb)))`
+            : sql<boolean>`${sql.ref(column)} = ${value}`,
+        ),
     );
-    return async (value: string) => (await read(value))[0] as RowWithContext | undefined;
+    return async (values: string[]) => (await read(pg() ? JSON.stringify(values) : values[0])) as RowWithContext[];
   }
 
   /**

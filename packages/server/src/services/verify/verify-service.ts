@@ -97,6 +97,13 @@ export class VerifyService {
   private callers = new Map<string, CallerCheck>();
   private callerActors = new WeakMap<Actor, CallerCheck>();
   /**
+   * Checks under way, by credential: the requests of a caller not yet checked (the first burst
+   * after a start) wait for one check instead of each reading its access. Dropped, with the
+   * answers, on any key change; a check that overlapped one answers its own request only.
+   */
+  private checking = new Map<string, Promise<boolean>>();
+  private callerGeneration = 0;
+  /**
    * Credentials' stored hashes by a plain SHA-256 of the credential: the caller that presents
    * the same key on every request pays the pepper's HMAC once. Bounded; in memory only; for
    * credentials of Keyward's own API (a key being verified keeps the order format -> HMAC -> cache).
@@ -122,8 +129,10 @@ export class VerifyService {
     this.prefix = deps.config.keyPrefix;
     this.cache = new KeyCache(bus, cachedKeyTags, cacheOptions);
     const forgetCallers = () => {
+      this.callerGeneration++;
       this.callers.clear();
       this.callerActors = new WeakMap();
+      this.checking.clear();
     };
     this.offBus = bus.subscribe({ change: forgetCallers, reset: forgetCallers });
   }
@@ -268,10 +277,18 @@ export class VerifyService {
     const nowMs = Date.now();
     const hit = this.callerActors.get(actor) ?? this.callers.get(callerId(actor));
     if (hit && nowMs - Math.max(hit.at, this.bus.freshAsOf()) <= 5_000) return hit.allowed;
-    return this.checkCaller(actor, nowMs);
+    const id = callerId(actor);
+    const running = this.checking.get(id);
+    if (running) return running;
+    const check = this.checkCaller(actor, nowMs).finally(() => {
+      if (this.checking.get(id) === check) this.checking.delete(id);
+    });
+    this.checking.set(id, check);
+    return check;
   }
 
   private async checkCaller(actor: Exclude<Actor, { kind: "anonymous" }>, nowMs: number): Promise<boolean> {
+    const generation = this.callerGeneration;
     const orgId = await this.operatorOrg();
     let allowed = false;
     if (orgId) {
@@ -281,6 +298,8 @@ export class VerifyService {
         allowed = false;
       }
     }
+    // A key changed while this check read: its answer may be the old one, so it is not kept.
+    if (generation !== this.callerGeneration) return allowed;
     if (this.callers.size >= 10_000) this.callers.clear();
     const check = { allowed, at: nowMs };
     this.callers.set(callerId(actor), check);

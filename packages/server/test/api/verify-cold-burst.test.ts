@@ -1,0 +1,85 @@
+import type { KyselyPlugin, PluginTransformResultArgs } from "kysely";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { generateSecret } from "../../src/domain/keys/secret.js";
+import { Harness, describeEachDialect } from "../harness.js";
+import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
+import { verifierKey, verify } from "./verify-helpers.js";
+
+/**
+ * Many keys seen for the first time at once (a node just started under load): each answer is
+ * the key's own, whatever else its load was read with. On PostgreSQL the loads are batched.
+ */
+describeEachDialect("cold verifies at once", (dialect) => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await Harness.init(dialect);
+  });
+  afterEach(async () => h.close());
+
+  it("answers each key as its own, with fewer statements than keys on PostgreSQL", async () => {
+    const verifier = await verifierKey(h);
+    expect((await verify(h, verifier, { key: generateSecret("kw").secret })).body.code).toBe("NOT_FOUND");
+    const org = await h.newOrgWithOwner("burst");
+    const role = await mkRole(h, org.token, org.orgId, ["storage:read"]);
+    const sa = await mkServiceAccount(h, org.token, org.orgId, [{ roleId: role }]);
+
+    type Case = { key: string; expect: Record<string, unknown> };
+    const cases: Case[] = [];
+    for (let i = 0; i < 24; i++) {
+      const perms = i % 2 ? ["compute:read"] : ["compute:read", "storage:read"];
+      const k = await mkKey(h, org.token, org.orgId, { name: `user-${i}`, permissions: perms });
+      cases.push({
+        key: k.secret,
+        expect: { valid: true, keyId: k.id, owner: { type: "user", id: org.userId }, permissions: perms },
+      });
+    }
+    for (let i = 0; i < 4; i++) {
+      const k = await mkKey(h, org.token, org.orgId, { name: `sa-${i}`, owner: { type: "service_account", id: sa } });
+      cases.push({
+        key: k.secret,
+        expect: { valid: true, keyId: k.id, owner: { type: "service_account", id: sa }, permissions: ["storage:read"] },
+      });
+    }
+    // A regenerated key: its old secret still works in the grace period, the new one too.
+    const rotated = await mkKey(h, org.token, org.orgId, { name: "rotated" });
+    const regen = await h.req("POST", `/v1/api-keys/${rotated.id}/regenerate`, {
+      token: org.token,
+      body: { graceSeconds: 600 },
+    });
+    expect(regen.status).toBe(200);
+    cases.push({ key: rotated.secret, expect: { valid: true, keyId: rotated.id } });
+    cases.push({ key: regen.body.secret, expect: { valid: true, keyId: rotated.id } });
+    // One regenerated with no grace: its old secret is gone.
+    const replaced = await mkKey(h, org.token, org.orgId, { name: "replaced" });
+    await h.req("POST", `/v1/api-keys/${replaced.id}/regenerate`, { token: org.token, body: {} });
+    cases.push({ key: replaced.secret, expect: { valid: false, code: "NOT_FOUND" } });
+    const disabled = await mkKey(h, org.token, org.orgId, { name: "disabled" });
+    await h.req("POST", `/v1/api-keys/${disabled.id}/disable`, { token: org.token });
+    cases.push({ key: disabled.secret, expect: { valid: false, code: "DISABLED" } });
+    for (let i = 0; i < 3; i++)
+      cases.push({ key: generateSecret("kw").secret, expect: { valid: false, code: "NOT_FOUND" } });
+
+    let statements = 0;
+    const counting: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args: PluginTransformResultArgs) => {
+        statements++;
+        return args.result;
+      },
+    };
+    const db = h.kw.db.kysely;
+    h.kw.db.kysely = db.withPlugin(counting);
+    try {
+      const answers = await Promise.all(cases.map((c) => verify(h, verifier, { key: c.key })));
+      for (const [i, c] of cases.entries()) expect(answers[i].body).toMatchObject(c.expect);
+      // Every key went to the database: none was cached before.
+      expect(h.kw.services.verify.cache.stats.misses).toBeGreaterThanOrEqual(cases.length);
+      // PostgreSQL reads the keys in batches, and the verifier's right to verify (four
+      // statements) is checked once for the whole burst; SQLite reads one key per statement.
+      if (dialect === "postgres") expect(statements).toBeLessThan(cases.length / 2);
+      else expect(statements).toBeGreaterThanOrEqual(cases.length);
+    } finally {
+      h.kw.db.kysely = db;
+    }
+  });
+});
