@@ -90,13 +90,15 @@ export class KeyLoader {
 
   constructor(private readonly deps: Deps) {
     this.resolver = new KeyResolver(deps);
-    // PostgreSQL's pool has 10 connections: leave room for other requests; a batch saves a
-    // round trip and a statement per key. SQLite has one connection and no round trip: its
-    // statement costs the same per key alone or in a batch, and the HTTP cold pass was 7-15 %
-    // slower with batches (bench/RESULTS.md), so it reads keys one at a time.
-    const [slots, size] = deps.db.dialect === "postgres" ? [6, BATCH] : [2, 1];
-    this.hashes = new LoadBatcher(slots, size, (hashes) => this.loadByHashes(hashes));
-    this.ids = new LoadBatcher(slots, size, (ids) => this.loadByIds(ids));
+    // PostgreSQL's pool has 10 connections: loads take at most 8 (keys by id are the rarer:
+    // a token's key), leaving room for other requests; a batch saves a round trip and a
+    // statement per key. SQLite has one connection and no round trip: its statement costs the
+    // same per key alone or in a batch, and the HTTP cold pass was 7-15 % slower with batches
+    // (bench/RESULTS.md), so it reads keys one at a time.
+    const pg = deps.db.dialect === "postgres";
+    const size = pg ? BATCH : 1;
+    this.hashes = new LoadBatcher(pg ? 6 : 2, size, (hashes) => this.loadByHashes(hashes));
+    this.ids = new LoadBatcher(pg ? 2 : 1, size, (ids) => this.loadByIds(ids));
   }
 
   /** The key whose current (or grace-period previous) secret has this hash. */

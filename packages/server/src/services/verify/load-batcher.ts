@@ -15,8 +15,9 @@ interface Waiter<R> {
  * Cache misses come in bursts (a cold start under load). One statement per key costs
  * PostgreSQL a round trip and a statement each: read alone, a key took 211-242 µs of wall
  * time and 126-177 µs of the client's CPU; in batches of 16, 24-36 and 13-19 (one connection,
- * four statements in flight; bench/RESULTS.md). The bound also keeps a burst from piling onto the database: Kysely's
- * SQLite connection mutex wakes every waiter on each release, so N loads at once cost O(N²).
+ * four statements in flight; bench/RESULTS.md). The bound also keeps a burst from piling
+ * onto the database: Kysely's SQLite connection mutex wakes every waiter on each release, so
+ * N loads at once cost O(N²).
  *
  * @example
  * const keys = new LoadBatcher(6, 100, (hashes) => loadByHashes(hashes));
