@@ -1,9 +1,10 @@
 import type { KyselyPlugin, PluginTransformResultArgs } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { generateSecret } from "../../src/domain/keys/secret.js";
+import type { Actor } from "../../src/services/deps.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
-import { verifierKey, verify } from "./verify-helpers.js";
+import { mkVerifier, verifierKey, verify } from "./verify-helpers.js";
 
 /**
  * Many keys seen for the first time at once (a node just started under load): each answer is
@@ -81,5 +82,33 @@ describeEachDialect("cold verifies at once", (dialect) => {
     } finally {
       h.kw.db.kysely = db;
     }
+  });
+
+  it("checks a verifier once for a burst, and keeps no answer read across a key change", async () => {
+    const vk = await mkVerifier(h);
+    const actor: Actor = {
+      kind: "service_account",
+      id: vk.key.owner.id,
+      credential: { type: "api_key", id: vk.id },
+    };
+    const { verify: service, deps } = h.kw.services;
+    const burst = [service.mayVerify(actor), service.mayVerify(actor), service.mayVerify(actor)];
+    expect(burst[0]).toBeInstanceOf(Promise);
+    expect(burst[1]).toBe(burst[0]);
+    expect(burst[2]).toBe(burst[0]);
+    expect(await Promise.all(burst)).toEqual([true, true, true]);
+    // Kept: the next request is answered at once.
+    expect(service.mayVerify(actor)).toBe(true);
+    // Any key change drops it; a check under way when another change comes answers its own
+    // requests but is not kept, since it may have read the state before the change.
+    deps.keyEvents.emit({ kind: "org", orgId: h.operatorOrgId });
+    const during = service.mayVerify(actor);
+    expect(during).toBeInstanceOf(Promise);
+    deps.keyEvents.emit({ kind: "principal", orgId: h.operatorOrgId, principalId: actor.id });
+    expect(await during).toBe(true);
+    const after = service.mayVerify(actor);
+    expect(after).toBeInstanceOf(Promise);
+    expect(after).not.toBe(during);
+    expect(await after).toBe(true);
   });
 });
