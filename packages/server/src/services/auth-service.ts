@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import { AppError, invalidField } from "../domain/errors.js";
 import { newId, randomBase62 } from "../domain/ids.js";
+import { compiledQuery } from "../store/compiled-query.js";
 import { writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
 import { dummyHash, hashPassword, verifyPassword } from "./passwords.js";
@@ -137,14 +138,20 @@ export class AuthService {
     };
   }
 
+  /** Every request with a session reads it: compiled once (a prepared statement on PostgreSQL). */
+  private readonly sessionByTokenHash = compiledQuery(
+    () => this.deps.db.kysely,
+    (hash) =>
+      this.deps.db.kysely
+        .selectFrom("sessions")
+        .select(["id", "user_id", "csrf_token", "expires_at"])
+        .where("token_hash", "=", hash),
+  );
+
   /** The live session a token names, or null (unknown or expired). */
   async resolve(token: string): Promise<SessionInfo | null> {
     if (!token.startsWith(SESSION_TOKEN_PREFIX) || token.length > 64) return null;
-    const row = await this.deps.db.kysely
-      .selectFrom("sessions")
-      .select(["id", "user_id", "csrf_token", "expires_at"])
-      .where("token_hash", "=", sha256(token))
-      .executeTakeFirst();
+    const [row] = await this.sessionByTokenHash(sha256(token));
     if (!row || row.expires_at <= this.deps.now().toISOString()) return null;
     return { sessionId: row.id, userId: row.user_id, csrfToken: row.csrf_token, expiresAt: row.expires_at };
   }
