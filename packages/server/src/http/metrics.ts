@@ -2,17 +2,20 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { UsageAggregator } from "../services/usage/usage-aggregator.js";
 import type { KeyCache } from "../services/verify/key-cache.js";
+import type { KeyLoader } from "../services/verify/key-loader.js";
 import type { Db } from "../store/db.js";
 import { RequestMetrics } from "./request-metrics.js";
 import { scrapedCounter } from "./scraped-counter.js";
 
 /** What the verify cache counts: its own fields, so a new counter needs no copy here. */
 type CacheStats = Pick<KeyCache<unknown>, "size" | "stats">;
+/** What the verify path's key loader counts. */
+type LoaderStats = Pick<KeyLoader, "stats">;
 /** What the usage aggregator and its retention count. */
 type UsageStats = Pick<UsageAggregator, "stats" | "retention">;
 
 /** Prometheus metrics for one app instance (own registry: no globals). */
-export function createMetrics(db: Db, cache: CacheStats, usage: UsageStats) {
+export function createMetrics(db: Db, cache: CacheStats, loader: LoaderStats, usage: UsageStats) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new RequestMetrics(registry);
@@ -63,6 +66,18 @@ export function createMetrics(db: Db, cache: CacheStats, usage: UsageStats) {
     "keyward_verify_cache_evictions_total",
     "Keys let go to stay within KEYWARD_CACHE_KEYS (each is loaded again on its next use)",
     () => [[{}, stats.evictions]],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_verify_key_loads_total",
+    "Keys the verify path read from the store (on cache misses and refreshes)",
+    () => [[{}, loader.stats.keys]],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_verify_key_load_statements_total",
+    "Statements those reads took (on PostgreSQL, keys missed together are read by one)",
+    () => [[{}, loader.stats.statements]],
   );
   scrapedCounter(
     registry,

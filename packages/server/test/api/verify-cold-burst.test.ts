@@ -4,6 +4,7 @@ import { generateSecret } from "../../src/domain/keys/secret.js";
 import type { Actor } from "../../src/services/deps.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
+import { scrape } from "./metrics-helpers.js";
 import { mkVerifier, verifierKey, verify } from "./verify-helpers.js";
 
 /**
@@ -79,6 +80,15 @@ describeEachDialect("cold verifies at once", (dialect) => {
       // statements) is checked once for the whole burst; SQLite reads one key per statement.
       if (dialect === "postgres") expect(statements).toBeLessThan(cases.length / 2);
       else expect(statements).toBeGreaterThanOrEqual(cases.length);
+      // What /metrics shows of it: keys read, and the statements that read them.
+      const metric = await scrape(h);
+      const [keys, reads] = [
+        metric("keyward_verify_key_loads_total"),
+        metric("keyward_verify_key_load_statements_total"),
+      ];
+      expect(keys).toBeGreaterThanOrEqual(cases.length);
+      if (dialect === "postgres") expect(reads).toBeLessThan(keys / 2);
+      else expect(reads).toBeGreaterThanOrEqual(keys);
     } finally {
       h.kw.db.kysely = db;
     }

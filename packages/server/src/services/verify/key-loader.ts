@@ -84,6 +84,8 @@ const BATCH = 100;
  * PostgreSQL and lost on SQLite: building the SQL was the cost.
  */
 export class KeyLoader {
+  /** Keys read from the store, and the statements that read them (`/metrics`). */
+  readonly stats = { keys: 0, statements: 0 };
   private readonly resolver: KeyResolver;
   private readonly hashes: LoadBatcher<CachedKey>;
   private readonly ids: LoadBatcher<CachedKey>;
@@ -111,6 +113,7 @@ export class KeyLoader {
   }
 
   private async loadByHashes(hashes: string[]): Promise<BatchResults<CachedKey>> {
+    this.stats.keys += hashes.length;
     const found: BatchResults<CachedKey> = new Map();
     for (const row of await this.by.secretHash(hashes)) {
       found.set(row.secret_hash, this.settle(row, "current", null));
@@ -127,6 +130,7 @@ export class KeyLoader {
   }
 
   private async loadByIds(ids: string[]): Promise<BatchResults<CachedKey>> {
+    this.stats.keys += ids.length;
     const found: BatchResults<CachedKey> = new Map();
     for (const row of await this.by.id(ids)) found.set(row.id, this.settle(row, "current", null));
     return found;
@@ -164,7 +168,10 @@ export class KeyLoader {
             : sql<boolean>`${sql.ref(column)} = ${value}`,
         ),
     );
-    return async (values: string[]) => (await read(pg() ? JSON.stringify(values) : values[0])) as RowWithContext[];
+    return async (values: string[]) => {
+      this.stats.statements++;
+      return (await read(pg() ? JSON.stringify(values) : values[0])) as RowWithContext[];
+    };
   }
 
   /**

@@ -87,7 +87,7 @@ const intersectSets = (a: Set<string>, b: Set<string>) => {
  */
 export class VerifyService {
   readonly cache: KeyCache<CachedKey>;
-  private readonly loader: KeyLoader;
+  readonly loader: KeyLoader;
   private readonly prefix: string;
   /**
    * Callers allowed to verify, by credential, and by actor object (an API key's actor is made
