@@ -77,7 +77,7 @@ const BATCH = 100;
  * API-keys resolver. Keys missed together are read together ({@link LoadBatcher}).
  *
  * Before, a load ran three statements (two of them together), each built into SQL by Kysely
- * anew. Measured in-process, 20,000 keys, loads at once as the limiter allowed
+ * anew. Measured in-process, 20,000 keys, as many loads at once as were allowed
  * (bench/RESULTS.md): SQLite 36-57 µs of CPU per load instead of 105-125 (23,600-28,100
  * loads/s instead of 9,000-9,500), PostgreSQL 140-197 µs instead of 341-366 (2,800-3,300
  * instead of 2,000-2,200). The one statement built anew each time gained nothing on
@@ -89,6 +89,8 @@ export class KeyLoader {
   private readonly resolver: KeyResolver;
   private readonly hashes: LoadBatcher<CachedKey>;
   private readonly ids: LoadBatcher<CachedKey>;
+  /** Keys with their context, by a list of one column's values (see {@link keysWhere}). */
+  private readonly by: Record<"secretHash" | "previousHash" | "id", (values: string[]) => Promise<RowWithContext[]>>;
 
   constructor(private readonly deps: Deps) {
     this.resolver = new KeyResolver(deps);
@@ -97,10 +99,15 @@ export class KeyLoader {
     // statement per key. SQLite has one connection and no round trip: its statement costs the
     // same per key alone or in a batch, and the HTTP cold pass was 7-15 % slower with batches
     // (bench/RESULTS.md), so it reads keys one at a time.
-    const pg = deps.db.dialect === "postgres";
-    const size = pg ? BATCH : 1;
-    this.hashes = new LoadBatcher(pg ? 6 : 2, size, (hashes) => this.loadByHashes(hashes));
-    this.ids = new LoadBatcher(pg ? 2 : 1, size, (ids) => this.loadByIds(ids));
+    const batched = deps.db.dialect === "postgres";
+    const size = batched ? BATCH : 1;
+    this.hashes = new LoadBatcher(batched ? 6 : 2, size, (hashes) => this.loadByHashes(hashes));
+    this.ids = new LoadBatcher(batched ? 2 : 1, size, (ids) => this.loadByIds(ids));
+    this.by = {
+      secretHash: this.keysWhere("k.secret_hash", batched),
+      previousHash: this.keysWhere("k.previous_hash", batched),
+      id: this.keysWhere("k.id", batched),
+    };
   }
 
   /** The key whose current (or grace-period previous) secret has this hash. */
@@ -145,32 +152,25 @@ export class KeyLoader {
     }
   }
 
-  /** Keys with their context, by a list of one column's values: each query compiled once (see compiledQuery). */
-  private readonly by = {
-    secretHash: this.keysWhere("k.secret_hash"),
-    previousHash: this.keysWhere("k.previous_hash"),
-    id: this.keysWhere("k.id"),
-  };
-
   /**
-   * On PostgreSQL the values go as one parameter, a JSON array the database unpacks (an `in`
+   * Keys with their context by one column's values, compiled once (see compiledQuery). Batched
+   * (PostgreSQL), the values go as one parameter, a JSON array the database unpacks (an `in`
    * list would make a statement per list length), and each key is found through the column's
-   * index. SQLite reads one key at a time (see the constructor).
+   * index; otherwise one value per statement.
    */
-  private keysWhere(column: "k.secret_hash" | "k.previous_hash" | "k.id") {
-    const pg = () => this.deps.db.dialect === "postgres";
+  private keysWhere(column: "k.secret_hash" | "k.previous_hash" | "k.id", batched: boolean) {
     const read = compiledQuery(
       () => this.deps.db.kysely,
       (value) =>
         this.withContext().where(
-          pg()
+          batched
             ? sql<boolean>`${sql.ref(column)} in (select jsonb_array_elements_text(cast(${value} as jsonb)))`
             : sql<boolean>`${sql.ref(column)} = ${value}`,
         ),
     );
     return async (values: string[]) => {
       this.stats.statements++;
-      return (await read(pg() ? JSON.stringify(values) : values[0])) as RowWithContext[];
+      return (await read(batched ? JSON.stringify(values) : values[0])) as RowWithContext[];
     };
   }
 
