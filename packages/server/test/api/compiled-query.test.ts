@@ -1,10 +1,10 @@
-import type { KyselyPlugin, PluginTransformResultArgs } from "kysely";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { compiledQuery } from "../../src/store/compiled-query.js";
 import { PreparingClient } from "../../src/store/pg-prepared.js";
 import { Harness, describeEachDialect } from "../harness.js";
+import { countStatements } from "./statement-helpers.js";
 
 describeEachDialect("a query compiled once", (dialect) => {
   let h: Harness;
@@ -29,22 +29,7 @@ describeEachDialect("a query compiled once", (dialect) => {
     expect(await byEmail("nobody@example.com")).toEqual([]);
     expect(compiled).toBe(1);
     // A plugin added later sees every run's result.
-    let results = 0;
-    const counting: KyselyPlugin = {
-      transformQuery: (args) => args.node,
-      transformResult: async (args: PluginTransformResultArgs) => {
-        results++;
-        return args.result;
-      },
-    };
-    h.kw.db.kysely = db.withPlugin(counting);
-    try {
-      await byEmail(emails[0]);
-      await byEmail(emails[1]);
-      expect(results).toBe(2);
-    } finally {
-      h.kw.db.kysely = db;
-    }
+    expect(await countStatements(h, async () => [await byEmail(emails[0]), await byEmail(emails[1])])).toBe(2);
   });
 
   it("refuses a query whose parameters are not exactly its value", async () => {

@@ -1,10 +1,10 @@
-import type { KyselyPlugin, PluginTransformResultArgs } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { generateSecret } from "../../src/domain/keys/secret.js";
 import type { Actor } from "../../src/services/deps.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
 import { scrape } from "./metrics-helpers.js";
+import { countStatements } from "./statement-helpers.js";
 import { mkVerifier, verifierKey, verify } from "./verify-helpers.js";
 
 /**
@@ -61,37 +61,26 @@ describeEachDialect("cold verifies at once", (dialect) => {
     for (let i = 0; i < 3; i++)
       cases.push({ key: generateSecret("kw").secret, expect: { valid: false, code: "NOT_FOUND" } });
 
-    let statements = 0;
-    const counting: KyselyPlugin = {
-      transformQuery: (args) => args.node,
-      transformResult: async (args: PluginTransformResultArgs) => {
-        statements++;
-        return args.result;
-      },
-    };
-    const db = h.kw.db.kysely;
-    h.kw.db.kysely = db.withPlugin(counting);
-    try {
-      const answers = await Promise.all(cases.map((c) => verify(h, verifier, { key: c.key })));
-      for (const [i, c] of cases.entries()) expect(answers[i].body).toMatchObject(c.expect);
-      // Every key went to the database: none was cached before.
-      expect(h.kw.services.verify.cache.stats.misses).toBeGreaterThanOrEqual(cases.length);
-      // PostgreSQL reads the keys in batches, and the verifier's right to verify (four
-      // statements) is checked once for the whole burst; SQLite reads one key per statement.
-      if (dialect === "postgres") expect(statements).toBeLessThan(cases.length / 2);
-      else expect(statements).toBeGreaterThanOrEqual(cases.length);
-      // What /metrics shows of it: keys read, and the statements that read them.
-      const metric = await scrape(h);
-      const [keys, reads] = [
-        metric("keyward_verify_key_loads_total"),
-        metric("keyward_verify_key_load_statements_total"),
-      ];
-      expect(keys).toBeGreaterThanOrEqual(cases.length);
-      if (dialect === "postgres") expect(reads).toBeLessThan(keys / 2);
-      else expect(reads).toBeGreaterThanOrEqual(keys);
-    } finally {
-      h.kw.db.kysely = db;
-    }
+    let answers: Awaited<ReturnType<typeof verify>>[] = [];
+    const statements = await countStatements(h, async () => {
+      answers = await Promise.all(cases.map((c) => verify(h, verifier, { key: c.key })));
+    });
+    for (const [i, c] of cases.entries()) expect(answers[i].body).toMatchObject(c.expect);
+    // Every key went to the database: none was cached before.
+    expect(h.kw.services.verify.cache.stats.misses).toBeGreaterThanOrEqual(cases.length);
+    // PostgreSQL reads the keys in batches, and the verifier's right to verify (four
+    // statements) is checked once for the whole burst; SQLite reads one key per statement.
+    if (dialect === "postgres") expect(statements).toBeLessThan(cases.length / 2);
+    else expect(statements).toBeGreaterThanOrEqual(cases.length);
+    // What /metrics shows of it: keys read, and the statements that read them.
+    const metric = await scrape(h);
+    const [keys, reads] = [
+      metric("keyward_verify_key_loads_total"),
+      metric("keyward_verify_key_load_statements_total"),
+    ];
+    expect(keys).toBeGreaterThanOrEqual(cases.length);
+    if (dialect === "postgres") expect(reads).toBeLessThan(keys / 2);
+    else expect(reads).toBeGreaterThanOrEqual(keys);
   });
 
   it("checks a verifier once for a burst, and keeps no answer read across a key change", async () => {
