@@ -2,7 +2,11 @@ import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import pino from "pino";
 import { sha256 } from "../../src/services/auth-service.js";
-import { UsageAggregator } from "../../src/services/usage/usage-aggregator.js";
+import {
+  USAGE_WRITE_EVERY_MS,
+  USAGE_WRITE_SPREAD_MS,
+  UsageAggregator,
+} from "../../src/services/usage/usage-aggregator.js";
 import * as clustered from "../../src/store/migrations/0002-key-usage-clustered.js";
 import * as byHour from "../../src/store/migrations/0003-key-usage-by-hour.js";
 import { Harness, describeEachDialect } from "../harness.js";
@@ -10,6 +14,8 @@ import { mkKey } from "./key-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
 
 const HOUR = 3_600_000;
+/** When a key's usage, written a moment ago, is written again at the latest. */
+const AGAIN = USAGE_WRITE_EVERY_MS + USAGE_WRITE_SPREAD_MS;
 
 describeEachDialect("usage flush", (dialect) => {
   let h: Harness;
@@ -87,15 +93,16 @@ describeEachDialect("usage flush", (dialect) => {
     expect(await lastUse()).toEqual({ last_used_at: new Date(now).toISOString(), last_used_ip: "203.0.113.1" });
   });
 
-  it("writes a held-back last use at shutdown though the key is not used again", async () => {
+  it("writes held-back usage at shutdown though the key is not used again", async () => {
     const { usage } = h.kw.services.verify;
     const at = Date.now();
     usage.record(keyId, "203.0.113.1", at);
     await usage.flush();
     usage.record(keyId, "203.0.113.2", at + 1000);
-    await usage.flush(); // the count is written, the last use held back (written a second ago)
-    await usage.flush(); // nothing new: the held-back last use waits on
+    await usage.flush(); // held back: the key's usage was written a moment ago
+    await usage.flush(); // nothing new: the held-back usage waits on
     expect(await lastUse()).toEqual({ last_used_at: new Date(at).toISOString(), last_used_ip: "203.0.113.1" });
+    expect((await stored()).map((r) => r.count)).toEqual([1]);
     await usage.flush(true); // as on shutdown
     expect(await lastUse()).toEqual({ last_used_at: new Date(at + 1000).toISOString(), last_used_ip: "203.0.113.2" });
     expect((await stored()).map((r) => r.count)).toEqual([2]);
@@ -211,34 +218,77 @@ describeEachDialect("usage flush", (dialect) => {
     );
     expect(await stored()).toEqual(before);
     usage.record(keyId, null, hour + 1);
-    await usage.flush();
+    await usage.flush(true);
     expect((await stored()).map((r) => r.count)).toEqual([3, 2]);
     // A deleted key's rows go with it (the foreign key's cascade, through the index).
     await h.kw.db.kysely.deleteFrom("api_keys").where("id", "=", keyId).execute();
     expect(await stored()).toEqual([]);
   });
 
-  it("rewrites a busy key's last use at most once a minute, holding the newer one until then", async () => {
-    const { usage } = h.kw.services.verify;
-    const at = Math.floor(Date.now() / HOUR) * HOUR + 1000;
+  it("writes a busy key's usage at most once a minute by the flush's clock, and a quiet key's at the next flush", async () => {
+    let clock = Math.floor(Date.now() / HOUR) * HOUR + 1000;
+    const usage = new UsageAggregator(h.kw.db, pino({ level: "silent" }), { now: () => new Date(clock) });
     const iso = (ms: number) => new Date(ms).toISOString();
-    usage.record(keyId, "203.0.113.1", at);
-    await usage.flush();
-    usage.record(keyId, "203.0.113.2", at + 1000);
-    await usage.flush(); // the count is written; the last use waits (written a second ago)
-    expect(await lastUse()).toEqual({ last_used_at: iso(at), last_used_ip: "203.0.113.1" });
-    expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: iso(at + 1000), lastUsedIp: "203.0.113.2", buckets: [] });
-    expect((await stored()).map((r) => r.count)).toEqual([2]);
+    const use = (ip: string) => usage.record(keyId, ip, clock);
+    const counts = async () => (await stored()).map((r) => r.count);
+    const first = clock;
+    use("203.0.113.1");
+    await usage.flush(); // a first use: written at the next flush
+    expect(await lastUse()).toEqual({ last_used_at: iso(first), last_used_ip: "203.0.113.1" });
+    expect(await counts()).toEqual([1]);
+    clock += 10_000;
+    use("203.0.113.2");
+    use("203.0.113.2");
+    await usage.flush(); // written 10 s ago: counts and last use held back
+    expect(await lastUse()).toEqual({ last_used_at: iso(first), last_used_ip: "203.0.113.1" });
+    expect(await counts()).toEqual([1]);
+    expect(usage.unflushed(keyId)).toMatchObject({ lastUsedAt: iso(clock), buckets: [{ count: 2 }] });
+    clock = first + USAGE_WRITE_EVERY_MS - 1;
     await usage.flush(); // still held back, not lost
-    expect(usage.unflushed(keyId).lastUsedIp).toBe("203.0.113.2");
-    usage.record(keyId, "203.0.113.3", at + 61_000);
-    await usage.flush(); // a minute after the last write: written
-    expect(await lastUse()).toEqual({ last_used_at: iso(at + 61_000), last_used_ip: "203.0.113.3" });
-    usage.record(keyId, "203.0.113.4", at + 62_000);
-    await usage.flush(true); // everything, as on shutdown
-    expect(await lastUse()).toEqual({ last_used_at: iso(at + 62_000), last_used_ip: "203.0.113.4" });
+    expect(await counts()).toEqual([1]);
+    clock = first + AGAIN;
+    await usage.flush(); // a minute (and the spread) after the last write: written, though the key was not used since
+    expect(await lastUse()).toEqual({ last_used_at: iso(first + 10_000), last_used_ip: "203.0.113.2" });
+    expect(await counts()).toEqual([3]);
     expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: null, lastUsedIp: null, buckets: [] });
-    expect((await stored()).map((r) => r.count)).toEqual([4]);
+    clock += AGAIN; // a quiet minute: the next use is written at the next flush
+    use("203.0.113.3");
+    await usage.flush();
+    expect(await lastUse()).toEqual({ last_used_at: iso(clock), last_used_ip: "203.0.113.3" });
+    expect(await counts()).toEqual([4]);
+    clock += 1_000;
+    use("203.0.113.4");
+    await usage.flush(true); // everything, as on shutdown
+    expect(await lastUse()).toEqual({ last_used_at: iso(clock), last_used_ip: "203.0.113.4" });
+    expect(await counts()).toEqual([5]);
+    await usage.close();
+  });
+
+  it("spreads the next writes of keys written together over the spread, not all at the minute", async () => {
+    let clock = Date.now();
+    const usage = new UsageAggregator(h.kw.db, pino({ level: "silent" }), { now: () => new Date(clock) });
+    // Made-up ids: a key gone since its use is skipped, but its usage counts as written.
+    const ids = Array.from({ length: 1000 }, (_, i) => `key_gone${i}`);
+    const useAll = () => {
+      for (const id of ids) usage.record(id, null, clock);
+    };
+    const held = () => ids.filter((id) => usage.unflushed(id).buckets.length > 0).length;
+    useAll();
+    await usage.flush(); // all written together
+    expect(held()).toBe(0);
+    clock += USAGE_WRITE_EVERY_MS - 1;
+    useAll();
+    await usage.flush();
+    expect(held()).toBe(1000); // none due before the minute
+    clock += USAGE_WRITE_SPREAD_MS / 2 + 1;
+    await usage.flush();
+    // Each came due at a random point of the spread: about half by its middle.
+    expect(held()).toBeGreaterThan(200);
+    expect(held()).toBeLessThan(800);
+    clock += USAGE_WRITE_SPREAD_MS / 2;
+    await usage.flush();
+    expect(held()).toBe(0);
+    await usage.close();
   });
 
   it("lets go of idle tallies past its bound; a key used again through a let-go tally counts once", async () => {
@@ -293,11 +343,13 @@ describeEachDialect("usage flush", (dialect) => {
         .execute();
     const ids = [keyId, ...copies.map((c) => c.id)];
     const silent = pino({ level: "silent" });
-    const one = () => new UsageAggregator(h.kw.db, silent, { transactionRows: 1_000 }); // one transaction per flush
+    // One transaction per flush; each round late enough that each flush writes every key.
+    let clock = Date.now();
+    const one = () => new UsageAggregator(h.kw.db, silent, { transactionRows: 1_000, now: () => new Date(clock) });
     const nodes = [one(), one()];
     const now = Date.now();
     const rounds = 10;
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < rounds; r++, clock += AGAIN) {
       for (const id of ids) nodes[0].record(id, null, now);
       for (const id of [...ids].reverse()) nodes[1].record(id, null, now);
       await Promise.all(nodes.map((n) => n.flush()));
@@ -320,7 +372,7 @@ describeEachDialect("usage flush", (dialect) => {
     await verifyTimes(2, "203.0.113.2");
     expect(usage.unflushed(keyId).buckets.map((b) => b.count)).toEqual([2]);
     await sql`alter table key_usage rename to key_usage_away`.execute(h.kw.db.kysely);
-    await usage.flush(); // fails: the batch is put back
+    await usage.flush(true); // fails: the batch is put back
     await sql`alter table key_usage_away rename to key_usage`.execute(h.kw.db.kysely);
     await verifyTimes(4, "203.0.113.3");
     expect(usage.unflushed(keyId).buckets.map((b) => b.count)).toEqual([6]);

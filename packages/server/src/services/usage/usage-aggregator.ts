@@ -20,6 +20,11 @@ interface Tally {
   lastUsedIp: string | null;
   /** The last use known to be stored (epoch ms; -Infinity: none yet). */
   writtenAt: number;
+  /**
+   * From when a flush may store this key's usage again (the aggregator's clock, epoch ms;
+   * -Infinity: its next flush). See {@link USAGE_WRITE_EVERY_MS}.
+   */
+  dueAt: number;
   /** Start (epoch ms) of the hour `count` is for. */
   hour: number;
   count: number;
@@ -39,6 +44,16 @@ export interface UsageBucket {
   hour: string;
   count: number;
 }
+
+/**
+ * A key's usage (counts and last use) is written at most once a minute: a key used again and
+ * again costs a statement a minute, not one per flush. Each write puts the next one a minute
+ * on, plus up to {@link USAGE_WRITE_SPREAD_MS} at random, so keys first used together (after
+ * a start, say) do not come due together at every minute after. A key's first use after a
+ * quiet minute is written at the next flush; shutdown writes everything.
+ */
+export const USAGE_WRITE_EVERY_MS = 60_000;
+export const USAGE_WRITE_SPREAD_MS = 20_000;
 
 /** Keys handled between two turns of the event loop while a flush prepares its chunks. */
 const SLICE = 250;
@@ -84,8 +99,8 @@ export class UsageAggregator {
   /** Deletes counts past their retention (`retentionDays`; none when unset or 0). */
   readonly retention: UsageRetention;
   readonly stats = { flushes: 0, failedFlushes: 0, reads: 0, writes: 0, recorded: 0 };
-  /** A busy key's last use is rewritten at most this often (its counts every flush). */
-  private readonly lastUsedEveryMs = 60_000;
+  /** The aggregator's clock (epoch ms), which the once-a-minute rule reads. */
+  private readonly nowMs: () => number;
   /** Tallies kept before the idle ones are let go. */
   private readonly maxTallies: number;
 
@@ -102,10 +117,12 @@ export class UsageAggregator {
   ) {
     this.writer = createUsageWriter(db, { transactionRows: opts.transactionRows });
     this.maxTallies = opts.maxTallies ?? 500_000;
+    const now = opts.now ?? (() => new Date());
+    this.nowMs = () => now().getTime();
     this.retention = new UsageRetention({
       days: opts.retentionDays ?? 0,
       prune: (before) => this.writer.prune(before, this.stats),
-      now: opts.now ?? (() => new Date()),
+      now,
       logger,
     });
   }
@@ -140,6 +157,7 @@ export class UsageAggregator {
         lastUsedAt: 0,
         lastUsedIp: null,
         writtenAt: Number.NEGATIVE_INFINITY,
+        dueAt: Number.NEGATIVE_INFINITY,
         hour: 0,
         count: 0,
         others: null,
@@ -181,7 +199,7 @@ export class UsageAggregator {
 
   /**
    * Writes what was gathered (single flight; concurrent callers wait for it). `all` also writes
-   * last uses held back by the once-a-minute rule (shutdown does).
+   * the usage held back by the once-a-minute rule (shutdown does).
    */
   flush(all = false): Promise<void> {
     if (this.flushing) return this.flushing.then(() => (this.dirty.length ? this.flush(all) : undefined));
@@ -201,11 +219,11 @@ export class UsageAggregator {
   }
 
   /**
-   * Hands the counts of `batch` to the writer part by part (taking them off the tallies, which
-   * go on counting) and, once written, notes the last uses stored. What a failure leaves
-   * unstored goes back onto the tallies for the next flush, and so does a last use held back
-   * by the once-a-minute rule: each such tally joins the next round's list (the round has
-   * already moved on) in the pass that touches it anyway. Requests are let in every
+   * Hands the counts of `batch` that are due (see {@link USAGE_WRITE_EVERY_MS}) to the writer part by part
+   * (taking them off the tallies, which go on counting) and, once written, notes the last uses
+   * stored and when. What a failure leaves unstored goes back onto the tallies for the next
+   * flush, and so does usage held back by the once-a-minute rule: each such tally joins the
+   * next round's list (the round has already moved on) in the pass that touches it anyway. Requests are let in every
    * {@link SLICE} keys: a whole flush at once held the event loop for several milliseconds.
    */
   private async write(batch: Tally[], all: boolean): Promise<void> {
@@ -216,14 +234,16 @@ export class UsageAggregator {
     /** Tallies of `batch` looked at so far: those after it (a failure part-way) wait for the next round. */
     let seen = 0;
     let failed: FailedFlush | null;
+    const startedAt = this.nowMs();
     try {
       const flush = this.writer.begin();
       let part = newChunk();
       parts.push(part);
       for (; seen < batch.length; seen++) {
         const t = batch[seen];
-        const lastUse = t.lastUsedAt > t.writtenAt && (all || t.lastUsedAt - t.writtenAt >= this.lastUsedEveryMs);
-        if (lastUse || t.count > 0 || t.others) {
+        const lastUse = t.lastUsedAt > t.writtenAt;
+        const due = all || startedAt >= t.dueAt;
+        if (due && (lastUse || t.count > 0 || t.others)) {
           const k = part.keyIds.push(t.keyId) - 1;
           part.lastUsedAt.push(lastUse ? t.lastUsedAt : -1);
           part.lastUsedIp.push(t.lastUsedIp);
@@ -237,7 +257,7 @@ export class UsageAggregator {
             part = newChunk();
             parts.push(part);
           }
-        } else this.keepForNextRound(t); // a last use held back, if any
+        } else this.keepForNextRound(t); // usage held back, if any
         if (seen % SLICE === SLICE - 1) await yieldToRequests();
       }
       if (part.keyIds.length > 0) flush.add(part);
@@ -251,7 +271,10 @@ export class UsageAggregator {
       for (let k = 0; k < p.keyIds.length; k++, e++) {
         const t = entries[e];
         // The part holds the last use written with the entry (-1: none).
-        if (stored(e) && p.lastUsedAt[k] > t.writtenAt) t.writtenAt = p.lastUsedAt[k];
+        if (stored(e)) {
+          t.dueAt = startedAt + USAGE_WRITE_EVERY_MS + Math.random() * USAGE_WRITE_SPREAD_MS;
+          if (p.lastUsedAt[k] > t.writtenAt) t.writtenAt = p.lastUsedAt[k];
+        }
         this.keepForNextRound(t);
         if (e % SLICE === SLICE - 1) await yieldToRequests();
       }
@@ -276,8 +299,8 @@ export class UsageAggregator {
   /**
    * Lets go of the tallies with nothing left to store (a key not used since its last flush):
    * the map holds every key in use, so it is bounded. A let-go tally is marked dropped, so a
-   * cache entry still holding it looks the key up again; the key's next last use is written
-   * whatever the once-a-minute rule would say.
+   * cache entry still holding it looks the key up again; the key's next use is written at the
+   * next flush, as a first use is.
    */
   private async trim(): Promise<void> {
     let n = 0;
