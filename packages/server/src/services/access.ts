@@ -2,6 +2,8 @@ import { AppError, forbidden, notFound } from "../domain/errors.js";
 import { isReadPermission } from "../domain/permissions/catalog.js";
 import { type Grant, allows } from "../domain/permissions/grants.js";
 import { type OrgSettings, parseOrgSettings } from "../domain/org-settings.js";
+import { compiledQuery } from "../store/compiled-query.js";
+import type { Db } from "../store/db.js";
 import type { Actor, Deps } from "./deps.js";
 
 export interface OrgView {
@@ -31,14 +33,49 @@ export function requireSignedIn(actor: Actor): asserts actor is Exclude<Actor, {
   if (actor.kind === "anonymous") throw new AppError("UNAUTHENTICATED", "Sign in or present an API key");
 }
 
+/**
+ * The statements every org-scoped request runs to learn what its actor may do there, compiled
+ * once per database (prepared statements on PostgreSQL: planned once per connection).
+ */
+function compileAccessQueries(db: Db) {
+  const k = () => db.kysely;
+  const q = db.kysely;
+  return {
+    org: compiledQuery(k, (orgId) =>
+      q
+        .selectFrom("orgs")
+        .select(["id", "name", "is_operator", "settings", "created_at", "updated_at", "version"])
+        .where("id", "=", orgId),
+    ),
+    member: compiledQuery(k, (orgId, userId) =>
+      q.selectFrom("org_members").select("user_id").where("org_id", "=", orgId).where("user_id", "=", userId),
+    ),
+    serviceAccountOrg: compiledQuery(k, (id) => q.selectFrom("service_accounts").select("org_id").where("id", "=", id)),
+    projectOrg: compiledQuery(k, (id) => q.selectFrom("projects").select("org_id").where("id", "=", id)),
+    bindings: compiledQuery(k, (orgId, principalId) =>
+      q
+        .selectFrom("bindings")
+        .select(["role_id", "project_id"])
+        .where("org_id", "=", orgId)
+        .where("principal_id", "=", principalId),
+    ),
+    roles: compiledQuery(k, (orgId) => q.selectFrom("roles").select(["id", "permissions"]).where("org_id", "=", orgId)),
+  };
+}
+
+const compiled = new WeakMap<Db, ReturnType<typeof compileAccessQueries>>();
+function accessQueries(db: Db) {
+  let queries = compiled.get(db);
+  if (!queries) {
+    queries = compileAccessQueries(db);
+    compiled.set(db, queries);
+  }
+  return queries;
+}
+
 /** Role id -> permission patterns, for the built-ins and this org's custom roles. */
 export async function rolePermissions(deps: Deps, orgId: string): Promise<Map<string, string[]>> {
-  const rows = await deps.db.kysely
-    .selectFrom("roles")
-    .select(["id", "permissions"])
-    .where("org_id", "=", orgId)
-    .execute();
-  return roleMap(deps, rows);
+  return roleMap(deps, await accessQueries(deps.db).roles(orgId));
 }
 
 /** {@link rolePermissions} from custom role rows already read (`id` null: none, as a left join gives). */
@@ -55,12 +92,7 @@ export async function principalGrants(
   principalId: string,
 ): Promise<{ grants: Grant[]; boundRolePermissions: string[][] }> {
   const [bindings, roles] = await Promise.all([
-    deps.db.kysely
-      .selectFrom("bindings")
-      .select(["role_id", "project_id"])
-      .where("org_id", "=", orgId)
-      .where("principal_id", "=", principalId)
-      .execute(),
+    accessQueries(deps.db).bindings(orgId, principalId),
     rolePermissions(deps, orgId),
   ]);
   const grants: Grant[] = [];
@@ -100,35 +132,23 @@ export function toOrgView(row: {
 export async function loadAccess(deps: Deps, actor: Actor, orgId: string): Promise<OrgAccess> {
   requireSignedIn(actor);
   if (actor.limit && actor.limit.orgId !== orgId) throw notFound("Organization");
-  const row = await deps.db.kysely.selectFrom("orgs").selectAll().where("id", "=", orgId).executeTakeFirst();
+  const queries = accessQueries(deps.db);
+  const [row] = await queries.org(orgId);
   if (!row) throw notFound("Organization");
   const org = toOrgView(row);
 
   let grants: Grant[] = [];
   let boundRolePermissions: string[][] = [];
   if (actor.kind === "user") {
-    const member = await deps.db.kysely
-      .selectFrom("org_members")
-      .select("user_id")
-      .where("org_id", "=", orgId)
-      .where("user_id", "=", actor.id)
-      .executeTakeFirst();
+    const [member] = await queries.member(orgId, actor.id);
     if (!member) throw notFound("Organization");
     ({ grants, boundRolePermissions } = await principalGrants(deps, orgId, actor.id));
   } else if (actor.kind === "service_account") {
-    const sa = await deps.db.kysely
-      .selectFrom("service_accounts")
-      .select("org_id")
-      .where("id", "=", actor.id)
-      .executeTakeFirst();
+    const [sa] = await queries.serviceAccountOrg(actor.id);
     if (sa?.org_id !== orgId) throw notFound("Organization");
     ({ grants, boundRolePermissions } = await principalGrants(deps, orgId, actor.id));
   } else {
-    const project = await deps.db.kysely
-      .selectFrom("projects")
-      .select("org_id")
-      .where("id", "=", actor.id)
-      .executeTakeFirst();
+    const [project] = await queries.projectOrg(actor.id);
     if (project?.org_id !== orgId) throw notFound("Organization");
     // A project key acts only inside its project; what it may do there is the key's own list.
     grants = [{ pattern: "*", projectId: actor.id }];

@@ -32,18 +32,44 @@ describeEachDialect("a query compiled once", (dialect) => {
     expect(await countStatements(h, async () => [await byEmail(emails[0]), await byEmail(emails[1])])).toBe(2);
   });
 
-  it("refuses a query whose parameters are not exactly its value", async () => {
+  it("takes several values, each used as often as the query needs it", async () => {
     const db = h.kw.db.kysely;
-    const twoParameters = compiledQuery(
+    const owner = await h.newOrgWithOwner("several");
+    const member = compiledQuery(
+      () => db,
+      (orgId, userId) =>
+        db
+          .selectFrom("org_members")
+          .select("user_id")
+          .where("org_id", "=", orgId)
+          .where("user_id", "=", userId)
+          .where((eb) => eb.or([eb("org_id", "=", orgId), eb("user_id", "=", orgId)])),
+    );
+    const userId = (
+      await db.selectFrom("users").select("id").where("email", "=", owner.email).executeTakeFirstOrThrow()
+    ).id;
+    expect(await member(owner.orgId, userId)).toEqual([{ user_id: userId }]);
+    // The values in the other order name no member: each went to its own parameters.
+    expect(await member(userId, owner.orgId)).toEqual([]);
+  });
+
+  it("refuses a query whose parameters are not exactly its values", async () => {
+    const db = h.kw.db.kysely;
+    const extraParameter = compiledQuery(
       () => db,
       (email) => db.selectFrom("users").select("id").where("email", "=", email).where("name", "=", "x"),
     );
-    await expect(twoParameters("a@example.com")).rejects.toThrow(/exactly one parameter/);
-    const constantOnly = compiledQuery(
+    await expect(extraParameter("a@example.com")).rejects.toThrow(/parameters must be its 1 value/);
+    const valueUnused = compiledQuery(
       () => db,
-      () => db.selectFrom("users").select("id").where("email", "=", "fixed@example.com"),
+      (email, _name) => db.selectFrom("users").select("id").where("email", "=", email),
     );
-    await expect(constantOnly("a@example.com")).rejects.toThrow(/exactly one parameter/);
+    await expect(valueUnused("a@example.com", "b")).rejects.toThrow(/parameters must be its 2 value/);
+    const noValue = compiledQuery(
+      () => db,
+      () => db.selectFrom("users").select("id").where("email", "=", sql.lit("fixed@example.com")),
+    );
+    await expect(noValue()).rejects.toThrow(/parameters must be its 0 value/);
   });
 });
 
