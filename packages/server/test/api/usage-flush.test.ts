@@ -247,7 +247,8 @@ describeEachDialect("usage flush", (dialect) => {
     await usage.flush(); // still held back, not lost
     expect(await counts()).toEqual([1]);
     clock = first + AGAIN;
-    await usage.flush(); // a minute (and the spread) after the last write: written, though the key was not used since
+    // A minute and the spread after the last write: written, though the key was not used since.
+    await usage.flush();
     expect(await lastUse()).toEqual({ last_used_at: iso(first + 10_000), last_used_ip: "203.0.113.2" });
     expect(await counts()).toEqual([3]);
     expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: null, lastUsedIp: null, buckets: [] });

@@ -219,12 +219,13 @@ export class UsageAggregator {
   }
 
   /**
-   * Hands the counts of `batch` that are due (see {@link USAGE_WRITE_EVERY_MS}) to the writer part by part
-   * (taking them off the tallies, which go on counting) and, once written, notes the last uses
-   * stored and when. What a failure leaves unstored goes back onto the tallies for the next
-   * flush, and so does usage held back by the once-a-minute rule: each such tally joins the
-   * next round's list (the round has already moved on) in the pass that touches it anyway. Requests are let in every
-   * {@link SLICE} keys: a whole flush at once held the event loop for several milliseconds.
+   * Hands the counts of `batch` that are due (see {@link USAGE_WRITE_EVERY_MS}) to the writer
+   * part by part (taking them off the tallies, which go on counting) and, once written, notes
+   * the last uses stored and when the next write is due. What a failure leaves unstored goes
+   * back onto the tallies for the next flush, and so does usage held back by the once-a-minute
+   * rule: each such tally joins the next round's list (the round has already moved on) in the
+   * pass that touches it anyway. Requests are let in every {@link SLICE} keys: a whole flush at
+   * once held the event loop for several milliseconds.
    */
   private async write(batch: Tally[], all: boolean): Promise<void> {
     /** Every part, the one being filled included: what a failure puts back is found there. */
