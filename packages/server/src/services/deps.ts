@@ -36,6 +36,8 @@ export interface Credential {
   type: "session" | "api_key" | "token";
   /** Session id, key id or token id (jti): never the secret. */
   id: string;
+  /** For a token: the id of the key it was exchanged from. */
+  keyId?: string;
 }
 
 /** Limits a key (or a token from it) puts on top of its owner's grants. */

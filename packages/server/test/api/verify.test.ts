@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateSecret } from "../../src/domain/keys/secret.js";
 import { Harness, TRANSPORTS, describeEachDialect } from "../harness.js";
@@ -168,6 +169,22 @@ for (const transport of TRANSPORTS)
         expect((await verify(h, plain.secret, { key: own.secret })).status).toBe(403);
       });
 
+      it("stops accepting a token as a verifier at once when its key is made read-only", async () => {
+        const exchanged = await h.req("POST", "/v1/token", {
+          body: { grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: verifier },
+        });
+        expect(exchanged.status).toBe(200);
+        const token = exchanged.body.access_token;
+        const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+        expect((await verify(h, token, { key: k.secret })).status).toBe(200);
+        const keys = await h.req("GET", `/v1/orgs/${h.operatorOrgId}/api-keys?view=all`, { token: owner });
+        const vk = keys.body.items.find((i: { name: string }) => i.name === "verifier");
+        const patched = await h.req("PATCH", `/v1/api-keys/${vk.id}`, { token: owner, body: { readOnly: true } });
+        expect(patched.status).toBe(200);
+        // Verifying is not reading: the token, narrowed by its key, may no longer verify.
+        expect((await verify(h, token, { key: k.secret })).status).toBe(403);
+      });
+
       it("stops accepting a verifier at once when its key is disabled", async () => {
         const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
         expect((await verify(h, verifier, { key: k.secret })).status).toBe(200);
@@ -265,6 +282,27 @@ for (const transport of TRANSPORTS)
   });
 
 describe("POST /v1/verify when the store fails", () => {
+  it("answers 503 when a verifier's right cannot be checked, and keeps no refusal", async () => {
+    const h = await Harness.init("sqlite");
+    try {
+      const verifier = await verifierKey(h);
+      const org = await h.newOrgWithOwner("outage");
+      const k = await mkKey(h, org.token, org.orgId, { name: "k" });
+      // The verifier's key is resolved (and cached) by another request: only its right to
+      // verify is still to be read.
+      expect((await h.req("GET", "/v1/me", { token: verifier })).status).toBe(200);
+      await sql`alter table bindings rename to bindings_away`.execute(h.kw.db.kysely);
+      const res = await verify(h, verifier, { key: k.secret });
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe("UNAVAILABLE");
+      expect(res.headers["retry-after"]).toBe("1");
+      await sql`alter table bindings_away rename to bindings`.execute(h.kw.db.kysely);
+      expect((await verify(h, verifier, { key: k.secret })).body.valid).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("answers 503 with Retry-After for a cache miss, while warm keys keep working", async () => {
     const h = await Harness.init("sqlite");
     try {

@@ -19,7 +19,8 @@ const notPermitted = () =>
  */
 export function verifyAnswerer(s: Services) {
   const unavailable = (log: FastifyBaseLogger) => (err: unknown) => {
-    // Only a cache miss reaches the store: when it is down, say so (retryable), not 500.
+    // Only a cache miss (of the key or of the caller's right) reaches the store: when it is
+    // down, say so (retryable), not 500 and not 403.
     log.error({ err }, "verification could not reach the key store");
     throw new AppError("UNAVAILABLE", "The key store is unavailable; retry shortly", {
       headers: { "retry-after": "1" },
@@ -35,7 +36,7 @@ export function verifyAnswerer(s: Services) {
   };
   return (actor: Actor, body: VerifyInput, log: FastifyBaseLogger): VerifyResult | Promise<VerifyResult> => {
     const permitted = s.verify.mayVerify(actor);
-    if (permitted instanceof Promise) return permitted.then((ok) => answer(ok, body, log));
+    if (permitted instanceof Promise) return permitted.then((ok) => answer(ok, body, log), unavailable(log));
     return answer(permitted, body, log);
   };
 }

@@ -16,7 +16,7 @@ import type { RateLimitRule, RateLimiter } from "../ratelimit/rate-limiter.js";
 import { type TokenClaims, type TokenService, looksLikeJwt } from "../tokens/token-service.js";
 import type { UsageAggregator } from "../usage/usage-aggregator.js";
 import type { InvalidationBus } from "./invalidation.js";
-import { KeyCache, type KeyCacheOptions } from "./key-cache.js";
+import { type CacheTags, KeyCache, type KeyCacheOptions } from "./key-cache.js";
 import { type CachedKey, KeyLoader, type SplitOutcome, type VerifyOutcome, cachedKeyTags } from "./key-loader.js";
 
 export interface VerifyInput extends DecideRequest {
@@ -51,12 +51,14 @@ export type TokenResolution =
 
 const PERMISSION_PERMIT = "iam:apikeys:verify";
 
-const callerId = (actor: Exclude<Actor, { kind: "anonymous" }>) =>
-  `${actor.kind}:${actor.id}:${actor.credential.type}:${actor.credential.id}`;
+type Caller = Exclude<Actor, { kind: "anonymous" }>;
 
+const callerId = (actor: Caller) => `${actor.kind}:${actor.id}:${actor.credential.type}:${actor.credential.id}`;
+
+/** Whether a caller may verify, and what the answer depends on (see {@link VerifyService.mayVerify}). */
 interface CallerCheck {
   allowed: boolean;
-  at: number;
+  tags: CacheTags;
 }
 
 const sha256 = (text: string) => hash("sha256", text, "base64");
@@ -90,19 +92,14 @@ export class VerifyService {
   readonly loader: KeyLoader;
   private readonly prefix: string;
   /**
-   * Callers allowed to verify, by credential, and by actor object (an API key's actor is made
-   * once per cached key, so a warm caller is found without building its id); dropped on any
-   * key change.
+   * Whether each caller may verify, by credential: a cache like the keys' own, so one check
+   * serves a burst of a caller's first requests, a check that overlapped a change answers its
+   * own requests but is not kept, and an answer goes when its credential, its principal or
+   * the operator org changes.
    */
-  private callers = new Map<string, CallerCheck>();
-  private callerActors = new WeakMap<Actor, CallerCheck>();
-  /**
-   * Checks under way, by credential: the requests of a caller not yet checked (the first burst
-   * after a start) wait for one check instead of each reading its access. Dropped, with the
-   * answers, on any key change; a check that overlapped one answers its own request only.
-   */
-  private checking = new Map<string, Promise<boolean>>();
-  private callerGeneration = 0;
+  readonly callers: KeyCache<CallerCheck>;
+  /** Each caller's id by actor object (an API key's actor is made once per cached key). */
+  private callerIds = new WeakMap<Actor, string>();
   /**
    * Credentials' stored hashes by a plain SHA-256 of the credential: the caller that presents
    * the same key on every request pays the pepper's HMAC once. Bounded; in memory only; for
@@ -112,7 +109,6 @@ export class VerifyService {
   private operatorOrgId: string | null = null;
   /** Token text -> its key as narrowed by the token, while the cached key object is the same. */
   private narrowed = new Map<string, { base: CachedKey; key: ResolvedKey }>();
-  private offBus: () => void;
   /** Cache loaders, made once (a closure per lookup would cost every verification). */
   private readonly loadByHash = (hash: string) => this.loader.byHash(hash);
   private readonly loadById = (cacheId: string) => this.loader.byId(cacheId.slice("id:".length));
@@ -128,13 +124,10 @@ export class VerifyService {
     this.loader = new KeyLoader(deps);
     this.prefix = deps.config.keyPrefix;
     this.cache = new KeyCache(bus, cachedKeyTags, cacheOptions);
-    const forgetCallers = () => {
-      this.callerGeneration++;
-      this.callers.clear();
-      this.callerActors = new WeakMap();
-      this.checking.clear();
-    };
-    this.offBus = bus.subscribe({ change: forgetCallers, reset: forgetCallers });
+    this.callers = new KeyCache(bus, (c) => c.tags, {
+      maxEntries: 10_000,
+      ...(cacheOptions.clock ? { clock: cacheOptions.clock } : {}),
+    });
   }
 
   /** Resolves a credential of Keyward's own API: format and checksum first (no I/O), then its hash, cache, store. */
@@ -270,41 +263,36 @@ export class VerifyService {
   /**
    * May this caller use /v1/verify? It needs iam:apikeys:verify in the operator org (a
    * platform permission no other org can grant). Answers are cached per credential and
-   * dropped on any key change, under the same freshness bound as keys.
+   * dropped when the credential's key, the caller's grants in the operator org or that org
+   * changes, under the same freshness bound as keys. A check the store could not answer
+   * rejects (and is not kept): the caller is told to retry, not refused.
    */
   mayVerify(actor: Actor): boolean | Promise<boolean> {
     if (actor.kind === "anonymous") return false;
-    const nowMs = Date.now();
-    const hit = this.callerActors.get(actor) ?? this.callers.get(callerId(actor));
-    if (hit && nowMs - Math.max(hit.at, this.bus.freshAsOf()) <= 5_000) return hit.allowed;
-    const id = callerId(actor);
-    const running = this.checking.get(id);
-    if (running) return running;
-    const check = this.checkCaller(actor, nowMs).finally(() => {
-      if (this.checking.get(id) === check) this.checking.delete(id);
-    });
-    this.checking.set(id, check);
-    return check;
+    let id = this.callerIds.get(actor);
+    if (id === undefined) {
+      id = callerId(actor);
+      this.callerIds.set(actor, id);
+    }
+    const hit = this.callers.peek(id);
+    if (hit) return hit.allowed;
+    const check = this.callers.get(id, () => this.checkCaller(actor));
+    return check instanceof Promise ? check.then((c) => c?.allowed === true) : check?.allowed === true;
   }
 
-  private async checkCaller(actor: Exclude<Actor, { kind: "anonymous" }>, nowMs: number): Promise<boolean> {
-    const generation = this.callerGeneration;
+  private async checkCaller(actor: Caller): Promise<CallerCheck> {
     const orgId = await this.operatorOrg();
-    let allowed = false;
-    if (orgId) {
-      try {
-        allowed = (await loadAccess(this.deps, actor, orgId)).can(PERMISSION_PERMIT);
-      } catch {
-        allowed = false;
-      }
+    // The caller's key: for a token, the key it was exchanged from.
+    const keyId = actor.credential.keyId ?? actor.credential.id;
+    const tags = { keyId, orgId: orgId ?? "", principalId: actor.id };
+    if (!orgId) return { allowed: false, tags };
+    try {
+      return { allowed: (await loadAccess(this.deps, actor, orgId)).can(PERMISSION_PERMIT), tags };
+    } catch (err) {
+      // Not a member of the operator org (404) and the like: an answer. Anything else: no answer.
+      if (err instanceof AppError) return { allowed: false, tags };
+      throw err;
     }
-    // A key changed while this check read: its answer may be the old one, so it is not kept.
-    if (generation !== this.callerGeneration) return allowed;
-    if (this.callers.size >= 10_000) this.callers.clear();
-    const check = { allowed, at: nowMs };
-    this.callers.set(callerId(actor), check);
-    this.callerActors.set(actor, check);
-    return allowed;
   }
 
   /**
@@ -324,7 +312,7 @@ export class VerifyService {
     return {
       kind: key.owner.type,
       id: key.owner.id,
-      credential: { type: "token", id: claims.jti },
+      credential: { type: "token", id: claims.jti, keyId: key.id },
       limit: {
         orgId: key.orgId,
         permissions: perms,
@@ -344,7 +332,7 @@ export class VerifyService {
   async close(): Promise<void> {
     await this.usage.close();
     await Promise.all([this.bus.close(), this.rateLimiter.close()]);
-    this.offBus();
+    this.callers.close();
     this.cache.close();
   }
 
