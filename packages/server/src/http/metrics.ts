@@ -3,6 +3,7 @@ import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { UsageAggregator } from "../services/usage/usage-aggregator.js";
 import type { KeyCache } from "../services/verify/key-cache.js";
 import type { KeyLoader } from "../services/verify/key-loader.js";
+import type { VerifyService } from "../services/verify/verify-service.js";
 import type { Db } from "../store/db.js";
 import { RequestMetrics } from "./request-metrics.js";
 import { scrapedCounter } from "./scraped-counter.js";
@@ -11,11 +12,13 @@ import { scrapedCounter } from "./scraped-counter.js";
 type CacheStats = Pick<KeyCache<unknown>, "size" | "stats">;
 /** What the verify path's key loader counts. */
 type LoaderStats = Pick<KeyLoader, "stats">;
+/** What the verify service counts of its callers' right to verify. */
+type CallerStats = Pick<VerifyService, "callerStats">;
 /** What the usage aggregator and its retention count. */
 type UsageStats = Pick<UsageAggregator, "stats" | "retention">;
 
 /** Prometheus metrics for one app instance (own registry: no globals). */
-export function createMetrics(db: Db, cache: CacheStats, loader: LoaderStats, usage: UsageStats) {
+export function createMetrics(db: Db, cache: CacheStats, loader: LoaderStats, callers: CallerStats, usage: UsageStats) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new RequestMetrics(registry);
@@ -78,6 +81,12 @@ export function createMetrics(db: Db, cache: CacheStats, loader: LoaderStats, us
     "keyward_verify_key_load_statements_total",
     "Statements those reads took (on PostgreSQL, keys missed together are read by one)",
     () => [[{}, loader.stats.statements]],
+  );
+  scrapedCounter(
+    registry,
+    "keyward_verify_caller_checks_total",
+    "Checks of a verifier's right to verify read from the store (dropped by changes to its key, grants or the operator org)",
+    () => [[{}, callers.callerStats.checks]],
   );
   scrapedCounter(
     registry,

@@ -104,6 +104,8 @@ describeEachDialect("cold verifies at once", (dialect) => {
       expect(await Promise.all(answers)).toEqual([true, true, true]);
     });
     expect(burst).toBe(one);
+    const checks = async () => (await scrape(h))("keyward_verify_caller_checks_total");
+    const checked = await checks();
     // Kept: the next request is answered at once, and so it stays through changes elsewhere.
     expect(check()).toBe(true);
     deps.keyEvents.emit({ kind: "org", orgId: "org_elsewhere" });
@@ -111,6 +113,7 @@ describeEachDialect("cold verifies at once", (dialect) => {
     deps.keyEvents.emit({ kind: "principal", orgId: "org_elsewhere", principalId: actor.id });
     deps.keyEvents.emit({ kind: "key", keyId: "key_someone_else" });
     expect(check()).toBe(true);
+    expect(await checks()).toBe(checked); // /metrics: no check since the burst's
     // A change to its key, to its grants in the operator org or to that org drops it.
     const related = [
       { kind: "key", keyId: vk.id },
@@ -124,6 +127,7 @@ describeEachDialect("cold verifies at once", (dialect) => {
       expect(await again).toBe(true);
       expect(check()).toBe(true);
     }
+    expect(await checks()).toBe(checked + related.length);
     // A check under way when any change comes answers its own requests but is not kept: it
     // may have read the state from before the change.
     deps.keyEvents.emit({ kind: "key", keyId: vk.id });
