@@ -213,7 +213,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
 
   const { verify } = services;
-  const metrics = createMetrics(services.deps.db, verify.cache, verify.loader, verify, verify.usage);
+  const metrics = createMetrics(services.deps.db, verify.cache, verify.loader, verify.callers, verify.usage);
   const authenticateRequest = authenticate(services, opts.bearerResolvers ?? []);
   // One hook for what every request needs, in order: its context, its credential, and deny
   // by default (every /v1 route needs a credential unless its schema says `security: []`),

@@ -3,7 +3,6 @@ import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { UsageAggregator } from "../services/usage/usage-aggregator.js";
 import type { KeyCache } from "../services/verify/key-cache.js";
 import type { KeyLoader } from "../services/verify/key-loader.js";
-import type { VerifyService } from "../services/verify/verify-service.js";
 import type { Db } from "../store/db.js";
 import { RequestMetrics } from "./request-metrics.js";
 import { scrapedCounter } from "./scraped-counter.js";
@@ -12,8 +11,8 @@ import { scrapedCounter } from "./scraped-counter.js";
 type CacheStats = Pick<KeyCache<unknown>, "size" | "stats">;
 /** What the verify path's key loader counts. */
 type LoaderStats = Pick<KeyLoader, "stats">;
-/** What the verify service counts of its callers' right to verify. */
-type CallerStats = Pick<VerifyService, "callerStats">;
+/** What the cache of verifiers' right to verify counts. */
+type CallerStats = Pick<KeyCache<unknown>, "stats">;
 /** What the usage aggregator and its retention count. */
 type UsageStats = Pick<UsageAggregator, "stats" | "retention">;
 
@@ -86,7 +85,7 @@ export function createMetrics(db: Db, cache: CacheStats, loader: LoaderStats, ca
     registry,
     "keyward_verify_caller_checks_total",
     "Checks of a verifier's right to verify read from the store (dropped by changes to its key, grants or the operator org)",
-    () => [[{}, callers.callerStats.checks]],
+    () => [[{}, callers.stats.loads]],
   );
   scrapedCounter(
     registry,

@@ -411,5 +411,7 @@ describe("key cache bounds", () => {
     };
     await Promise.all([cache.get("h", load), cache.get("h", load), cache.get("h", load)]);
     expect(loads).toBe(1);
+    // What it counts (/metrics reads these): three misses, one load.
+    expect(cache.stats).toMatchObject({ misses: 3, loads: 1 });
   });
 });

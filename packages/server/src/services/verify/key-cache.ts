@@ -109,7 +109,8 @@ export class KeyCache<V> {
   /** Bumped on every invalidation: a load that saw it change must not be cached. */
   private generation = 0;
   private unsubscribe: () => void;
-  readonly stats = { hits: 0, misses: 0, negativeHits: 0, invalidations: 0, refreshes: 0, evictions: 0 };
+  /** `loads`: calls of the loader (a miss joined to one in flight is not one; a refresh is). */
+  readonly stats = { hits: 0, misses: 0, negativeHits: 0, invalidations: 0, refreshes: 0, evictions: 0, loads: 0 };
 
   constructor(
     private readonly bus: InvalidationBus,
@@ -188,6 +189,7 @@ export class KeyCache<V> {
   }
 
   private load(id: string, load: (id: string) => Promise<V | null>): Promise<V | null> {
+    this.stats.loads++;
     const generation = this.generation;
     const loadedAt = this.opts.clock();
     const promise: Promise<V | null> = load(id)

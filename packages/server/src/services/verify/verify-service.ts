@@ -98,8 +98,6 @@ export class VerifyService {
    * the operator org changes.
    */
   readonly callers: KeyCache<CallerCheck>;
-  /** Checks of a caller's right read from the store (one per burst of a caller not cached). */
-  readonly callerStats = { checks: 0 };
   /** Each caller's id by actor object (an API key's actor is made once per cached key). */
   private callerIds = new WeakMap<Actor, string>();
   /**
@@ -283,7 +281,6 @@ export class VerifyService {
   }
 
   private async checkCaller(actor: Caller): Promise<CallerCheck> {
-    this.callerStats.checks++;
     const orgId = await this.operatorOrg();
     // The caller's key: for a token, the key it was exchanged from.
     const keyId = actor.credential.keyId ?? actor.credential.id;
