@@ -282,47 +282,41 @@ for (const transport of TRANSPORTS)
   });
 
 describe("POST /v1/verify when the store fails", () => {
+  let h: Harness;
+  let verifier: string;
+  let org: { token: string; orgId: string };
+  beforeEach(async () => {
+    h = await Harness.init("sqlite");
+    verifier = await verifierKey(h);
+    org = await h.newOrgWithOwner("outage");
+  });
+  afterEach(async () => h.close());
+
   it("answers 503 when a verifier's right cannot be checked, and keeps no refusal", async () => {
-    const h = await Harness.init("sqlite");
-    try {
-      const verifier = await verifierKey(h);
-      const org = await h.newOrgWithOwner("outage");
-      const k = await mkKey(h, org.token, org.orgId, { name: "k" });
-      // The verifier's key is resolved (and cached) by another request: only its right to
-      // verify is still to be read.
-      expect((await h.req("GET", "/v1/me", { token: verifier })).status).toBe(200);
-      await sql`alter table bindings rename to bindings_away`.execute(h.kw.db.kysely);
-      const res = await verify(h, verifier, { key: k.secret });
-      expect(res.status).toBe(503);
-      expect(res.body.code).toBe("UNAVAILABLE");
-      expect(res.headers["retry-after"]).toBe("1");
-      await sql`alter table bindings_away rename to bindings`.execute(h.kw.db.kysely);
-      expect((await verify(h, verifier, { key: k.secret })).body.valid).toBe(true);
-    } finally {
-      await h.close();
-    }
+    const k = await mkKey(h, org.token, org.orgId, { name: "k" });
+    // The verifier's key is resolved (and cached) by another request: only its right to
+    // verify is still to be read.
+    expect((await h.req("GET", "/v1/me", { token: verifier })).status).toBe(200);
+    await sql`alter table bindings rename to bindings_away`.execute(h.kw.db.kysely);
+    const res = await verify(h, verifier, { key: k.secret });
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe("UNAVAILABLE");
+    expect(res.headers["retry-after"]).toBe("1");
+    await sql`alter table bindings_away rename to bindings`.execute(h.kw.db.kysely);
+    expect((await verify(h, verifier, { key: k.secret })).body.valid).toBe(true);
   });
 
   it("answers 503 with Retry-After for a cache miss, while warm keys keep working", async () => {
-    const h = await Harness.init("sqlite");
-    try {
-      const verifier = await verifierKey(h);
-      const org = await h.newOrgWithOwner("outage");
-      const warm = await mkKey(h, org.token, org.orgId, { name: "warm" });
-      const cold = await mkKey(h, org.token, org.orgId, { name: "cold" });
-      expect((await verify(h, verifier, { key: warm.secret })).body.valid).toBe(true);
-      const loader = (h.kw.services.verify as unknown as { loader: { byHash: (h: string) => Promise<unknown> } })
-        .loader;
-      loader.byHash = async () => {
-        throw new Error("connection refused");
-      };
-      const res = await verify(h, verifier, { key: cold.secret });
-      expect(res.status).toBe(503);
-      expect(res.body.code).toBe("UNAVAILABLE");
-      expect(res.headers["retry-after"]).toBe("1");
-      expect((await verify(h, verifier, { key: warm.secret })).body.valid).toBe(true);
-    } finally {
-      await h.close();
-    }
+    const warm = await mkKey(h, org.token, org.orgId, { name: "warm" });
+    const cold = await mkKey(h, org.token, org.orgId, { name: "cold" });
+    expect((await verify(h, verifier, { key: warm.secret })).body.valid).toBe(true);
+    h.kw.services.verify.loader.byHash = async () => {
+      throw new Error("connection refused");
+    };
+    const res = await verify(h, verifier, { key: cold.secret });
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe("UNAVAILABLE");
+    expect(res.headers["retry-after"]).toBe("1");
+    expect((await verify(h, verifier, { key: warm.secret })).body.valid).toBe(true);
   });
 });
