@@ -1,6 +1,8 @@
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateSecret } from "../../src/domain/keys/secret.js";
 import type { Actor } from "../../src/services/deps.js";
+import { buildVerification } from "../../src/services/verify/index.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
 import { scrape } from "./metrics-helpers.js";
@@ -137,5 +139,33 @@ describeEachDialect("cold verifies at once", (dialect) => {
     const after = check();
     expect(after).toBeInstanceOf(Promise);
     expect(await after).toBe(true);
+  });
+});
+
+describe("a verifier's right to verify, over time", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await Harness.init("sqlite");
+  });
+  afterEach(async () => h.close());
+
+  it("is checked again in the background before its 10-minute max age, so no request waits for it", async () => {
+    const vk = await mkVerifier(h);
+    const actor: Actor = { kind: "service_account", id: vk.key.owner.id, credential: { type: "api_key", id: vk.id } };
+    let now = Date.now();
+    const service = buildVerification(h.kw.services.deps, { cache: { clock: () => now } });
+    try {
+      expect(await service.mayVerify(actor)).toBe(true);
+      expect(service.mayVerify(actor)).toBe(true);
+      now += 9.6 * 60_000; // past 95 % of the max age: a check is due
+      expect(service.mayVerify(actor)).toBe(true); // answered at once, checked meanwhile
+      expect(service.callers.stats.loads).toBe(2);
+      await sleep(50);
+      now += 60_000; // past the first check's max age: the second one answers
+      expect(service.mayVerify(actor)).toBe(true);
+      expect(service.callers.stats.loads).toBe(2);
+    } finally {
+      await service.close();
+    }
   });
 });

@@ -363,6 +363,34 @@ describe("key cache bounds", () => {
     await expect(cache.get("h", down)).rejects.toThrow("store down");
   });
 
+  it("answers a loader-less hit like get: marked used, and nothing once its reload is due", async () => {
+    const { cache, clock } = clockedCache();
+    const load = async (id: string) => ({ id: `key_${id}`, org: "o", owner: "u" });
+    await cache.get("h", load);
+    expect(cache.hit("h")).toMatchObject({ id: "key_h" });
+    expect(cache.hit("nope")).toBeUndefined();
+    expect(cache.stats).toMatchObject({ hits: 1, loads: 1 });
+    // Due for its reload (past 95 % of the max age): `hit` has no loader, so it leaves the entry
+    // to `get`, which answers from the cache at once and reloads it in the background.
+    clock.now += 9_600;
+    expect(cache.peek("h")).toMatchObject({ id: "key_h" });
+    expect(cache.hit("h")).toBeUndefined();
+    expect(cache.get("h", load)).toMatchObject({ id: "key_h" });
+    expect(cache.hit("h")).toMatchObject({ id: "key_h" }); // the reload is under way
+    await sleep(0);
+    clock.now += 1_000; // past the first load's max age: the reloaded entry serves
+    expect(cache.hit("h")).toMatchObject({ id: "key_h" });
+    expect(cache.stats).toMatchObject({ loads: 2, refreshes: 1 });
+
+    // A hit marks the entry used: when room must be made, it stays and an idle one goes.
+    const small = new KeyCache<Val>(new LocalInvalidationBus(new KeyEvents()), tags, { maxEntries: 2 });
+    await small.get("a", load);
+    await small.get("b", load);
+    small.hit("a");
+    await small.get("c", load);
+    expect(["a", "b", "c"].filter((id) => small.peek(id) !== undefined)).toEqual(["a", "c"]);
+  });
+
   it("stops serving a key that its background reload no longer finds", async () => {
     const { cache, clock } = clockedCache();
     await cache.get("h", async () => ({ id: "key_1", org: "o", owner: "u" }));

@@ -149,10 +149,29 @@ export class KeyCache<V> {
     return undefined;
   }
 
-  /** The cached value, or undefined when absent or too old; null for a cached "no such key". */
+  /** The cached value, or undefined when absent or too old; null for a cached "no such key". Changes nothing. */
   peek(id: string): V | null | undefined {
     const e = this.lookup(id, this.opts.clock());
     return e ? e.value : e;
+  }
+
+  /**
+   * {@link get} without a loader, for a hot path that would otherwise make a closure per call:
+   * the cached value, counted as a hit and marked used, or undefined when absent, too old or due
+   * for its background reload (then call `get`, which answers from the cache at once and
+   * reloads); null for a cached "no such key".
+   */
+  hit(id: string): V | null | undefined {
+    const now = this.opts.clock();
+    const e = this.lookup(id, now);
+    if (e === null) {
+      this.stats.negativeHits++;
+      return null;
+    }
+    if (e === undefined || (now >= e.refreshAt && !this.inflight.has(id))) return undefined;
+    this.stats.hits++;
+    e.used = true;
+    return e.value;
   }
 
   /**

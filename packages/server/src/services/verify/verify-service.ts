@@ -274,7 +274,7 @@ export class VerifyService {
       id = callerId(actor);
       this.callerIds.set(actor, id);
     }
-    const hit = this.callers.peek(id);
+    const hit = this.callers.hit(id);
     if (hit) return hit.allowed;
     const check = this.callers.get(id, () => this.checkCaller(actor));
     return check instanceof Promise ? check.then((c) => c?.allowed === true) : check?.allowed === true;
