@@ -188,6 +188,8 @@ async function paced(
     /** The probe's own event-loop delay (ms): its own share of the tail. */
     loopP99: number;
     loopMax: number;
+    /** The probe's own CPU time (ms) over its paced part. */
+    cpuMs: number;
   };
   /**
    * Over the probe's whole life (`seconds`: its start and warm-up included), how long the
@@ -499,6 +501,11 @@ async function main() {
   );
   log(
     `  the probe's own event-loop delay in each run (p99 / max): ${halves.map((h) => `${h.loopP99} / ${h.loopMax}`).join(", ")} ms   (a stall in the load generator, a separate process)`,
+  );
+  const probeCpu = (runs: { cpuMs: number; total: number }[]) =>
+    runs.map((h) => `${((h.cpuMs * 1000) / Math.max(1, h.total)).toFixed(0)}`).join(", ");
+  log(
+    `  the probe's own CPU per request in each run: with Keyward ${probeCpu(halves)} µs; with hello-world ${probeCpu(helloHalves)} µs   (what the load generator takes from the server's cores)`,
   );
   log(
     `  hello-world at the same rate, in turns: p50 ${p50(helloHalves)} ms, p99 ${p99(helloHalves)} ms (each: ${helloHalves.map((h) => h.p99).join(", ")} ms)   (the machine's own tail)`,
