@@ -218,6 +218,8 @@ export class InvitationService {
         details: { after: { invitationId: row.id, invitedBy: row.invited_by, created: !user } },
       });
     });
+    // A returning member's keys come back to life, and joining the operator org may let them verify.
+    this.deps.keyEvents.emit({ kind: "principal", orgId: row.org_id, principalId: userId });
     return { orgId: row.org_id, userId, created: !user };
   }
 }

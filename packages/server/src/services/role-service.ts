@@ -163,6 +163,8 @@ export class RoleService {
         target: { type: "role", id },
       });
     });
+    // Keys may name the role directly (`roles`), without any binding: they resolve differently now.
+    this.deps.keyEvents.emit({ kind: "org", orgId: access.org.id });
   }
 
   /**

@@ -1,0 +1,65 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { Harness, describeEachDialect } from "../harness.js";
+import { mkKey, mkRole } from "./key-helpers.js";
+import { verifierKey, verify } from "./verify-helpers.js";
+
+// Changes that alter how a cached key (or a cached "may this caller verify") resolves must
+// show in the very next /v1/verify answer on this node, with nothing cleared by hand.
+describeEachDialect("verify: invalidation on role delete and invitation accept", (dialect) => {
+  let h: Harness;
+  let verifier: string;
+  let owner: string;
+  let org: { token: string; orgId: string; userId: string };
+
+  beforeEach(async () => {
+    h = await Harness.init(dialect);
+    verifier = await verifierKey(h);
+    owner = await h.login();
+    org = await h.newOrgWithOwner("customer");
+  });
+  afterEach(async () => h?.close());
+
+  const invite = (token: string, orgId: string, email: string, roles: { roleId: string }[]) =>
+    h.req("POST", `/v1/orgs/${orgId}/invitations`, { token, body: { email, roles } });
+
+  it("stops granting a deleted custom role's permissions to keys naming it", async () => {
+    const role = await mkRole(h, org.token, org.orgId, ["compute:write"]);
+    const k = await mkKey(h, org.token, org.orgId, { name: "by-role", roles: [role] });
+    const before = await verify(h, verifier, { key: k.secret, permissions: ["compute:write"] });
+    expect(before.body.valid).toBe(true);
+    expect((await h.req("DELETE", `/v1/roles/${role}`, { token: org.token })).status).toBe(204);
+    const after = await verify(h, verifier, { key: k.secret, permissions: ["compute:write"] });
+    expect(after.body).toMatchObject({ valid: false, code: "INSUFFICIENT_PERMISSIONS" });
+  });
+
+  it("revives a removed member's key as soon as they accept a new invitation", async () => {
+    const role = await mkRole(h, org.token, org.orgId, ["compute:read", "iam:apikeys:create"]);
+    const m = await h.newMember(org.orgId, org.token, [{ roleId: role }]);
+    const k = await mkKey(h, m.token, org.orgId, { name: "mine" });
+    expect((await verify(h, verifier, { key: k.secret })).body.valid).toBe(true);
+    expect((await h.req("DELETE", `/v1/orgs/${org.orgId}/members/${m.userId}`, { token: org.token })).status).toBe(204);
+    expect((await verify(h, verifier, { key: k.secret })).body.code).toBe("OWNER_INACTIVE");
+    const inv = await invite(org.token, org.orgId, m.email, [{ roleId: role }]);
+    expect(inv.status).toBe(201);
+    const session = await h.login(m.email, "password-of-someone");
+    const acc = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { token: session });
+    expect(acc.status).toBe(200);
+    const after = await verify(h, verifier, { key: k.secret, permissions: ["compute:read"] });
+    expect(after.body).toMatchObject({ valid: true, keyId: k.id });
+  });
+
+  it("lets a user verify as soon as they join the operator org with the permission", async () => {
+    const m = await h.newMember(org.orgId, org.token, [{ roleId: "role_viewer" }], "platform");
+    const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+    // Not in the operator org: refused, and that answer is cached for this session.
+    expect((await verify(h, m.token, { key: k.secret })).status).toBe(403);
+    const role = await mkRole(h, owner, h.operatorOrgId, ["iam:apikeys:verify"], "verify-only");
+    const inv = await invite(owner, h.operatorOrgId, m.email, [{ roleId: role }]);
+    expect(inv.status).toBe(201);
+    const acc = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { token: m.token });
+    expect(acc.status).toBe(200);
+    const after = await verify(h, m.token, { key: k.secret });
+    expect(after.status).toBe(200);
+    expect(after.body.valid).toBe(true);
+  });
+});
