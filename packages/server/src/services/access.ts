@@ -73,6 +73,12 @@ function accessQueries(db: Db) {
   return queries;
 }
 
+/** The org a project belongs to; null when there is no such project. */
+export async function projectOrgId(deps: Deps, projectId: string): Promise<string | null> {
+  const [row] = await accessQueries(deps.db).projectOrg(projectId);
+  return row?.org_id ?? null;
+}
+
 /** Role id -> permission patterns, for the built-ins and this org's custom roles. */
 export async function rolePermissions(deps: Deps, orgId: string): Promise<Map<string, string[]>> {
   return roleMap(deps, await accessQueries(deps.db).roles(orgId));

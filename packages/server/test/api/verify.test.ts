@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateSecret } from "../../src/domain/keys/secret.js";
 import { Harness, TRANSPORTS, describeEachDialect } from "../harness.js";
+import { APIKEY_GRANT } from "../../src/http/routes/token.js";
 import { mkKey, mkProject, mkRole, setOrgSettings } from "./key-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
 
@@ -110,6 +111,39 @@ for (const transport of TRANSPORTS)
         expect((await verify(h, verifier, { key: k.secret, projectId: p2 })).body.code).toBe("PROJECT_NOT_ALLOWED");
       });
 
+      it("answers a key, and its token, only for projects of the key's own org", async () => {
+        const own = await mkProject(h, org.token, org.orgId, "own");
+        const other = await h.newOrgWithOwner("other");
+        const theirs = await mkProject(h, other.token, other.orgId, "theirs");
+        const k = await mkKey(h, org.token, org.orgId, { name: "any project", permissions: ["compute:read"] });
+        const refused = { valid: false, code: "PROJECT_NOT_ALLOWED" };
+        const asks = (key: string, projectId: string) => ({ key, projectId, permissions: ["compute:read"] });
+        expect((await verify(h, verifier, asks(k.secret, own))).body).toMatchObject({ valid: true, projectId: own });
+        expect((await verify(h, verifier, asks(k.secret, theirs))).body).toEqual(refused);
+        expect((await verify(h, verifier, asks(k.secret, "prj_doesnotexist"))).body).toEqual(refused);
+        // Its token is not issued for another org's project, nor answered for one.
+        const exchange = (projectId?: string) =>
+          h.req("POST", "/v1/token", { body: { grant_type: APIKEY_GRANT, apikey: k.secret, projectId } });
+        const narrowed = await exchange(theirs);
+        expect(narrowed.status).toBe(400);
+        expect(narrowed.body.error).toBe("invalid_scope");
+        const token = (await exchange()).body.access_token;
+        expect((await verify(h, verifier, asks(token, theirs))).body).toEqual(refused);
+        expect((await verify(h, verifier, asks(token, own))).body).toMatchObject({ valid: true, projectId: own });
+        // A deleted project places no request any more, though the answer for it was cached.
+        expect((await h.req("DELETE", `/v1/projects/${own}`, { token: org.token })).status).toBe(204);
+        expect((await verify(h, verifier, asks(k.secret, own))).body).toEqual(refused);
+      });
+
+      it("never answers one request's permissions for another's", async () => {
+        const k = await mkKey(h, org.token, org.orgId, { name: "rw", permissions: ["compute:read", "compute:write"] });
+        const both = await verify(h, verifier, { key: k.secret, permissions: ["compute:read", "compute:write"] });
+        expect(both.body.valid).toBe(true);
+        // One name with a space in it is no permission anyone holds.
+        const joined = await verify(h, verifier, { key: k.secret, permissions: ["compute:read compute:write"] });
+        expect(joined.body).toEqual({ valid: false, code: "INSUFFICIENT_PERMISSIONS" });
+      });
+
       it("says EXPIRED once the key's expiry passes", async () => {
         const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
         const k = await mkKey(h, org.token, org.orgId, { name: "ci", expiresAt });
@@ -133,6 +167,10 @@ for (const transport of TRANSPORTS)
           ],
           [
             { payload: JSON.stringify({ key: "x".repeat(5000) }), headers: { "content-type": "application/json" } },
+            400,
+          ],
+          [
+            { payload: JSON.stringify({ key: "kw_x", method: "" }), headers: { "content-type": "application/json" } },
             400,
           ],
           [{ payload: "key=abc", headers: { "content-type": "application/x-www-form-urlencoded" } }, 415],

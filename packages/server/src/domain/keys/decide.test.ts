@@ -73,18 +73,27 @@ describe("decide", () => {
     expect(decide(k, { ip: "::ffff:10.1.2.3" }, now).valid).toBe(true);
     expect(decide(k, {}, now)).toMatchObject({ code: "IP_NOT_ALLOWED" });
   });
+  /** A project of the key's org. */
+  const inOrg = { projectOrgId: "org_1" };
   it("keeps a key inside its allowed projects, and a project key inside its project", () => {
-    expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_b" }, now)).toMatchObject({
+    expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_b", ...inOrg }, now)).toMatchObject({
       code: "PROJECT_NOT_ALLOWED",
     });
-    expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_a" }, now).valid).toBe(true);
+    expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_a", ...inOrg }, now).valid).toBe(true);
     const pk = key({ owner: { type: "project", id: "prj_a" } });
-    expect(decide(pk, { projectId: "prj_b" }, now)).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
+    expect(decide(pk, { projectId: "prj_b", ...inOrg }, now)).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
     expect(decide(pk, { permissions: ["storage:read"] }, now)).toMatchObject({ valid: true, projectId: "prj_a" });
+  });
+  it("refuses a project of another org, an unknown one, and one nobody looked up", () => {
+    const read = { permissions: ["compute:read"], projectId: "prj_x" };
+    expect(decide(key(), { ...read, ...inOrg }, now).valid).toBe(true);
+    for (const projectOrgId of ["org_2", null, undefined]) {
+      expect(decide(key(), { ...read, projectOrgId }, now)).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
+    }
   });
   it("uses per-project permissions and the default project", () => {
     expect(decide(key(), { permissions: ["storage:read"] }, now)).toMatchObject({ code: "INSUFFICIENT_PERMISSIONS" });
-    expect(decide(key(), { permissions: ["storage:read"], projectId: "prj_a" }, now).valid).toBe(true);
+    expect(decide(key(), { permissions: ["storage:read"], projectId: "prj_a", ...inOrg }, now).valid).toBe(true);
     expect(decide(key({ defaultProjectId: "prj_a" }), { permissions: ["storage:read"] }, now).valid).toBe(true);
   });
   it("refuses writes with a read-only key", () => {
@@ -94,6 +103,7 @@ describe("decide", () => {
     expect(decide(k, { method: "get", permissions: ["compute:read"] }, now).valid).toBe(true);
     expect(isReadMethod("HEAD")).toBe(true);
     expect(isReadMethod("DELETE")).toBe(false);
+    expect(decide(k, { method: "" }, now)).toMatchObject({ code: "READ_ONLY" });
   });
 });
 

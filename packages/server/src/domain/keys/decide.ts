@@ -51,6 +51,11 @@ export interface DecideRequest {
   permissions?: readonly string[];
   /** Project the request acts in; defaults to the key's defaultProjectId (project keys: their project). */
   projectId?: string | null;
+  /**
+   * The org `projectId` belongs to (null: no such project), looked up by the caller: a key
+   * acts only in its own org's projects. Unset with a `projectId`, the project is refused.
+   */
+  projectOrgId?: string | null;
   /** Client IP; required when an allow list applies. */
   ip?: string | null;
   /** HTTP method of the protected request: GET/HEAD/OPTIONS read, anything else writes. */
@@ -88,8 +93,9 @@ const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** The decision for a presented secret that fails its format or checksum. */
 export const MALFORMED: Decision = Object.freeze({ valid: false, code: "MALFORMED" }) as Decision;
 
-/** Is the method a read (GET/HEAD/OPTIONS)? Absent counts as read. */
-export const isReadMethod = (method: string | null | undefined) => !method || READ_METHODS.has(method.toUpperCase());
+/** Is the method a read (GET/HEAD/OPTIONS)? Absent counts as read; anything else, "" too, writes. */
+export const isReadMethod = (method: string | null | undefined) =>
+  method === undefined || method === null || READ_METHODS.has(method.toUpperCase());
 
 /** The project a request acts in, after defaults. */
 export function requestProject(key: ResolvedKey, req: DecideRequest): string | null {
@@ -127,6 +133,8 @@ export function decide(key: ResolvedKey | null, req: DecideRequest, now: Date): 
   if (denied !== null || !key) return { valid: false, code: denied ?? "NOT_FOUND" };
   const projectId = requestProject(key, req);
   if (projectId !== null) {
+    // A project named by the request must be one of the key's org (its own defaults are).
+    if (req.projectId && req.projectOrgId !== key.orgId) return { valid: false, code: "PROJECT_NOT_ALLOWED" };
     if (key.owner.type === "project" && projectId !== key.owner.id)
       return { valid: false, code: "PROJECT_NOT_ALLOWED" };
     if (key.allowedProjects && !key.allowedProjects.includes(projectId))

@@ -96,11 +96,12 @@ export async function tokenRoutes(app: App, s: Services) {
         const hit = v.resolveSecret(apikey);
         const entry = hit instanceof Promise ? await hit : hit;
         const now = s.deps.now();
+        const projectOrgId = entry && projectId ? await v.projectOrg(projectId) : null;
         // The key is checked as a request from the caller's own address, in the requested project.
         // A previous secret past its grace period is refused here too (credentialDenial).
         const d = decide(
           entry?.key ?? null,
-          { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList },
+          { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList, projectOrgId },
           now,
         );
         if (!d.valid || !entry) {

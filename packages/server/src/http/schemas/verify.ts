@@ -40,7 +40,9 @@ export const VerifyBody = Type.Object(
     ),
     method: Type.Optional(
       Type.String({
+        minLength: 1,
         maxLength: 16,
+        pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", // an HTTP method is a token (RFC 9110)
         description: "HTTP method of the protected request (read-only keys: GET/HEAD/OPTIONS)",
       }),
     ),

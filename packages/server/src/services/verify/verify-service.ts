@@ -10,7 +10,7 @@ import {
 } from "../../domain/keys/decide.js";
 import { hashSecret, isWellFormedSecret } from "../../domain/keys/secret.js";
 import { AppError } from "../../domain/errors.js";
-import { loadAccess } from "../access.js";
+import { loadAccess, projectOrgId } from "../access.js";
 import type { Actor, Deps } from "../deps.js";
 import type { RateLimitRule, RateLimiter } from "../ratelimit/rate-limiter.js";
 import { type TokenClaims, type TokenService, looksLikeJwt } from "../tokens/token-service.js";
@@ -19,10 +19,19 @@ import type { InvalidationBus } from "./invalidation.js";
 import { type CacheTags, KeyCache, type KeyCacheOptions } from "./key-cache.js";
 import { type CachedKey, KeyLoader, type SplitOutcome, type VerifyOutcome, cachedKeyTags } from "./key-loader.js";
 
-export interface VerifyInput extends DecideRequest {
+/** A verification request: `decide`'s, less what the service looks up itself. */
+export interface VerifyInput extends Omit<DecideRequest, "projectOrgId"> {
   /** An API key secret or an exchanged token. */
   key: string;
 }
+
+/** A project's org, as the project cache holds it. */
+interface ProjectOrg {
+  projectId: string;
+  orgId: string;
+}
+
+const projectTags = (p: ProjectOrg): CacheTags => ({ keyId: p.projectId, orgId: p.orgId, principalId: p.projectId });
 
 export interface RateLimitView {
   limit: number;
@@ -109,8 +118,18 @@ export class VerifyService {
   private operatorOrgId: string | null = null;
   /** Token text -> its key as narrowed by the token, while the cached key object is the same. */
   private narrowed = new Map<string, { base: CachedKey; key: ResolvedKey }>();
+  /**
+   * The org of each project a request names (null: no such project), so a key is never
+   * answered for another org's project. Dropped with its org's changes (a project's deletion
+   * is one).
+   */
+  readonly projects: KeyCache<ProjectOrg>;
   /** Cache loaders, made once (a closure per lookup would cost every verification). */
   private readonly loadByHash = (hash: string) => this.loader.byHash(hash);
+  private readonly loadProject = async (projectId: string): Promise<ProjectOrg | null> => {
+    const orgId = await projectOrgId(this.deps, projectId);
+    return orgId === null ? null : { projectId, orgId };
+  };
   private readonly loadById = (cacheId: string) => this.loader.byId(cacheId.slice("id:".length));
 
   constructor(
@@ -124,10 +143,15 @@ export class VerifyService {
     this.loader = new KeyLoader(deps);
     this.prefix = deps.config.keyPrefix;
     this.cache = new KeyCache(bus, cachedKeyTags, cacheOptions);
-    this.callers = new KeyCache(bus, (c) => c.tags, {
-      maxEntries: 10_000,
-      ...(cacheOptions.clock ? { clock: cacheOptions.clock } : {}),
-    });
+    const small = { maxEntries: 10_000, ...(cacheOptions.clock ? { clock: cacheOptions.clock } : {}) };
+    this.callers = new KeyCache(bus, (c) => c.tags, small);
+    this.projects = new KeyCache(bus, projectTags, small);
+  }
+
+  /** The org a project belongs to (null: no such project), from the cache when it can. */
+  projectOrg(projectId: string): string | null | Promise<string | null> {
+    const p = this.projects.get(projectId, this.loadProject);
+    return p instanceof Promise ? p.then((v) => v?.orgId ?? null) : (p?.orgId ?? null);
   }
 
   /** Resolves a credential of Keyward's own API: format and checksum first (no I/O), then its hash, cache, store. */
@@ -178,15 +202,24 @@ export class VerifyService {
     if (!isWellFormedSecret(input.key, this.prefix)) return MALFORMED as VerifyResult;
     const now = this.deps.now();
     const hit = this.cache.get(hashSecret(input.key, this.deps.pepper), this.loadByHash);
-    if (hit instanceof Promise)
-      return hit.then((entry) => this.answer(this.decideMemo(entry, input, now), input, now, entry));
-    return this.answer(this.decideMemo(hit, input, now), input, now, hit);
+    if (hit instanceof Promise) return hit.then((entry) => this.decided(entry, input, now));
+    return this.decided(hit, input, now);
+  }
+
+  /** The answer for a key's cache entry (null: no such key), once the project the request names is placed. */
+  private decided(entry: CachedKey | null, input: VerifyInput, now: Date): VerifyResult | Promise<VerifyResult> {
+    if (!entry || !input.projectId) return this.answer(this.decideMemo(entry, input, now, null), input, now, entry);
+    const org = this.projectOrg(input.projectId);
+    if (org instanceof Promise)
+      return org.then((o) => this.answer(this.decideMemo(entry, input, now, o), input, now, entry));
+    return this.answer(this.decideMemo(entry, input, now, org), input, now, entry);
   }
 
   private async verifyToken(input: VerifyInput): Promise<VerifyResult> {
     const now = this.deps.now();
     const t = await this.resolveToken(input.key);
-    const d: Decision = "key" in t ? decide(t.key, input, now) : { valid: false, code: t.code };
+    const projectOrgId = "key" in t && input.projectId ? await this.projectOrg(input.projectId) : null;
+    const d: Decision = "key" in t ? decide(t.key, { ...input, projectOrgId }, now) : { valid: false, code: t.code };
     return this.answer(splitDecision(d), input, now);
   }
 
@@ -225,8 +258,12 @@ export class VerifyService {
     return { ...result, ratelimit };
   }
 
-  /** `decide` for a cached key, reusing the answer for a request of the same shape. */
-  private decideMemo(entry: CachedKey | null, input: VerifyInput, now: Date) {
+  /**
+   * `decide` for a cached key, reusing the answer for a request of the same shape.
+   * `projectOrgId`: the org of the project the request names (see DecideRequest); a project's
+   * org never changes, and its deletion drops the org's keys with their memos.
+   */
+  private decideMemo(entry: CachedKey | null, input: VerifyInput, now: Date, projectOrgId: string | null) {
     if (!entry) return NOT_FOUND_SPLIT;
     const nowMs = now.getTime();
     if (entry.graceEndsAt !== null && entry.graceEndsAt <= nowMs) return NOT_FOUND_SPLIT;
@@ -236,11 +273,12 @@ export class VerifyService {
       entry.plain ??= splitDecision(decide(entry.key, input, now));
       return entry.plain;
     }
-    const shape = `${input.projectId ?? ""}|${input.method ?? ""}|${input.ip ?? ""}|${input.permissions ? input.permissions.join(" ") : ""}`;
+    // JSON: no value can run into the next (a "|"-joined shape let two requests share one).
+    const shape = JSON.stringify([input.projectId, input.method, input.ip, input.permissions]);
     let memo = entry.memo;
     const hit = memo?.get(shape);
     if (hit) return hit;
-    const split = splitDecision(decide(entry.key, input, now));
+    const split = splitDecision(decide(entry.key, { ...input, projectOrgId }, now));
     if (!memo) memo = entry.memo = new Map();
     // Bounded: many distinct shapes (client IPs) just recompute.
     if (memo.size >= 32) memo.clear();
@@ -333,6 +371,7 @@ export class VerifyService {
     await this.usage.close();
     await Promise.all([this.bus.close(), this.rateLimiter.close()]);
     this.callers.close();
+    this.projects.close();
     this.cache.close();
   }
 
