@@ -27,35 +27,48 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
-/** Shared logic: one rate-limiter-flexible instance per distinct rule, made on first use. */
+/**
+ * rate-limiter-flexible compares counts with a per-instance `points`; ours compares them with
+ * the rule's limit itself, so each instance is given a limit no count reaches.
+ */
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/** Options for one rate-limiter-flexible instance serving every rule (see {@link FlexibleLimiter}). */
+function anyRule(keyPrefix: string) {
+  // `duration` is a placeholder: every call passes its rule's window as `customDuration`.
+  return { points: NO_LIMIT, duration: 1, keyPrefix };
+}
+
+/**
+ * Shared logic over ONE rate-limiter-flexible instance for all rules: the rule is part of each
+ * counter's name (`<prefix>:<limit>:<windowSeconds>:<keyId>`, so changing a key's limit starts
+ * a fresh window), its window is passed per call (`customDuration`), and the count is compared
+ * with its limit here.
+ *
+ * Not one instance per distinct rule, as before: key creators choose the rules, so that map
+ * grew without bound. Bounding it by evicting instances (LRU) would not be correct either: an
+ * evicted memory instance takes its live counters with it, so churning rules could reset other
+ * keys' windows. With one instance, memory holds only live counters, each dropped when its
+ * window ends (memory) or expiring with its TTL (Redis).
+ */
 abstract class FlexibleLimiter implements RateLimiter {
   abstract readonly kind: "memory" | "redis";
-  private limiters = new Map<string, RateLimiterAbstract>();
 
-  protected abstract make(rule: RateLimitRule, keyPrefix: string): RateLimiterAbstract;
-
-  constructor(protected readonly prefix: string) {}
-
-  private limiterFor(rule: RateLimitRule): RateLimiterAbstract {
-    // The rule is part of the counter's name: changing a key's limit starts a fresh window.
-    const id = `${rule.limit}:${rule.windowSeconds}`;
-    let limiter = this.limiters.get(id);
-    if (!limiter) {
-      limiter = this.make(rule, `${this.prefix}:${id}`);
-      this.limiters.set(id, limiter);
-    }
-    return limiter;
-  }
+  constructor(private readonly limiter: RateLimiterAbstract) {}
 
   async consume(keyId: string, rule: RateLimitRule, nowMs: number): Promise<RateLimitResult> {
-    const limiter = this.limiterFor(rule);
-    try {
-      const res = await limiter.consume(keyId, 1);
-      return { allowed: true, limit: rule.limit, remaining: res.remainingPoints, resetAt: nowMs + res.msBeforeNext };
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err;
-      return { allowed: false, limit: rule.limit, remaining: 0, resetAt: nowMs + err.msBeforeNext };
-    }
+    const counter = `${rule.limit}:${rule.windowSeconds}:${keyId}`;
+    // With NO_LIMIT nothing is rejected; a RateLimiterRes thrown anyway still carries the count.
+    const res = await this.limiter.consume(counter, 1, { customDuration: rule.windowSeconds }).catch((err: unknown) => {
+      if (err instanceof RateLimiterRes) return err;
+      throw err;
+    });
+    return {
+      allowed: res.consumedPoints <= rule.limit,
+      limit: rule.limit,
+      remaining: Math.max(rule.limit - res.consumedPoints, 0),
+      resetAt: nowMs + res.msBeforeNext,
+    };
   }
 
   async start(): Promise<void> {}
@@ -68,17 +81,15 @@ export class MemoryRateLimiter extends FlexibleLimiter {
   readonly kind = "memory" as const;
 
   constructor(prefix = "kw:rl") {
-    super(prefix);
-  }
-
-  protected make(rule: RateLimitRule, keyPrefix: string): RateLimiterAbstract {
-    return new RateLimiterMemory({ points: rule.limit, duration: rule.windowSeconds, keyPrefix });
+    super(new RateLimiterMemory(anyRule(prefix)));
   }
 }
 
 /**
  * Counters in Redis, shared by every node. While Redis is unreachable each node falls back
  * to its own memory counters (an insurance limiter) rather than failing verification.
+ * A Redis that stalls (connection open, no answers) falls back only if the client times its
+ * commands out: `createRateLimiter` (index.ts) configures it so; a client given here must too.
  */
 export class RedisRateLimiter extends FlexibleLimiter {
   readonly kind = "redis" as const;
@@ -88,18 +99,16 @@ export class RedisRateLimiter extends FlexibleLimiter {
     prefix = "kw:rl",
     private readonly ownsClient = true,
   ) {
-    super(prefix);
-  }
-
-  protected make(rule: RateLimitRule, keyPrefix: string): RateLimiterAbstract {
-    return new RateLimiterRedis({
-      storeClient: this.redis,
-      points: rule.limit,
-      duration: rule.windowSeconds,
-      keyPrefix,
-      rejectIfRedisNotReady: true,
-      insuranceLimiter: new RateLimiterMemory({ points: rule.limit, duration: rule.windowSeconds, keyPrefix }),
-    });
+    super(
+      new RateLimiterRedis({
+        ...anyRule(prefix),
+        storeClient: redis,
+        // While the connection is not ready, go straight to the insurance limiter.
+        rejectIfRedisNotReady: true,
+        // Called with the same arguments (so the same counter name and window) when Redis fails.
+        insuranceLimiter: new RateLimiterMemory(anyRule(prefix)),
+      }),
+    );
   }
 
   /** Waits (a bounded time) for the connection; until it is ready, the memory insurance limits. */
