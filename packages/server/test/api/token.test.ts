@@ -149,6 +149,63 @@ describeEachDialect("token exchange", (dialect) => {
       expect((await exchange({ grant_type: GRANT, apikey: regen.body.secret })).status).toBe(200);
     });
 
+    it("ends a token with the secret that bought it: at once on a regenerate, or when the grace period ends", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const buy = async (apikey: string, expires_in = 3600) => {
+        const res = await exchange({ grant_type: GRANT, apikey, expires_in });
+        expect(res.status).toBe(200);
+        return res.body as { access_token: string; expires_in: number };
+      };
+      const works = async (t: string) => {
+        const intro = await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: t } });
+        const me = await h.req("GET", "/v1/me", { token: t });
+        return { verify: (await verify(h, verifier, { key: t })).body.valid, active: intro.body.active, me: me.status };
+      };
+      const yes = { verify: true, active: true, me: 200 };
+      const no = { verify: false, active: false, me: 401 };
+      const old = await buy(k.secret);
+      const regen = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+        token: org.token,
+        body: { graceSeconds: 60 },
+      });
+      expect(regen.status).toBe(200);
+      expect(await works(old.access_token)).toEqual(yes);
+      // Bought with the old secret in its grace period: it lives no longer than the grace.
+      const late = await buy(k.secret);
+      expect(late.expires_in).toBeLessThanOrEqual(60);
+      const current = await buy(regen.body.secret);
+      expect(current.expires_in).toBe(3600);
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
+      expect(await works(old.access_token)).toEqual(no);
+      expect(await works(late.access_token)).toEqual(no);
+      expect(await works(current.access_token)).toEqual(yes);
+      // Regenerated without a grace period: the current secret's tokens stop with it.
+      expect((await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: org.token, body: {} })).status).toBe(200);
+      expect(await works(current.access_token)).toEqual(no);
+    });
+
+    it("introspects a token's scope as its key now allows it, and lists a permission once", async () => {
+      const k = await mkKey(h, org.token, org.orgId, {
+        name: "ci",
+        permissions: ["compute:read", "compute:write", "storage:read"],
+      });
+      const res = await exchange({
+        grant_type: GRANT,
+        apikey: k.secret,
+        scope: "compute:read compute:write compute:read",
+      });
+      expect(res.body.scope).toBe("compute:read compute:write");
+      const t = res.body.access_token;
+      const intro = () => h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: t } });
+      expect((await intro()).body).toMatchObject({ active: true, scope: "compute:read compute:write" });
+      const patch = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+        token: org.token,
+        body: { permissions: ["compute:read"] },
+      });
+      expect(patch.status).toBe(200);
+      expect((await intro()).body).toMatchObject({ active: true, scope: "compute:read" });
+    });
+
     it("expires", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
       const t = (await exchange({ grant_type: GRANT, apikey: k.secret, expires_in: 60 })).body.access_token;

@@ -1,13 +1,18 @@
 import type { FastifyReply } from "fastify";
 import { AppError } from "../../domain/errors.js";
-import { type DenyCode, decide } from "../../domain/keys/decide.js";
+import { type DenyCode, type ResolvedKey, decide } from "../../domain/keys/decide.js";
 import { PERMISSION_NAME } from "../../domain/permissions/match.js";
 import type { Services } from "../../services/index.js";
+import { hashSecret } from "../../domain/keys/secret.js";
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL } from "../../services/tokens/token-service.js";
 import type { App } from "../app.js";
 import { registerFormBody } from "../form-body.js";
 import { errorResponses } from "../schemas/common.js";
 import { IntrospectBody, IntrospectResponse, OAuthError, TokenBody, TokenResponse } from "../schemas/verify.js";
+
+/** Whether a key holds a permission org-wide or in any project. */
+const holdsAnywhere = (key: ResolvedKey, permission: string) =>
+  key.permissions.has(permission) || [...key.projectPermissions.values()].some((set) => set.has(permission));
 
 export const APIKEY_GRANT = "urn:keyward:params:oauth:grant-type:apikey";
 
@@ -79,7 +84,7 @@ export async function tokenRoutes(app: App, s: Services) {
         if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL) {
           return oauthError(reply, 400, "invalid_request", `expires_in must be 1-${MAX_TOKEN_TTL} seconds`);
         }
-        const scopeList = rawScope === undefined ? undefined : rawScope.split(" ").filter(Boolean);
+        const scopeList = rawScope === undefined ? undefined : [...new Set(rawScope.split(" ").filter(Boolean))];
         if (scopeList?.some((p) => !PERMISSION_NAME.test(p))) {
           return oauthError(
             reply,
@@ -124,7 +129,8 @@ export async function tokenRoutes(app: App, s: Services) {
         v.usage.record(d.keyId, req.ip ?? null, now.getTime());
         const key = entry.key;
         const projects = projectId ? [projectId] : key.owner.type === "project" ? [key.owner.id] : key.allowedProjects;
-        const issued = await v.tokens.issue(key, { perms: scopeList ?? d.permissions, projects, ttl });
+        const secretHash = hashSecret(apikey, s.deps.pepper);
+        const issued = await v.tokens.issue(key, { perms: scopeList ?? d.permissions, projects, ttl, secretHash });
         return {
           access_token: issued.access_token,
           token_type: issued.token_type,
@@ -163,7 +169,8 @@ export async function tokenRoutes(app: App, s: Services) {
         if (!keyActive) return { active: false };
         return {
           active: true,
-          scope: claims.perms.join(" "),
+          // What the token can still do: its permissions the key (as narrowed by it) still holds somewhere.
+          scope: claims.perms.filter((p) => holdsAnywhere(key, p)).join(" "),
           client_id: claims.key_id,
           token_type: "Bearer",
           exp: claims.exp,

@@ -1,3 +1,4 @@
+import { hash } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader } from "jose";
 import { randomBase62 } from "../../domain/ids.js";
 import type { KeyOwnerType, ResolvedKey } from "../../domain/keys/decide.js";
@@ -26,7 +27,19 @@ export interface TokenClaims {
   projects: string[] | null;
   /** Read-only: read actions and safe methods only. */
   ro: boolean;
+  /**
+   * The secret the token was bought with ({@link secretTag} of its stored hash): the token
+   * works while that secret does. Absent in tokens issued before it existed.
+   */
+  sec?: string;
 }
+
+/**
+ * Names a key's secret in its tokens without revealing anything of it: 96 bits of a hash of
+ * the secret's stored HMAC (itself one-way and peppered).
+ */
+export const secretTag = (secretHash: string) =>
+  hash("sha256", `keyward-token:${secretHash}`, "base64url").slice(0, 16);
 
 export interface IssuedToken {
   access_token: string;
@@ -59,16 +72,20 @@ export class TokenService {
   }
 
   /**
-   * Issues a token for a key that was just verified. `perms` and `projects` must already be
-   * narrowed to what the key holds; `ttl` is capped at one hour and at the key's own expiry.
+   * Issues a token for a key that was just verified with the secret whose stored hash is
+   * `secretHash`. `perms` and `projects` must already be narrowed to what the key holds; `ttl`
+   * is capped at one hour, at the key's own expiry and, for a previous secret, at the end of
+   * its grace period: a token never outlives the secret that bought it.
    */
   async issue(
     key: ResolvedKey,
-    grant: { perms: string[]; projects: string[] | null; ttl: number },
+    grant: { perms: string[]; projects: string[] | null; ttl: number; secretHash: string },
   ): Promise<IssuedToken> {
     const nowS = Math.floor(this.deps.now().getTime() / 1000);
     let exp = nowS + Math.min(Math.max(grant.ttl, 1), MAX_TOKEN_TTL);
     if (key.expiresAt) exp = Math.min(exp, Math.floor(Date.parse(key.expiresAt) / 1000));
+    if (key.matched === "previous" && key.graceEndsAt)
+      exp = Math.min(exp, Math.floor(Date.parse(key.graceEndsAt) / 1000));
     const claims: TokenClaims = {
       iss: this.deps.config.publicUrl,
       sub: key.owner.id,
@@ -82,6 +99,7 @@ export class TokenService {
       perms: [...grant.perms].sort(),
       projects: grant.projects,
       ro: key.readOnly,
+      sec: secretTag(grant.secretHash),
     };
     const { kid, key: privateKey } = await this.signingKeys.signer();
     const jwt = await new SignJWT({ ...claims })

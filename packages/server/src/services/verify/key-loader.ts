@@ -9,6 +9,7 @@ import { compiledQuery } from "../../store/compiled-query.js";
 import { type BatchResults, LoadBatcher } from "./load-batcher.js";
 import type { ApiKeysTable } from "../../store/schema.js";
 import { type KeyContext, KeyResolver } from "../key-resolver.js";
+import { secretTag } from "../tokens/token-service.js";
 import type { CacheTags } from "./key-cache.js";
 
 /** A resolved key as cached: with the instant its matched secret stops working, if any. */
@@ -28,6 +29,24 @@ export interface CachedKey {
   memo: Map<string, SplitOutcome> | null;
   /** The key's usage tally, as last recorded through this entry (a lookup saved per use). */
   usage: UsageTally | null;
+  /** Which secrets its tokens may have been bought with: on entries loaded by id (for tokens), else null. */
+  secrets: TokenSecrets | null;
+}
+
+/** A key's secrets as its tokens name them ({@link secretTag}). */
+export interface TokenSecrets {
+  current: string;
+  /** The previous secret while its grace period runs, and when that ends (epoch ms). */
+  previous: string | null;
+  previousEndsAtMs: number;
+}
+
+function tokenSecrets(row: ApiKeysTable): TokenSecrets {
+  return {
+    current: secretTag(row.secret_hash),
+    previous: row.previous_hash ? secretTag(row.previous_hash) : null,
+    previousEndsAtMs: row.previous_expires_at ? Date.parse(row.previous_expires_at) : 0,
+  };
 }
 
 /** A decision split into the answer /v1/verify gives and the key's rate limit (applied after). */
@@ -139,14 +158,19 @@ export class KeyLoader {
   private async loadByIds(ids: string[]): Promise<BatchResults<CachedKey>> {
     this.stats.keys += ids.length;
     const found: BatchResults<CachedKey> = new Map();
-    for (const row of await this.by.id(ids)) found.set(row.id, this.settle(row, "current", null));
+    for (const row of await this.by.id(ids)) found.set(row.id, this.settle(row, "current", null, tokenSecrets(row)));
     return found;
   }
 
   /** A row made into its cache entry; an error stays this key's, not its batch's. */
-  private settle(row: RowWithContext, matched: ResolvedKey["matched"], graceEndsAt: number | null) {
+  private settle(
+    row: RowWithContext,
+    matched: ResolvedKey["matched"],
+    graceEndsAt: number | null,
+    secrets: TokenSecrets | null = null,
+  ) {
     try {
-      return this.wrap(this.resolve(row, matched), graceEndsAt);
+      return this.wrap(this.resolve(row, matched), graceEndsAt, secrets);
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
@@ -251,7 +275,11 @@ export class KeyLoader {
     };
   }
 
-  private wrap(resolved: ResolvedKey | null, graceEndsAt: number | null): CachedKey | null {
+  private wrap(
+    resolved: ResolvedKey | null,
+    graceEndsAt: number | null,
+    secrets: TokenSecrets | null,
+  ): CachedKey | null {
     if (!resolved) return null;
     const key = this.compact(resolved);
     return {
@@ -261,6 +289,7 @@ export class KeyLoader {
       plain: null,
       memo: null,
       usage: null,
+      secrets,
     };
   }
 }

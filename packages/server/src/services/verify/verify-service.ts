@@ -17,7 +17,14 @@ import { type TokenClaims, type TokenService, looksLikeJwt } from "../tokens/tok
 import type { UsageAggregator } from "../usage/usage-aggregator.js";
 import type { InvalidationBus } from "./invalidation.js";
 import { type CacheTags, KeyCache, type KeyCacheOptions } from "./key-cache.js";
-import { type CachedKey, KeyLoader, type SplitOutcome, type VerifyOutcome, cachedKeyTags } from "./key-loader.js";
+import {
+  type CachedKey,
+  KeyLoader,
+  type SplitOutcome,
+  type TokenSecrets,
+  type VerifyOutcome,
+  cachedKeyTags,
+} from "./key-loader.js";
 
 /** A verification request: `decide`'s, less what the service looks up itself. */
 export interface VerifyInput extends Omit<DecideRequest, "projectOrgId"> {
@@ -83,6 +90,12 @@ const NOT_FOUND_SPLIT = Object.freeze({
   result: Object.freeze({ valid: false as const, code: "NOT_FOUND" }),
   rule: null,
 });
+
+/** Whether the secret a token names is the key's current one, or its previous one in its grace period. */
+function secretWorks(secrets: TokenSecrets | null, tag: string, nowMs: number): boolean {
+  if (!secrets) return false;
+  return tag === secrets.current || (tag === secrets.previous && nowMs < secrets.previousEndsAtMs);
+}
 
 const intersectSets = (a: Set<string>, b: Set<string>) => {
   const out = new Set<string>();
@@ -182,6 +195,9 @@ export class VerifyService {
     const { claims } = check;
     const base = await this.resolveId(claims.key_id);
     if (!base || base.key.orgId !== claims.org) return { claims, code: "NOT_FOUND" };
+    // The secret it was bought with must still work: a regenerate ends its tokens with it.
+    if (claims.sec !== undefined && !secretWorks(base.secrets, claims.sec, this.deps.now().getTime()))
+      return { claims, code: "NOT_FOUND" };
     const memo = this.narrowed.get(token);
     if (memo && memo.base === base) return { claims, key: memo.key };
     const key = narrowToToken(base.key, claims);
