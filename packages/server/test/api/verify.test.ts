@@ -109,6 +109,27 @@ for (const transport of TRANSPORTS)
           "READ_ONLY",
         );
         expect((await verify(h, verifier, { key: k.secret, projectId: p2 })).body.code).toBe("PROJECT_NOT_ALLOWED");
+        // Nor org-wide: a request that names no project is outside them, unless the key's
+        // preferred project places it.
+        expect((await verify(h, verifier, { key: k.secret })).body.code).toBe("PROJECT_NOT_ALLOWED");
+        const preferring = await mkKey(h, org.token, org.orgId, {
+          name: "p1 first",
+          allowedProjects: [p1],
+          defaultProjectId: p1,
+        });
+        expect((await verify(h, verifier, { key: preferring.secret })).body).toMatchObject({
+          valid: true,
+          projectId: p1,
+        });
+        // Its token likewise: exchanged for one of its projects, and acting only there.
+        const exchange = (projectId?: string) =>
+          h.req("POST", "/v1/token", { body: { grant_type: APIKEY_GRANT, apikey: k.secret, projectId } });
+        const anywhere = await exchange();
+        expect(anywhere.status).toBe(400);
+        expect(anywhere.body.error).toBe("invalid_request");
+        const token = (await exchange(p1)).body.access_token;
+        expect((await verify(h, verifier, { key: token, projectId: p1 })).body.valid).toBe(true);
+        expect((await verify(h, verifier, { key: token })).body.code).toBe("PROJECT_NOT_ALLOWED");
       });
 
       it("answers a key, and its token, only for projects of the key's own org", async () => {

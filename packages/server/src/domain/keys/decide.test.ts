@@ -80,6 +80,12 @@ describe("decide", () => {
       code: "PROJECT_NOT_ALLOWED",
     });
     expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_a", ...inOrg }, now).valid).toBe(true);
+    // Nor org-wide, unless its preferred project places the request.
+    expect(decide(key({ allowedProjects: ["prj_a"] }), {}, now)).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
+    expect(decide(key({ allowedProjects: ["prj_a"], defaultProjectId: "prj_a" }), {}, now)).toMatchObject({
+      valid: true,
+      projectId: "prj_a",
+    });
     const pk = key({ owner: { type: "project", id: "prj_a" } });
     expect(decide(pk, { projectId: "prj_b", ...inOrg }, now)).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
     expect(decide(pk, { permissions: ["storage:read"] }, now)).toMatchObject({ valid: true, projectId: "prj_a" });

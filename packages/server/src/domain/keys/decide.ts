@@ -132,6 +132,8 @@ export function decide(key: ResolvedKey | null, req: DecideRequest, now: Date): 
   const denied = credentialDenial(key, req.ip ?? null, now);
   if (denied !== null || !key) return { valid: false, code: denied ?? "NOT_FOUND" };
   const projectId = requestProject(key, req);
+  // A key kept to some projects does nothing outside them, org-wide requests included.
+  if (projectId === null && key.allowedProjects) return { valid: false, code: "PROJECT_NOT_ALLOWED" };
   if (projectId !== null) {
     // A project named by the request must be one of the key's org (its own defaults are).
     if (req.projectId && req.projectOrgId !== key.orgId) return { valid: false, code: "PROJECT_NOT_ALLOWED" };

@@ -111,6 +111,13 @@ export async function tokenRoutes(app: App, s: Services) {
         );
         if (!d.valid || !entry) {
           const code = d.valid ? "NOT_FOUND" : d.code;
+          if (code === "PROJECT_NOT_ALLOWED" && !projectId)
+            return oauthError(
+              reply,
+              400,
+              "invalid_request",
+              "The key acts only in its allowed projects: name one (projectId)",
+            );
           const [error, description] = GRANT_ERRORS[code] ?? ["invalid_grant", `API key rejected (${code})`];
           return oauthError(reply, 400, error, description);
         }
