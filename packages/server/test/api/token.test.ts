@@ -231,6 +231,23 @@ describeEachDialect("token exchange", (dialect) => {
     });
   });
 
+  describe("signing keys", () => {
+    it("makes one new signing key when many exchanges find the current one due at once", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const first = (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token;
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 31 * 86_400_000 }); // past the 30-day rotation
+      const many = await Promise.all(
+        Array.from({ length: 20 }, () => exchange({ grant_type: GRANT, apikey: k.secret })),
+      );
+      expect(many.map((r) => r.status)).toEqual(many.map(() => 200));
+      const kids = new Set(many.map((r) => decodeProtectedHeader(r.body.access_token).kid));
+      expect(kids.size).toBe(1);
+      expect(kids.has(decodeProtectedHeader(first).kid)).toBe(false);
+      const jwks = (await h.req("GET", "/.well-known/jwks.json")).body;
+      expect(jwks.keys.map((j: { kid: string }) => j.kid)).toEqual([...kids, decodeProtectedHeader(first).kid]);
+    });
+  });
+
   describe("errors (RFC 6749 §5.2)", () => {
     it("answers OAuth errors with 400 {error, error_description}", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read"] });

@@ -41,6 +41,8 @@ export class SigningKeys {
   private keys = new Map<string, LoadedKey>();
   private loadedAt = 0;
   private loading: Promise<void> | null = null;
+  /** A new key being made on this node: every signer that finds one due waits for this one. */
+  private renewing: Promise<void> | null = null;
   private privateKeys = new Map<string, Promise<CryptoKey>>();
 
   constructor(
@@ -65,9 +67,16 @@ export class SigningKeys {
     return Date.parse(k.rotatedAt) + (this.opts.maxTokenTtlSeconds + SKEW_SECONDS) * 1000 > nowMs;
   }
 
-  /** Reloads the key table (single flight). */
-  private async reload(): Promise<void> {
-    if (this.loading) return this.loading;
+  /**
+   * Reloads the key table (single flight). `again`: the table just changed, so a read already
+   * under way (it may have started before the change) is waited out, not joined.
+   */
+  private async reload(again = false): Promise<void> {
+    if (this.loading) {
+      if (!again) return this.loading;
+      await this.loading.catch(() => {});
+      if (this.loading) return this.loading; // started since: it sees the change
+    }
     this.loading = (async () => {
       const rows = await this.deps.db.kysely.selectFrom("signing_keys").selectAll().execute();
       const next = new Map<string, LoadedKey>();
@@ -127,8 +136,30 @@ export class SigningKeys {
         .execute();
     });
     this.deps.logger.info({ kid, rotated: retire }, "new token signing key");
-    await this.reload();
+    await this.reload(true);
     return kid;
+  }
+
+  /** Whether signing needs a new key: there is none, or the current one is due for rotation. */
+  private due(): boolean {
+    const active = this.activeKey();
+    return !active || Date.parse(active.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs();
+  }
+
+  /**
+   * Makes the key that is due, once on this node however many requests find it due at once
+   * (each used to make its own: 25 exchanges made 25 keys). The table is read again first, so a
+   * key another node has just made is used instead. Two nodes finding it due at the same
+   * moment may still each make one: harmless, as the newer signs and the other stays published.
+   */
+  private renew(): Promise<void> {
+    this.renewing ??= (async () => {
+      await this.reload(true);
+      if (this.due()) await this.create(this.activeKey() !== undefined);
+    })().finally(() => {
+      this.renewing = null;
+    });
+    return this.renewing;
   }
 
   /** Retires the signing key(s) in use and starts signing with a new one. Returns its kid. */
@@ -139,14 +170,8 @@ export class SigningKeys {
   /** The key to sign with now, creating or rotating one when due. */
   async signer(): Promise<{ kid: string; key: CryptoKey }> {
     await this.fresh();
-    let active = this.activeKey();
-    if (!active) {
-      await this.create(false);
-      active = this.activeKey();
-    } else if (Date.parse(active.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs()) {
-      await this.rotate();
-      active = this.activeKey();
-    }
+    if (this.due()) await this.renew();
+    const active = this.activeKey();
     if (!active) throw new Error("no signing key after creating one");
     const sealed = active.sealedPrivate;
     let key = this.privateKeys.get(active.kid);
@@ -172,7 +197,7 @@ export class SigningKeys {
   /** The JWKS document: every published public key, newest first. */
   async jwks(): Promise<{ keys: JWK[] }> {
     await this.fresh();
-    if (!this.activeKey()) await this.create(false);
+    if (!this.activeKey()) await this.renew();
     const now = this.nowMs();
     const keys = [...this.keys.values()]
       .filter((k) => this.published(k, now))
