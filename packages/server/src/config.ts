@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import proxyAddr from "@fastify/proxy-addr";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
 import { PERMISSION_NAME, PERMISSION_PATTERN } from "./domain/permissions/match.js";
@@ -83,6 +84,25 @@ function readConfigFile(file: string): ConfigFile {
   return raw;
 }
 
+/** KEYWARD_TRUSTED_PROXIES: a comma-separated list, each entry checked as the server will read it. */
+function trustedProxies(raw: string): string[] {
+  const list = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of list) {
+    try {
+      proxyAddr.compile(entry);
+    } catch (err) {
+      throw new ConfigError(
+        `KEYWARD_TRUSTED_PROXIES: "${entry}" is not an IP address, a CIDR range (a prefix of at least 1) ` +
+          `or loopback/linklocal/uniquelocal (${(err as Error).message})`,
+      );
+    }
+  }
+  return list;
+}
+
 function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -118,10 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secret: env.KEYWARD_SECRET,
     keyPrefix,
     redisUrl: env.KEYWARD_REDIS_URL || undefined,
-    trustedProxies: (env.KEYWARD_TRUSTED_PROXIES ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
+    trustedProxies: trustedProxies(env.KEYWARD_TRUSTED_PROXIES ?? ""),
     logLevel: env.KEYWARD_LOG_LEVEL ?? "info",
     logVerifyRequests: env.KEYWARD_LOG_VERIFY_REQUESTS === "true",
     cacheKeys: intEnv(env, "KEYWARD_CACHE_KEYS", 100_000, 1, 100_000_000),

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
 import { Harness } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
 
@@ -8,6 +9,22 @@ const GRANT = "urn:keyward:params:oauth:grant-type:apikey";
  * The client IP comes from the socket; X-Forwarded-For counts only when the socket peer is a
  * proxy listed in KEYWARD_TRUSTED_PROXIES. Observed through a key restricted to one address.
  */
+describe("KEYWARD_TRUSTED_PROXIES", () => {
+  it("refuses an entry that is no address, range or name, naming the setting and the entry", () => {
+    expect(loadConfig({ KEYWARD_TRUSTED_PROXIES: "10.0.0.0/8, loopback,::1" }).trustedProxies).toEqual([
+      "10.0.0.0/8",
+      "loopback",
+      "::1",
+    ]);
+    for (const bad of ["10.0.0.0/33", "0.0.0.0/0", "proxy.internal"]) {
+      expect(() => loadConfig({ KEYWARD_TRUSTED_PROXIES: `10.0.0.1,${bad}` })).toThrow(ConfigError);
+      expect(() => loadConfig({ KEYWARD_TRUSTED_PROXIES: `10.0.0.1,${bad}` })).toThrow(
+        new RegExp(`KEYWARD_TRUSTED_PROXIES: "${bad.replace(/[./]/g, "\\$&")}"`),
+      );
+    }
+  });
+});
+
 describe("client IP", () => {
   let h: Harness;
   afterEach(async () => h.close());
