@@ -283,6 +283,20 @@ describeEachDialect("token exchange", (dialect) => {
         payload: `grant_type=${encodeURIComponent(GRANT)}&apikey=a&apikey=b`,
       });
       expect(dup.statusCode).toBe(400);
+      expect(dup.json()).toEqual({
+        error: "invalid_request",
+        error_description: "Parameter apikey is sent more than once",
+      });
+      for (const payload of ["{not json", ""]) {
+        const bad = await h.app.inject({
+          method: "POST",
+          url: "/v1/token",
+          headers: { "content-type": "application/json" },
+          payload,
+        });
+        expect(bad.statusCode, payload).toBe(400);
+        expect(bad.json().error, payload).toBe("invalid_request");
+      }
       const text = await h.app.inject({
         method: "POST",
         url: "/v1/token",
@@ -290,6 +304,7 @@ describeEachDialect("token exchange", (dialect) => {
         payload: "x",
       });
       expect(text.statusCode).toBe(415);
+      expect(text.headers["content-type"]).toContain("application/problem+json");
       const huge = await h.app.inject({
         method: "POST",
         url: "/v1/token",

@@ -7,6 +7,7 @@ import { hashSecret } from "../../domain/keys/secret.js";
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL } from "../../services/tokens/token-service.js";
 import type { App } from "../app.js";
 import { registerFormBody } from "../form-body.js";
+import { errorHandler, problemOf } from "../problem.js";
 import { errorResponses } from "../schemas/common.js";
 import { IntrospectBody, IntrospectResponse, OAuthError, TokenBody, TokenResponse } from "../schemas/verify.js";
 
@@ -56,6 +57,13 @@ export async function tokenRoutes(app: App, s: Services) {
       "/v1/token",
       {
         attachValidation: true,
+        // A body that cannot be read as a request (bad JSON, a form parameter sent twice) is an
+        // OAuth invalid_request too; only transport failures (413, 415) stay problem+json.
+        errorHandler: (err, req, reply) => {
+          const p = problemOf(err, req.id, req.log);
+          if (p.status !== 400) return errorHandler(err, req, reply);
+          return oauthError(reply, 400, "invalid_request", (JSON.parse(p.body) as { detail: string }).detail);
+        },
         schema: {
           tags: ["tokens"],
           summary: "Exchange an API key for a short-lived signed token",

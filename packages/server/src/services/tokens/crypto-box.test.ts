@@ -22,4 +22,11 @@ describe("CryptoBox", () => {
     expect(() => new CryptoBox(pepper, "test").open(parts.join("."))).toThrow();
     expect(() => new CryptoBox(pepper, "test").open("v2.x.y.z")).toThrow();
   });
+
+  it("refuses a shortened tag, though it is the start of the right one", () => {
+    const box = new CryptoBox(pepper, "test");
+    const [v, iv, tag, data] = box.seal("payload").split(".");
+    const short = Buffer.from(tag, "base64url").subarray(0, 4).toString("base64url");
+    expect(() => box.open([v, iv, short, data].join("."))).toThrow();
+  });
 });

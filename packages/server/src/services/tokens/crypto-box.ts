@@ -24,7 +24,8 @@ export class CryptoBox {
   open(sealed: string): string {
     const [version, iv, tag, data] = sealed.split(".");
     if (version !== "v1" || !iv || !tag || data === undefined) throw new Error("unknown sealed format");
-    const decipher = createDecipheriv("aes-256-gcm", this.key, Buffer.from(iv, "base64url"));
+    // The full 16-byte tag only: GCM would accept a shortened one, and with it a forgery.
+    const decipher = createDecipheriv("aes-256-gcm", this.key, Buffer.from(iv, "base64url"), { authTagLength: 16 });
     decipher.setAuthTag(Buffer.from(tag, "base64url"));
     return Buffer.concat([decipher.update(Buffer.from(data, "base64url")), decipher.final()]).toString("utf8");
   }
