@@ -1,7 +1,16 @@
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Session, chromiumMissing, launchChromium } from "../support/browser";
-import { closeSecret, saveSettings, firstSignIn, orgIdOf, screenshot, takeSecret, withKey } from "../support/console";
+import {
+  closeSecret,
+  dismissNotifications,
+  firstSignIn,
+  orgIdOf,
+  saveSettings,
+  screenshot,
+  takeSecret,
+  withKey,
+} from "../support/console";
 import { type RunningServer, startServer } from "../support/server";
 
 const PASSWORD = "owner-password-123";
@@ -98,6 +107,28 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     await page.getByText("Key saved").waitFor();
     await page.getByRole("heading", { name: "ci-deploy-edited" }).waitFor();
     await screenshot(page, "key-details");
+  });
+
+  it("sets the key's rate limit, refusing a bad one, and takes it off again", async () => {
+    await dismissNotifications(page);
+    const form = page.getByRole("form", { name: "Edit key" });
+    const fact = page.getByText("Rate limit", { exact: true }).locator("..");
+    expect(await fact.innerText()).toContain("None");
+    await form.getByLabel("Limit requests").check();
+    await form.getByLabel("Requests", { exact: true }).fill(""); // (out-of-range numbers are clamped as typed)
+    await form.getByRole("button", { name: "Save changes" }).click();
+    await form.getByText(/^Requests must be a whole number/).waitFor();
+    await form.getByLabel("Requests", { exact: true }).fill("2");
+    await form.getByLabel("Per window (seconds)").fill("60");
+    await form.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Key saved").waitFor();
+    await page.reload();
+    await page.getByRole("heading", { name: "ci-deploy-edited" }).waitFor();
+    await expect.poll(() => fact.innerText()).toContain("2 requests per 60 s");
+    expect(await form.getByLabel("Requests", { exact: true }).inputValue()).toBe("2");
+    await form.getByLabel("Limit requests").uncheck();
+    await form.getByRole("button", { name: "Save changes" }).click();
+    await expect.poll(() => fact.innerText()).toContain("None");
   });
 
   it("regenerates the secret: the old one stops, the new one works", async () => {

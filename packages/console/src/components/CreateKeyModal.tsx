@@ -29,11 +29,14 @@ import {
   endOfDay,
   expiryError,
   hasErrors,
+  rateLimitBody,
+  rateLimitValue,
   validateKeyForm,
 } from "../lib/validation";
 import { focusFirstError } from "./focus-error";
 import { IpRulesInput } from "./IpRulesInput";
 import { PermissionPicker } from "./PermissionPicker";
+import { RateLimitInput } from "./RateLimitInput";
 
 const EMPTY: KeyFormValues = {
   name: "",
@@ -46,6 +49,7 @@ const EMPTY: KeyFormValues = {
   allowedProjects: [],
   readOnly: false,
   permissions: [],
+  ratelimit: rateLimitValue(null),
 };
 
 const FIELDS: KeyFormField[] = [
@@ -56,6 +60,7 @@ const FIELDS: KeyFormField[] = [
   "allowedIps",
   "allowedProjects",
   "permissions",
+  "ratelimit",
 ];
 /** API body field -> form field, for server errors. */
 const API_FIELD: Record<string, KeyFormField> = { owner: "ownerId", expiresAt: "expiresOn" };
@@ -119,6 +124,7 @@ export function CreateKeyModal({
     if (v.ownerType !== "me" && v.ownerId) body.owner = { type: v.ownerType, id: v.ownerId };
     if (v.permissions.length) body.permissions = v.permissions;
     if (v.expires) body.expiresAt = endOfDay(v.expiresOn)?.toISOString();
+    if (v.ratelimit.on) body.ratelimit = rateLimitBody(v.ratelimit);
     setBusy(true);
     setFailure(null);
     try {
@@ -242,6 +248,7 @@ export function CreateKeyModal({
             error={errors.allowedProjects}
             searchable
           />
+          <RateLimitInput value={v.ratelimit} onChange={(r) => set("ratelimit", r)} error={errors.ratelimit} />
           <Switch
             label="Read-only"
             description="The key may only use read actions (read, list, get)"

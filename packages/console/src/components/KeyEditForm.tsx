@@ -7,14 +7,24 @@ import { ApiError, api } from "../api/client";
 import type { ApiKey, Project } from "../api/types";
 import { ipRuleError } from "../lib/ip";
 import { fieldErrors } from "../lib/problems";
-import { type Errors, endOfDay, expiryError, hasErrors, nameError } from "../lib/validation";
+import {
+  type Errors,
+  endOfDay,
+  expiryError,
+  hasErrors,
+  nameError,
+  rateLimitBody,
+  rateLimitError,
+  rateLimitValue,
+} from "../lib/validation";
 import { IpRulesInput } from "./IpRulesInput";
+import { RateLimitInput } from "./RateLimitInput";
 
-type Field = "name" | "description" | "defaultProjectId" | "allowedIps" | "allowedProjects" | "expiresAt";
+type Field = "name" | "description" | "defaultProjectId" | "allowedIps" | "allowedProjects" | "expiresAt" | "ratelimit";
 
 const toDay = (iso: string | null) => (iso ? iso.slice(0, 10) : null);
 
-/** Edits a key's name, description, preferred project, restrictions and expiry (PATCH with If-Match). */
+/** Edits a key's name, description, preferred project, restrictions, rate limit and expiry (PATCH with If-Match). */
 export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Project[] }) {
   const qc = useQueryClient();
   const [name, setName] = useState(apiKey.name);
@@ -24,6 +34,7 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
   const [allowedProjects, setAllowedProjects] = useState<string[]>(apiKey.allowedProjects ?? []);
   const [expires, setExpires] = useState(!!apiKey.expiresAt);
   const [expiresOn, setExpiresOn] = useState<string | null>(toDay(apiKey.expiresAt));
+  const [ratelimit, setRatelimit] = useState(rateLimitValue(apiKey.ratelimit));
   const [errors, setErrors] = useState<Errors<Field>>({});
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -37,6 +48,7 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
     const expiryChanged = expires ? toDay(apiKey.expiresAt) !== expiresOn : !!apiKey.expiresAt;
     if (expiryChanged)
       errs.expiresAt = expiryError(expires ? endOfDay(expiresOn) : null, undefined, new Date()) ?? undefined;
+    errs.ratelimit = rateLimitError(ratelimit) ?? undefined;
     setErrors(errs);
     if (hasErrors(errs)) return;
     // Only changed fields are sent, so a concurrent edit of another field is not overwritten.
@@ -49,6 +61,8 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
       body.allowedProjects = allowedProjects.length ? allowedProjects : null;
     }
     if (expiryChanged) body.expiresAt = expires ? endOfDay(expiresOn)?.toISOString() : null;
+    const rl = rateLimitBody(ratelimit);
+    if (JSON.stringify(rl) !== JSON.stringify(apiKey.ratelimit ?? null)) body.ratelimit = rl;
     if (Object.keys(body).length === 0) {
       notifications.show({ message: "Nothing to save" });
       return;
@@ -118,6 +132,7 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
           onChange={setAllowedProjects}
           error={errors.allowedProjects}
         />
+        <RateLimitInput value={ratelimit} onChange={setRatelimit} error={errors.ratelimit} />
         <Group align="flex-start" grow>
           <Switch label="Expires" checked={expires} onChange={(e) => setExpires(e.currentTarget.checked)} mt="xs" />
           {expires && (

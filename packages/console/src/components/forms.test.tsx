@@ -4,6 +4,8 @@ import { type ReactNode, useState } from "react";
 import { afterEach, describe, expect, it } from "vitest";
 import { IpRulesInput } from "./IpRulesInput";
 import { PermissionPicker } from "./PermissionPicker";
+import { RateLimitInput } from "./RateLimitInput";
+import { type RateLimitValue, rateLimitValue } from "../lib/validation";
 
 const wrap = (ui: ReactNode) => render(<MantineProvider>{ui}</MantineProvider>);
 afterEach(cleanup);
@@ -70,5 +72,35 @@ describe("PermissionPicker", () => {
     wrap(<PickerHarness readOnly />);
     expect(screen.queryByLabelText(/compute:write/)).toBeNull();
     expect(screen.getByLabelText(/compute:read/)).toBeTruthy();
+  });
+});
+
+function RateHarness({ initial }: { initial: RateLimitValue }) {
+  const [v, setV] = useState(initial);
+  return (
+    <>
+      <RateLimitInput value={v} onChange={setV} />
+      <output data-testid="value">{JSON.stringify(v)}</output>
+    </>
+  );
+}
+
+describe("RateLimitInput", () => {
+  it("shows the limit's fields only when on, and edits them", () => {
+    wrap(<RateHarness initial={rateLimitValue(null)} />);
+    expect(screen.queryByLabelText("Requests")).toBeNull();
+    fireEvent.click(screen.getByLabelText(/^Limit requests/));
+    fireEvent.change(screen.getByLabelText("Requests"), { target: { value: "250" } });
+    fireEvent.change(screen.getByLabelText("Per window (seconds)"), { target: { value: "10" } });
+    expect(JSON.parse(screen.getByTestId("value").textContent ?? "")).toEqual({
+      on: true,
+      limit: 250,
+      windowSeconds: 10,
+    });
+  });
+  it("starts from a key's own limit", () => {
+    wrap(<RateHarness initial={rateLimitValue({ limit: 5, windowSeconds: 60 })} />);
+    expect((screen.getByLabelText("Requests") as HTMLInputElement).value).toBe("5");
+    expect((screen.getByLabelText("Per window (seconds)") as HTMLInputElement).value).toBe("60");
   });
 });

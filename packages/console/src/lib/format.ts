@@ -29,3 +29,10 @@ export const ownerTypeLabel: Record<string, string> = {
   service_account: "Service account",
   project: "Project",
 };
+
+/** "100 requests per 60 s", or "None". */
+export function rateLimitText(r: { limit: number; windowSeconds: number } | null | undefined): string {
+  if (!r) return "None";
+  const n = r.limit.toLocaleString("en-US");
+  return `${n} ${r.limit === 1 ? "request" : "requests"} per ${r.windowSeconds.toLocaleString("en-US")} s`;
+}

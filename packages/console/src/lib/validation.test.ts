@@ -6,8 +6,12 @@ import {
   maxExpiry,
   nameError,
   passwordErrors,
+  rateLimitBody,
+  rateLimitError,
+  rateLimitValue,
   validateKeyForm,
 } from "./validation";
+import { rateLimitText } from "./format";
 import { isRead } from "./permissions";
 
 const now = new Date("2026-06-01T12:00:00Z");
@@ -22,6 +26,7 @@ const base: KeyFormValues = {
   allowedProjects: [],
   readOnly: false,
   permissions: [],
+  ratelimit: rateLimitValue(null),
 };
 const policy = {
   restrictKeyCreation: false,
@@ -119,5 +124,28 @@ describe("passwordErrors", () => {
     expect(
       passwordErrors({ currentPassword: "a", newPassword: "long-enough-pass", confirm: "long-enough-pass" }),
     ).toEqual({});
+  });
+});
+
+describe("rate limit", () => {
+  it("is off for a key without one, and round-trips a key's own", () => {
+    expect(rateLimitValue(null).on).toBe(false);
+    expect(rateLimitBody(rateLimitValue(null))).toBeNull();
+    const r = { limit: 500, windowSeconds: 3600 };
+    expect(rateLimitBody(rateLimitValue(r))).toEqual(r);
+    expect(rateLimitText(r)).toBe("500 requests per 3,600 s");
+    expect(rateLimitText({ limit: 1, windowSeconds: 1 })).toBe("1 request per 1 s");
+    expect(rateLimitText(null)).toBe("None");
+  });
+
+  it("takes whole numbers within the API's bounds, and says which is wrong", () => {
+    const on = (limit: number | string, windowSeconds: number | string) => ({ on: true, limit, windowSeconds });
+    expect(rateLimitError(on(100, 60))).toBeNull();
+    expect(rateLimitError(on(1_000_000_000, 86_400))).toBeNull();
+    for (const limit of ["", 0, 1.5, 1_000_000_001]) expect(rateLimitError(on(limit, 60))).toMatch(/^Requests/);
+    for (const w of ["", 0, 2.5, 86_401]) expect(rateLimitError(on(10, w))).toMatch(/^The window/);
+    // Off, whatever was typed before switching it off.
+    expect(rateLimitError({ on: false, limit: "", windowSeconds: 0 })).toBeNull();
+    expect(validateKeyForm({ ...base, ratelimit: on(0, 60) }, { now }).ratelimit).toMatch(/^Requests/);
   });
 });

@@ -50,6 +50,42 @@ export function endOfDay(date: string | null): Date | null {
   return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), 23, 59, 59);
 }
 
+/** A key's rate limit as the forms hold it: off, or so many requests per window of seconds. */
+export interface RateLimitValue {
+  on: boolean;
+  /** As typed (a number input gives "" while empty). */
+  limit: number | string;
+  windowSeconds: number | string;
+}
+
+/** The API's bounds (a window of at most a day). */
+export const RATE_LIMIT_MAX = 1_000_000_000;
+export const RATE_WINDOW_MAX = 86_400;
+
+/** The form value for a key's `ratelimit` (off when it has none; then a suggestion to start from). */
+export function rateLimitValue(r: { limit: number; windowSeconds: number } | null | undefined): RateLimitValue {
+  return r
+    ? { on: true, limit: r.limit, windowSeconds: r.windowSeconds }
+    : { on: false, limit: 100, windowSeconds: 60 };
+}
+
+/** What the API takes as `ratelimit`: null when off. Call after {@link rateLimitError} found nothing. */
+export function rateLimitBody(v: RateLimitValue): { limit: number; windowSeconds: number } | null {
+  return v.on ? { limit: Number(v.limit), windowSeconds: Number(v.windowSeconds) } : null;
+}
+
+const wholeIn = (x: number | string, min: number, max: number) =>
+  x !== "" && Number.isInteger(Number(x)) && Number(x) >= min && Number(x) <= max;
+
+export function rateLimitError(v: RateLimitValue): string | null {
+  if (!v.on) return null;
+  if (!wholeIn(v.limit, 1, RATE_LIMIT_MAX))
+    return `Requests must be a whole number from 1 to ${RATE_LIMIT_MAX.toLocaleString("en-US")}`;
+  if (!wholeIn(v.windowSeconds, 1, RATE_WINDOW_MAX))
+    return `The window must be a whole number of seconds from 1 to ${RATE_WINDOW_MAX.toLocaleString("en-US")} (a day)`;
+  return null;
+}
+
 export interface KeyFormValues {
   name: string;
   description: string;
@@ -61,6 +97,7 @@ export interface KeyFormValues {
   allowedProjects: string[];
   readOnly: boolean;
   permissions: string[];
+  ratelimit: RateLimitValue;
 }
 
 export type KeyFormField = keyof KeyFormValues;
@@ -86,6 +123,8 @@ export function validateKeyForm(
       break;
     }
   }
+  const rl = rateLimitError(v.ratelimit);
+  if (rl) errors.ratelimit = rl;
   if (ctx.allowed) {
     const extra = v.permissions.filter((p) => !ctx.allowed?.includes(p));
     if (extra.length) errors.permissions = `You may not grant ${extra.join(", ")}`;

@@ -25,7 +25,7 @@ import { KeyEditForm } from "../components/KeyEditForm";
 import { RegenerateModal } from "../components/RegenerateModal";
 import { SecretModal } from "../components/SecretModal";
 import { StatusBadge } from "../components/StatusBadge";
-import { formatDate, ownerTypeLabel, relative } from "../lib/format";
+import { formatDate, ownerTypeLabel, rateLimitText, relative } from "../lib/format";
 import { keyStatus } from "../lib/keys";
 import { Link, navigate } from "../lib/router";
 
@@ -157,6 +157,7 @@ export function KeyDetailsPage({ orgId, keyId }: { orgId: string; keyId: string 
             {k.lastUsedAt ? `${relative(k.lastUsedAt)}${k.lastUsedIp ? ` from ${k.lastUsedIp}` : ""}` : "Never"}
           </Fact>
           <Fact label="Expires">{k.expiresAt ? formatDate(k.expiresAt, true) : "Never"}</Fact>
+          <Fact label="Rate limit">{rateLimitText(k.ratelimit)}</Fact>
           <Fact label="Status">{status}</Fact>
           {k.previousSecretExpiresAt && (
             <Fact label="Previous secret works until">{formatDate(k.previousSecretExpiresAt, true)}</Fact>
