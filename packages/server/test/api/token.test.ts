@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Harness, describeEachDialect } from "../harness.js";
-import { mkKey, mkProject } from "./key-helpers.js";
+import { mkKey, mkProject, mkServiceAccount } from "./key-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
 
 const GRANT = "urn:keyward:params:oauth:grant-type:apikey";
@@ -182,6 +182,26 @@ describeEachDialect("token exchange", (dialect) => {
       // Regenerated without a grace period: the current secret's tokens stop with it.
       expect((await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: org.token, body: {} })).status).toBe(200);
       expect(await works(current.access_token)).toEqual(no);
+    });
+
+    it("keeps a token to the project its permissions were worked out in", async () => {
+      const a = await mkProject(h, org.token, org.orgId, "a");
+      const b = await mkProject(h, org.token, org.orgId, "b");
+      // Rights in project a only; the key prefers a, so a request without a project is placed there.
+      const sa = await mkServiceAccount(h, org.token, org.orgId, [{ roleId: "role_member", projectId: a }]);
+      const k = await mkKey(h, org.token, org.orgId, {
+        name: "in a",
+        owner: { type: "service_account", id: sa },
+        defaultProjectId: a,
+      });
+      const res = await exchange({ grant_type: GRANT, apikey: k.secret, scope: "compute:write" });
+      expect(res.status).toBe(200);
+      const t = res.body.access_token;
+      expect(decodeJwt(t).projects).toEqual([a]);
+      const write = (projectId?: string) => verify(h, verifier, { key: t, permissions: ["compute:write"], projectId });
+      expect((await write(a)).body).toMatchObject({ valid: true, projectId: a });
+      expect((await write()).body).toMatchObject({ valid: true, projectId: a });
+      expect((await write(b)).body).toEqual({ valid: false, code: "PROJECT_NOT_ALLOWED" });
     });
 
     it("introspects a token's scope as its key now allows it, and lists a permission once", async () => {

@@ -143,7 +143,11 @@ export async function tokenRoutes(app: App, s: Services) {
         }
         v.usage.record(d.keyId, req.ip ?? null, now.getTime());
         const key = entry.key;
-        const projects = projectId ? [projectId] : key.owner.type === "project" ? [key.owner.id] : key.allowedProjects;
+        // The token acts where its permissions were worked out: the project the decision placed
+        // the request in (named, the key's own project or its preferred one), else org-wide
+        // (only a key without allowedProjects gets here). A token with one project's rights
+        // and no project would carry them into every other project.
+        const projects = d.projectId ? [d.projectId] : null;
         const secretHash = hashSecret(apikey, s.deps.pepper);
         const issued = await v.tokens.issue(key, { perms: scopeList ?? d.permissions, projects, ttl, secretHash });
         return {
