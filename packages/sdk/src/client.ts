@@ -56,18 +56,8 @@ export function createKeywardClient(opts: KeywardClientOptions): KeywardClient {
  */
 export async function unwrap<D>(call: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
   const res = await call;
-  if (res.error !== undefined || !res.response.ok) {
-    if (res.error && typeof res.error === "object" && "code" in res.error) {
-      return Promise.reject(new KeywardError(res.error as ConstructorParameters<typeof KeywardError>[0]));
-    }
-    throw new KeywardError({
-      type: "about:blank",
-      title: res.response.statusText || `HTTP ${res.response.status}`,
-      status: res.response.status,
-      detail: typeof res.error === "string" ? res.error : `HTTP ${res.response.status}`,
-      code: "HTTP_ERROR",
-    });
-  }
+  // The same error as the throwing client's: problem+json or OAuth body, Retry-After included.
+  if (res.error !== undefined || !res.response.ok) throw KeywardError.fromBody(res.error, res.response);
   return res.data as D;
 }
 

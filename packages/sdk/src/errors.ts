@@ -48,13 +48,19 @@ export class KeywardError extends Error {
   /** Reads a failed response; bodies that are not problem+json still become a KeywardError. */
   static async fromResponse(response: Response): Promise<KeywardError> {
     const text = await response.text().catch(() => "");
-    let body: Partial<Problem> = {};
+    let parsed: unknown = text;
     try {
-      const parsed = JSON.parse(text);
-      if (parsed && typeof parsed === "object") body = parsed as Partial<Problem>;
+      parsed = JSON.parse(text);
     } catch {
       // not JSON: fall through with the status line
     }
+    return KeywardError.fromBody(parsed, response);
+  }
+
+  /** A failed response whose body was already read (`parsed`: JSON as parsed, else its text). */
+  static fromBody(parsed: unknown, response: Response): KeywardError {
+    const text = typeof parsed === "string" ? parsed : "";
+    let body: Partial<Problem> = parsed && typeof parsed === "object" ? (parsed as Partial<Problem>) : {};
     // OAuth endpoints (POST /v1/token) answer RFC 6749 errors: {error, error_description}.
     const oauth = body as { error?: unknown; error_description?: unknown };
     if (!body.code && typeof oauth.error === "string") {

@@ -124,7 +124,15 @@ export async function authenticateRequest<R extends RequestLike>(
   try {
     result = await verifier.verify(credential, vr);
   } catch (err) {
-    // Keyward unreachable or failing (its 503 carries Retry-After): answer 503, not a refusal of the key.
+    if (err instanceof KeywardError) {
+      // Keyward could not read the question: the client's credential (or what the request
+      // named) is too long or malformed. A refusal, not an outage.
+      if (err.status === 400 || err.status === 413) return { ok: false, refusal: refusal("MALFORMED") };
+      // The verifier's own credential was refused: a misconfiguration for the operator to see
+      // (the framework's error path, a 500), not a 503 that invites clients to retry.
+      if (err.status === 401 || err.status === 403) throw err;
+    }
+    // Keyward unreachable, failing or too slow (its 503 carries Retry-After): answer 503, not a refusal of the key.
     const wait =
       err instanceof KeywardError && err.retryAfter
         ? new Date(Date.now() + err.retryAfter * 1000).toISOString()

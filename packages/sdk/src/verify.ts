@@ -4,6 +4,7 @@ import {
   type JWTVerifyGetKey,
   createRemoteJWKSet,
   customFetch,
+  decodeJwt,
   errors as joseErrors,
   jwtVerify,
 } from "jose";
@@ -36,7 +37,7 @@ export interface VerifiedKey {
   projectId?: string | null;
   /** The key's rate-limit window, when it has a limit (such answers are never cached). */
   ratelimit?: RateLimitState;
-  /** `api`: answered by POST /v1/verify; `token`: an exchanged JWT checked offline against the JWKS. */
+  /** `api`: answered by POST /v1/verify (keys, and tokens by default); `token`: an exchanged JWT checked offline. */
   source: "api" | "token";
 }
 
@@ -64,7 +65,7 @@ export interface VerifierOptions {
   baseUrl: string;
   /**
    * The platform service's own credential, holding `iam:apikeys:verify` in the operator org.
-   * Needed for keys (POST /v1/verify); not for exchanged tokens.
+   * Needed for POST /v1/verify: for keys, and for tokens unless they are checked offline.
    */
   rootKey?: string;
   /**
@@ -76,18 +77,31 @@ export interface VerifierOptions {
   /** Most answers kept (default 10 000; oldest go first). */
   cacheMax?: number;
   /**
-   * Accept exchanged tokens (JWTs from POST /v1/token) and check them offline against
-   * `/.well-known/jwks.json` (fetched once and cached by jose). Default true.
+   * Exchanged tokens (JWTs from POST /v1/token). By default they go to POST /v1/verify like
+   * keys, which checks all Keyward knows: whether the key (and the secret the token was bought
+   * with) still works, its IP allow list and rate limit, and that a project belongs to the
+   * token's organization.
+   *
+   * `{ offline: true }` (or `true`) checks them here instead, against `/.well-known/jwks.json`
+   * (fetched once and cached by jose): no request per token, but only what the token itself
+   * says: signature, audience, expiry, permissions, projects, read-only. Offline, a token keeps
+   * passing after its key is disabled or regenerated (until it expires: at most an hour), from
+   * outside the key's IP allow list, and past its rate limit; and an org-wide token is refused
+   * for a named project (which org a project belongs to is not known here: exchange the key for
+   * that project). A JWKS that cannot be fetched is an error (the middleware answers 503).
    */
   tokens?:
     | boolean
     | {
+        offline?: boolean;
         jwksUrl?: string;
         /** Expected `iss` (Keyward's KEYWARD_PUBLIC_URL); not checked unless given. */
         issuer?: string;
         /** Expected `aud`; default `keyward`. */
         audience?: string;
       };
+  /** How long a call to Keyward may take, in ms (default 5 000); past it the verification throws. */
+  timeoutMs?: number;
   fetch?: typeof globalThis.fetch;
 }
 
@@ -96,8 +110,21 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** True when `credential` looks like an exchanged token (a compact JWS) rather than an API key. */
 export const looksLikeToken = (credential: string) => JWT_SHAPE.test(credential) && credential.startsWith("eyJ");
 
+/** Errors that say the token itself is bad; any other (a JWKS that cannot be fetched, a timeout) is no answer. */
+const BAD_TOKEN = [
+  joseErrors.JWSInvalid,
+  joseErrors.JWTInvalid,
+  joseErrors.JWSSignatureVerificationFailed,
+  joseErrors.JWTClaimValidationFailed,
+  joseErrors.JOSEAlgNotAllowed,
+  joseErrors.JOSENotSupported,
+  joseErrors.JWKSNoMatchingKey,
+  joseErrors.JWKSMultipleMatchingKeys,
+];
+
 /**
- * Verifies API keys (remotely, cached) and exchanged tokens (offline, JWKS cached).
+ * Verifies API keys and exchanged tokens through POST /v1/verify (cached), or tokens offline
+ * against the JWKS (see {@link VerifierOptions.tokens}).
  *
  * @example
  * const verifier = createVerifier({ baseUrl: "http://keyward:8080", rootKey: process.env.KEYWARD_ROOT_KEY });
@@ -119,14 +146,19 @@ export class Verifier {
     return this.opts.cacheTtlMs ?? 10_000;
   }
 
-  /** Forgets cached answers (all, or those for one key). */
+  /** Forgets every cached answer. */
   clearCache(): void {
     this.cache.clear();
   }
 
+  private get offlineTokens(): boolean {
+    const t = this.opts.tokens;
+    return t === true || (typeof t === "object" && t.offline === true);
+  }
+
   async verify(credential: string, req: VerifyRequest = {}): Promise<VerifyResult> {
-    const tokensOn = this.opts.tokens !== false;
-    if (tokensOn && looksLikeToken(credential)) return this.verifyToken(credential, req);
+    const token = looksLikeToken(credential);
+    if (token && this.offlineTokens) return this.verifyToken(credential, req);
     const cacheKey = this.ttl > 0 ? hashRequest(credential, req) : "";
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
@@ -136,8 +168,9 @@ export class Verifier {
     const result = await this.verifyRemote(credential, req);
     // Keys with a rate limit are asked every time, so the limit holds.
     if (cacheKey && result.valid && !result.ratelimit) {
-      // Never cache past the key's own expiry.
-      const exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
+      // Never cache past the key's own expiry, nor a token's.
+      let exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
+      if (token) exp = Math.min(exp, tokenExpiry(credential));
       this.cache.set(cacheKey, { until: Math.min(Date.now() + this.ttl, exp), result });
       const max = this.opts.cacheMax ?? 10_000;
       while (this.cache.size > max) {
@@ -160,6 +193,7 @@ export class Verifier {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${this.opts.rootKey}` },
       body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5_000),
     });
     if (!res.ok) throw await KeywardError.fromResponse(res);
     const data = (await res.json()) as Record<string, unknown>;
@@ -181,19 +215,21 @@ export class Verifier {
   private async verifyToken(token: string, req: VerifyRequest): Promise<VerifyResult> {
     const t = typeof this.opts.tokens === "object" ? this.opts.tokens : {};
     this.jwks ??= createRemoteJWKSet(new URL(t.jwksUrl ?? `${this.baseUrl}/.well-known/jwks.json`), {
+      timeoutDuration: this.opts.timeoutMs ?? 5_000,
       ...(this.opts.fetch ? { [customFetch]: this.opts.fetch } : {}),
     });
     let claims: JWTPayload;
     try {
       ({ payload: claims } = await jwtVerify(token, this.jwks, {
-        algorithms: ["EdDSA", "ES256"],
+        algorithms: ["EdDSA"], // all Keyward signs with
         audience: t.audience ?? "keyward",
+        requiredClaims: ["exp"],
         ...(t.issuer ? { issuer: t.issuer } : {}),
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) return { valid: false, code: "EXPIRED" };
-      if (err instanceof joseErrors.JOSEError) return { valid: false, code: "INVALID_TOKEN" };
-      throw err;
+      if (BAD_TOKEN.some((bad) => err instanceof bad)) return { valid: false, code: "INVALID_TOKEN" };
+      throw err; // no answer: the JWKS could not be fetched, or timed out
     }
     // Claims of Keyward's exchanged tokens: sub + owner_type, org, key_id, perms, projects, ro.
     const c = claims as Record<string, unknown>;
@@ -203,8 +239,12 @@ export class Verifier {
       : typeof c.scope === "string"
         ? c.scope.split(" ").filter(Boolean)
         : [];
-    const projects = c.projects as string[] | null | undefined;
-    if (req.projectId && Array.isArray(projects) && !projects.includes(req.projectId)) {
+    // Only the token's own projects can be checked here: an org-wide token (projects null) is
+    // refused for a named project, whose org is not known offline; a token for one project acts
+    // there when the request names none.
+    const projects = Array.isArray(c.projects) ? (c.projects as string[]) : null;
+    const projectId = req.projectId ?? (projects?.length === 1 ? projects[0] : undefined);
+    if (projects ? !projectId || !projects.includes(projectId) : req.projectId) {
       return { valid: false, code: "PROJECT_NOT_ALLOWED" };
     }
     if (c.ro === true && req.method && !SAFE_METHODS.has(req.method.toUpperCase())) {
@@ -220,7 +260,7 @@ export class Verifier {
       owner: { type: typeof c.owner_type === "string" ? c.owner_type : ownerType(claims.sub), id: claims.sub ?? "" },
       permissions,
       expiresAt: claims.exp ? new Date(claims.exp * 1000).toISOString() : null,
-      ...(req.projectId ? { projectId: req.projectId } : {}),
+      projectId: projectId ?? null,
       source: "token",
     };
   }
@@ -233,6 +273,16 @@ function ownerType(sub: string | undefined): string {
   if (sub?.startsWith("sa_")) return "service_account";
   if (sub?.startsWith("prj_")) return "project";
   return "unknown";
+}
+
+/** A token's own expiry (epoch ms), read without checking it (the answer it is cached with was checked). */
+function tokenExpiry(token: string): number {
+  try {
+    const exp = decodeJwt(token).exp;
+    return typeof exp === "number" ? exp * 1000 : Number.POSITIVE_INFINITY;
+  } catch {
+    return 0;
+  }
 }
 
 function hashRequest(credential: string, req: VerifyRequest): string {

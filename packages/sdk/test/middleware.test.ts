@@ -1,4 +1,5 @@
 import http from "node:http";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import Fastify from "fastify";
@@ -7,6 +8,7 @@ import {
   type KeywardClient,
   type VerifiedKey,
   Verifier,
+  authenticateRequest,
   createKeywardClient,
   createVerifier,
   keywardExpress,
@@ -100,27 +102,117 @@ describe("Verifier", () => {
     await expect(verifier.verify(plain.secret)).rejects.toMatchObject({ name: "KeywardError", status: 403 });
   });
 
-  it("checks exchanged tokens offline against the JWKS", async () => {
-    const key = await newKey({ name: "token source", permissions: ["compute:read", "storage:read"] });
+  /** An exchanged token of `secret`, optionally narrowed to a project. */
+  async function exchange(secret: string, projectId?: string): Promise<string> {
     const res = await fetch(`${server.url}/v1/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: key.secret }),
+      body: new URLSearchParams({
+        grant_type: "urn:keyward:params:oauth:grant-type:apikey",
+        apikey: secret,
+        ...(projectId ? { projectId } : {}),
+      }),
     });
     expect(res.status).toBe(200);
-    const { access_token } = (await res.json()) as { access_token: string };
-    const verifier = createVerifier({ baseUrl: server.url, fetch: countingFetch });
+    return ((await res.json()) as { access_token: string }).access_token;
+  }
+
+  it("verifies exchanged tokens through Keyward by default, so a disabled key's token stops", async () => {
+    const key = await newKey({ name: "token online", permissions: ["compute:read"] });
+    const token = await exchange(key.secret);
+    const verifier = createVerifier({ baseUrl: server.url, rootKey, cacheTtlMs: 0, fetch: countingFetch });
     verifyCalls = 0;
-    const ok = await verifier.verify(access_token, { permissions: ["compute:read"] });
-    expect(ok).toMatchObject({ valid: true, keyId: key.id, orgId, source: "token" });
+    expect(await verifier.verify(token, { permissions: ["compute:read"] })).toMatchObject({
+      valid: true,
+      keyId: key.id,
+      source: "api",
+    });
+    expect(verifyCalls).toBe(1);
+    await unwrap(kw.POST("/v1/api-keys/{keyId}/disable", { params: { path: { keyId: key.id } } }));
+    expect(await verifier.verify(token)).toEqual({ valid: false, code: "DISABLED" });
+  });
+
+  it("checks exchanged tokens offline against the JWKS when asked, within what a token says", async () => {
+    const key = await newKey({ name: "token source", permissions: ["compute:read", "storage:read"] });
+    const token = await exchange(key.secret);
+    const verifier = createVerifier({ baseUrl: server.url, tokens: { offline: true }, fetch: countingFetch });
+    verifyCalls = 0;
+    const ok = await verifier.verify(token, { permissions: ["compute:read"] });
+    expect(ok).toMatchObject({ valid: true, keyId: key.id, orgId, source: "token", projectId: null });
     expect((ok as VerifiedKey).permissions).toEqual(["compute:read", "storage:read"]);
-    expect(await verifier.verify(access_token, { permissions: ["compute:write"] })).toEqual({
+    expect(await verifier.verify(token, { permissions: ["compute:write"] })).toEqual({
       valid: false,
       code: "INSUFFICIENT_PERMISSIONS",
     });
+    // An org-wide token names no project: offline, which org a project belongs to is unknown.
+    expect(await verifier.verify(token, { projectId: "prj_ofanotherorg" })).toEqual({
+      valid: false,
+      code: "PROJECT_NOT_ALLOWED",
+    });
+    // A token for one project acts there, and nowhere else.
+    const project = await unwrap(
+      kw.POST("/v1/orgs/{orgId}/projects", { params: { path: { orgId } }, body: { name: "tok" } }),
+    );
+    const inProject = await exchange(key.secret, project.id);
+    expect(await verifier.verify(inProject)).toMatchObject({ valid: true, projectId: project.id });
+    expect(await verifier.verify(inProject, { projectId: project.id })).toMatchObject({ valid: true });
+    expect(await verifier.verify(inProject, { projectId: "prj_other" })).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
     expect(verifyCalls).toBe(0);
-    const tampered = `${access_token.slice(0, -4)}AAAA`;
+    const tampered = `${token.slice(0, -4)}AAAA`;
     expect(await verifier.verify(tampered)).toMatchObject({ valid: false, code: "INVALID_TOKEN" });
+  });
+
+  it("has no answer, rather than a refusal, when the JWKS cannot be fetched", async () => {
+    const key = await newKey({ name: "token jwks down" });
+    const token = await exchange(key.secret);
+    const down: typeof fetch = async (input, init) =>
+      String(input instanceof Request ? input.url : input).endsWith("/jwks.json")
+        ? new Response("unavailable", { status: 503 })
+        : fetch(input, init);
+    const verifier = createVerifier({ baseUrl: server.url, tokens: { offline: true }, fetch: down });
+    await expect(verifier.verify(token)).rejects.toThrow();
+  });
+
+  it("gives up on a Keyward that does not answer, after timeoutMs", async () => {
+    const silent = net.createServer(() => {}); // accepts, never answers
+    const url = await listen(silent as unknown as http.Server);
+    try {
+      const verifier = createVerifier({ baseUrl: url, rootKey, timeoutMs: 300 });
+      const started = Date.now();
+      await expect(verifier.verify("kw_definitelynotarealkeyatallxxxxxxxxxxxx")).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      silent.close();
+    }
+  });
+});
+
+describe("authenticateRequest", () => {
+  it("surfaces a verifier whose own credential may not verify, instead of answering 503", async () => {
+    const plain = await newKey({ name: "not a verifier", permissions: ["compute:read"] });
+    const verifier = createVerifier({ baseUrl: server.url, rootKey: plain.secret });
+    const req = { headers: { authorization: `Bearer ${plain.secret}` } };
+    await expect(authenticateRequest(verifier, req)).rejects.toMatchObject({ name: "KeywardError", status: 403 });
+  });
+});
+
+describe("unwrap", () => {
+  it("keeps OAuth errors and Retry-After, as the throwing client does", async () => {
+    const quiet = createKeywardClient({ baseUrl: server.url, throwOnError: false });
+    const key = await newKey({
+      name: "unwrap",
+      permissions: ["compute:read"],
+      ratelimit: { limit: 1, windowSeconds: 60 },
+    });
+    const grant = "urn:keyward:params:oauth:grant-type:apikey";
+    const scoped = unwrap(
+      quiet.POST("/v1/token", { body: { grant_type: grant, apikey: key.secret, scope: "compute:write" } }),
+    );
+    await expect(scoped).rejects.toMatchObject({ status: 400, code: "INVALID_SCOPE" });
+    await unwrap(quiet.POST("/v1/token", { body: { grant_type: grant, apikey: key.secret } }));
+    const limited = unwrap(quiet.POST("/v1/token", { body: { grant_type: grant, apikey: key.secret } }));
+    await expect(limited).rejects.toMatchObject({ status: 429, code: "RATE_LIMITED" });
+    expect((await limited.catch((e) => e)).retryAfter).toBeGreaterThan(0);
   });
 });
 
@@ -178,6 +270,12 @@ function middlewareSuite(
       expect(second.status).toBe(429);
       expect(Number(second.headers.get("retry-after"))).toBeGreaterThan(0);
       expect((await second.json()).reason).toBe("RATE_LIMITED");
+    });
+
+    it("answers 401, not 503, for a credential too long for Keyward to read", async () => {
+      const res = await get("/servers", bearer(`kw_${"a".repeat(5_000)}`));
+      expect(res.status).toBe(401);
+      expect((await res.json()).reason).toBe("MALFORMED");
     });
 
     it("reads the key from a configured header", async () => {
