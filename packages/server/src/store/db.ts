@@ -64,6 +64,12 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
       Client: PreparingClient,
       options: schema ? `-c search_path=${schema}` : undefined,
     });
+    // An idle connection the server dropped (a restart, a failover, an idle timeout) is an
+    // 'error' on the pool, which pg then replaces on the next query; unheard, the event would
+    // end the process.
+    pool.on("error", (err) => {
+      process.emitWarning(`PostgreSQL: an idle pooled connection failed (${err.message}); a new one replaces it`);
+    });
     // Nodes started at once may both create it: the loser's unique violation means it exists.
     if (schema)
       await pool.query(`create schema if not exists ${schema}`).catch((err: { code?: string }) => {
