@@ -132,6 +132,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   const nextRequestId = requestIds();
   // POST /v1/verify is answered in front of Fastify once the app is built (see verify-lane.ts).
   let lane: ((req: IncomingMessage, res: ServerResponse) => boolean) | null = null;
+  /** Made once the services' parts are at hand (below); Fastify's framework errors use it too. */
+  let metrics: ReturnType<typeof createMetrics>;
   const app = Fastify({
     logger: opts.logger === false ? false : (opts.logger ?? loggerOptions(config.logLevel)),
     genReqId: nextRequestId,
@@ -141,6 +143,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       disableRequestLogging: (req) => !config.logVerifyRequests && req.url === VERIFY_PATH,
     }),
     bodyLimit: BODY_LIMIT,
+    // What Fastify answers before any route or hook (a URL it cannot decode): problem+json like
+    // every other 400, and counted in /metrics (no onSend hook runs for it).
+    frameworkErrors: (_err, req, reply) => {
+      sendProblem(reply, "INVALID_REQUEST", "The URL is not valid (bad percent-encoding)", req.id);
+      metrics.observe(req, reply, 0);
+    },
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     ajv: AJV,
     schemaController: { compilersFactory: { buildValidator: strictBodyValidator } },
@@ -213,7 +221,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
 
   const { verify } = services;
-  const metrics = createMetrics(services.deps.db, verify.cache, verify.loader, verify.callers, verify.usage);
+  metrics = createMetrics(services.deps.db, verify.cache, verify.loader, verify.callers, verify.usage);
   const authenticateRequest = authenticate(services, opts.bearerResolvers ?? []);
   // One hook for what every request needs, in order: its context, its credential, and deny
   // by default (every /v1 route needs a credential unless its schema says `security: []`),

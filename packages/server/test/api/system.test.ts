@@ -67,14 +67,21 @@ describeEachDialect("system endpoints", (dialect) => {
     const ok = 'keyward_http_requests_total{method="GET",route="/healthz",status="200"}';
     const denied = 'keyward_http_requests_total{method="GET",route="/v1/me",status="401"}';
     const missing = 'keyward_http_requests_total{method="GET",route="unmatched",status="404"}';
+    const badUrl = 'keyward_http_requests_total{method="GET",route="unmatched",status="400"}';
     const timed = 'keyward_http_request_duration_seconds_count{method="GET",route="/healthz"}';
-    const before = await Promise.all([ok, denied, missing, timed].map(count));
+    const series = [ok, denied, missing, badUrl, timed];
+    const before = await Promise.all(series.map(count));
     await h.req("GET", "/healthz");
     await h.req("GET", "/healthz");
     await h.req("GET", "/v1/me");
     await h.req("GET", "/v1/no-such-route");
-    const after = await Promise.all([ok, denied, missing, timed].map(count));
-    expect(after.map((n, i) => n - before[i])).toEqual([2, 1, 1, 2]);
+    // A URL Fastify cannot decode is answered before any route: problem+json, and counted too.
+    const bad = await h.req("GET", "/v1/api-keys/%zz/usage");
+    expect(bad.status).toBe(400);
+    expect(bad.headers["content-type"]).toContain("application/problem+json");
+    expect(bad.body.code).toBe("INVALID_REQUEST");
+    const after = await Promise.all(series.map(count));
+    expect(after.map((n, i) => n - before[i])).toEqual([2, 1, 1, 1, 2]);
     const sum = await count('keyward_http_request_duration_seconds_sum{method="GET",route="/healthz"}');
     expect(sum).toBeGreaterThan(0);
     expect(sum).toBeLessThan(10);
