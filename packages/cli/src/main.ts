@@ -97,9 +97,11 @@ function report(err: unknown, json: boolean): number {
     return EXIT.usage;
   }
   if (err instanceof KeywardError) {
-    if (json) process.stderr.write(`${JSON.stringify({ error: err.toJSON() })}\n`);
+    const retryAfter = err.retryAfter ? { retryAfter: err.retryAfter } : {};
+    if (json) process.stderr.write(`${JSON.stringify({ error: { ...err.toJSON(), ...retryAfter } })}\n`);
     else {
       process.stderr.write(`error: ${err.detail} (${err.code}, HTTP ${err.status})\n`);
+      if (err.retryAfter) process.stderr.write(`retry after ${err.retryAfter}s\n`);
       for (const f of err.errors) process.stderr.write(`  ${f.path || "(request)"}: ${f.message}\n`);
       if (err.code === "UNAUTHENTICATED" && !process.env.KEYWARD_API_KEY)
         process.stderr.write("hint: sign in with `keyward login`\n");

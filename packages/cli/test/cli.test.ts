@@ -268,6 +268,19 @@ describe("against a running server", () => {
     expect(bad.stderr).toMatch(/error:/);
   });
 
+  it("says when a rate-limited key may be used again", async () => {
+    const { secret } = (await kw(["keys", "create", "limited", "--rate-limit", "1/60s", "--json"])).json();
+    expect((await kw(["verify", secret])).code).toBe(0);
+    const refused = await kw(["verify", secret]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/RATE_LIMITED/);
+    expect(refused.stdout).toMatch(/resets at \d{4}-/);
+    const token = await kw(["token", secret, "--json"]);
+    expect(token.code).toBe(1);
+    expect(JSON.parse(token.stderr).error).toMatchObject({ code: "RATE_LIMITED", status: 429 });
+    expect(JSON.parse(token.stderr).error.retryAfter).toBeGreaterThan(0);
+  });
+
   it("prints the problem detail and each bad field, as text or JSON", async () => {
     const r = await kw(["keys", "create", "bad", "--permission", "nope:nothing", "--allow-ip", "not-an-ip"]);
     expect(r.code).toBe(1);

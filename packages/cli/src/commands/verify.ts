@@ -29,7 +29,10 @@ export function verifyCommand(): Command {
           ["permissions", result.permissions],
           ["expires", result.expiresAt ?? "never"],
         ]);
-      } else ctx.io.out(`${red(ctx.io, "refused")}: ${bold(ctx.io, result.code)}`);
+      } else {
+        ctx.io.out(`${red(ctx.io, "refused")}: ${bold(ctx.io, result.code)}`);
+        if (result.ratelimit) ctx.io.out(`the key's limit resets at ${result.ratelimit.resetAt}`);
+      }
       if (!result.valid) process.exitCode = 1;
     }),
   );
