@@ -54,7 +54,7 @@ export function createMetrics(db: Db, cache: CacheStats, loader: LoaderStats, ca
   scrapedCounter(
     registry,
     "keyward_verify_cache_invalidations_total",
-    "Key changes that dropped cached keys (heard on this node or from others)",
+    "Key changes heard (made on this node or by others); each drops the cached keys it touches, if any",
     () => [[{}, stats.invalidations]],
   );
   scrapedCounter(
