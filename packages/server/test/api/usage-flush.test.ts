@@ -1,3 +1,5 @@
+import path from "node:path";
+import SQLite from "better-sqlite3";
 import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import pino from "pino";
@@ -122,6 +124,89 @@ describeEachDialect("usage flush", (dialect) => {
     expect((await stored()).map((r) => r.count)).toEqual([5]);
     expect(usage.unflushed(keyId)).toEqual({ lastUsedAt: null, lastUsedIp: null, buckets: [] });
     expect(await lastUse()).toEqual({ last_used_at: new Date(now + 2).toISOString(), last_used_ip: "203.0.113.9" });
+  });
+
+  /**
+   * Holds the flush's write of the key: PostgreSQL locks its api_keys row from another
+   * connection, SQLite takes the write lock of the file on a second connection. Returns the release.
+   */
+  const holdWrites = async (): Promise<() => Promise<void>> => {
+    if (dialect === "postgres") {
+      const pool = h.kw.db.pgPool;
+      if (!pool) throw new Error("no pool");
+      const client = await pool.connect();
+      await client.query("begin");
+      await client.query("select id from api_keys where id = $1 for update", [keyId]);
+      return async () => {
+        await client.query("rollback");
+        client.release();
+      };
+    }
+    const db = new SQLite(path.join(h.kw.services.deps.config.dataDir, "keyward.db"));
+    db.exec("begin immediate");
+    return async () => {
+      db.exec("rollback");
+      db.close();
+    };
+  };
+
+  it("counts what a flush is writing in the usage read, before, during and after it, failed or not", async () => {
+    const { usage } = h.kw.services.verify;
+    const verifier = await verifierKey(h);
+    for (let i = 0; i < 5; i++) expect((await verify(h, verifier, { key: secret })).body.valid).toBe(true);
+    const total = async () => {
+      const res = await h.req("GET", `/v1/api-keys/${keyId}/usage`, { token: org.token });
+      expect(res.status).toBe(200);
+      return res.body.total;
+    };
+    expect(await total()).toBe(5);
+    let release = await holdWrites();
+    let done = false;
+    let flushed = usage.flush().then(() => {
+      done = true;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 150)); // handed over; the write waits for the lock
+      expect(await total()).toBe(5);
+      expect(done).toBe(false);
+    } finally {
+      await release();
+    }
+    await flushed;
+    expect(usage.stats.failedFlushes).toBe(0);
+    expect((await stored()).map((r) => r.count)).toEqual([5]);
+    expect(await total()).toBe(5);
+
+    // A flush that fails once the write goes on: its counts are read while held, and after.
+    for (let i = 0; i < 2; i++) expect((await verify(h, verifier, { key: secret })).body.valid).toBe(true);
+    const trigger =
+      dialect === "sqlite"
+        ? [sql`create trigger fail_all before insert on key_usage begin select raise(abort, 'refused'); end`]
+        : [
+            sql`create function fail_all() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$`,
+            sql`create trigger fail_all before insert on key_usage for each row execute function fail_all()`,
+          ];
+    for (const statement of trigger) await statement.execute(h.kw.db.kysely);
+    release = await holdWrites();
+    done = false;
+    flushed = usage.flush(true).then(() => {
+      done = true;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      expect(await total()).toBe(7);
+      expect(done).toBe(false);
+    } finally {
+      await release();
+    }
+    await flushed;
+    expect(usage.stats.failedFlushes).toBe(1);
+    expect(await total()).toBe(7);
+    await sql`drop trigger fail_all${sql.raw(dialect === "sqlite" ? "" : " on key_usage")}`.execute(h.kw.db.kysely);
+    await usage.flush(true);
+    expect((await stored()).map((r) => r.count)).toEqual([7]);
+    expect(await total()).toBe(7);
+    expect(usage.unflushed(keyId).buckets).toEqual([]);
   });
 
   it("keeps exactly what a flush failing part-way did not store, and writes every count once", async () => {

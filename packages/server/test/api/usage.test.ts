@@ -96,6 +96,71 @@ describeEachDialect("key usage", (dialect) => {
     });
   });
 
+  describe("range", () => {
+    const HOUR = 3_600_000;
+    const DAY = 24 * HOUR;
+    const iso = (ms: number) => new Date(ms).toISOString();
+
+    it("counts whole UTC hours in [from, to): consecutive days add up, none counted twice", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const { usage } = h.kw.services.verify;
+      usage.stop();
+      const d = Math.floor(Date.now() / DAY) * DAY - 2 * DAY; // a UTC midnight two days ago
+      usage.record(k.id, null, d - 1); // the day before's last hour
+      usage.record(k.id, null, d);
+      usage.record(k.id, null, d);
+      await usage.flush(true); // stored
+      for (let i = 0; i < 3; i++) usage.record(k.id, null, d + 1 + i); // not yet stored, same hour
+      const get = async (from: number | string, to: number | string) => {
+        const q = (v: number | string) => (typeof v === "number" ? iso(v) : v);
+        const res = await h.req("GET", `/v1/api-keys/${k.id}/usage?from=${q(from)}&to=${q(to)}`, { token: org.token });
+        expect(res.status).toBe(200);
+        expect(res.body.total).toBe(res.body.items.reduce((n: number, i: { count: number }) => n + i.count, 0));
+        return res.body;
+      };
+      const before = await get(d - DAY, d);
+      expect(before).toMatchObject({
+        from: iso(d - DAY),
+        to: iso(d),
+        total: 1,
+        items: [{ hour: iso(d - HOUR), count: 1 }],
+      });
+      const day = await get(d, d + DAY);
+      expect(day).toMatchObject({ total: 5, items: [{ hour: iso(d), count: 5 }] });
+      expect(before.total + day.total).toBe(6);
+      // A range within one hour still returns that hour; the answer says which hours it covers.
+      expect(await get(d + 10 * 60_000, d + 20 * 60_000)).toMatchObject({
+        from: iso(d),
+        to: iso(d + HOUR),
+        total: 5,
+      });
+      // An empty range at an hour's start counts nothing; the hour before it is outside it.
+      expect((await get(d, d)).total).toBe(0);
+      expect((await get(d - HOUR + 1, d)).items).toEqual([{ hour: iso(d - HOUR), count: 1 }]);
+      // The default: the last 7 days up to now.
+      const all = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
+      expect(all.body.total).toBe(6);
+      // At most 92 days.
+      expect((await get(d - 92 * DAY, d)).total).toBe(1);
+      const long = await h.req("GET", `/v1/api-keys/${k.id}/usage?from=${iso(d - 92 * DAY - 1)}&to=${iso(d)}`, {
+        token: org.token,
+      });
+      expect(long.status).toBe(400);
+    });
+
+    it("answers 400 naming the field for a date-time that is no instant (a leap second)", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      for (const field of ["from", "to"]) {
+        const res = await h.req("GET", `/v1/api-keys/${k.id}/usage?${field}=2026-06-30T23:59:60Z`, {
+          token: org.token,
+        });
+        expect(res.status).toBe(400);
+        expect(String(res.headers["content-type"])).toContain("application/problem+json");
+        expect(res.body).toMatchObject({ code: "INVALID_REQUEST", errors: [{ path: field, code: "format" }] });
+      }
+    });
+  });
+
   describe("authorization", () => {
     it("shows usage to the key's owner and to iam:apikeys:manage, 404 to others", async () => {
       const member = await h.newMember(org.orgId, org.token, [{ roleId: "role_member" }]);

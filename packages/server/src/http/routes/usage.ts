@@ -3,12 +3,21 @@ import { AppError, invalidField, notFound } from "../../domain/errors.js";
 import { loadAccess } from "../../services/access.js";
 import type { Services } from "../../services/index.js";
 import { keyRights } from "../../services/key-rights.js";
-import { DAY, hourOf } from "../../services/usage/hours.js";
+import { DAY, HOUR } from "../../services/usage/hours.js";
 import type { App } from "../app.js";
 import { Id, errorResponses } from "../schemas/common.js";
 import { UsageQuery, UsageResponse } from "../schemas/verify.js";
 
 const MAX_RANGE_DAYS = 92;
+
+/** An instant a client sent (epoch ms), or a 400 naming the field: `23:59:60` passes the format but is no instant. */
+function instant(field: "from" | "to", value: string): number {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw invalidField(field, `${field} is not a valid date-time`, "format");
+  return ms;
+}
+const floorHour = (ms: number) => Math.floor(ms / HOUR) * HOUR;
+const ceilHour = (ms: number) => Math.ceil(ms / HOUR) * HOUR;
 
 export function usageRoutes(app: App, s: Services) {
   app.get(
@@ -17,7 +26,7 @@ export function usageRoutes(app: App, s: Services) {
       schema: {
         tags: ["api-keys"],
         summary: "A key's requests per hour, and its last use",
-        description: `Hourly buckets (UTC) of verifications between \`from\` and \`to\` (at most ${MAX_RANGE_DAYS} days; default the last 7 days). Visible to whoever may read the key. Hours older than the server's usage retention (\`KEYWARD_USAGE_RETENTION_DAYS\`, 400 days by default) are deleted, so they count nothing.`,
+        description: `Hourly buckets (UTC) of verifications from \`from\` up to, not including, \`to\` (at most ${MAX_RANGE_DAYS} days; default the last 7 days, up to now). A bucket is a whole UTC hour, counted when its start is in [\`from\`, \`to\`), with \`from\` rounded down and \`to\` rounded up to whole hours: a range within one hour returns that hour, and consecutive ranges whose bounds are whole hours (days, say) never count an hour twice. The answer's \`from\` and \`to\` are those whole hours, and \`total\` is the sum of \`items\`. Visible to whoever may read the key. Hours older than the server's usage retention (\`KEYWARD_USAGE_RETENTION_DAYS\`, 400 days by default) are deleted, so they count nothing.`,
         params: Type.Object({ keyId: Id("key") }),
         querystring: UsageQuery,
         response: { 200: UsageResponse, ...errorResponses(400, 401, 404) },
@@ -40,34 +49,35 @@ export function usageRoutes(app: App, s: Services) {
       if (!rights.view) throw notFound("API key");
 
       const now = deps.now().getTime();
-      const to = req.query.to ? Date.parse(req.query.to) : now;
-      const from = req.query.from ? Date.parse(req.query.from) : to - 7 * DAY;
+      const to = req.query.to ? instant("to", req.query.to) : now;
+      const from = req.query.from ? instant("from", req.query.from) : to - 7 * DAY;
       if (from > to) throw invalidField("from", "from must not be after to");
       if (to - from > MAX_RANGE_DAYS * DAY)
         throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
-      const fromHour = new Date(hourOf(from)).toISOString();
-      const toIso = new Date(to).toISOString();
+      // Whole hours, half-open: [fromHour, toHour).
+      const fromHour = new Date(floorHour(from)).toISOString();
+      const toHour = new Date(ceilHour(to)).toISOString();
 
       const rows = await deps.db.kysely
         .selectFrom("key_usage")
         .select(["hour", "count"])
         .where("key_id", "=", row.id)
         .where("hour", ">=", fromHour)
-        .where("hour", "<=", toIso)
+        .where("hour", "<", toHour)
         .execute();
       // Counts this node has not flushed yet are added, so the answer is current here.
       const buckets = new Map(rows.map((r) => [r.hour, Number(r.count)]));
       const pending = s.verify.usage.unflushed(row.id);
       for (const b of pending.buckets) {
-        if (b.hour < fromHour || b.hour > toIso) continue;
+        if (b.hour < fromHour || b.hour >= toHour) continue;
         buckets.set(b.hour, (buckets.get(b.hour) ?? 0) + b.count);
       }
       const items = [...buckets].sort(([a], [b]) => (a < b ? -1 : 1)).map(([hour, count]) => ({ hour, count }));
       const newer = pending.lastUsedAt && (!row.last_used_at || pending.lastUsedAt > row.last_used_at);
       return {
         keyId: row.id,
-        from: new Date(from).toISOString(),
-        to: toIso,
+        from: fromHour,
+        to: toHour,
         lastUsedAt: newer ? pending.lastUsedAt : row.last_used_at,
         lastUsedIp: newer ? pending.lastUsedIp : row.last_used_ip,
         total: items.reduce((n, i) => n + i.count, 0),

@@ -30,6 +30,16 @@ interface Tally {
   count: number;
   /** Counts of other hours (a flush period spanning an hour boundary), hour start -> requests. */
   others: Map<number, number> | null;
+  /**
+   * The part holding the counts a flush took off this tally, until they are settled: stored
+   * (the database has them) or put back onto the tally. {@link UsageAggregator.unflushed}
+   * adds them meanwhile, so they are never missing from a read. Null: none in flight.
+   */
+  flight: UsageChunk | null;
+  /** Where its counts are in `flight.counts` ([flightFrom, flightTo), triples), and its entry in the flush. */
+  flightFrom: number;
+  flightTo: number;
+  flightEntry: number;
 }
 
 /**
@@ -90,6 +100,10 @@ const NO_TALLY: Tally = Object.freeze({
   hour: 0,
   count: 0,
   others: null,
+  flight: null,
+  flightFrom: 0,
+  flightTo: 0,
+  flightEntry: 0,
 }) as Tally;
 
 /**
@@ -139,6 +153,11 @@ export class UsageAggregator {
   private round = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  /**
+   * The flush being written, while tallies' counts are in flight: `settled` once its commit
+   * has answered, and then `failed` tells which entries were stored (see {@link inFlight}).
+   */
+  private writing: { settled: boolean; failed: FailedFlush | null } | null = null;
   private readonly writer: UsageWriter;
   /** Deletes counts past their retention (`retentionDays`; none when unset or 0). */
   readonly retention: UsageRetention;
@@ -205,6 +224,10 @@ export class UsageAggregator {
         hour: 0,
         count: 0,
         others: null,
+        flight: null,
+        flightFrom: 0,
+        flightTo: 0,
+        flightEntry: 0,
       };
       this.tallies.set(keyId, t);
     }
@@ -230,14 +253,37 @@ export class UsageAggregator {
     this.dirty.push(t);
   }
 
-  /** Not yet stored usage of one key (merged into usage reads on this node). */
+  /**
+   * Whether the counts a flush took off `t` are still not in the database: the commit has not
+   * answered, or it failed for this entry and they are not back on the tally yet (once they
+   * are, `flight` is cleared in the same step). Stored counts stop counting here the moment
+   * the commit answers, so nothing is counted twice.
+   */
+  private inFlight(t: Tally): t is Tally & { flight: UsageChunk } {
+    const w = this.writing;
+    // The entry check also ignores a `flight` left by an earlier flush.
+    if (t.flight === null || w === null || this.entries.at(t.flightEntry) !== t) return false;
+    return !w.settled || (w.failed !== null && w.failed.stored[t.flightEntry] !== 1);
+  }
+
+  /** Not yet stored usage of one key (merged into usage reads on this node), in-flight counts included. */
   unflushed(keyId: string): { lastUsedAt: string | null; lastUsedIp: string | null; buckets: UsageBucket[] } {
     const t = this.tallies.get(keyId);
     const unwritten = !!t && t.lastUsedAt > t.writtenAt;
+    const hours = t ? hoursOf(t) : [];
+    if (t && this.inFlight(t)) {
+      const c = t.flight.counts;
+      for (let i = t.flightFrom; i < t.flightTo; i += 3) {
+        const at = hours.findIndex(([h]) => h === c[i + 1]);
+        if (at >= 0) hours[at][1] += c[i + 2];
+        else hours.push([c[i + 1], c[i + 2]]);
+      }
+      hours.sort((a, b) => a[0] - b[0]);
+    }
     return {
       lastUsedAt: unwritten ? new Date(t.lastUsedAt).toISOString() : null,
       lastUsedIp: unwritten ? t.lastUsedIp : null,
-      buckets: t ? hoursOf(t).map(([h, count]) => ({ hour: new Date(h).toISOString(), count })) : [],
+      buckets: hours.map(([h, count]) => ({ hour: new Date(h).toISOString(), count })),
     };
   }
 
@@ -269,6 +315,7 @@ export class UsageAggregator {
     try {
       await this.writeEntries(batch, all);
     } finally {
+      this.writing = null;
       this.entries.clear();
     }
     this.stats.flushes++;
@@ -277,7 +324,8 @@ export class UsageAggregator {
 
   /**
    * Hands the counts of `batch` that are due (see {@link USAGE_WRITE_EVERY_MS}) to the writer
-   * part by part (taking them off the tallies, which go on counting) and, once written, notes
+   * part by part (taking them off the tallies, which go on counting; until the commit settles
+   * {@link unflushed} still finds them, through the tally's `flight`) and, once written, notes
    * the last uses stored and when the next write is due. What a failure leaves unstored goes
    * back onto the tallies for the next flush, and so does usage held back by the once-a-minute
    * rule: each such tally joins the next round's list (the round has already moved on) in the
@@ -292,6 +340,8 @@ export class UsageAggregator {
     let seen = 0;
     let failed: FailedFlush | null;
     const startedAt = this.nowMs();
+    const writing = { settled: false, failed: null as FailedFlush | null };
+    this.writing = writing;
     try {
       const flush = this.writer.begin();
       let part = newChunk();
@@ -304,8 +354,12 @@ export class UsageAggregator {
           const k = part.keyIds.push(t.keyId) - 1;
           part.lastUsedAt.push(lastUse ? t.lastUsedAt : -1);
           part.lastUsedIp.push(t.lastUsedIp);
+          t.flight = part;
+          t.flightFrom = part.counts.length;
           if (t.count > 0) part.counts.push(k, t.hour, t.count);
           if (t.others) for (const [hour, count] of t.others) part.counts.push(k, hour, count);
+          t.flightTo = part.counts.length;
+          t.flightEntry = entries.length;
           t.count = 0;
           t.others = null;
           entries.push(t);
@@ -322,6 +376,9 @@ export class UsageAggregator {
     } catch (err) {
       failed = { error: err as Error, stored: new Uint8Array(0) };
     }
+    // From here stored counts are the database's; those not stored stay in flight until put back.
+    writing.failed = failed;
+    writing.settled = true;
     const stored = (e: number) => !failed || failed.stored[e] === 1;
     let e = 0;
     for (const p of parts) {
@@ -331,6 +388,7 @@ export class UsageAggregator {
         if (stored(e)) {
           t.dueAt = startedAt + USAGE_WRITE_EVERY_MS + Math.random() * USAGE_WRITE_SPREAD_MS;
           if (p.lastUsedAt[k] > t.writtenAt) t.writtenAt = p.lastUsedAt[k];
+          t.flight = null;
         }
         this.keepForNextRound(t);
         if (e % SLICE === SLICE - 1) await yieldToRequests();
@@ -345,8 +403,11 @@ export class UsageAggregator {
             this.keepForNextRound(t);
           }
         }
+        // Back on their tallies (this loop does not yield): no longer in flight.
+        for (let k = 0; k < p.keyIds.length; k++) entries.at(first + k).flight = null;
       }
     }
+    this.writing = null;
     for (let n = seen; n < batch.length; n++) this.keepForNextRound(batch.at(n));
     if (failed) throw failed.error;
   }
