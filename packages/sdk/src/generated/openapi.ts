@@ -646,7 +646,7 @@ export interface paths {
         };
         /**
          * A key's requests per hour, and its last use
-         * @description Hourly buckets (UTC) of verifications between `from` and `to` (at most 92 days; default the last 7 days). Visible to whoever may read the key. Hours older than the server's usage retention (`KEYWARD_USAGE_RETENTION_DAYS`, 400 days by default) are deleted, so they count nothing.
+         * @description Hourly buckets (UTC) of verifications from `from` up to, not including, `to` (at most 92 days; default the last 7 days, up to now). A bucket is a whole UTC hour, counted when its start is in [`from`, `to`), with `from` rounded down and `to` rounded up to whole hours: a range within one hour returns that hour, and consecutive ranges whose bounds are whole hours (days, say) never count an hour twice. The answer's `from` and `to` are those whole hours, and `total` is the sum of `items`. Visible to whoever may read the key. Hours older than the server's usage retention (`KEYWARD_USAGE_RETENTION_DAYS`, 400 days by default) are deleted, so they count nothing.
          */
         get: {
             parameters: {
