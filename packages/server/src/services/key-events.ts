@@ -9,7 +9,12 @@ export type KeyChange =
 
 type Listener = (change: KeyChange) => void;
 
-/** In-process fan-out of key changes. Emit after the change's transaction commits. */
+/**
+ * In-process fan-out of key changes. Emit right after the change's transaction commits (not
+ * before: a node must not reload the old state). On PostgreSQL the invalidation bus announces
+ * each emitted change to the other nodes at once on its own connection, so the gap between the
+ * commit and the emit is the window in which other nodes may still serve the old state.
+ */
 export class KeyEvents {
   private listeners = new Set<Listener>();
 

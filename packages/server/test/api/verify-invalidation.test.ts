@@ -1,3 +1,4 @@
+import { Socket, createServer } from "node:net";
 import pg from "pg";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
@@ -26,12 +27,20 @@ async function until(cond: () => boolean, timeoutMs = 3000) {
 interface Node {
   events: KeyEvents;
   bus: InvalidationBus;
+  /** The node's shared database pool (PostgreSQL only). */
+  pool?: pg.Pool;
+}
+
+interface NodeOptions {
+  /** Database URL for the node (PostgreSQL only; e.g. through a test proxy). */
+  url?: string;
+  stallMs?: number;
 }
 
 interface Impl {
   name: "local" | "postgres";
   /** A node; nodes made by one `cluster()` share a database. */
-  cluster(): Promise<{ node(): Promise<Node>; close(): Promise<void> }>;
+  cluster(): Promise<{ node(opts?: NodeOptions): Promise<Node>; close(): Promise<void> }>;
 }
 
 const impls: Impl[] = [
@@ -58,14 +67,18 @@ const impls: Impl[] = [
       const pools: pg.Pool[] = [];
       const buses: InvalidationBus[] = [];
       return {
-        async node() {
-          const pool = new pg.Pool({ connectionString: inject("pgUrl"), max: 2 });
+        async node(opts: NodeOptions = {}) {
+          const pool = new pg.Pool({ connectionString: opts.url ?? inject("pgUrl"), max: 2 });
           pools.push(pool);
           const events = new KeyEvents();
-          const bus = new PgInvalidationBus(events, pool, schema, logger, { heartbeatMs: 100, reconnectMs: 100 });
+          const bus = new PgInvalidationBus(events, pool, schema, logger, {
+            heartbeatMs: 100,
+            reconnectMs: 100,
+            stallMs: opts.stallMs,
+          });
           await bus.start();
           buses.push(bus);
-          return { events, bus };
+          return { events, bus, pool };
         },
         async close() {
           await Promise.all(buses.map((b) => b.close()));
@@ -75,6 +88,50 @@ const impls: Impl[] = [
     },
   },
 ];
+
+/**
+ * A TCP proxy to PostgreSQL whose open connections can be blackholed: they stay open but
+ * nothing passes either way (a half-open link). Connections made afterwards work.
+ */
+async function pgProxy(target: string) {
+  const to = new URL(target);
+  const links = new Set<{ dead: boolean }>();
+  const sockets = new Set<Socket>();
+  const server = createServer((down) => {
+    const up = new Socket();
+    up.connect(Number(to.port || 5432), to.hostname);
+    const link = { dead: false };
+    links.add(link);
+    sockets.add(down);
+    sockets.add(up);
+    down.on("data", (d) => void (link.dead || up.write(d)));
+    up.on("data", (d) => void (link.dead || down.write(d)));
+    const end = () => {
+      down.destroy();
+      up.destroy();
+      sockets.delete(down);
+      sockets.delete(up);
+      links.delete(link);
+    };
+    for (const s of [down, up]) {
+      s.on("error", end);
+      s.on("close", end);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = new URL(target);
+  url.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    url: url.toString(),
+    blackhole() {
+      for (const l of links) l.dead = true;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
 
 const collect = (bus: InvalidationBus) => {
   const changes: KeyChange[] = [];
@@ -95,10 +152,14 @@ for (const impl of impls) {
   const run = impl.name === "local" || inject("pgAvailable");
   (run ? describe : describe.skip)(`invalidation bus contract [${impl.name}]`, () => {
     let cluster: Awaited<ReturnType<Impl["cluster"]>>;
+    const proxies: Awaited<ReturnType<typeof pgProxy>>[] = [];
     beforeEach(async () => {
       cluster = await impl.cluster();
     });
-    afterEach(async () => cluster.close());
+    afterEach(async () => {
+      await cluster.close();
+      await Promise.all(proxies.splice(0).map((p) => p.close()));
+    });
 
     it("applies a change made on this node at once", async () => {
       const a = await cluster.node();
@@ -190,6 +251,56 @@ for (const impl of impls) {
         expect(cache.peek("h1")).toBeUndefined();
         await until(() => seen.resets() > 0, 3000);
         await until(() => bus.freshAsOf() > stalled, 3000);
+      });
+
+      it("announces a change at once even while the emitting node's pool is saturated", async () => {
+        const a = await cluster.node();
+        const b = await cluster.node();
+        const seen = collect(b.bus);
+        // Every pool connection busy, and one more query queued behind them (pool max is 2).
+        const busy = Array.from({ length: 3 }, () => a.pool?.query("select pg_sleep(2)"));
+        await sleep(200);
+        const t0 = performance.now();
+        a.events.emit({ kind: "key", keyId: "key_busy" });
+        await until(() => seen.changes.length > 0, 1500);
+        expect(performance.now() - t0).toBeLessThan(1000);
+        expect(seen.changes).toEqual([{ kind: "key", keyId: "key_busy" }]);
+        await Promise.all(busy);
+      });
+
+      it("drops a LISTEN connection that stops answering, reconnects and resets", async () => {
+        const proxy = await pgProxy(inject("pgUrl"));
+        proxies.push(proxy);
+        const a = await cluster.node({ url: proxy.url, stallMs: 500 });
+        const bus = a.bus as PgInvalidationBus;
+        await until(() => Date.now() - bus.freshAsOf() < 500);
+        const seen = collect(bus);
+        proxy.blackhole(); // the socket stays open; nothing comes back
+        const stalled = Date.now();
+        await until(() => seen.resets() > 0, 3000);
+        expect(Date.now() - stalled).toBeLessThan(3000);
+        await until(() => bus.freshAsOf() > stalled, 3000);
+        // Listening again: another node's change arrives.
+        const b = await cluster.node();
+        b.events.emit({ kind: "org", orgId: "org_x" });
+        await until(() => seen.changes.some((c) => c.kind === "org" && c.orgId === "org_x"), 2000);
+      });
+
+      it("resends a change whose announcement could not go out, once reconnected", async () => {
+        const proxy = await pgProxy(inject("pgUrl"));
+        proxies.push(proxy);
+        const a = await cluster.node({ url: proxy.url, stallMs: 500 });
+        const b = await cluster.node();
+        const seen = collect(b.bus);
+        await until(() => Date.now() - a.bus.freshAsOf() < 500);
+        proxy.blackhole();
+        a.events.emit({ kind: "key", keyId: "key_stuck" });
+        a.events.emit({ kind: "key", keyId: "key_stuck_2" });
+        await until(() => seen.changes.length >= 2, 4000);
+        expect(seen.changes).toEqual([
+          { kind: "key", keyId: "key_stuck" },
+          { kind: "key", keyId: "key_stuck_2" },
+        ]);
       });
     }
   });

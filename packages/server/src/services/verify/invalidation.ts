@@ -88,16 +88,42 @@ export interface PgBusOptions {
   heartbeatMs?: number;
   /** Wait before reconnecting a lost LISTEN connection. */
   reconnectMs?: number;
+  /**
+   * A heartbeat not heard back within this long means the connection is dead, even if its
+   * socket looks open (half-open): it is dropped, reconnected and the caches reset.
+   */
+  stallMs?: number;
 }
+
+/** Something to send on the node's connection, in order. */
+type Outgoing = { kind: "change"; msg: Wire; tries: number } | { kind: "beat"; msg: Wire };
+
+/** A change announcement that failed this many times on fresh connections is given up (and logged). */
+const MAX_TRIES = 10;
 
 /**
  * PostgreSQL LISTEN/NOTIFY. A change made here is applied here at once and announced with
- * pg_notify; other nodes apply it when the notification arrives. A dedicated connection
- * LISTENs. Each node also sends itself a heartbeat every second on the same channel:
- * notifications arrive in commit order, so receiving a heartbeat sent at T proves every
- * change committed before T has been applied. `freshAsOf` is that T; if the connection
- * breaks it stops moving and cached entries age out within the freshness bound, and on
+ * pg_notify; other nodes apply it when the notification arrives.
+ *
+ * One dedicated connection per node (never the shared pool, whose queue could hold an
+ * announcement back for as long as the pool is busy) LISTENs and also sends, in FIFO order,
+ * this node's change announcements and its heartbeats. A change is queued the moment it is
+ * emitted (right after its commit) and goes out at once; one that fails stays queued and is
+ * sent again first on the next connection. Every second the node queues a heartbeat stamped
+ * with the time it was queued, behind every change emitted before it. Notifications arrive in
+ * commit order, so hearing its own heartbeat stamped T back proves this node has received
+ * every notification committed before T: `freshAsOf` is that T. A heartbeat not heard back
+ * within `stallMs` (a dead or half-open connection) drops the connection; while it is down
+ * freshness stops advancing and cached entries age out of the freshness bound, and on
  * reconnect the caches are reset, because notifications sent meanwhile are lost.
+ *
+ * What that bounds, honestly: a node's heartbeat proves only what that node has heard. It
+ * says nothing about another node's announcement not yet sent. So a change made on node A
+ * stays servable on node B until A's notification commits: that is promptly (milliseconds)
+ * because A sends it on its own connection without waiting for the pool; if A's connection
+ * is broken, A notices within `stallMs` plus a heartbeat, reconnects and resends it first.
+ * Not covered: A dying (or losing PostgreSQL for good) between the commit and the
+ * notification; then only the cache's max age bounds how long B serves the old state.
  */
 export class PgInvalidationBus extends BaseBus {
   readonly kind = "postgres" as const;
@@ -109,6 +135,13 @@ export class PgInvalidationBus extends BaseBus {
   private closed = false;
   private readonly heartbeatMs: number;
   private readonly reconnectMs: number;
+  private readonly stallMs: number;
+  /** What is still to be sent, oldest first. Changes survive a lost connection; heartbeats do not. */
+  private outbox: Outgoing[] = [];
+  /** The connection a send loop is running for, if any. */
+  private pumping: pg.Client | null = null;
+  /** Stamp of the heartbeat queued and not yet heard back. */
+  private beatPending: number | null = null;
 
   constructor(
     events: KeyEvents,
@@ -120,12 +153,13 @@ export class PgInvalidationBus extends BaseBus {
     super(events);
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.reconnectMs = opts.reconnectMs ?? 1000;
+    this.stallMs = opts.stallMs ?? 3000;
   }
 
   /** Opens the LISTEN connection (retrying in the background when it cannot) and starts heartbeats. */
   override async start(): Promise<void> {
     if (this.heartbeat || this.closed) return;
-    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+    this.heartbeat = setInterval(() => this.tick(), this.heartbeatMs);
     this.heartbeat.unref();
     await this.connect();
   }
@@ -136,22 +170,58 @@ export class PgInvalidationBus extends BaseBus {
 
   protected override local(change: KeyChange) {
     this.deliver(change);
-    this.send({ s: this.schema, n: this.nodeId, c: change });
-  }
-
-  private send(msg: Wire) {
     if (this.closed) return;
-    this.pool.query("select pg_notify($1, $2)", [NOTIFY_CHANNEL, JSON.stringify(msg)]).catch((err: Error) => {
-      this.logger.warn({ err: err.message }, "could not announce a key change to other nodes");
-    });
+    this.outbox.push({ kind: "change", msg: { s: this.schema, n: this.nodeId, c: change }, tries: 0 });
+    if (this.client) void this.pump(this.client);
   }
 
-  private beat() {
-    // Sent on the listening connection itself: when it is down, freshness stops advancing.
+  /** Sends the outbox in order on `client` until it is empty or `client` is no longer current. */
+  private async pump(client: pg.Client) {
+    if (this.pumping === client) return;
+    this.pumping = client;
+    try {
+      while (this.client === client && this.outbox.length > 0) {
+        const item = this.outbox[0];
+        try {
+          await client.query("select pg_notify($1, $2)", [NOTIFY_CHANNEL, JSON.stringify(item.msg)]);
+        } catch (err) {
+          if (item.kind === "change" && ++item.tries >= MAX_TRIES) {
+            this.remove(item);
+            this.logger.error(
+              { err: (err as Error).message, change: item.msg.c },
+              "could not announce a key change to other nodes; giving up (they reload it within the cache max age)",
+            );
+          }
+          // Resent first on the next connection.
+          this.drop(client, err as Error);
+          return;
+        }
+        this.remove(item);
+      }
+    } finally {
+      if (this.pumping === client) this.pumping = null;
+    }
+  }
+
+  private remove(item: Outgoing) {
+    const i = this.outbox.indexOf(item);
+    if (i >= 0) this.outbox.splice(i, 1);
+  }
+
+  /** Every heartbeatMs: drops a connection whose last heartbeat has not come back, else queues the next. */
+  private tick() {
     const client = this.client;
     if (!client) return;
-    const msg: Wire = { s: this.schema, n: this.nodeId, hb: Date.now() };
-    client.query("select pg_notify($1, $2)", [NOTIFY_CHANNEL, JSON.stringify(msg)]).catch(() => {});
+    if (this.beatPending !== null) {
+      if (Date.now() - this.beatPending > this.stallMs) {
+        this.drop(client, new Error(`heartbeat not heard back within ${this.stallMs} ms`));
+      }
+      return;
+    }
+    const hb = Date.now();
+    this.beatPending = hb;
+    this.outbox.push({ kind: "beat", msg: { s: this.schema, n: this.nodeId, hb } });
+    void this.pump(client);
   }
 
   private onMessage(payload: string | undefined) {
@@ -164,29 +234,42 @@ export class PgInvalidationBus extends BaseBus {
     }
     if (msg.s !== this.schema) return;
     if (msg.hb !== undefined) {
-      if (msg.n === this.nodeId && msg.hb > this.fresh) this.fresh = msg.hb;
+      if (msg.n !== this.nodeId) return;
+      if (msg.hb > this.fresh) this.fresh = msg.hb;
+      if (msg.hb === this.beatPending) this.beatPending = null;
       return;
     }
     if (msg.c && msg.n !== this.nodeId) this.deliver(msg.c);
   }
 
+  /** Gives up `client` (if still current) and reconnects. Queued changes are kept for the next one. */
+  private drop(client: pg.Client, err?: Error) {
+    if (this.client !== client) return;
+    this.client = null;
+    this.beatPending = null;
+    this.outbox = this.outbox.filter((i) => i.kind === "change");
+    client.removeAllListeners("notification");
+    // With a query outstanding (a hung connection), end() destroys the socket rather than wait.
+    client.end().catch(() => {});
+    if (this.closed) return;
+    this.logger.warn({ err: err?.message }, "key-change LISTEN connection lost; reconnecting");
+    this.scheduleReconnect();
+  }
+
   private async connect(): Promise<void> {
     const opts = this.pool.options as pg.ClientConfig;
+    const timeout = Math.max(this.stallMs, 5000);
     const client = new pg.Client({
       connectionString: opts.connectionString,
       ...(opts.host ? { host: opts.host } : {}),
+      keepAlive: true,
+      // Backstops for a connection that hangs before heartbeats can tell (connect, LISTEN).
+      connectionTimeoutMillis: timeout,
+      query_timeout: timeout,
     });
-    const lost = (err?: Error) => {
-      if (this.client !== client) return;
-      this.client = null;
-      client.removeAllListeners("notification");
-      client.end().catch(() => {});
-      if (this.closed) return;
-      this.logger.warn({ err: err?.message }, "key-change LISTEN connection lost; reconnecting");
-      this.scheduleReconnect();
-    };
-    client.on("error", lost);
-    client.on("end", () => lost());
+    // Stays attached after a drop: an error on a given-up client must not go unheard.
+    client.on("error", (err) => this.drop(client, err));
+    client.on("end", () => this.drop(client));
     client.on("notification", (m) => this.onMessage(m.payload));
     try {
       await client.connect();
@@ -198,10 +281,15 @@ export class PgInvalidationBus extends BaseBus {
       this.scheduleReconnect();
       return;
     }
+    if (this.closed) {
+      client.end().catch(() => {});
+      return;
+    }
     this.client = client;
     // Whatever was announced while we were not listening is lost: start clean.
     for (const l of this.listeners) l.reset();
-    this.beat();
+    this.tick();
+    void this.pump(client);
   }
 
   private scheduleReconnect() {
@@ -220,6 +308,11 @@ export class PgInvalidationBus extends BaseBus {
   }
 
   override async close(): Promise<void> {
+    // Give change announcements still queued a moment to go out.
+    const deadline = Date.now() + 2000;
+    while (this.client && this.outbox.some((i) => i.kind === "change") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.reconnect) clearTimeout(this.reconnect);
