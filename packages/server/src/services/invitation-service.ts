@@ -217,6 +217,7 @@ export class InvitationService {
         target: { type: "user", id: userId },
         details: { after: { invitationId: row.id, invitedBy: row.invited_by, created: !user } },
       });
+      await this.deps.keyEvents.announce(trx, { kind: "principal", orgId: row.org_id, principalId: userId });
     });
     // A returning member's keys come back to life, and joining the operator org may let them verify.
     this.deps.keyEvents.emit({ kind: "principal", orgId: row.org_id, principalId: userId });

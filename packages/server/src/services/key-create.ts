@@ -190,6 +190,7 @@ export async function createKey(
       target: { type: "api_key", id: row.id },
       details: { after: auditFields(apiKey) },
     });
+    await deps.keyEvents.announce(trx, { kind: "key", keyId: row.id });
   });
   deps.keyEvents.emit({ kind: "key", keyId: row.id });
   return { apiKey, secret };

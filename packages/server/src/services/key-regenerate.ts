@@ -147,6 +147,7 @@ export async function regenerateKey(
           target: { type: "api_key", id: keyId },
           details: { after: { graceSeconds: grace, previousSecretExpiresAt: previousExpires, version: next.version } },
         });
+        await deps.keyEvents.announce(trx, { kind: "key", keyId });
       });
     } catch (err) {
       // A concurrent twin with the same Idempotency-Key won the race: answer with its secret.

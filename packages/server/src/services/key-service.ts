@@ -170,6 +170,7 @@ export class KeyService {
           target: { type: "api_key", id: keyId },
           details: { before: auditFields(toKeyView(row, now)) },
         });
+        await this.deps.keyEvents.announce(trx, { kind: "key", keyId });
       });
     });
     this.deps.keyEvents.emit({ kind: "key", keyId });
@@ -209,6 +210,7 @@ export class KeyService {
           target: { type: "api_key", id: keyId },
           details: { before: { status: row.status }, after: { status } },
         });
+        await this.deps.keyEvents.announce(trx, { kind: "key", keyId });
       });
       this.deps.keyEvents.emit({ kind: "key", keyId });
       return toKeyView(next, now);

@@ -173,6 +173,7 @@ export async function updateKey(
       target: { type: "api_key", id: keyId },
       details: changes,
     });
+    await deps.keyEvents.announce(trx, { kind: "key", keyId });
   });
   deps.keyEvents.emit({ kind: "key", keyId });
   return after;

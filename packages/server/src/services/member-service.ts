@@ -88,6 +88,7 @@ export class MemberService {
         target: { type: "user", id: userId },
         details: diff({ roles: before.roles }, { roles }),
       });
+      await this.deps.keyEvents.announce(trx, { kind: "principal", orgId: access.org.id, principalId: userId });
     });
     this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: userId });
     return this.get(access, userId);
@@ -114,6 +115,7 @@ export class MemberService {
         action: "member.remove",
         target: { type: "user", id: userId },
       });
+      await this.deps.keyEvents.announce(trx, { kind: "principal", orgId: access.org.id, principalId: userId });
     });
     this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: userId });
   }

@@ -115,6 +115,7 @@ export class OrgService {
         target: { type: "org", id: org.id },
         details: diff({ name: org.name, ...org.settings }, { name, ...settings }),
       });
+      await this.deps.keyEvents.announce(trx, { kind: "org", orgId: org.id });
     });
     this.deps.keyEvents.emit({ kind: "org", orgId: org.id });
     return this.get(org.id);
@@ -128,6 +129,7 @@ export class OrgService {
       // Keys, members, projects, roles, bindings go with the org (FK cascade).
       await trx.deleteFrom("orgs").where("id", "=", id).execute();
       await writeAudit(trx, ctx, this.deps.now(), { orgId: id, action: "org.delete", target: { type: "org", id } });
+      await this.deps.keyEvents.announce(trx, { kind: "org", orgId: id });
     });
     this.deps.keyEvents.emit({ kind: "org", orgId: id });
   }

@@ -126,6 +126,7 @@ export class ProjectService {
         action: "project.delete",
         target: { type: "project", id },
       });
+      await this.deps.keyEvents.announce(trx, { kind: "org", orgId: access.org.id });
     });
     this.deps.keyEvents.emit({ kind: "org", orgId: access.org.id });
   }

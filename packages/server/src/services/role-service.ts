@@ -141,6 +141,7 @@ export class RoleService {
           { name: after.name, description: after.description, permissions: after.permissions },
         ),
       });
+      await this.deps.keyEvents.announce(trx, { kind: "org", orgId: access.org.id });
     });
     this.deps.keyEvents.emit({ kind: "org", orgId: access.org.id });
     return toView(next);
@@ -162,6 +163,7 @@ export class RoleService {
         action: "role.delete",
         target: { type: "role", id },
       });
+      await this.deps.keyEvents.announce(trx, { kind: "org", orgId: access.org.id });
     });
     // Keys may name the role directly (`roles`), without any binding: they resolve differently now.
     this.deps.keyEvents.emit({ kind: "org", orgId: access.org.id });

@@ -135,6 +135,7 @@ export class ServiceAccountService {
           },
         ),
       });
+      await this.deps.keyEvents.announce(trx, { kind: "principal", orgId: access.org.id, principalId: id });
     });
     this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: id });
     return this.get(access, id);
@@ -153,6 +154,7 @@ export class ServiceAccountService {
         action: "service_account.delete",
         target: { type: "service_account", id },
       });
+      await this.deps.keyEvents.announce(trx, { kind: "principal", orgId: access.org.id, principalId: id });
     });
     this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: id });
   }

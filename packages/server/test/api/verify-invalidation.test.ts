@@ -1,8 +1,10 @@
 import { Socket, createServer } from "node:net";
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { randomBase62 } from "../../src/domain/ids.js";
+import type { Database } from "../../src/store/schema.js";
 import { type KeyChange, KeyEvents } from "../../src/services/key-events.js";
 import {
   type InvalidationBus,
@@ -251,6 +253,29 @@ for (const impl of impls) {
         expect(cache.peek("h1")).toBeUndefined();
         await until(() => seen.resets() > 0, 3000);
         await until(() => bus.freshAsOf() > stalled, 3000);
+      });
+
+      it("tells other nodes of a change by its commit, even if its node says nothing after it", async () => {
+        const a = await cluster.node();
+        const b = await cluster.node();
+        const seen = collect(b.bus);
+        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: a.pool as pg.Pool }) });
+        const heard = (keyId: string) => seen.changes.some((c) => c.kind === "key" && c.keyId === keyId);
+        // Announced inside the transaction, never emitted: as if node a died right after committing.
+        await db.transaction().execute(async (trx) => {
+          await a.events.announce(trx, { kind: "key", keyId: "key_committed" });
+        });
+        await until(() => heard("key_committed"), 2000);
+        // A transaction that rolls back announces nothing.
+        const failing = db.transaction().execute(async (trx) => {
+          await a.events.announce(trx, { kind: "key", keyId: "key_rolled_back" });
+          throw new Error("rolled back");
+        });
+        await expect(failing).rejects.toThrow("rolled back");
+        // One committed after it: once that is heard, the rolled-back one would have been too.
+        await db.transaction().execute((trx) => a.events.announce(trx, { kind: "key", keyId: "key_after" }));
+        await until(() => heard("key_after"), 2000);
+        expect(heard("key_rolled_back")).toBe(false);
       });
 
       it("announces a change at once even while the emitting node's pool is saturated", async () => {

@@ -1,6 +1,7 @@
 import { randomBase62 } from "../../domain/ids.js";
 import type { KeyChange, KeyEvents } from "../key-events.js";
 import type { Logger } from "pino";
+import { sql } from "kysely";
 import pg from "pg";
 
 /** What a cache hears from the bus. */
@@ -117,13 +118,12 @@ const MAX_TRIES = 10;
  * freshness stops advancing and cached entries age out of the freshness bound, and on
  * reconnect the caches are reset, because notifications sent meanwhile are lost.
  *
- * What that bounds, honestly: a node's heartbeat proves only what that node has heard. It
- * says nothing about another node's announcement not yet sent. So a change made on node A
- * stays servable on node B until A's notification commits: that is promptly (milliseconds)
- * because A sends it on its own connection without waiting for the pool; if A's connection
- * is broken, A notices within `stallMs` plus a heartbeat, reconnects and resends it first.
- * Not covered: A dying (or losing PostgreSQL for good) between the commit and the
- * notification; then only the cache's max age bounds how long B serves the old state.
+ * Every change is also announced inside its own transaction (`KeyEvents.announce`, the
+ * announcer this bus registers): PostgreSQL delivers that notification if and only if the
+ * transaction commits, in commit order. So a heartbeat stamped T that this node hears back
+ * proves it has received every change committed anywhere before T, however long the node that
+ * made it took to send its own copy, or if that node died right after committing. The copy
+ * sent after the commit on this connection remains, for a change whose announce was forgotten.
  */
 export class PgInvalidationBus extends BaseBus {
   readonly kind = "postgres" as const;
@@ -142,6 +142,8 @@ export class PgInvalidationBus extends BaseBus {
   private pumping: pg.Client | null = null;
   /** Stamp of the heartbeat queued and not yet heard back. */
   private beatPending: number | null = null;
+  /** Stops announcing changes inside their transactions (see the constructor). */
+  private readonly offAnnounce: () => void;
 
   constructor(
     events: KeyEvents,
@@ -154,6 +156,11 @@ export class PgInvalidationBus extends BaseBus {
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.reconnectMs = opts.reconnectMs ?? 1000;
     this.stallMs = opts.stallMs ?? 3000;
+    // Inside the change's own transaction: delivered if and only if it commits.
+    this.offAnnounce = events.announceWith(async (trx, change) => {
+      const msg: Wire = { s: this.schema, n: this.nodeId, c: change };
+      await sql`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify(msg)})`.execute(trx);
+    });
   }
 
   /** Opens the LISTEN connection (retrying in the background when it cannot) and starts heartbeats. */
@@ -314,6 +321,7 @@ export class PgInvalidationBus extends BaseBus {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.closed = true;
+    this.offAnnounce();
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.reconnect) clearTimeout(this.reconnect);
     const c = this.client;
