@@ -88,15 +88,15 @@ function hoursOf(p: Tally): [hour: number, count: number][] {
   return out;
 }
 
-/** What an emptied {@link TallyList} holds instead of the tallies it let go of. */
-const NO_TALLY: Tally = Object.freeze({
-  keyId: "",
+/** A key's tally before its first use is recorded: nothing stored yet, nothing in flight. */
+const newTally = (keyId: string): Tally => ({
+  keyId,
   round: -1,
-  dropped: true,
+  dropped: false,
   lastUsedAt: 0,
   lastUsedIp: null,
-  writtenAt: 0,
-  dueAt: 0,
+  writtenAt: Number.NEGATIVE_INFINITY,
+  dueAt: Number.NEGATIVE_INFINITY,
   hour: 0,
   count: 0,
   others: null,
@@ -104,7 +104,10 @@ const NO_TALLY: Tally = Object.freeze({
   flightFrom: 0,
   flightTo: 0,
   flightEntry: 0,
-}) as Tally;
+});
+
+/** What an emptied {@link TallyList} holds instead of the tallies it let go of. */
+const NO_TALLY: Tally = Object.freeze({ ...newTally(""), dropped: true });
 
 /**
  * A list of tallies that keeps its storage from flush to flush. A list of tens of thousands
@@ -213,22 +216,7 @@ export class UsageAggregator {
     this.stats.recorded++;
     let t = last && !last.dropped ? (last as Tally) : this.tallies.get(keyId);
     if (!t) {
-      t = {
-        keyId,
-        round: -1,
-        dropped: false,
-        lastUsedAt: 0,
-        lastUsedIp: null,
-        writtenAt: Number.NEGATIVE_INFINITY,
-        dueAt: Number.NEGATIVE_INFINITY,
-        hour: 0,
-        count: 0,
-        others: null,
-        flight: null,
-        flightFrom: 0,
-        flightTo: 0,
-        flightEntry: 0,
-      };
+      t = newTally(keyId);
       this.tallies.set(keyId, t);
     }
     this.markDirty(t);
