@@ -1,6 +1,6 @@
 import type { FastifyReply } from "fastify";
 import { AppError } from "../../domain/errors.js";
-import { type DenyCode, type ResolvedKey, decide } from "../../domain/keys/decide.js";
+import type { DenyCode, ResolvedKey } from "../../domain/keys/decide.js";
 import { PERMISSION_NAME } from "../../domain/permissions/match.js";
 import type { Services } from "../../services/index.js";
 import { hashSecret } from "../../domain/keys/secret.js";
@@ -109,12 +109,11 @@ export async function tokenRoutes(app: App, s: Services) {
         const hit = v.resolveSecret(apikey);
         const entry = hit instanceof Promise ? await hit : hit;
         const now = s.deps.now();
-        const projectOrgId = entry && projectId ? await v.projectOrg(projectId) : null;
         // The key is checked as a request from the caller's own address, in the requested project.
         // A previous secret past its grace period is refused here too (credentialDenial).
-        const d = decide(
+        const d = await v.decidePlaced(
           entry?.key ?? null,
-          { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList, projectOrgId },
+          { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList },
           now,
         );
         if (!d.valid || !entry) {

@@ -167,6 +167,15 @@ export class VerifyService {
     return p instanceof Promise ? p.then((v) => v?.orgId ?? null) : (p?.orgId ?? null);
   }
 
+  /**
+   * `decide` for a key not held in the cache's memo (a token's, a token exchange's): the project
+   * the request names is placed in its org first, as decide requires.
+   */
+  async decidePlaced(key: ResolvedKey | null, req: Omit<DecideRequest, "projectOrgId">, now: Date): Promise<Decision> {
+    const projectOrgId = key && req.projectId ? await this.projectOrg(req.projectId) : null;
+    return decide(key, { ...req, projectOrgId }, now);
+  }
+
   /** Resolves a credential of Keyward's own API: format and checksum first (no I/O), then its hash, cache, store. */
   resolveSecret(secret: string): Promise<CachedKey | null> | CachedKey | null {
     if (!isWellFormedSecret(secret, this.prefix)) return null;
@@ -234,8 +243,7 @@ export class VerifyService {
   private async verifyToken(input: VerifyInput): Promise<VerifyResult> {
     const now = this.deps.now();
     const t = await this.resolveToken(input.key);
-    const projectOrgId = "key" in t && input.projectId ? await this.projectOrg(input.projectId) : null;
-    const d: Decision = "key" in t ? decide(t.key, { ...input, projectOrgId }, now) : { valid: false, code: t.code };
+    const d: Decision = "key" in t ? await this.decidePlaced(t.key, input, now) : { valid: false, code: t.code };
     return this.answer(splitDecision(d), input, now);
   }
 
