@@ -91,7 +91,11 @@ function settingsOptions(cmd: Command, update: boolean): Command {
     .option("--permission <perm>", "grant a permission or pattern (repeatable; compute:read, storage:*)", collect)
     .option("--role <roleId>", "grant a role's permissions (repeatable)", collect)
     .option("--read-only", "only read actions (read, list, get)")
-    .option("--project <projectId>", "restrict to a project (repeatable)", collect)
+    .option(
+      "--project <projectId>",
+      "restrict to a project (repeatable; the key then acts only there, nothing org-wide unless its default project is one)",
+      collect,
+    )
     .option("--allow-ip <cidr>", "restrict to an address or CIDR (repeatable)", collect)
     .option("--default-project <projectId>", "the key's preferred project")
     .option("--expires <when>", "30d, 12h, 2027-01-01 or an RFC 3339 instant")

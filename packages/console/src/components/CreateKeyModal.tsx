@@ -23,6 +23,7 @@ import type { KeyWithSecret, OrgSettings } from "../api/types";
 import { isRead } from "../lib/permissions";
 import { fieldErrors, unclaimedErrors } from "../lib/problems";
 import {
+  ALLOWED_PROJECTS_HINT,
   type Errors,
   type KeyFormField,
   type KeyFormValues,
@@ -241,7 +242,7 @@ export function CreateKeyModal({
           <IpRulesInput value={v.allowedIps} onChange={(ips) => set("allowedIps", ips)} error={errors.allowedIps} />
           <MultiSelect
             label="Allowed projects"
-            description="None selected: every project the owner can reach"
+            description={ALLOWED_PROJECTS_HINT}
             data={names.projects.map((p) => ({ value: p.id, label: p.name }))}
             value={v.allowedProjects}
             onChange={(ps) => set("allowedProjects", ps)}

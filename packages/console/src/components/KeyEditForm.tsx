@@ -8,6 +8,7 @@ import type { ApiKey, Project } from "../api/types";
 import { ipRuleError } from "../lib/ip";
 import { fieldErrors } from "../lib/problems";
 import {
+  ALLOWED_PROJECTS_HINT,
   type Errors,
   endOfDay,
   expiryError,
@@ -126,7 +127,7 @@ export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Pr
         <MultiSelect
           searchable
           label="Allowed projects"
-          description="None selected: every project the owner can reach"
+          description={ALLOWED_PROJECTS_HINT}
           data={projectOptions}
           value={allowedProjects}
           onChange={setAllowedProjects}

@@ -50,6 +50,10 @@ export function endOfDay(date: string | null): Date | null {
   return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), 23, 59, 59);
 }
 
+/** What a key's allowed projects mean (both key forms). */
+export const ALLOWED_PROJECTS_HINT =
+  "None selected: every project the owner can reach. Selected: only those, and nothing org-wide unless the preferred project is one of them";
+
 /** A key's rate limit as the forms hold it: off, or so many requests per window of seconds. */
 export interface RateLimitValue {
   on: boolean;
