@@ -63,6 +63,9 @@ describe("normaliseIp", () => {
     expect(normaliseIp("2001:DB8::0:1")).toBe("2001:db8::1");
     expect(normaliseIp("fe80::1%eth0")).toBe("fe80::1");
     expect(normaliseIp("nonsense")).toBeNull();
+    // A zone id is IPv6's only: an IPv4 address with one is not an address.
+    expect(normaliseIp("10.1.2.3%eth0")).toBeNull();
+    expect(normaliseIp("::ffff:10.1.2.3%eth0")).toBe("10.1.2.3");
   });
 });
 

@@ -12,13 +12,16 @@ export interface IpRule {
   prefix: number;
 }
 
-/** IPv4-mapped IPv6 (`::ffff:1.2.3.4`, in any spelling) becomes plain IPv4 so it meets IPv4 rules. */
+/**
+ * IPv4-mapped IPv6 (`::ffff:1.2.3.4`, in any spelling) becomes plain IPv4 so it meets IPv4 rules.
+ * An IPv6 zone id (`fe80::1%eth0`) is dropped; IPv4 has none (RFC 4007), so `1.2.3.4%eth0` is refused.
+ */
 export function normaliseIp(ip: string): string | null {
   let s = ip.trim();
   const zone = s.indexOf("%");
   if (zone >= 0) s = s.slice(0, zone);
   const family = isIP(s);
-  if (family === 0) return null;
+  if (family === 0 || (family === 4 && zone >= 0)) return null;
   if (family === 4) return s;
   const g = v6Groups(s);
   if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
