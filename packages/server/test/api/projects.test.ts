@@ -34,8 +34,8 @@ describeEachDialect("projects", (dialect) => {
 
   it("lists projects with cursor pagination, newest first, without repeats", async () => {
     const org = await h.newOrgWithOwner("paging");
-    const made: string[] = [];
-    for (let i = 0; i < 5; i++) made.push((await create(`p${i}`, {}, org.token, org.orgId)).body.id);
+    const made: { id: string; createdAt: string }[] = [];
+    for (let i = 0; i < 5; i++) made.push((await create(`p${i}`, {}, org.token, org.orgId)).body);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -46,7 +46,11 @@ describeEachDialect("projects", (dialect) => {
       seen.push(...page.body.items.map((p: { id: string }) => p.id));
       cursor = page.body.nextCursor;
     } while (cursor);
-    expect(seen).toEqual([...made].reverse());
+    // Newest first; projects made within the same millisecond are ordered by id, descending.
+    const newestFirst = [...made].sort((a, b) =>
+      a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : -1,
+    );
+    expect(seen).toEqual(newestFirst.map((p) => p.id));
   });
 
   it("deleting a project removes project-scoped bindings on it", async () => {
