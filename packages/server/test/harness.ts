@@ -6,6 +6,7 @@ import { loadConfig, type Config } from "../src/config.js";
 import { type Keyward, createKeyward } from "../src/compose.js";
 import { randomBase62 } from "../src/domain/ids.js";
 import { bootstrap } from "../src/services/bootstrap.js";
+import { PgInvalidationBus } from "../src/services/verify/invalidation.js";
 
 export type DialectName = "sqlite" | "postgres";
 export const DIALECTS: DialectName[] = ["sqlite", "postgres"];
@@ -95,8 +96,29 @@ export class Harness {
     return this.baseUrl;
   }
 
+  /** Set by a test that emits key changes by hand, outside any transaction (see {@link close}). */
+  private handEmits = false;
+
+  /** Declares that this test emits key changes itself, without announcing them in a transaction. */
+  emitsByHand(): this {
+    this.handEmits = true;
+    return this;
+  }
+
+  /**
+   * Closes the app. On PostgreSQL it fails the test if Keyward's own code emitted a key change
+   * without announcing it inside its transaction: other nodes would then learn of it only from
+   * the node's copy after the commit, which a crash right after the commit loses.
+   */
   async close() {
+    const bus = this.kw.services.verify.bus;
+    const stats = bus instanceof PgInvalidationBus ? { ...bus.stats } : null;
     await this.cleanup();
+    if (stats && stats.unannounced > 0 && !this.handEmits) {
+      throw new Error(
+        `${stats.unannounced} key change(s) were emitted without an announce in their transaction, the last ${JSON.stringify(stats.lastUnannounced)}`,
+      );
+    }
   }
 
   /** Sends a request through Fastify's inject (no socket), or over HTTP (see {@link Transport}). */

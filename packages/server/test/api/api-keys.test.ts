@@ -288,7 +288,7 @@ describeEachDialect("api keys", (dialect) => {
         .set({ previous_expires_at: "2000-01-01T00:00:00.000Z" })
         .where("id", "=", k.id)
         .execute();
-      h.kw.services.deps.keyEvents.emit({ kind: "key", keyId: k.id });
+      h.emitsByHand().kw.services.deps.keyEvents.emit({ kind: "key", keyId: k.id });
       expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(401);
     });
 

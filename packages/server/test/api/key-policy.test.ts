@@ -72,7 +72,7 @@ describeEachDialect("api key policy", (dialect) => {
         .set({ expires_at: "2001-01-01T00:00:00.000Z" })
         .where("id", "=", k.id)
         .execute();
-      h.kw.services.deps.keyEvents.emit({ kind: "key", keyId: k.id });
+      h.emitsByHand().kw.services.deps.keyEvents.emit({ kind: "key", keyId: k.id });
       const res = await h.req("GET", `/v1/orgs/${org}`, { token: k.secret });
       expect(res.status).toBe(401);
       expect(res.body.detail).toContain("EXPIRED");

@@ -92,7 +92,7 @@ describeEachDialect("cold verifies at once", (dialect) => {
       id: vk.key.owner.id,
       credential: { type: "api_key", id: vk.id },
     };
-    const { verify: service, deps } = h.kw.services;
+    const { verify: service, deps } = h.emitsByHand().kw.services;
     const check = () => service.mayVerify(actor);
     expect(await check()).toBe(true); // the operator org's id is read here, once
     deps.keyEvents.emit({ kind: "org", orgId: h.operatorOrgId });

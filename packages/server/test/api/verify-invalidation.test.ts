@@ -10,6 +10,7 @@ import {
   type InvalidationBus,
   type InvalidationListener,
   LocalInvalidationBus,
+  NOTIFY_CHANNEL,
   PgInvalidationBus,
 } from "../../src/services/verify/invalidation.js";
 import { KeyCache } from "../../src/services/verify/key-cache.js";
@@ -90,6 +91,9 @@ const impls: Impl[] = [
     },
   },
 ];
+
+/** A query builder on a node's pool (PostgreSQL), to make changes in transactions as the services do. */
+const kyselyOf = (n: Node) => new Kysely<Database>({ dialect: new PostgresDialect({ pool: n.pool as pg.Pool }) });
 
 /**
  * A TCP proxy to PostgreSQL whose open connections can be blackholed: they stay open but
@@ -212,17 +216,50 @@ for (const impl of impls) {
         const a = await cluster.node();
         const b = await cluster.node();
         const seen = collect(b.bus);
+        const db = kyselyOf(a);
         const delays: number[] = [];
         for (let i = 0; i < 20; i++) {
           const before = seen.changes.length;
+          const change: KeyChange = { kind: "key", keyId: `key_${i}` };
           const t0 = performance.now();
-          a.events.emit({ kind: "key", keyId: `key_${i}` });
+          // As the services make a change: announced in its transaction, emitted after the commit.
+          await db.transaction().execute((trx) => a.events.announce(trx, change));
+          a.events.emit(change);
           await until(() => seen.changes.length > before, 2000);
           delays.push(performance.now() - t0);
         }
         delays.sort((x, y) => x - y);
         expect(delays[Math.ceil(delays.length * 0.99) - 1]).toBeLessThan(1000);
         expect(seen.changes.at(-1)).toEqual({ kind: "key", keyId: "key_19" });
+        expect((a.bus as PgInvalidationBus).stats.unannounced).toBe(0);
+      });
+
+      it("sends a change announced in its transaction once; one emitted unannounced is sent after the commit, and counted", async () => {
+        const a = await cluster.node();
+        const bus = a.bus as PgInvalidationBus;
+        const wire: { s: string; n: string; c?: KeyChange; hb?: number }[] = [];
+        const listener = new pg.Client({ connectionString: inject("pgUrl") });
+        await listener.connect();
+        try {
+          listener.on("notification", (m) => wire.push(JSON.parse(m.payload ?? "{}")));
+          await listener.query(`LISTEN ${NOTIFY_CHANNEL}`);
+          const announced: KeyChange = { kind: "key", keyId: "key_announced" };
+          await kyselyOf(a)
+            .transaction()
+            .execute((trx) => a.events.announce(trx, announced));
+          a.events.emit(announced);
+          const forgotten: KeyChange = { kind: "org", orgId: "org_forgotten" };
+          a.events.emit(forgotten);
+          // Node a's messages arrive in order: its next heartbeat comes after anything it sent.
+          const sentAt = Date.now();
+          const mine = () => wire.filter((m) => m.n === wire.find((x) => x.c)?.n);
+          await until(() => mine().some((m) => m.hb !== undefined && m.hb >= sentAt), 3000);
+          const changes = mine().flatMap((m) => (m.c ? [m.c] : []));
+          expect(changes).toEqual([announced, forgotten]);
+          expect(bus.stats).toEqual({ unannounced: 1, lastUnannounced: forgotten });
+        } finally {
+          await listener.end();
+        }
       });
 
       it("ignores nodes of another schema", async () => {
@@ -259,7 +296,7 @@ for (const impl of impls) {
         const a = await cluster.node();
         const b = await cluster.node();
         const seen = collect(b.bus);
-        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: a.pool as pg.Pool }) });
+        const db = kyselyOf(a);
         const heard = (keyId: string) => seen.changes.some((c) => c.kind === "key" && c.keyId === keyId);
         // Announced inside the transaction, never emitted: as if node a died right after committing.
         await db.transaction().execute(async (trx) => {

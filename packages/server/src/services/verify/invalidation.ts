@@ -36,11 +36,11 @@ abstract class BaseBus implements InvalidationBus {
   private off: () => void;
 
   constructor(events: KeyEvents) {
-    this.off = events.on((c) => this.local(c));
+    this.off = events.on((c, announced) => this.local(c, announced));
   }
 
-  /** A change made on this node: applied here at once. */
-  protected local(change: KeyChange) {
+  /** A change made on this node: applied here at once. `announced`: its transaction announced it. */
+  protected local(change: KeyChange, _announced: boolean) {
     this.deliver(change);
   }
 
@@ -103,27 +103,27 @@ type Outgoing = { kind: "change"; msg: Wire; tries: number } | { kind: "beat"; m
 const MAX_TRIES = 10;
 
 /**
- * PostgreSQL LISTEN/NOTIFY. A change made here is applied here at once and announced with
- * pg_notify; other nodes apply it when the notification arrives.
+ * PostgreSQL LISTEN/NOTIFY. A change made here is applied here at once; other nodes apply it
+ * when its notification arrives.
  *
- * One dedicated connection per node (never the shared pool, whose queue could hold an
- * announcement back for as long as the pool is busy) LISTENs and also sends, in FIFO order,
- * this node's change announcements and its heartbeats. A change is queued the moment it is
- * emitted (right after its commit) and goes out at once; one that fails stays queued and is
- * sent again first on the next connection. Every second the node queues a heartbeat stamped
- * with the time it was queued, behind every change emitted before it. Notifications arrive in
- * commit order, so hearing its own heartbeat stamped T back proves this node has received
- * every notification committed before T: `freshAsOf` is that T. A heartbeat not heard back
- * within `stallMs` (a dead or half-open connection) drops the connection; while it is down
- * freshness stops advancing and cached entries age out of the freshness bound, and on
- * reconnect the caches are reset, because notifications sent meanwhile are lost.
+ * Every change is announced inside its own transaction (`KeyEvents.announce`, the announcer
+ * this bus registers): a pg_notify that PostgreSQL delivers if and only if the transaction
+ * commits, in commit order, so a node that dies right after committing cannot leave the
+ * others serving the old state.
  *
- * Every change is also announced inside its own transaction (`KeyEvents.announce`, the
- * announcer this bus registers): PostgreSQL delivers that notification if and only if the
- * transaction commits, in commit order. So a heartbeat stamped T that this node hears back
- * proves it has received every change committed anywhere before T, however long the node that
- * made it took to send its own copy, or if that node died right after committing. The copy
- * sent after the commit on this connection remains, for a change whose announce was forgotten.
+ * One dedicated connection per node (never the shared pool, whose queue could hold a message
+ * back for as long as the pool is busy) LISTENs and also sends, in FIFO order, this node's
+ * heartbeats: every second one stamped with the time it was queued. Notifications arrive in
+ * commit order, so hearing its own heartbeat stamped T back proves this node has received every
+ * change committed anywhere before T: `freshAsOf` is that T. A heartbeat not heard back within
+ * `stallMs` (a dead or half-open connection) drops the connection; while it is down freshness
+ * stops advancing and cached entries age out of the freshness bound, and on reconnect the
+ * caches are reset, because notifications sent meanwhile are lost.
+ *
+ * A change emitted without having been announced in its transaction (a bug in the code that
+ * made it, counted in `stats.unannounced` and logged) is sent on that connection after the
+ * fact, queued with the heartbeats; one that fails stays queued and is sent again first on the
+ * next connection.
  */
 export class PgInvalidationBus extends BaseBus {
   readonly kind = "postgres" as const;
@@ -144,6 +144,8 @@ export class PgInvalidationBus extends BaseBus {
   private beatPending: number | null = null;
   /** Stops announcing changes inside their transactions (see the constructor). */
   private readonly offAnnounce: () => void;
+  /** Changes emitted without an announce in their transaction (sent after the fact), and the last of them. */
+  readonly stats = { unannounced: 0, lastUnannounced: null as KeyChange | null };
 
   constructor(
     events: KeyEvents,
@@ -175,9 +177,12 @@ export class PgInvalidationBus extends BaseBus {
     return this.fresh;
   }
 
-  protected override local(change: KeyChange) {
+  protected override local(change: KeyChange, announced: boolean) {
     this.deliver(change);
-    if (this.closed) return;
+    if (announced || this.closed) return;
+    this.stats.unannounced++;
+    this.stats.lastUnannounced = change;
+    this.logger.warn({ change }, "a key change was not announced in its transaction; sending it after the commit");
     this.outbox.push({ kind: "change", msg: { s: this.schema, n: this.nodeId, c: change }, tries: 0 });
     if (this.client) void this.pump(this.client);
   }
