@@ -38,6 +38,11 @@ interface NodeOptions {
   /** Database URL for the node (PostgreSQL only; e.g. through a test proxy). */
   url?: string;
   stallMs?: number;
+  /**
+   * PostgreSQL only: the schema the node is configured with, and its pool's search path.
+   * By default the cluster's own schema for both; `null` for no search path (the server's default).
+   */
+  schema?: { configured: string; searchPath: string | null };
 }
 
 interface Impl {
@@ -67,14 +72,23 @@ const impls: Impl[] = [
     name: "postgres",
     async cluster() {
       const schema = `t_${randomBase62(10).toLowerCase()}`;
+      const admin = new pg.Client({ connectionString: inject("pgUrl") });
+      await admin.connect();
+      await admin.query(`create schema ${schema}`);
       const pools: pg.Pool[] = [];
       const buses: InvalidationBus[] = [];
       return {
         async node(opts: NodeOptions = {}) {
-          const pool = new pg.Pool({ connectionString: opts.url ?? inject("pgUrl"), max: 2 });
+          const { configured, searchPath } = opts.schema ?? { configured: schema, searchPath: schema };
+          const pool = new pg.Pool({
+            connectionString: opts.url ?? inject("pgUrl"),
+            max: 2,
+            // As openDb sets it.
+            options: searchPath ? `-c search_path=${searchPath}` : undefined,
+          });
           pools.push(pool);
           const events = new KeyEvents();
-          const bus = new PgInvalidationBus(events, pool, schema, logger, {
+          const bus = new PgInvalidationBus(events, pool, configured, logger, {
             heartbeatMs: 100,
             reconnectMs: 100,
             stallMs: opts.stallMs,
@@ -86,6 +100,8 @@ const impls: Impl[] = [
         async close() {
           await Promise.all(buses.map((b) => b.close()));
           await Promise.all(pools.map((p) => p.end()));
+          await admin.query(`drop schema if exists ${schema} cascade`);
+          await admin.end();
         },
       };
     },
@@ -259,6 +275,25 @@ for (const impl of impls) {
           expect(bus.stats).toEqual({ unannounced: 1, lastUnannounced: forgotten });
         } finally {
           await listener.end();
+        }
+      });
+
+      it("tells nodes apart by the schema they resolve to, not by how it is spelt in their config", async () => {
+        // Two nodes of one deployment on the default schema: one configured with none, one with "public".
+        const a = await cluster.node({ schema: { configured: "", searchPath: null } });
+        const b = await cluster.node({ schema: { configured: "public", searchPath: "public" } });
+        for (const [from, to] of [
+          [a, b],
+          [b, a],
+        ]) {
+          const seen = collect(to.bus);
+          const change: KeyChange = { kind: "key", keyId: `key_${randomBase62(6)}` };
+          await kyselyOf(from)
+            .transaction()
+            .execute((trx) => from.events.announce(trx, change));
+          from.events.emit(change);
+          await until(() => seen.changes.length > 0, 2000);
+          expect(seen.changes).toEqual([change]);
         }
       });
 

@@ -150,7 +150,8 @@ export class PgInvalidationBus extends BaseBus {
   constructor(
     events: KeyEvents,
     private readonly pool: pg.Pool,
-    private readonly schema: string,
+    /** The schema configured (none: ""); replaced by the one the pool's connections resolve to. */
+    private schema: string,
     private readonly logger: Logger,
     opts: PgBusOptions = {},
   ) {
@@ -160,8 +161,9 @@ export class PgInvalidationBus extends BaseBus {
     this.stallMs = opts.stallMs ?? 3000;
     // Inside the change's own transaction: delivered if and only if it commits.
     this.offAnnounce = events.announceWith(async (trx, change) => {
-      const msg: Wire = { s: this.schema, n: this.nodeId, c: change };
-      await sql`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify(msg)})`.execute(trx);
+      // The schema as the transaction itself resolves it (see connect()).
+      await sql`select pg_notify(${NOTIFY_CHANNEL}, json_build_object(
+        's', current_schema(), 'n', ${this.nodeId}::text, 'c', ${JSON.stringify(change)}::json)::text)`.execute(trx);
     });
   }
 
@@ -274,6 +276,7 @@ export class PgInvalidationBus extends BaseBus {
     const client = new pg.Client({
       connectionString: opts.connectionString,
       ...(opts.host ? { host: opts.host } : {}),
+      ...(opts.options ? { options: opts.options } : {}),
       keepAlive: true,
       // Backstops for a connection that hangs before heartbeats can tell (connect, LISTEN).
       connectionTimeoutMillis: timeout,
@@ -285,6 +288,11 @@ export class PgInvalidationBus extends BaseBus {
     client.on("notification", (m) => this.onMessage(m.payload));
     try {
       await client.connect();
+      // Nodes tell their deployment's messages by schema name, as PostgreSQL resolves it (this
+      // connection has the pool's search path): a node configured with no schema and one
+      // configured with "public" (the same tables) must not ignore each other.
+      const resolved = await client.query<{ s: string | null }>("select current_schema() as s");
+      this.schema = resolved.rows[0]?.s ?? this.schema;
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
     } catch (err) {
       client.end().catch(() => {});
