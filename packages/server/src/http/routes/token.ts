@@ -3,7 +3,6 @@ import { AppError } from "../../domain/errors.js";
 import type { DenyCode, ResolvedKey } from "../../domain/keys/decide.js";
 import { PERMISSION_NAME } from "../../domain/permissions/match.js";
 import type { Services } from "../../services/index.js";
-import { hashSecret } from "../../domain/keys/secret.js";
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL } from "../../services/tokens/token-service.js";
 import type { App } from "../app.js";
 import { registerFormBody } from "../form-body.js";
@@ -147,8 +146,12 @@ export async function tokenRoutes(app: App, s: Services) {
         // (only a key without allowedProjects gets here). A token with one project's rights
         // and no project would carry them into every other project.
         const projects = d.projectId ? [d.projectId] : null;
-        const secretHash = hashSecret(apikey, s.deps.pepper);
-        const issued = await v.tokens.issue(key, { perms: scopeList ?? d.permissions, projects, ttl, secretHash });
+        const issued = await v.tokens.issue(key, {
+          perms: scopeList ?? d.permissions,
+          projects,
+          ttl,
+          secretHash: v.secretHash(apikey),
+        });
         return {
           access_token: issued.access_token,
           token_type: issued.token_type,

@@ -179,6 +179,11 @@ export class VerifyService {
   /** Resolves a credential of Keyward's own API: format and checksum first (no I/O), then its hash, cache, store. */
   resolveSecret(secret: string): Promise<CachedKey | null> | CachedKey | null {
     if (!isWellFormedSecret(secret, this.prefix)) return null;
+    return this.cache.get(this.secretHash(secret), this.loadByHash);
+  }
+
+  /** A secret's stored (peppered) HMAC, remembered for the credentials seen lately. */
+  secretHash(secret: string): string {
     const quick = sha256(secret);
     let hash = this.credentialHashes.get(quick);
     if (hash === undefined) {
@@ -186,7 +191,7 @@ export class VerifyService {
       if (this.credentialHashes.size >= 10_000) this.credentialHashes.clear();
       this.credentialHashes.set(quick, hash);
     }
-    return this.cache.get(hash, this.loadByHash);
+    return hash;
   }
 
   /** Resolves a key by id (for tokens), through the same cache. */
