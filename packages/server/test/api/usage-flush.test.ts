@@ -255,6 +255,94 @@ describeEachDialect("usage flush", (dialect) => {
     await usage.close();
   });
 
+  it("counts each use once in a read between a flush's transactions, and after its last one fails", async () => {
+    // Two keys per transaction: six keys take three, and the writer waits after each one
+    // commits (its test-only pause) while every key's usage is read as GET .../usage reads
+    // it. Keys are used in id order, the order both writers then store them in, so the key
+    // whose insert fails in the second flush is in its last transaction.
+    let onPause = (resume: () => void) => resume();
+    const usage = new UsageAggregator(h.kw.db, pino({ level: "silent" }), {
+      transactionRows: 2,
+      afterTransaction: () => new Promise<void>((resume) => onPause(resume)),
+    });
+    const ids = [keyId];
+    for (let i = 0; i < 5; i++) ids.push((await mkKey(h, org.token, org.orgId, { name: `k${i}` })).id);
+    ids.sort();
+    const bad = ids[5];
+    const truth = ids.map(() => 0);
+    const now = Date.now();
+    const useAll = () =>
+      ids.forEach((id, i) => {
+        for (let n = 0; n <= i; n++) usage.record(id, "203.0.113.1", now);
+        truth[i] += i + 1;
+      });
+    const counts = async () => {
+      const rows = await h.kw.db.kysely
+        .selectFrom("key_usage")
+        .select(["key_id", "count"])
+        .where("key_id", "in", ids)
+        .execute();
+      const by = new Map<string, number>();
+      for (const r of rows) by.set(r.key_id, (by.get(r.key_id) ?? 0) + Number(r.count));
+      return by;
+    };
+    /** Each key's usage as the route reads it: the database's counts plus this node's unflushed ones. */
+    const read = async () => {
+      const stored = await counts();
+      return ids.map((id) => usage.unflushed(id).buckets.reduce((n, b) => n + b.count, stored.get(id) ?? 0));
+    };
+    /**
+     * Flushes everything (past the once-a-minute rule), running `atPause(n)` while the writer
+     * waits after its n-th transaction; answers the pauses.
+     */
+    const flushPausing = async (atPause: (n: number) => Promise<void>) => {
+      const checks: Promise<void>[] = [];
+      onPause = (resume) => void checks.push(atPause(checks.length + 1).finally(resume));
+      await usage.flush(true);
+      onPause = (resume) => resume();
+      await Promise.all(checks);
+      return checks.length;
+    };
+
+    useAll();
+    const pauses = await flushPausing(async (n) => {
+      // The first n transactions are stored, the others not yet: each use counts once.
+      expect([...(await counts()).keys()].sort()).toEqual(ids.slice(0, 2 * n));
+      expect(await read()).toEqual(truth);
+      useAll(); // for the next flush
+      expect(await read()).toEqual(truth);
+    });
+    expect(pauses).toBe(3);
+    expect(usage.stats.failedFlushes).toBe(0);
+    expect(await read()).toEqual(truth);
+
+    const trigger =
+      dialect === "sqlite"
+        ? [
+            sql`create trigger fail_one before insert on key_usage when new.key_id = ${sql.lit(bad)} begin select raise(abort, 'refused'); end`,
+          ]
+        : [
+            sql`create function fail_one() returns trigger language plpgsql as $$ begin if new.key_id = ${sql.lit(bad)} then raise exception 'refused'; end if; return new; end $$`,
+            sql`create trigger fail_one before insert on key_usage for each row execute function fail_one()`,
+          ];
+    for (const statement of trigger) await statement.execute(h.kw.db.kysely);
+    // Two transactions stored, the third fails: what they stored is not put back, nor counted twice.
+    const partly = await flushPausing(async () => {
+      expect(await read()).toEqual(truth);
+    });
+    expect(partly).toBe(2);
+    expect(usage.stats.failedFlushes).toBe(1);
+    expect(await read()).toEqual(truth);
+    await sql`drop trigger fail_one${sql.raw(dialect === "sqlite" ? "" : " on key_usage")}`.execute(h.kw.db.kysely);
+    await flushPausing(async () => {
+      expect(await read()).toEqual(truth);
+    });
+    const all = await counts();
+    expect(ids.map((id) => all.get(id))).toEqual(truth);
+    expect(ids.filter((id) => usage.unflushed(id).buckets.length > 0)).toEqual([]);
+    await usage.close();
+  });
+
   it("keeps every usage row through migrations 0003 and 0002 and back (SQLite: key_usage by hour, then key id)", async () => {
     const { usage } = h.kw.services.verify;
     const hour = Math.floor(Date.now() / HOUR) * HOUR;

@@ -12,6 +12,8 @@ db.pragma("cache_size = -65536");
 
 /** Rows per transaction: a write from the app's own connection waits at most one of them. */
 const TRANSACTION_ROWS = workerData.transactionRows ?? 2000;
+/** Tests only: wait for the app's word after each transaction of counts (see usage-writer.ts). */
+const PAUSE = workerData.pause === true;
 
 const rowidOf = db.prepare("select rowid from api_keys where id = ?").pluck();
 // A stored last use only ever moves forward (so writing one twice is harmless). The id is
@@ -71,8 +73,11 @@ const lookUpRows = db.transaction((chunk) => {
   return rows;
 });
 
-/** Runs `fn` on `items` in IMMEDIATE transactions of TRANSACTION_ROWS (each all or nothing); `done(i)` after each commit. */
-function inTransactions(items, fn, done = () => {}) {
+/**
+ * Runs `fn` on `items` in IMMEDIATE transactions of TRANSACTION_ROWS (each all or nothing);
+ * `done(from, to)` after each commit, awaited when it returns a promise (only a test's pause does).
+ */
+async function inTransactions(items, fn, done = () => {}) {
   const run = db.transaction((from, to) => {
     let writes = 0;
     for (let i = from; i < to; i++) writes += fn(items[i]);
@@ -83,10 +88,19 @@ function inTransactions(items, fn, done = () => {}) {
     const to = Math.min(items.length, from + TRANSACTION_ROWS);
     // IMMEDIATE: takes the write lock up front (waiting for the app's connection if need be).
     writes += run.immediate(from, to);
-    done(from, to);
+    const waiting = done(from, to);
+    if (waiting) await waiting;
   }
   return writes;
 }
+
+/** Tests only: per flush id, what lets its write go on after a pause. */
+const resumes = new Map();
+const paused = (id) =>
+  new Promise((resolve) => {
+    resumes.set(id, resolve);
+    parentPort?.postMessage({ id, paused: true });
+  });
 
 /**
  * Writes one flush (the parts UsageChunk in usage-writer.ts, concatenated) in an order that
@@ -96,17 +110,17 @@ function inTransactions(items, fn, done = () => {}) {
  * counts in key id order (key_usage is stored by hour, then key id: a flush's counts are
  * nearly all of one hour), each transaction a run of neighbouring rows. Last uses go first:
  * writing one again is harmless, so a failure among them leaves every count to the next
- * flush. Returns the statements run and, per entry, whether its counts are stored (1) or
- * not (0).
+ * flush. Sets each entry's flag in `stored` (shared with the app, see storedFlags in
+ * usage-writer.ts) as the transaction with its counts commits, so the app stops counting it
+ * as in flight then. Returns the statements run, and the error that stopped it.
  */
-function writeFlush(chunk) {
+async function writeFlush(id, chunk, stored) {
   const n = chunk.keyIds.length;
-  const stored = new Uint8Array(n);
-  const result = { writes: 0, stored, error: null };
+  const result = { writes: 0, error: null };
   try {
     const touches = lookUpRows(chunk);
     touches.sort((a, b) => a.rowid - b.rowid);
-    result.writes += inTransactions(touches, ({ rowid, k }) => {
+    result.writes += await inTransactions(touches, ({ rowid, k }) => {
       const at = iso(chunk.lastUsedAt[k]);
       touch.run(at, chunk.lastUsedIp[k], rowid, chunk.keyIds[k], at);
       return 1;
@@ -119,7 +133,7 @@ function writeFlush(chunk) {
     const order = Array.from({ length: n }, (_, k) => k).sort((a, b) =>
       chunk.keyIds[a] < chunk.keyIds[b] ? -1 : chunk.keyIds[a] > chunk.keyIds[b] ? 1 : 0,
     );
-    result.writes += inTransactions(
+    result.writes += await inTransactions(
       order,
       (k) => {
         const keyId = chunk.keyIds[k];
@@ -128,7 +142,9 @@ function writeFlush(chunk) {
         return c.length / 2;
       },
       (from, to) => {
-        for (let i = from; i < to; i++) stored[order[i]] = 1;
+        // Atomics: the app reads the flags while this flush goes on.
+        for (let i = from; i < to; i++) Atomics.store(stored, order[i], 1);
+        return PAUSE ? paused(id) : undefined;
       },
     );
   } catch (err) {
@@ -171,7 +187,12 @@ parentPort?.on("message", (message) => {
     parentPort?.close();
     return;
   }
-  const { id, part, commit, pruneBefore } = message;
+  const { id, part, commit, stored, resume, pruneBefore } = message;
+  if (resume) {
+    resumes.get(id)?.();
+    resumes.delete(id);
+    return;
+  }
   if (pruneBefore !== undefined) {
     void prune(pruneBefore).then((result) => parentPort?.postMessage({ id, ...result }));
     return;
@@ -191,7 +212,8 @@ parentPort?.on("message", (message) => {
   if (commit) {
     const chunk = open.get(id) ?? emptyChunk();
     open.delete(id);
-    const { writes, stored, error } = writeFlush(chunk);
-    parentPort?.postMessage({ id, writes, stored, ...(error === null ? {} : { error }) }, [stored.buffer]);
+    void writeFlush(id, chunk, stored).then(({ writes, error }) =>
+      parentPort?.postMessage({ id, writes, ...(error === null ? {} : { error }) }),
+    );
   }
 });

@@ -2,7 +2,14 @@ import type { Logger } from "pino";
 import type { Db } from "../../store/db.js";
 import { hourOf } from "./hours.js";
 import { UsageRetention } from "./usage-retention.js";
-import { type FailedFlush, type UsageChunk, type UsageWriter, createUsageWriter, newChunk } from "./usage-writer.js";
+import {
+  type UsageChunk,
+  type UsageWriter,
+  type UsageWriterOptions,
+  createUsageWriter,
+  newChunk,
+  storedFlags,
+} from "./usage-writer.js";
 
 /**
  * One key's usage not yet stored. A tally lives as long as its key is in use: a flush takes
@@ -33,7 +40,7 @@ interface Tally {
   /**
    * The part holding the counts a flush took off this tally, until they are settled: stored
    * (the database has them) or put back onto the tally. {@link UsageAggregator.unflushed}
-   * adds them meanwhile, so they are never missing from a read. Null: none in flight.
+   * adds them while they are in flight, so they are never missing from a read. Null: none.
    */
   flight: UsageChunk | null;
   /** Where its counts are in `flight.counts` ([flightFrom, flightTo), triples), and its entry in the flush. */
@@ -106,6 +113,13 @@ const newTally = (keyId: string): Tally => ({
   flightEntry: 0,
 });
 
+/** A flush being written: see UsageAggregator.writing. */
+interface Writing {
+  stored: Uint8Array;
+  settled: boolean;
+  failed: boolean;
+}
+
 /** What an emptied {@link TallyList} holds instead of the tallies it let go of. */
 const NO_TALLY: Tally = Object.freeze({ ...newTally(""), dropped: true });
 
@@ -157,10 +171,11 @@ export class UsageAggregator {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   /**
-   * The flush being written, while tallies' counts are in flight: `settled` once its commit
-   * has answered, and then `failed` tells which entries were stored (see {@link inFlight}).
+   * The flush being written, while tallies' counts are in flight: `stored` flags each entry as
+   * its transaction commits (see storedFlags; empty until the commit starts), `settled` once
+   * the whole commit has answered, and `failed` whether it stopped short (see {@link inFlight}).
    */
-  private writing: { settled: boolean; failed: FailedFlush | null } | null = null;
+  private writing: Writing | null = null;
   private readonly writer: UsageWriter;
   /** Deletes counts past their retention (`retentionDays`; none when unset or 0). */
   readonly retention: UsageRetention;
@@ -176,12 +191,17 @@ export class UsageAggregator {
     private readonly opts: {
       flushIntervalMs?: number;
       transactionRows?: number;
+      /** Tests only: see UsageWriterOptions. */
+      afterTransaction?: UsageWriterOptions["afterTransaction"];
       maxTallies?: number;
       retentionDays?: number;
       now?: () => Date;
     } = {},
   ) {
-    this.writer = createUsageWriter(db, { transactionRows: opts.transactionRows });
+    this.writer = createUsageWriter(db, {
+      transactionRows: opts.transactionRows,
+      afterTransaction: opts.afterTransaction,
+    });
     this.maxTallies = opts.maxTallies ?? 500_000;
     const now = opts.now ?? (() => new Date());
     this.nowMs = () => now().getTime();
@@ -242,16 +262,18 @@ export class UsageAggregator {
   }
 
   /**
-   * Whether the counts a flush took off `t` are still not in the database: the commit has not
-   * answered, or it failed for this entry and they are not back on the tally yet (once they
-   * are, `flight` is cleared in the same step). Stored counts stop counting here the moment
-   * the commit answers, so nothing is counted twice.
+   * Whether the counts a flush took off `t` are still not in the database: the transaction
+   * holding them has not committed (the writer flags each entry as its own transaction does,
+   * before the rest of the flush), and the commit has not answered, or failed and they are
+   * not back on the tally yet (once they are, `flight` is cleared in the same step). Stored
+   * counts stop counting here once the writer learns of their commit, so nothing is counted
+   * twice, though the flush commits in several transactions.
    */
   private inFlight(t: Tally): t is Tally & { flight: UsageChunk } {
     const w = this.writing;
     // The entry check also ignores a `flight` left by an earlier flush.
     if (t.flight === null || w === null || this.entries.at(t.flightEntry) !== t) return false;
-    return !w.settled || (w.failed !== null && w.failed.stored[t.flightEntry] !== 1);
+    return w.stored[t.flightEntry] !== 1 && (!w.settled || w.failed);
   }
 
   /** Not yet stored usage of one key (merged into usage reads on this node), in-flight counts included. */
@@ -312,13 +334,13 @@ export class UsageAggregator {
 
   /**
    * Hands the counts of `batch` that are due (see {@link USAGE_WRITE_EVERY_MS}) to the writer
-   * part by part (taking them off the tallies, which go on counting; until the commit settles
-   * {@link unflushed} still finds them, through the tally's `flight`) and, once written, notes
-   * the last uses stored and when the next write is due. What a failure leaves unstored goes
-   * back onto the tallies for the next flush, and so does usage held back by the once-a-minute
-   * rule: each such tally joins the next round's list (the round has already moved on) in the
-   * pass that touches it anyway. Requests are let in every {@link SLICE} keys: a whole flush at
-   * once held the event loop for several milliseconds.
+   * part by part (taking them off the tallies, which go on counting; until their transaction
+   * commits {@link unflushed} still finds them, through the tally's `flight`) and, once
+   * written, notes the last uses stored and when the next write is due. What a failure leaves
+   * unstored goes back onto the tallies for the next flush, and so does usage held back by the
+   * once-a-minute rule: each such tally joins the next round's list (the round has already
+   * moved on) in the pass that touches it anyway. Requests are let in every {@link SLICE}
+   * keys: a whole flush at once held the event loop for several milliseconds.
    */
   private async writeEntries(batch: TallyList, all: boolean): Promise<void> {
     /** Every part, the one being filled included: what a failure puts back is found there. */
@@ -326,9 +348,9 @@ export class UsageAggregator {
     const entries = this.entries;
     /** Tallies of `batch` looked at so far: those after it (a failure part-way) wait for the next round. */
     let seen = 0;
-    let failed: FailedFlush | null;
+    let error: Error | null = null;
     const startedAt = this.nowMs();
-    const writing = { settled: false, failed: null as FailedFlush | null };
+    const writing: Writing = { stored: new Uint8Array(0), settled: false, failed: false };
     this.writing = writing;
     try {
       const flush = this.writer.begin();
@@ -360,14 +382,18 @@ export class UsageAggregator {
         if (seen % SLICE === SLICE - 1) await yieldToRequests();
       }
       if (part.keyIds.length > 0) flush.add(part);
-      failed = entries.length > 0 ? await flush.commit(this.stats) : null;
+      if (entries.length > 0) {
+        writing.stored = storedFlags(entries.length);
+        error = await flush.commit(this.stats, writing.stored);
+      }
     } catch (err) {
-      failed = { error: err as Error, stored: new Uint8Array(0) };
+      error = err as Error;
     }
-    // From here stored counts are the database's; those not stored stay in flight until put back.
+    // From here the flags are final: counts not stored stay in flight until put back.
+    const failed = error !== null;
     writing.failed = failed;
     writing.settled = true;
-    const stored = (e: number) => !failed || failed.stored[e] === 1;
+    const stored = (e: number) => !failed || writing.stored[e] === 1;
     let e = 0;
     for (const p of parts) {
       for (let k = 0; k < p.keyIds.length; k++, e++) {
@@ -397,7 +423,7 @@ export class UsageAggregator {
     }
     this.writing = null;
     for (let n = seen; n < batch.length; n++) this.keepForNextRound(batch.at(n));
-    if (failed) throw failed.error;
+    if (error) throw error;
   }
 
   /**

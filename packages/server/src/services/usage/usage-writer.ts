@@ -29,19 +29,23 @@ export interface WriterStats {
 }
 
 /**
- * What a flush left unwritten after a failure: `stored[i]` is 1 when entry `i` (counted over
- * the parts in the order they were added) is stored, 0 when it must be kept for the next flush.
+ * Per entry of a flush (counted over its parts in the order they were added): 1 once the
+ * transaction holding its counts has committed, 0 while it has not (for good, after a failure:
+ * kept for the next flush). A flush commits in several transactions, and the flags are set as
+ * each one commits, not when the whole flush answers, so a usage read stops counting an entry
+ * as in flight as soon as the database has it. Shared memory: a writer thread sets them.
  */
-export interface FailedFlush {
-  error: Error;
-  stored: Uint8Array;
-}
+export const storedFlags = (entries: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(entries));
 
 /** One flush being handed to a writer: parts are added in turn, then committed. */
 export interface FlushWrite {
   add(part: UsageChunk): void;
-  /** Writes every part added; null when all of it is stored. */
-  commit(stats: WriterStats): Promise<FailedFlush | null>;
+  /**
+   * Writes every part added, setting each entry's flag in `stored` (from {@link storedFlags})
+   * as its transaction commits. Answers the error that stopped it, or null when all of it is
+   * stored; either way `stored` then tells which entries are.
+   */
+  commit(stats: WriterStats, stored: Uint8Array): Promise<Error | null>;
 }
 
 /**
@@ -62,16 +66,30 @@ export interface UsageWriter {
 /** Any fixed number: with the schema, the PostgreSQL advisory lock a node holds while it prunes usage. */
 export const PRUNE_LOCK = 0x6b777570; // "kwup"
 
+export interface UsageWriterOptions {
+  /** Keys per transaction (tests make it small). */
+  transactionRows?: number;
+  /**
+   * Tests only: awaited after each transaction of a flush's counts commits (its entries
+   * flagged stored), before the next one starts, so a test can read usage in between.
+   */
+  afterTransaction?: () => Promise<void>;
+}
+
 /**
  * A SQLite file gets its usage written by a worker thread with its own connection: SQLite
  * runs statements synchronously, and on the event loop tens of thousands of keys per flush
  * held up requests for seconds (bench/RESULTS.md). PostgreSQL (and an in-memory SQLite
  * database, which no other connection can open) go through the query builder.
- * `transactionRows` sets the keys per transaction (tests make it small).
  */
-export function createUsageWriter(db: Db, opts: { transactionRows?: number } = {}): UsageWriter {
-  if (db.sqlite && !db.sqlite.memory) return new SqliteWorkerUsageWriter(db.sqlite.name, opts.transactionRows);
-  return new QueryBuilderUsageWriter(db, opts.transactionRows ?? 200, opts.transactionRows ?? 5000);
+export function createUsageWriter(db: Db, opts: UsageWriterOptions = {}): UsageWriter {
+  if (db.sqlite && !db.sqlite.memory) return new SqliteWorkerUsageWriter(db.sqlite.name, opts);
+  return new QueryBuilderUsageWriter(
+    db,
+    opts.transactionRows ?? 200,
+    opts.transactionRows ?? 5000,
+    opts.afterTransaction,
+  );
 }
 
 /** Each part is one transaction of three statements; the last-use update joins a VALUES list by primary key. */
@@ -82,22 +100,25 @@ class QueryBuilderUsageWriter implements UsageWriter {
     readonly partSize: number,
     /** Rows deleted per transaction by {@link prune}. */
     private readonly pruneRows: number,
+    private readonly afterTransaction?: () => Promise<void>,
   ) {}
 
   begin(): FlushWrite {
     const parts: UsageChunk[] = [];
     return {
       add: (part) => parts.push(part),
-      commit: async (stats) => {
+      commit: async (stats, stored) => {
         let done = 0;
         for (const part of parts) {
           try {
             await this.writePart(part, stats);
           } catch (err) {
-            const stored = new Uint8Array(parts.reduce((n, p) => n + p.keyIds.length, 0)).fill(1, 0, done);
-            return { error: err as Error, stored };
+            return err as Error;
           }
+          // Committed: reads stop counting these entries as in flight now, not at the end.
+          stored.fill(1, done, done + part.keyIds.length);
           done += part.keyIds.length;
+          await this.afterTransaction?.();
         }
         return null;
       },
@@ -179,13 +200,18 @@ class QueryBuilderUsageWriter implements UsageWriter {
   async close(): Promise<void> {}
 }
 
-/** The worker's answer to a commit (`stored`) or a prune (`deleted`). */
+/** The worker's answer to a commit (its entries' flags are in the shared `stored`) or a prune (`deleted`). */
 interface Reply {
   id: number;
   writes: number;
-  stored?: Uint8Array;
   deleted?: number;
   error?: string;
+}
+
+/** Tests only: the worker waits after a transaction of flush `id` for `{ id, resume: true }` (see UsageWriterOptions). */
+interface Paused {
+  id: number;
+  paused: true;
 }
 
 interface Waiting {
@@ -210,16 +236,23 @@ class SqliteWorkerUsageWriter implements UsageWriter {
 
   constructor(
     private readonly file: string,
-    private readonly transactionRows?: number,
+    private readonly opts: UsageWriterOptions = {},
   ) {}
 
   /** The worker, started on first use and again after a crash. */
   private started(): Worker {
     if (this.worker) return this.worker;
+    const { transactionRows, afterTransaction } = this.opts;
     const worker = startSqliteThread(new URL("./sqlite-usage-worker.mjs", import.meta.url), this.file, {
-      transactionRows: this.transactionRows,
+      transactionRows,
+      pause: afterTransaction !== undefined,
     });
-    worker.on("message", (m: Reply) => {
+    worker.on("message", (m: Reply | Paused) => {
+      if ("paused" in m) {
+        const resume = () => worker.postMessage({ id: m.id, resume: true });
+        void afterTransaction?.().then(resume, resume);
+        return;
+      }
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
@@ -227,8 +260,8 @@ class SqliteWorkerUsageWriter implements UsageWriter {
       w.stats.writes += m.writes;
       w.settle(m);
     });
-    // A failed thread fails the flushes waiting on it (nothing of theirs is known to be
-    // stored); the next flush starts a new one.
+    // A failed thread fails the flushes waiting on it (the entries it flagged stored were
+    // committed; nothing else is known to be); the next flush starts a new one.
     const fail = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = null;
@@ -249,21 +282,17 @@ class SqliteWorkerUsageWriter implements UsageWriter {
         worker ??= this.started();
         worker.postMessage({ id, part });
       },
-      commit: (stats) => {
+      commit: (stats, stored) => {
         // A worker that died while parts were handed over has lost them: nothing is stored.
-        if (worker && worker !== this.worker) {
-          return Promise.resolve({ error: new Error("usage writer thread exited"), stored: new Uint8Array(0) });
-        }
+        if (worker && worker !== this.worker) return Promise.resolve(new Error("usage writer thread exited"));
         const w = worker ?? this.started();
         // Referenced while a write is in flight: shutdown waits for the last flush.
         w.ref();
         return new Promise((resolve) => {
-          const settle = (m: Reply) =>
-            resolve(
-              m.error === undefined ? null : { error: new Error(m.error), stored: m.stored ?? new Uint8Array(0) },
-            );
+          const settle = (m: Reply) => resolve(m.error === undefined ? null : new Error(m.error));
           this.waiting.set(id, { stats, settle });
-          w.postMessage({ id, commit: true });
+          // `stored` is shared, not copied: the worker flags entries as each transaction commits.
+          w.postMessage({ id, commit: true, stored });
         });
       },
     };
