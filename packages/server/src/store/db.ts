@@ -70,6 +70,12 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
     pool.on("error", (err) => {
       process.emitWarning(`PostgreSQL: an idle pooled connection failed (${err.message}); a new one replaces it`);
     });
+    // A connection lost while checked out (mid-statement or mid-transaction) fails what runs
+    // on it, and the pool drops it when it comes back. pg also emits 'error' on the client, and
+    // pg-pool listens only while a client is idle: unheard, it would end the process too.
+    pool.on("connect", (client) => {
+      client.on("error", () => {});
+    });
     // Nodes started at once may both create it: the loser's unique violation means it exists.
     if (schema)
       await pool.query(`create schema if not exists ${schema}`).catch((err: { code?: string }) => {

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { Harness } from "../harness.js";
@@ -30,6 +31,33 @@ import { Harness } from "../harness.js";
     for (const deadline = Date.now() + 5_000; pool.totalCount >= pooled && Date.now() < deadline; )
       await new Promise((r) => setTimeout(r, 20));
     expect(pool.totalCount).toBeLessThan(pooled);
+    expect((await h.req("GET", "/v1/orgs", { token: owner })).status).toBe(200);
+  });
+
+  it("keeps serving when the server drops a connection in the middle of a query", async () => {
+    const owner = await h.login();
+    // A statement of this node's in flight on one of its pooled connections.
+    const running = sql`select pg_sleep(30), 'kw-mid-query' as tag`.execute(h.kw.db.kysely).then(
+      () => null,
+      (err: Error) => err,
+    );
+    const admin = new pg.Client({ connectionString: inject("pgUrl") });
+    await admin.connect();
+    try {
+      let pid: number | undefined;
+      for (const deadline = Date.now() + 5_000; pid === undefined && Date.now() < deadline; ) {
+        const r = await admin.query<{ pid: number }>(
+          "select pid from pg_stat_activity where query like '%kw-mid-query%' and pid <> pg_backend_pid()",
+        );
+        pid = r.rows[0]?.pid;
+      }
+      expect(pid).toBeDefined();
+      await admin.query("select pg_terminate_backend($1)", [pid]);
+    } finally {
+      await admin.end();
+    }
+    // The statement fails; the process goes on (pg's 'error' on a checked-out client is heard).
+    expect((await running)?.message).toContain("terminating connection");
     expect((await h.req("GET", "/v1/orgs", { token: owner })).status).toBe(200);
   });
 });
