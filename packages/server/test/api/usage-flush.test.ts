@@ -1,7 +1,7 @@
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { type Kysely, sql } from "kysely";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, inject, it } from "vitest";
 import pino from "pino";
 import { sha256 } from "../../src/services/auth-service.js";
 import {
@@ -11,7 +11,9 @@ import {
 } from "../../src/services/usage/usage-aggregator.js";
 import * as clustered from "../../src/store/migrations/0002-key-usage-clustered.js";
 import * as byHour from "../../src/store/migrations/0003-key-usage-by-hour.js";
+import { openDb } from "../../src/store/db.js";
 import { Harness, describeEachDialect } from "../harness.js";
+import { pgProxy } from "../pg-proxy.js";
 import { mkKey } from "./key-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
 
@@ -342,6 +344,30 @@ describeEachDialect("usage flush", (dialect) => {
     expect(ids.filter((id) => usage.unflushed(id).buckets.length > 0)).toEqual([]);
     await usage.close();
   });
+
+  if (dialect === "postgres")
+    it("does not write a flush twice when the answer to its commit is lost (PostgreSQL)", async () => {
+      // A node whose connections go through a proxy that cuts one after passing on its commit.
+      const proxy = await pgProxy(inject("pgUrl"));
+      const db = await openDb(proxy.url, h.kw.db.schema);
+      const usage = new UsageAggregator(db, pino({ level: "silent" }));
+      try {
+        const now = Date.now();
+        for (let i = 0; i < 3; i++) usage.record(keyId, "203.0.113.1", now);
+        proxy.loseCommitReply();
+        await usage.flush(true);
+        // The commit went through; the node asked, instead of putting the counts back.
+        expect(usage.stats.failedFlushes).toBe(0);
+        expect(usage.unflushed(keyId).buckets).toEqual([]);
+        await usage.flush(true);
+        expect((await stored()).map((b) => b.count)).toEqual([3]);
+        expect((await lastUse()).last_used_ip).toBe("203.0.113.1");
+      } finally {
+        await usage.close();
+        await db.close();
+        await proxy.close();
+      }
+    });
 
   it("keeps every usage row through migrations 0003 and 0002 and back (SQLite: key_usage by hour, then key id)", async () => {
     const { usage } = h.kw.services.verify;

@@ -1,4 +1,3 @@
-import { Socket, createServer } from "node:net";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import pino from "pino";
@@ -14,6 +13,7 @@ import {
   PgInvalidationBus,
 } from "../../src/services/verify/invalidation.js";
 import { KeyCache } from "../../src/services/verify/key-cache.js";
+import { pgProxy } from "../pg-proxy.js";
 
 const logger = pino({ level: "silent" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,50 +110,6 @@ const impls: Impl[] = [
 
 /** A query builder on a node's pool (PostgreSQL), to make changes in transactions as the services do. */
 const kyselyOf = (n: Node) => new Kysely<Database>({ dialect: new PostgresDialect({ pool: n.pool as pg.Pool }) });
-
-/**
- * A TCP proxy to PostgreSQL whose open connections can be blackholed: they stay open but
- * nothing passes either way (a half-open link). Connections made afterwards work.
- */
-async function pgProxy(target: string) {
-  const to = new URL(target);
-  const links = new Set<{ dead: boolean }>();
-  const sockets = new Set<Socket>();
-  const server = createServer((down) => {
-    const up = new Socket();
-    up.connect(Number(to.port || 5432), to.hostname);
-    const link = { dead: false };
-    links.add(link);
-    sockets.add(down);
-    sockets.add(up);
-    down.on("data", (d) => void (link.dead || up.write(d)));
-    up.on("data", (d) => void (link.dead || down.write(d)));
-    const end = () => {
-      down.destroy();
-      up.destroy();
-      sockets.delete(down);
-      sockets.delete(up);
-      links.delete(link);
-    };
-    for (const s of [down, up]) {
-      s.on("error", end);
-      s.on("close", end);
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = new URL(target);
-  url.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
-  return {
-    url: url.toString(),
-    blackhole() {
-      for (const l of links) l.dead = true;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 const collect = (bus: InvalidationBus) => {
   const changes: KeyChange[] = [];

@@ -125,41 +125,83 @@ class QueryBuilderUsageWriter implements UsageWriter {
     };
   }
 
+  /**
+   * One part in one transaction. On PostgreSQL it notes the transaction's id, so that when the
+   * answer to its commit is lost (the connection dropped as it committed) it asks on another
+   * connection whether it committed: counts stored but reported failed would be put back onto
+   * their tallies and written twice.
+   */
   private async writePart(chunk: UsageChunk, stats: WriterStats): Promise<void> {
-    await this.db.kysely.transaction().execute(async (trx) => {
-      stats.reads++;
-      const found = await trx.selectFrom("api_keys").select("id").where("id", "in", chunk.keyIds).execute();
-      const existing = new Set(found.map((r) => r.id));
-      // Rows are written in key order: another node's flush of the same keys locks them in the
-      // same order, so the two wait for each other instead of deadlocking.
-      const due = chunk.keyIds
-        .flatMap((id, k) => (existing.has(id) && chunk.lastUsedAt[k] >= 0 ? [k] : []))
-        .sort((a, b) => ascending(chunk.keyIds[a], chunk.keyIds[b]))
-        .map((k) => sql`(${chunk.keyIds[k]}, ${iso(chunk.lastUsedAt[k])}, ${chunk.lastUsedIp[k]})`);
-      if (due.length > 0) {
-        stats.writes++;
-        await sql`update api_keys set last_used_at = v.column2, last_used_ip = v.column3
+    const pg = this.db.dialect === "postgres";
+    let txid = null as string | null;
+    try {
+      await this.db.kysely.transaction().execute(async (trx) => {
+        stats.reads++;
+        // On PostgreSQL the same statement notes the transaction's id (see writePart).
+        const found = pg
+          ? await trx
+              .selectFrom("api_keys")
+              .select(["id", sql<string>`txid_current()::text`.as("tx")])
+              .where("id", "in", chunk.keyIds)
+              .execute()
+          : await trx.selectFrom("api_keys").select("id").where("id", "in", chunk.keyIds).execute();
+        if (found.length > 0 && "tx" in found[0]) txid = String(found[0].tx);
+        const existing = new Set(found.map((r) => r.id));
+        // Rows are written in key order: another node's flush of the same keys locks them in the
+        // same order, so the two wait for each other instead of deadlocking.
+        const due = chunk.keyIds
+          .flatMap((id, k) => (existing.has(id) && chunk.lastUsedAt[k] >= 0 ? [k] : []))
+          .sort((a, b) => ascending(chunk.keyIds[a], chunk.keyIds[b]))
+          .map((k) => sql`(${chunk.keyIds[k]}, ${iso(chunk.lastUsedAt[k])}, ${chunk.lastUsedIp[k]})`);
+        if (due.length > 0) {
+          stats.writes++;
+          await sql`update api_keys set last_used_at = v.column2, last_used_ip = v.column3
           from (values ${sql.join(due)}) as v
           where api_keys.id = v.column1 and (api_keys.last_used_at is null or api_keys.last_used_at < v.column2)`.execute(
-          trx,
-        );
+            trx,
+          );
+        }
+        const counts: { key_id: string; hour: string; count: number }[] = [];
+        for (let i = 0; i < chunk.counts.length; i += 3) {
+          const id = chunk.keyIds[chunk.counts[i]];
+          if (existing.has(id)) counts.push({ key_id: id, hour: iso(chunk.counts[i + 1]), count: chunk.counts[i + 2] });
+        }
+        if (counts.length === 0) return;
+        counts.sort((a, b) => ascending(a.key_id, b.key_id) || ascending(a.hour, b.hour));
+        stats.writes++;
+        await trx
+          .insertInto("key_usage")
+          .values(counts)
+          .onConflict((oc) =>
+            oc.columns(["key_id", "hour"]).doUpdateSet({ count: sql`key_usage.count + excluded.count` }),
+          )
+          .execute();
+      });
+    } catch (err) {
+      if (txid !== null && (await this.committed(txid, stats))) return;
+      throw err;
+    }
+  }
+
+  /**
+   * Whether PostgreSQL transaction `txid` committed, asked on another connection; false when
+   * that cannot be told. One still in progress (the server has not yet seen its connection
+   * drop) is asked about again for a while: it either commits or aborts.
+   */
+  private async committed(txid: string, stats: WriterStats): Promise<boolean> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      let status: string | null | undefined;
+      try {
+        stats.reads++;
+        const r = await sql<{ s: string | null }>`select txid_status(${txid}::bigint) as s`.execute(this.db.kysely);
+        status = r.rows[0]?.s;
+      } catch {
+        return false;
       }
-      const counts: { key_id: string; hour: string; count: number }[] = [];
-      for (let i = 0; i < chunk.counts.length; i += 3) {
-        const id = chunk.keyIds[chunk.counts[i]];
-        if (existing.has(id)) counts.push({ key_id: id, hour: iso(chunk.counts[i + 1]), count: chunk.counts[i + 2] });
-      }
-      if (counts.length === 0) return;
-      counts.sort((a, b) => ascending(a.key_id, b.key_id) || ascending(a.hour, b.hour));
-      stats.writes++;
-      await trx
-        .insertInto("key_usage")
-        .values(counts)
-        .onConflict((oc) =>
-          oc.columns(["key_id", "hour"]).doUpdateSet({ count: sql`key_usage.count + excluded.count` }),
-        )
-        .execute();
-    });
+      if (status !== "in progress") return status === "committed";
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
   }
 
   /**
