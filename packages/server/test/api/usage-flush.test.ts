@@ -49,6 +49,28 @@ describeEachDialect("usage flush", (dialect) => {
       .where("id", "=", keyId)
       .executeTakeFirstOrThrow();
 
+  /** Makes the database refuse usage rows (of one key, or of all): a trigger. Returns its removal. */
+  const refuseUsage = async (of?: string) => {
+    const db = h.kw.db.kysely;
+    if (dialect === "sqlite") {
+      const when = of === undefined ? sql`` : sql`when new.key_id = ${sql.lit(of)}`;
+      await sql`create trigger refuse_usage before insert on key_usage ${when} begin select raise(abort, 'refused'); end`.execute(
+        db,
+      );
+      return () => sql`drop trigger refuse_usage`.execute(db);
+    }
+    const test = of === undefined ? sql`true` : sql`new.key_id = ${sql.lit(of)}`;
+    await sql`create function refuse_usage() returns trigger language plpgsql as $$
+      begin if ${test} then raise exception 'refused'; end if; return new; end $$`.execute(db);
+    await sql`create trigger refuse_usage before insert on key_usage for each row execute function refuse_usage()`.execute(
+      db,
+    );
+    return async () => {
+      await sql`drop trigger refuse_usage on key_usage`.execute(db);
+      await sql`drop function refuse_usage()`.execute(db);
+    };
+  };
+
   it("keeps uses on either side of an hour boundary in their own buckets", async () => {
     const { usage } = h.kw.services.verify;
     const hour = Math.floor(Date.now() / HOUR) * HOUR;
@@ -181,14 +203,7 @@ describeEachDialect("usage flush", (dialect) => {
 
     // A flush that fails once the write goes on: its counts are read while held, and after.
     for (let i = 0; i < 2; i++) expect((await verify(h, verifier, { key: secret })).body.valid).toBe(true);
-    const trigger =
-      dialect === "sqlite"
-        ? [sql`create trigger fail_all before insert on key_usage begin select raise(abort, 'refused'); end`]
-        : [
-            sql`create function fail_all() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$`,
-            sql`create trigger fail_all before insert on key_usage for each row execute function fail_all()`,
-          ];
-    for (const statement of trigger) await statement.execute(h.kw.db.kysely);
+    const accept = await refuseUsage();
     release = await holdWrites();
     done = false;
     flushed = usage.flush(true).then(() => {
@@ -204,7 +219,7 @@ describeEachDialect("usage flush", (dialect) => {
     await flushed;
     expect(usage.stats.failedFlushes).toBe(1);
     expect(await total()).toBe(7);
-    await sql`drop trigger fail_all${sql.raw(dialect === "sqlite" ? "" : " on key_usage")}`.execute(h.kw.db.kysely);
+    await accept();
     await usage.flush(true);
     expect((await stored()).map((r) => r.count)).toEqual([7]);
     expect(await total()).toBe(7);
@@ -231,16 +246,7 @@ describeEachDialect("usage flush", (dialect) => {
         .execute();
       return new Map(rows.map((r) => [r.key_id, Number(r.count)]));
     };
-    const trigger =
-      dialect === "sqlite"
-        ? [
-            sql`create trigger fail_one before insert on key_usage when new.key_id = ${sql.lit(bad)} begin select raise(abort, 'refused'); end`,
-          ]
-        : [
-            sql`create function fail_one() returns trigger language plpgsql as $$ begin if new.key_id = ${sql.lit(bad)} then raise exception 'refused'; end if; return new; end $$`,
-            sql`create trigger fail_one before insert on key_usage for each row execute function fail_one()`,
-          ];
-    for (const statement of trigger) await statement.execute(h.kw.db.kysely);
+    const accept = await refuseUsage(bad);
     await usage.flush(); // fails part-way: logged, the unstored counts kept
     const partly = await counts();
     expect(partly.has(bad)).toBe(false);
@@ -248,7 +254,7 @@ describeEachDialect("usage flush", (dialect) => {
     expect(ids.map((id) => (partly.get(id) ?? 0) + (usage.unflushed(id).buckets[0]?.count ?? 0))).toEqual(
       ids.map((_, i) => i + 1),
     );
-    await sql`drop trigger fail_one${sql.raw(dialect === "sqlite" ? "" : " on key_usage")}`.execute(h.kw.db.kysely);
+    await accept();
     for (const id of ids) usage.record(id, "203.0.113.2", now + 1);
     await usage.flush(true);
     const all = await counts();
@@ -318,16 +324,7 @@ describeEachDialect("usage flush", (dialect) => {
     expect(usage.stats.failedFlushes).toBe(0);
     expect(await read()).toEqual(truth);
 
-    const trigger =
-      dialect === "sqlite"
-        ? [
-            sql`create trigger fail_one before insert on key_usage when new.key_id = ${sql.lit(bad)} begin select raise(abort, 'refused'); end`,
-          ]
-        : [
-            sql`create function fail_one() returns trigger language plpgsql as $$ begin if new.key_id = ${sql.lit(bad)} then raise exception 'refused'; end if; return new; end $$`,
-            sql`create trigger fail_one before insert on key_usage for each row execute function fail_one()`,
-          ];
-    for (const statement of trigger) await statement.execute(h.kw.db.kysely);
+    const accept = await refuseUsage(bad);
     // Two transactions stored, the third fails: what they stored is not put back, nor counted twice.
     const partly = await flushPausing(async () => {
       expect(await read()).toEqual(truth);
@@ -335,7 +332,7 @@ describeEachDialect("usage flush", (dialect) => {
     expect(partly).toBe(2);
     expect(usage.stats.failedFlushes).toBe(1);
     expect(await read()).toEqual(truth);
-    await sql`drop trigger fail_one${sql.raw(dialect === "sqlite" ? "" : " on key_usage")}`.execute(h.kw.db.kysely);
+    await accept();
     await flushPausing(async () => {
       expect(await read()).toEqual(truth);
     });
