@@ -49,6 +49,18 @@ describeEachDialect("usage flush", (dialect) => {
       .where("id", "=", keyId)
       .executeTakeFirstOrThrow();
 
+  /** The stored request counts of some keys (every hour), by key; a key with none is absent. */
+  const storedCounts = async (ids: string[]) => {
+    const rows = await h.kw.db.kysely
+      .selectFrom("key_usage")
+      .select(["key_id", "count"])
+      .where("key_id", "in", ids)
+      .execute();
+    const by = new Map<string, number>();
+    for (const r of rows) by.set(r.key_id, (by.get(r.key_id) ?? 0) + Number(r.count));
+    return by;
+  };
+
   /** Makes the database refuse usage rows (of one key, or of all): a trigger. Returns its removal. */
   const refuseUsage = async (of?: string) => {
     const db = h.kw.db.kysely;
@@ -238,14 +250,7 @@ describeEachDialect("usage flush", (dialect) => {
     ids.forEach((id, i) => {
       for (let n = 0; n <= i; n++) usage.record(id, "203.0.113.1", now);
     });
-    const counts = async () => {
-      const rows = await h.kw.db.kysely
-        .selectFrom("key_usage")
-        .select(["key_id", "count"])
-        .where("key_id", "in", ids)
-        .execute();
-      return new Map(rows.map((r) => [r.key_id, Number(r.count)]));
-    };
+    const counts = () => storedCounts(ids);
     const accept = await refuseUsage(bad);
     await usage.flush(); // fails part-way: logged, the unstored counts kept
     const partly = await counts();
@@ -284,16 +289,7 @@ describeEachDialect("usage flush", (dialect) => {
         for (let n = 0; n <= i; n++) usage.record(id, "203.0.113.1", now);
         truth[i] += i + 1;
       });
-    const counts = async () => {
-      const rows = await h.kw.db.kysely
-        .selectFrom("key_usage")
-        .select(["key_id", "count"])
-        .where("key_id", "in", ids)
-        .execute();
-      const by = new Map<string, number>();
-      for (const r of rows) by.set(r.key_id, (by.get(r.key_id) ?? 0) + Number(r.count));
-      return by;
-    };
+    const counts = () => storedCounts(ids);
     /** Each key's usage as the route reads it: the database's counts plus this node's unflushed ones. */
     const read = async () => {
       const stored = await counts();
