@@ -33,6 +33,21 @@ export class PreparingClient extends pg.Client {
   private renamed: Map<string, string> | null = null;
   private renames = 0;
 
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    // A FATAL error (the server terminating the session: pg_terminate_backend, a shutdown, an
+    // idle timeout) fails the statement running, and the server closes the connection just
+    // after. pg marks the client unusable only once the close arrives; released before that,
+    // the pool kept the dead connection and handed it to the next request, which then failed
+    // with "Connection terminated unexpectedly". Marked here, before the statement's failure
+    // is delivered (this listener runs first), the pool drops it on release (pg-pool reads the
+    // same flag). No work on a healthy connection.
+    this.connection.on("errorMessage", (msg: { severity?: string }) => {
+      if (msg.severity === "FATAL" || msg.severity === "PANIC")
+        (this as unknown as { _queryable: boolean })._queryable = false;
+    });
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: pg's query has many overloads; only one is changed
   override query(...args: any[]): any {
     const [text, values] = args;

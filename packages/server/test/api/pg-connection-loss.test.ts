@@ -60,4 +60,39 @@ import { Harness } from "../harness.js";
     expect((await running)?.message).toContain("terminating connection");
     expect((await h.req("GET", "/v1/orgs", { token: owner })).status).toBe(200);
   });
+
+  it("does not hand the connection the server ended to the next statement", async () => {
+    // The server sends the FATAL error, then closes the connection: a statement run right after
+    // the failure used to get the dead connection back from the pool, and fail too ("Connection
+    // terminated unexpectedly"), in about half the rounds.
+    const admin = new pg.Client({ connectionString: inject("pgUrl") });
+    await admin.connect();
+    try {
+      for (let round = 0; round < 10; round++) {
+        const tag = `kw-ended-${round}`;
+        const running = sql`select pg_sleep(30), ${sql.lit(tag)} as tag`.execute(h.kw.db.kysely).then(
+          () => null,
+          (err: Error) => err,
+        );
+        let pid: number | undefined;
+        for (const deadline = Date.now() + 5_000; pid === undefined && Date.now() < deadline; ) {
+          const r = await admin.query<{ pid: number }>(
+            "select pid from pg_stat_activity where query like $1 and pid <> pg_backend_pid()",
+            [`%${tag}%`],
+          );
+          pid = r.rows[0]?.pid;
+        }
+        expect(pid).toBeDefined();
+        await admin.query("select pg_terminate_backend($1)", [pid]);
+        expect((await running)?.message).toContain("terminating connection");
+        const next = await sql`select 1 as one`.execute(h.kw.db.kysely).then(
+          () => "ok",
+          (err: Error) => err.message,
+        );
+        expect(next, `round ${round}`).toBe("ok");
+      }
+    } finally {
+      await admin.end();
+    }
+  });
 });
