@@ -5,7 +5,9 @@ import { Socket, createServer } from "node:net";
  * - `blackhole()`: its open connections stay open but nothing passes either way (half-open
  *   links); connections made afterwards work;
  * - `loseCommitReply()`: the next `commit` a client sends reaches the server, but the
- *   connection is cut before the answer comes back (the client cannot tell whether it committed).
+ *   connection is cut before the answer comes back (the client cannot tell whether it committed);
+ * - `down()`: its open connections are cut and new ones refused (a server that is down), until
+ *   `up()`.
  */
 export async function pgProxy(target: string) {
   const to = new URL(target);
@@ -47,8 +49,9 @@ export async function pgProxy(target: string) {
     }
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
   const url = new URL(target);
-  url.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  url.host = `127.0.0.1:${port}`;
   return {
     url: url.toString(),
     blackhole() {
@@ -57,9 +60,17 @@ export async function pgProxy(target: string) {
     loseCommitReply() {
       cutAfterCommit = true;
     },
+    async down() {
+      const closed = new Promise((r) => server.close(r));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    async up() {
+      await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+    },
     async close() {
       for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
+      if (server.listening) await new Promise((r) => server.close(r));
     },
   };
 }

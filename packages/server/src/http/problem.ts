@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, ERROR_CODES, type ErrorCode, type FieldError } from "../domain/errors.js";
+import { isStoreUnavailable } from "../store/unavailable.js";
 
 export interface AjvError {
   instancePath: string;
@@ -104,6 +105,15 @@ export function problemOf(
           ? "Body must not be empty when content-type is application/json"
           : "Bad request";
     return problem("INVALID_REQUEST", detail, requestId);
+  }
+  // The database down or its connection lost: the client may retry (and is told when), as a
+  // cold /v1/verify is. A 500 would say the request itself broke something.
+  if (isStoreUnavailable(err)) {
+    log.warn({ err }, "the database is unavailable");
+    return {
+      ...problem("UNAVAILABLE", "The database is unavailable; retry shortly", requestId),
+      headers: { "retry-after": "1" },
+    };
   }
   // A concurrent change won a uniqueness or reference race the service checked beforehand.
   const dbCode = (err as { code?: unknown }).code;
