@@ -23,7 +23,7 @@ export interface Keyward {
  * Composition root shared by main.ts and the tests: config -> db -> services -> app.
  */
 export async function createKeyward(config: Config, opts: AppOptions & { now?: () => Date } = {}): Promise<Keyward> {
-  const db = await openDb(config.databaseUrl, config.databaseSchema);
+  const db = await openDb(config.databaseUrl, config.databaseSchema, { timeoutMs: config.databaseTimeoutMs });
   try {
     await migrate(db);
   } catch (err) {

@@ -37,6 +37,8 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL schema to use (tests run each in its own). */
   databaseSchema?: string;
+  /** PostgreSQL: how long to wait to connect, for a free connection, or for a statement's answer (0: no limit). */
+  databaseTimeoutMs: number;
   adminEmail?: string;
   adminPassword?: string;
   /** Server pepper for key HMACs and encryption; generated into dataDir when unset. */
@@ -133,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl: env.KEYWARD_DATABASE_URL ?? path.join(dataDir, "keyward.db"),
     databaseSchema: env.KEYWARD_DATABASE_SCHEMA || undefined,
+    databaseTimeoutMs: intEnv(env, "KEYWARD_DATABASE_TIMEOUT_MS", 10_000, 0, 3_600_000),
     adminEmail: env.KEYWARD_ADMIN_EMAIL,
     adminPassword: env.KEYWARD_ADMIN_PASSWORD,
     secret: env.KEYWARD_SECRET,

@@ -7,7 +7,7 @@ import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-key-usage-clustered.js";
 import * as m0003 from "./migrations/0003-key-usage-by-hour.js";
 import * as m0004 from "./migrations/0004-key-usage-hour-brin.js";
-import { PreparingClient } from "./pg-prepared.js";
+import { type PgLimits, PreparingClient } from "./pg-prepared.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { withStatementCache } from "./sqlite-statements.js";
@@ -19,6 +19,8 @@ export interface Db {
   dialect: Dialect;
   /** Present on PostgreSQL: the pool, for LISTEN/NOTIFY. */
   pgPool?: pg.Pool;
+  /** Present on PostgreSQL: how long its statements may wait for an answer (lifted while migrating). */
+  pgLimits?: PgLimits;
   /** Present on SQLite: the connection, for statements prepared once (the usage flush). */
   sqlite?: SQLite.Database;
   schema?: string;
@@ -55,15 +57,22 @@ export function isPostgresUrl(url: string): boolean {
  * Opens the database named by `url`: a postgres:// URL, or a SQLite file path
  * (`sqlite:` prefix optional, `:memory:` allowed). `schema` isolates a PostgreSQL run.
  */
-export async function openDb(url: string, schema?: string): Promise<Db> {
+export async function openDb(url: string, schema?: string, opts: { timeoutMs?: number } = {}): Promise<Db> {
   if (isPostgresUrl(url)) {
     if (schema && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+    // A database out of reach must not hold requests for as long as TCP takes to give up
+    // (minutes): connecting, waiting for a free connection and each statement's answer are
+    // bounded, and what times out answers 503 (store/unavailable.ts).
+    const timeoutMs = opts.timeoutMs ?? 0;
+    const pgLimits: PgLimits = { readTimeoutMs: timeoutMs };
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,
       Client: PreparingClient,
       options: schema ? `-c search_path=${schema}` : undefined,
-    });
+      connectionTimeoutMillis: timeoutMs,
+      keywardLimits: pgLimits,
+    } as pg.PoolConfig);
     // An idle connection the server dropped (a restart, a failover, an idle timeout) is an
     // 'error' on the pool, which pg then replaces on the next query; unheard, the event would
     // end the process.
@@ -82,7 +91,7 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
         if (err.code !== "23505") throw err;
       });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { kysely, dialect: "postgres", pgPool: pool, schema, close: () => kysely.destroy() };
+    return { kysely, dialect: "postgres", pgPool: pool, pgLimits, schema, close: () => kysely.destroy() };
   }
   const file = url.replace(/^sqlite:(\/\/)?/, "");
   if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -120,6 +129,18 @@ export async function openDb(url: string, schema?: string): Promise<Db> {
  * tenant's cleanup): that error is retried, since migrating is idempotent.
  */
 export async function migrate(db: Db): Promise<void> {
+  // A migration may rewrite a large table: it is not held to the statements' answer timeout.
+  const limits = db.pgLimits;
+  const readTimeoutMs = limits?.readTimeoutMs ?? 0;
+  if (limits) limits.readTimeoutMs = 0;
+  try {
+    await migrateRetrying(db);
+  } finally {
+    if (limits) limits.readTimeoutMs = readTimeoutMs;
+  }
+}
+
+async function migrateRetrying(db: Db): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await migrateOnce(db);

@@ -16,6 +16,18 @@ export function prepareOnPostgres(sql: string): void {
   if (!named.has(sql)) named.set(sql, `kw_${createHash("sha256").update(sql).digest("hex").slice(0, 32)}`);
 }
 
+/**
+ * How long a pool's connections wait for PostgreSQL's answer to a statement (0: for ever). One
+ * object per pool, passed to its clients through the pool's config (`keywardLimits`), so it can
+ * be lifted while migrations run (see migrate in db.ts).
+ */
+export interface PgLimits {
+  readTimeoutMs: number;
+}
+
+/** pg's error when a statement's answer did not come within `query_timeout`. */
+export const READ_TIMEOUT = "Query read timeout";
+
 /** PostgreSQL: "cached plan must not change result type" (a table's columns changed under it). */
 const STALE_PLAN = "0A000";
 
@@ -32,9 +44,11 @@ export class PreparingClient extends pg.Client {
   /** Names given anew on this connection, by text (after a stale plan), and how many so far. */
   private renamed: Map<string, string> | null = null;
   private renames = 0;
+  private readonly limits: PgLimits | null;
 
-  constructor(config?: string | pg.ClientConfig) {
+  constructor(config?: string | (pg.ClientConfig & { keywardLimits?: PgLimits })) {
     super(config);
+    this.limits = (typeof config === "object" && config.keywardLimits) || null;
     // A FATAL error (the server terminating the session: pg_terminate_backend, a shutdown, an
     // idle timeout) fails the statement running, and the server closes the connection just
     // after. pg marks the client unusable only once the close arrives; released before that,
@@ -51,20 +65,45 @@ export class PreparingClient extends pg.Client {
   // biome-ignore lint/suspicious/noExplicitAny: pg's query has many overloads; only one is changed
   override query(...args: any[]): any {
     const [text, values] = args;
-    const name = args.length === 2 && typeof text === "string" && Array.isArray(values) && named.get(text);
-    if (!name) return (super.query as (...a: unknown[]) => unknown)(...args);
-    return this.runNamed(text, values, this.renamed?.get(text) ?? name);
+    const kysely = args.length === 2 && typeof text === "string" && Array.isArray(values);
+    if (!kysely) return (super.query as (...a: unknown[]) => unknown)(...args);
+    const timeout = this.limits?.readTimeoutMs || undefined;
+    const name = named.get(text);
+    if (!name) return this.bounded(this.send({ text, values, query_timeout: timeout }));
+    return this.bounded(this.runNamed(text, values, this.renamed?.get(text) ?? name, timeout));
   }
 
-  private async runNamed(text: string, values: unknown[], name: string): Promise<pg.QueryResult> {
+  private async runNamed(text: string, values: unknown[], name: string, timeout?: number): Promise<pg.QueryResult> {
     try {
-      return await super.query({ name, text, values });
+      return await this.send({ name, text, values, query_timeout: timeout });
     } catch (err) {
       if ((err as { code?: string }).code !== STALE_PLAN) throw err;
       this.renamed ??= new Map();
       const fresh = `${named.get(text)}_${++this.renames}`;
       this.renamed.set(text, fresh);
-      return super.query({ name: fresh, text, values });
+      return this.send({ name: fresh, text, values, query_timeout: timeout });
     }
+  }
+
+  /** pg's query with a config object; `query_timeout` (absent from pg's types) bounds the wait for its answer. */
+  private send(config: pg.QueryConfig & { query_timeout?: number }): Promise<pg.QueryResult> {
+    return (super.query as unknown as (c: typeof config) => Promise<pg.QueryResult>).call(this, config);
+  }
+
+  /**
+   * A statement whose answer did not come in time (a half-open connection, a network that
+   * drops everything, the old primary of a failover) fails with {@link READ_TIMEOUT}; pg then
+   * leaves the connection waiting for that answer, so every later statement on it would wait
+   * too. It is closed instead, and marked so the pool drops it; the next statement gets a new
+   * connection (or a connect timeout while the database stays out of reach).
+   */
+  private bounded(q: Promise<pg.QueryResult>): Promise<pg.QueryResult> {
+    return q.catch((err: Error) => {
+      if (err?.message === READ_TIMEOUT) {
+        (this as unknown as { _queryable: boolean })._queryable = false;
+        (this.connection as unknown as { stream: { destroy(): void } }).stream.destroy();
+      }
+      throw err;
+    });
   }
 }

@@ -23,7 +23,7 @@ export function isStoreUnavailable(err: unknown): boolean {
   if (err instanceof AggregateError && err.errors.some(isStoreUnavailable)) return true;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && (NETWORK_CODES.has(code) || /^(08...|57P0[123]|53300)$/.test(code))) return true;
-  return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+  return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/.test(
     err.message,
   );
 }

@@ -10,7 +10,7 @@ import { verifierKey } from "./verify-helpers.js";
   let h: Harness;
   beforeEach(async () => {
     proxy = await pgProxy(inject("pgUrl"));
-    h = await Harness.init("postgres", { KEYWARD_DATABASE_URL: proxy.url });
+    h = await Harness.init("postgres", { KEYWARD_DATABASE_URL: proxy.url, KEYWARD_DATABASE_TIMEOUT_MS: "1000" });
   });
   afterEach(async () => {
     // Back up (if a failed test left it down), so the schema can be dropped.
@@ -48,5 +48,34 @@ import { verifierKey } from "./verify-helpers.js";
     await proxy.up();
     expect((await h.req("GET", "/v1/orgs", { token: owner })).status).toBe(200);
     expect((await verify(cold.secret)).body).toMatchObject({ valid: true, keyId: cold.id });
+  });
+
+  it("answers 503 within its timeout when the database stops answering on open connections, and recovers", async () => {
+    const owner = await h.login();
+    const verifier = await verifierKey(h);
+    const org = await h.newOrgWithOwner("silent");
+    const cold = await mkKey(h, org.token, org.orgId, { name: "cold" });
+    // Every open connection, the pool's included, goes silent (a half-open link, a network
+    // that drops everything, the old primary of a failover); new connections still work.
+    proxy.blackhole();
+    const t0 = performance.now();
+    const res = await h.req("GET", "/v1/orgs", { token: owner });
+    expect(res.status).toBe(503);
+    expect(res.headers["retry-after"]).toBe("1");
+    expect(res.body).toMatchObject({ code: "UNAVAILABLE" });
+    // KEYWARD_DATABASE_TIMEOUT_MS is 1 s here: not the minutes TCP takes to give up.
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    // Each silent connection is given up after one timeout; new ones answer.
+    const answered = async (send: () => Promise<{ status: number }>) => {
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+        const r = await send();
+        if (r.status === 200) return r;
+        expect(r.status).toBe(503);
+      }
+      throw new Error("no answer from a new connection in time");
+    };
+    await answered(() => h.req("GET", "/v1/orgs", { token: owner }));
+    const v = await answered(() => h.req("POST", "/v1/verify", { token: verifier, body: { key: cold.secret } }));
+    expect((v as { body: unknown }).body).toMatchObject({ valid: true, keyId: cold.id });
   });
 });
