@@ -105,6 +105,8 @@ describeEachDialect("OpenAPI document and docs", (dialect) => {
     expect(JSON.stringify(get["404"])).toContain("#/components/schemas/Problem");
     // /v1/verify answers 503 (retryable) when a cache miss cannot reach the key store.
     expect(JSON.stringify(doc.paths["/v1/verify"].post.responses["503"])).toContain("#/components/schemas/Problem");
+    // Any route that needs the database answers 503 while it cannot be reached.
+    expect(JSON.stringify(get["503"])).toContain("#/components/schemas/Problem");
     const list = doc.paths["/v1/orgs/{orgId}/members"].get;
     expect(JSON.stringify(list.responses["200"])).toContain("#/components/schemas/Member");
     expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(

@@ -39,9 +39,14 @@ export const Problem = Type.Object(
 );
 export type ProblemT = Static<typeof Problem>;
 
-/** Standard error responses for a route's OpenAPI entry. */
+/**
+ * Standard error responses for a route's OpenAPI entry. Every route that declares them may also
+ * answer 503 (with `Retry-After`) while the database cannot be reached, so 503 is always listed.
+ */
 export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { ...Type.Ref("Problem"), description: "problem+json" }]));
+  Object.fromEntries(
+    [...new Set([...statuses, 503])].map((s) => [s, { ...Type.Ref("Problem"), description: "problem+json" }]),
+  );
 
 export const NoContent = Type.Null({ description: "No content" });
 
