@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { randomBase62 } from "../../src/domain/ids.js";
 import { migrate, openDb } from "../../src/store/db.js";
+import { pgProxy } from "../pg-proxy.js";
 import { FIXTURE_CONFIG, ServerProcess, api } from "./process-helpers.js";
 
 const SECRET = "process-secret-process-secret-process-0123456789";
@@ -230,6 +231,41 @@ describe("server process", { timeout: 120_000 }, () => {
       const orgs = await api(base2, "GET", "/v1/orgs", { token: again.body.token });
       expect(orgs.body.items.map((o: { name: string }) => o.name).sort()).toEqual(["On PostgreSQL", "Operator"]);
       expect(await second.stop()).toBe(0);
+    });
+
+    it("on SIGTERM while PostgreSQL has gone silent, exits promptly", async () => {
+      const proxy = await pgProxy(inject("pgUrl"));
+      try {
+        const p = start({
+          KEYWARD_DATA_DIR: tempDir(),
+          KEYWARD_DATABASE_URL: proxy.url,
+          KEYWARD_DATABASE_SCHEMA: schema,
+          KEYWARD_DATABASE_TIMEOUT_MS: "1000",
+          KEYWARD_ADMIN_EMAIL: "silent@example.com",
+          KEYWARD_ADMIN_PASSWORD: "silent-password-123",
+        });
+        const base = await p.ready();
+        const login = await api(base, "POST", "/v1/auth/login", {
+          body: { email: "silent@example.com", password: "silent-password-123" },
+        });
+        expect(login.status).toBe(200);
+        // Every open connection goes silent (the pool's and the LISTEN one); clients give up.
+        proxy.blackhole();
+        await Promise.all(
+          Array.from({ length: 10 }, () =>
+            fetch(`${base}/v1/orgs`, {
+              headers: { authorization: `Bearer ${login.body.token}` },
+              signal: AbortSignal.timeout(300),
+            }).catch(() => null),
+          ),
+        );
+        const t0 = Date.now();
+        const code = await p.stop(30_000);
+        expect(Date.now() - t0, `${p.out}\n${p.err}`).toBeLessThan(10_000);
+        expect(code).toBe(0);
+      } finally {
+        await proxy.close();
+      }
     });
 
     it("creates and migrates a new schema from four connections opened at once, each time", async () => {
