@@ -222,17 +222,19 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
 
   const { verify } = services;
   metrics = createMetrics(services.deps.db, verify.cache, verify.loader, verify.callers, verify.usage);
-  const authenticateRequest = authenticate(services, opts.bearerResolvers ?? []);
-  // One hook for what every request needs, in order: its context, its credential, and deny
-  // by default (every /v1 route needs a credential unless its schema says `security: []`),
-  // checked before any lookup so anonymous callers cannot probe which ids exist. (One hook
-  // rather than three: each hook costs every request, including every /v1/verify.)
-  const denyAnonymous = (req: FastifyRequest) => {
-    if (req.ctx.actor.kind !== "anonymous") return;
+  /** Every /v1 route needs a credential unless its schema says `security: []`. */
+  const needsCredential = (req: FastifyRequest) => {
     const route = req.routeOptions;
-    if (!route.url?.startsWith("/v1/")) return;
+    if (!route.url?.startsWith("/v1/")) return false;
     const security = (route.schema as { security?: unknown[] } | undefined)?.security;
-    if (Array.isArray(security) && security.length === 0) return;
+    return !(Array.isArray(security) && security.length === 0);
+  };
+  const authenticateRequest = authenticate(services, opts.bearerResolvers ?? [], needsCredential);
+  // One hook for what every request needs, in order: its context, its credential, and deny
+  // by default, checked before any lookup so anonymous callers cannot probe which ids exist.
+  // (One hook rather than three: each hook costs every request, including every /v1/verify.)
+  const denyAnonymous = (req: FastifyRequest) => {
+    if (req.ctx.actor.kind !== "anonymous" || !needsCredential(req)) return;
     throw new AppError("UNAUTHENTICATED", "Sign in or present an API key");
   };
   // Callback style, and synchronous when the credential is warm: no promise per request.

@@ -45,6 +45,7 @@ export function bearerActor(
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const BEARER_SCHEME = /^Bearer\s/i;
 
 const sessionActor = (s: { userId: string; sessionId: string }): Actor => ({
   kind: "user",
@@ -57,7 +58,11 @@ const sessionActor = (s: { userId: string; sessionId: string }): Actor => ({
  * Returns a promise only when it has to wait (a session lookup, a cold key): a warm API key
  * is resolved without one, since this runs before every request, /v1/verify included.
  */
-export function authenticate(services: Services, resolvers: BearerResolver[]) {
+export function authenticate(
+  services: Services,
+  resolvers: BearerResolver[],
+  needsCredential: (req: FastifyRequest) => boolean,
+) {
   const bySession = async (req: FastifyRequest, token: string) => {
     const s = await services.auth.resolve(token);
     if (!s) throw new AppError("UNAUTHENTICATED", "Session expired or unknown");
@@ -82,7 +87,10 @@ export function authenticate(services: Services, resolvers: BearerResolver[]) {
 
   return (req: FastifyRequest): void | Promise<void> => {
     const header = req.headers.authorization;
-    if (header) {
+    // Another scheme than Bearer (an OAuth client library's Basic client credentials on
+    // /v1/token, whose credential is the API key in its body) means nothing to Keyward: a
+    // route that needs no credential goes on as if it were absent; the others answer 401.
+    if (header && (BEARER_SCHEME.test(header) || needsCredential(req))) {
       const token = bearerToken(header);
       if (token.startsWith(SESSION_TOKEN_PREFIX)) return bySession(req, token);
       const actor = bearerActor(resolvers, token, req.ip ?? null);

@@ -79,6 +79,22 @@ describeEachDialect("token exchange", (dialect) => {
       expect(claims.projects).toEqual([p]);
     });
 
+    it("ignores an OAuth client's Basic credentials (the key in the body is the credential); routes that need one refuse them", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read"] });
+      const basic = { authorization: `Basic ${Buffer.from("client:secret").toString("base64")}` };
+      const res = await h.app.inject({
+        method: "POST",
+        url: "/v1/token",
+        headers: { ...basic, "content-type": "application/x-www-form-urlencoded" },
+        payload: new URLSearchParams({ grant_type: GRANT, apikey: k.secret }).toString(),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body)).toMatchObject({ token_type: "Bearer", scope: "compute:read" });
+      const orgs = await h.req("GET", "/v1/orgs", { headers: basic });
+      expect(orgs.status).toBe(401);
+      expect(orgs.body.detail).toContain("Bearer");
+    });
+
     it("never outlives the key", async () => {
       const expiresAt = new Date(Date.now() + 120_000).toISOString();
       const k = await mkKey(h, org.token, org.orgId, { name: "ci", expiresAt });
