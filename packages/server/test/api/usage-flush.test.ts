@@ -196,19 +196,23 @@ describeEachDialect("usage flush", (dialect) => {
       return res.body.total;
     };
     expect(await total()).toBe(5);
-    let release = await holdWrites();
-    let done = false;
-    let flushed = usage.flush().then(() => {
-      done = true;
-    });
-    try {
-      await new Promise((r) => setTimeout(r, 150)); // handed over; the write waits for the lock
-      expect(await total()).toBe(5);
-      expect(done).toBe(false);
-    } finally {
-      await release();
-    }
-    await flushed;
+    /** Flushes while the database's write lock is held, checking the usage read before it is let go. */
+    const flushHeld = async (all: boolean, expected: number) => {
+      const release = await holdWrites();
+      let done = false;
+      const flushed = usage.flush(all).then(() => {
+        done = true;
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 150)); // handed over; the write waits for the lock
+        expect(await total()).toBe(expected);
+        expect(done).toBe(false);
+      } finally {
+        await release();
+      }
+      await flushed;
+    };
+    await flushHeld(false, 5);
     expect(usage.stats.failedFlushes).toBe(0);
     expect((await stored()).map((r) => r.count)).toEqual([5]);
     expect(await total()).toBe(5);
@@ -216,19 +220,7 @@ describeEachDialect("usage flush", (dialect) => {
     // A flush that fails once the write goes on: its counts are read while held, and after.
     for (let i = 0; i < 2; i++) expect((await verify(h, verifier, { key: secret })).body.valid).toBe(true);
     const accept = await refuseUsage();
-    release = await holdWrites();
-    done = false;
-    flushed = usage.flush(true).then(() => {
-      done = true;
-    });
-    try {
-      await new Promise((r) => setTimeout(r, 150));
-      expect(await total()).toBe(7);
-      expect(done).toBe(false);
-    } finally {
-      await release();
-    }
-    await flushed;
+    await flushHeld(true, 7);
     expect(usage.stats.failedFlushes).toBe(1);
     expect(await total()).toBe(7);
     await accept();
