@@ -39,6 +39,10 @@ const STALE_PLAN = "0A000";
  * A statement prepared before another node's migration changed a table it reads fails with
  * "cached plan must not change result type" on every run after, on this connection. Then
  * the statement is prepared again under a new name on this connection, and the query retried.
+ *
+ * Being the pool's client, it also keeps a broken connection out of the pool: one the server
+ * ended (a FATAL error) or one whose statement got no answer within the pool's
+ * {@link PgLimits} is marked unusable, so the pool drops it on release.
  */
 export class PreparingClient extends pg.Client {
   /** Names given anew on this connection, by text (after a stale plan), and how many so far. */
