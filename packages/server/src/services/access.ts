@@ -167,7 +167,9 @@ export async function loadAccess(deps: Deps, actor: Actor, orgId: string): Promi
     if (limit) {
       if (limit.permissions && !limit.permissions.has(permission)) return false;
       if (limit.readOnly && !isReadPermission(permission)) return false;
-      if (limit.projects && projectId && !limit.projects.includes(projectId)) return false;
+      // A credential kept to projects does nothing outside them, org-wide actions included
+      // (as verify decides: PROJECT_NOT_ALLOWED without a project).
+      if (limit.projects && (projectId === null || !limit.projects.includes(projectId))) return false;
     }
     return allows(grants, permission, projectId);
   };

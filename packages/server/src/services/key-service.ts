@@ -80,12 +80,10 @@ export class KeyService {
 
   /** Permission names the caller may grant to a key acting in `scope` (null = org-wide). */
   grantable(access: OrgAccess, scope: readonly string[] | null): Set<string> {
-    // A credential confined to projects cannot mint org-wide keys.
-    const limitedToProjects = access.actor.limit?.projects != null;
-    const can = (p: string, prj: string | null) => (prj === null && limitedToProjects ? false : access.can(p, prj));
+    // A credential confined to projects cannot mint org-wide keys: `can` refuses it anything org-wide.
     return grantableAt(
       this.deps.catalog.map((d) => d.name),
-      can,
+      access.can,
       scope,
     );
   }

@@ -65,13 +65,18 @@ export class ProjectService {
     return toView(row);
   }
 
-  /** Projects the actor may read: all with org-wide read, else those it is bound on. */
+  /**
+   * Projects the actor may read: all with org-wide read, else those it is bound on or its
+   * credential is kept to, where it may read them.
+   */
   async list(access: OrgAccess, page: PageRequest): Promise<Page<ProjectView>> {
     let q = this.deps.db.kysely.selectFrom("projects").selectAll().where("org_id", "=", access.org.id);
     if (!access.can("iam:projects:read")) {
-      const ids = [...new Set(access.grants.map((g) => g.projectId).filter((p): p is string => !!p))].filter((p) =>
-        access.can("iam:projects:read", p),
-      );
+      const candidates = [
+        ...access.grants.map((g) => g.projectId).filter((p): p is string => !!p),
+        ...(access.actor.limit?.projects ?? []),
+      ];
+      const ids = [...new Set(candidates)].filter((p) => access.can("iam:projects:read", p));
       if (ids.length === 0) access.require("iam:projects:read");
       q = q.where("id", "in", ids);
     }

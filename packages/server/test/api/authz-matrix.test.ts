@@ -4,7 +4,10 @@ import { Harness, describeEachDialect } from "../harness.js";
 /**
  * Every ID-taking endpoint × every kind of caller who must not get through:
  * anonymous → 401, the owner of another org → 404 (ids do not leak), a member of the
- * same org without bindings → 403, a viewer → 403 on writes (200 on reads).
+ * same org without bindings → 403, a viewer → 403 on writes (200 on reads), and the owner's
+ * own credentials kept to another project (a key's `allowedProjects`, a token narrowed with
+ * `projectId`) → 403: such a credential does nothing outside its projects, org-wide
+ * requests included, exactly as verify decides (`PROJECT_NOT_ALLOWED`).
  */
 interface Fixture {
   orgId: string;
@@ -130,6 +133,9 @@ describeEachDialect("authorization matrix", (dialect) => {
   let nobody: string; // member of the org without any binding
   let viewer: string; // member with role_viewer
   let ownerToken: string;
+  /** The owner's credentials, kept to `elsewhere`: a key, and a token narrowed from an unlimited key. */
+  let confined: { key: string; token: string };
+  let elsewhere: string;
 
   beforeAll(async () => {
     h = await Harness.init(dialect);
@@ -148,7 +154,20 @@ describeEachDialect("authorization matrix", (dialect) => {
     const member = await h.newMember(a.orgId, a.token, [{ roleId: "role_member" }], "target");
     nobody = (await h.newMember(a.orgId, a.token, [], "nobody")).token;
     viewer = (await h.newMember(a.orgId, a.token, [{ roleId: "role_viewer" }], "viewer")).token;
-    for (const r of [project, sa, role, inv]) expect(r.status).toBe(201);
+    const other = await h.req("POST", `/v1/orgs/${a.orgId}/projects`, as({ name: "p-elsewhere" }));
+    elsewhere = other.body.id;
+    const key = await h.req("POST", `/v1/orgs/${a.orgId}/api-keys`, as({ name: "kept", allowedProjects: [elsewhere] }));
+    const wide = await h.req("POST", `/v1/orgs/${a.orgId}/api-keys`, as({ name: "wide" }));
+    const exchanged = await h.req("POST", "/v1/token", {
+      body: {
+        grant_type: "urn:keyward:params:oauth:grant-type:apikey",
+        apikey: wide.body.secret,
+        projectId: elsewhere,
+      },
+    });
+    expect(exchanged.status).toBe(200);
+    confined = { key: key.body.secret, token: exchanged.body.access_token };
+    for (const r of [project, sa, role, inv, other, key, wide]) expect(r.status).toBe(201);
     f = {
       orgId: a.orgId,
       projectId: project.body.id,
@@ -201,6 +220,41 @@ describeEachDialect("authorization matrix", (dialect) => {
     it.each(ROWS.map((r) => [r.name, r] as const))("%s", async (_n, row) => {
       const res = await h.req(row.method, row.url(f), { token: viewer, body: row.body });
       expect(res.status).toBe(row.read ? 200 : 403);
+    });
+  });
+
+  describe("the owner's credentials kept to another project → 403", () => {
+    const cases = ROWS.flatMap((r) => (["key", "token"] as const).map((c) => [`${r.name} (${c})`, r, c] as const));
+    it.each(cases)("%s", async (_n, row, credential) => {
+      const res = await h.req(row.method, row.url(f), { token: confined[credential], body: row.body });
+      if (row.name === "list projects") {
+        // A list shows what the caller may read: its own project, nothing org-wide.
+        expect(res.status).toBe(200);
+        expect(res.body.items.map((p: { id: string }) => p.id)).toEqual([elsewhere]);
+        return;
+      }
+      expect(res.status).toBe(403);
+      expect(res.body.code).toBe("FORBIDDEN");
+    });
+
+    it("still acts inside its project and on its own keys", async () => {
+      for (const token of Object.values(confined)) {
+        const read = await h.req("GET", `/v1/projects/${elsewhere}`, { token });
+        expect(read.status).toBe(200);
+        const renamed = await h.req("PATCH", `/v1/projects/${elsewhere}`, { token, body: { name: "p-renamed" } });
+        expect(renamed.status).toBe(200);
+        const mine = await h.req("GET", `/v1/orgs/${f.orgId}/api-keys`, { token });
+        expect(mine.status).toBe(200);
+        expect(mine.body.items.map((k: { name: string }) => k.name).sort()).toEqual(["kept", "wide"]);
+        const keys = `/v1/orgs/${f.orgId}/api-keys`;
+        expect((await h.req("POST", keys, { token, body: { name: "org-wide" } })).status).toBe(403);
+        const inside = await h.req("POST", keys, { token, body: { name: "inside", allowedProjects: [elsewhere] } });
+        expect(inside.status).toBe(201);
+        expect((await h.req("DELETE", `/v1/api-keys/${inside.body.apiKey.id}`, { token })).status).toBe(204);
+        const wide = mine.body.items.find((k: { name: string }) => k.name === "wide");
+        expect((await h.req("POST", `/v1/api-keys/${wide.id}/regenerate`, { token, body: {} })).status).toBe(403);
+        expect((await h.req("PATCH", `/v1/api-keys/${wide.id}`, { token, body: { name: "wide" } })).status).toBe(200);
+      }
     });
   });
 
