@@ -97,8 +97,10 @@ export class MemberService {
   /** Removes a member: bindings go, their keys in this org stop working (they act as nobody). */
   async remove(ctx: RequestCtx, access: OrgAccess, userId: string): Promise<void> {
     await this.get(access, userId);
-    const isSelf = access.actor.kind === "user" && access.actor.id === userId;
-    if (!isSelf) access.require("iam:members:manage");
+    // Leaving is the member's own act, from a session (as creating an org or accepting an
+    // invitation is). A key or token, even its own, leaves only as it would remove anyone.
+    const leaving = access.actor.kind === "user" && access.actor.id === userId && !access.actor.limit;
+    if (!leaving) access.require("iam:members:manage");
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await this.keepAnOwner(trx, access.org.id, userId, []);
       await trx.deleteFrom("bindings").where("org_id", "=", access.org.id).where("principal_id", "=", userId).execute();

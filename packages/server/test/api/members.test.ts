@@ -251,4 +251,29 @@ describeEachDialect("members", (dialect) => {
     const m = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_viewer" }], "leaver");
     expect((await h.req("DELETE", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { token: m.token })).status).toBe(204);
   });
+
+  it("does not let a member's API key make them leave: a key leaves only with iam:members:manage, within its limits", async () => {
+    const m = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_member" }], "keyholder");
+    const leave = (token: string) => h.req("DELETE", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { token });
+    const key = async (body: Record<string, unknown>) => {
+      const res = await h.req("POST", `/v1/orgs/${owner.orgId}/api-keys`, { token: m.token, body });
+      expect(res.status).toBe(201);
+      return res.body.secret as string;
+    };
+    // A read-only key, a key with the member's every permission: neither is the member's own hand.
+    for (const secret of [await key({ name: "ro", readOnly: true }), await key({ name: "all" })]) {
+      const res = await leave(secret);
+      expect(res.status).toBe(403);
+      expect(res.body.code).toBe("FORBIDDEN");
+    }
+    expect((await h.req("GET", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { token: owner.token })).status).toBe(
+      200,
+    );
+    // An owner's key may remove members, itself included, as long as it may write.
+    const boss = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_owner" }], "boss2");
+    const bossKey = await h.req("POST", `/v1/orgs/${owner.orgId}/api-keys`, { token: boss.token, body: { name: "k" } });
+    expect(
+      (await h.req("DELETE", `/v1/orgs/${owner.orgId}/members/${boss.userId}`, { token: bossKey.body.secret })).status,
+    ).toBe(204);
+  });
 });
