@@ -28,7 +28,7 @@ import { createMetrics } from "./metrics.js";
 import { errorHandler, sendProblem } from "./problem.js";
 import { registerRoutes } from "./routes/index.js";
 import { verifyAnswerer } from "./routes/verify.js";
-import { Problem } from "./schemas/common.js";
+import { Problem, problemMediaType } from "./schemas/common.js";
 import { VerifyBody, VerifyResponse } from "./schemas/verify.js";
 import { VERIFY_PATH, verifyLane } from "./verify-lane.js";
 
@@ -203,6 +203,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       security: [{ bearer: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+    transformObject: (doc) => ("openapiObject" in doc ? problemMediaType(doc.openapiObject) : doc.swaggerObject),
   });
   await app.register(scalar, {
     routePrefix: "/docs",

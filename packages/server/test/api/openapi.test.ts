@@ -114,6 +114,24 @@ describeEachDialect("OpenAPI document and docs", (dialect) => {
     );
   });
 
+  it("declares every error answer as application/problem+json, the media type it is sent with", async () => {
+    let errors = 0;
+    for (const [path, item] of Object.entries<Record<string, { responses: Record<string, { content?: object }> }>>(
+      doc.paths,
+    )) {
+      for (const [method, op] of Object.entries(item)) {
+        for (const [status, response] of Object.entries(op.responses ?? {})) {
+          if (Number(status) < 400 || !response.content) continue;
+          errors++;
+          expect(Object.keys(response.content), `${method} ${path} ${status}`).toEqual(["application/problem+json"]);
+        }
+      }
+    }
+    expect(errors).toBeGreaterThan(100);
+    const res = await h.req("GET", "/v1/orgs/org_nope", { token: await h.login() });
+    expect(res.headers["content-type"]).toContain("application/problem+json");
+  });
+
   it("marks public routes as needing no credential", () => {
     for (const path of ["/v1/auth/login", "/v1/invitations/{token}/accept"]) {
       expect(doc.paths[path].post.security).toEqual([]);

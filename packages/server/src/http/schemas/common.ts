@@ -48,6 +48,27 @@ export const errorResponses = (...statuses: number[]) =>
     [...new Set([...statuses, 503])].map((s) => [s, { ...Type.Ref("Problem"), description: "problem+json" }]),
   );
 
+/**
+ * Declares error answers (4xx and 5xx) with the media type they are sent with,
+ * `application/problem+json` (RFC 9457), in the OpenAPI document: Fastify's schemas name one
+ * body per status, which the document generator files under `application/json`. Changes the
+ * document in place (the swagger plugin's `transformObject`); nothing at run time.
+ */
+export function problemMediaType<T extends { paths?: unknown }>(doc: T): T {
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item)) {
+      for (const [status, response] of Object.entries(op?.responses ?? {})) {
+        const content = (response as { content?: Record<string, unknown> }).content;
+        if (Number(status) < 400 || !content?.["application/json"]) continue;
+        content["application/problem+json"] = content["application/json"];
+        delete content["application/json"];
+      }
+    }
+  }
+  return doc;
+}
+
 export const NoContent = Type.Null({ description: "No content" });
 
 /**
