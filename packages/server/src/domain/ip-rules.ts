@@ -122,6 +122,12 @@ export function ipAllowed(rules: readonly IpRule[], ip: string | null): boolean 
   });
 }
 
+/** Does every address `inner` matches fall inside `outer`? */
+export function ipRuleWithin(inner: IpRule, outer: IpRule): boolean {
+  if (inner.family !== outer.family || inner.prefix < outer.prefix) return false;
+  return maskAddress(inner.address, inner.family, outer.prefix) === outer.address;
+}
+
 /**
  * Normalises a list of rules; returns the index of the first invalid one instead when any.
  * @example normaliseIpRules(["10.0.0.7/8"]) // { rules: ["10.0.0.0/8"] }

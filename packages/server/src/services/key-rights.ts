@@ -64,13 +64,26 @@ export async function invitedSubtree(deps: Deps, orgId: string, userId: string):
   return out;
 }
 
+/**
+ * Whether `inviterManagesKeys` applies to the caller at all: a user, through a session or a
+ * key (or token) that carries key rights org-wide. Others' keys are an org-wide act, so a
+ * credential kept to projects, or whose list names no key right, does not reach them.
+ */
+function inviterCredential(access: OrgAccess): boolean {
+  if (!access.org.settings.inviterManagesKeys || access.actor.kind !== "user") return false;
+  const limit = access.actor.limit;
+  return (
+    !limit || (limit.projects === null && (limit.permissions === null || limit.permissions.has("iam:apikeys:create")))
+  );
+}
+
 /** Does `inviterManagesKeys` let the caller see and delete this user's keys? */
 async function viaInvitation(
   deps: Deps,
   access: OrgAccess,
   owner: { type: KeyOwnerType; id: string },
 ): Promise<boolean> {
-  if (!access.org.settings.inviterManagesKeys || access.actor.kind !== "user" || owner.type !== "user") return false;
+  if (!inviterCredential(access) || owner.type !== "user") return false;
   return (await invitedSubtree(deps, access.org.id, access.actor.id)).has(owner.id);
 }
 
@@ -87,7 +100,8 @@ export async function keyRights(
     view: own || manage || inviter,
     edit: own && write,
     disable: (own && write) || manage,
-    delete: (own && write) || manage || inviter,
+    // A read-only credential deletes nothing, whichever right it would delete by.
+    delete: (own && write) || manage || (inviter && write),
   };
 }
 
@@ -104,7 +118,7 @@ export async function listFilter(deps: Deps, access: OrgAccess, view: string): P
       return { kind: "owner", ids: [me.id] };
     case "users":
       if (manage) return { kind: "type", type: "user" };
-      if (access.org.settings.inviterManagesKeys && me.type === "user") {
+      if (inviterCredential(access)) {
         return { kind: "owner", ids: [me.id, ...(await invitedSubtree(deps, access.org.id, me.id))] };
       }
       throw deny();

@@ -1,6 +1,6 @@
 import { AppError } from "../domain/errors.js";
 import { parseList, keyPermissionSet } from "../domain/keys/record.js";
-import { checkKeyPolicy, excess } from "../domain/keys/policy.js";
+import { type KeyLimits, checkKeyPolicy, excess, loosenedLimits } from "../domain/keys/policy.js";
 import type { ApiKeysTable } from "../store/schema.js";
 import { type OrgAccess, rolePermissions } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
@@ -18,6 +18,15 @@ import {
 } from "./key-input.js";
 import { type KeyService, checkVersion, staleVersion } from "./key-service.js";
 import { type ApiKeyView, auditFields, toKeyView } from "./key-view.js";
+
+const limitsOf = (r: ApiKeysTable): KeyLimits => ({
+  allowedIps: parseList(r.allowed_ips),
+  expiresAt: r.expires_at,
+  ratelimit:
+    r.ratelimit_limit !== null && r.ratelimit_window !== null
+      ? { limit: r.ratelimit_limit, windowSeconds: r.ratelimit_window }
+      : null,
+});
 
 const sameSet = (a: readonly string[] | null, b: readonly string[] | null) =>
   JSON.stringify(a ? [...a].sort() : null) === JSON.stringify(b ? [...b].sort() : null);
@@ -113,6 +122,16 @@ export async function updateKey(
       );
     }
   }
+  // A key that carries all of its owner's permissions carries them wherever it is allowed to
+  // act: changing where is its owner's own act, signed in (as regenerating it is). A key or
+  // token could otherwise lift its own project limit, or a sibling's, and act org-wide.
+  if (scopeChanged && !newSet && access.actor.limit) {
+    throw new AppError(
+      "FORBIDDEN",
+      "Only its owner, signed in, may change the projects of a key that carries all of the owner's permissions",
+      { errors: [{ path: "allowedProjects", code: "escalation", message: "sign in to change this key's projects" }] },
+    );
+  }
   // Moving a fixed-permission key to other projects must not carry permissions the caller lacks there.
   if (scopeChanged && newSet) {
     const over = excess(newSet, svc.grantable(access, allowedProjects));
@@ -154,6 +173,18 @@ export async function updateKey(
     updated_at: now.toISOString(),
     version: row.version + 1,
   };
+  // A key or token may tighten a key's restrictions, never loosen them: a leaked key must not
+  // lift its own IP allow list or expiry (or a sibling's). Loosening is a signed-in act.
+  const lifted = access.actor.limit ? loosenedLimits(limitsOf(row), limitsOf(next)) : [];
+  if (lifted.length > 0) {
+    throw new AppError(
+      "FORBIDDEN",
+      `Sign in to loosen a key's ${lifted.join(", ")}: a key or token may only tighten them`,
+      {
+        errors: lifted.map((path) => ({ path, code: "escalation", message: "a key or token may only tighten this" })),
+      },
+    );
+  }
   const before = auditFields(toKeyView(row, now));
   const after = toKeyView(next, now);
   const changes = diff(before, auditFields(after));

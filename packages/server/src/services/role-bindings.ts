@@ -42,7 +42,8 @@ export async function checkBindings(
     }
     const held = b.projectId ? (mine.projects.get(b.projectId) ?? mine.org) : mine.org;
     const wanted = expand(perms, deps.catalog, access.org.isOperator);
-    const missing = [...wanted].filter((p) => !held.has(p));
+    // What the caller holds is its principal's grants within its credential's limits (a key's list).
+    const missing = [...wanted].filter((p) => !held.has(p) || !access.can(p, b.projectId ?? null));
     if (missing.length > 0) {
       throw new AppError(
         "FORBIDDEN",

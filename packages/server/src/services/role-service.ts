@@ -179,7 +179,8 @@ export class RoleService {
       const covered = expand([p], this.deps.catalog, access.org.isOperator);
       if (covered.size === 0)
         throw invalidField(`permissions/${i}`, `${p} matches nothing in the permission catalog`, "unknown_permission");
-      const missing = [...covered].filter((c) => !mine.has(c));
+      // Held: the principal's grants within its credential's limits (a key's list, read-only).
+      const missing = [...covered].filter((c) => !mine.has(c) || !access.can(c));
       if (missing.length > 0) {
         throw new AppError(
           "FORBIDDEN",

@@ -4,7 +4,15 @@ import { DEFAULT_ORG_SETTINGS } from "../org-settings.js";
 import { type Grant, allows, expandGrants } from "../permissions/grants.js";
 import { expand } from "../permissions/match.js";
 import { effectivePermissions } from "./effective.js";
-import { checkKeyPolicy, excess, grantableAt, holdsExplicitCreate, normaliseKeyIps, parseExpiry } from "./policy.js";
+import {
+  checkKeyPolicy,
+  excess,
+  grantableAt,
+  holdsExplicitCreate,
+  loosenedLimits,
+  normaliseKeyIps,
+  parseExpiry,
+} from "./policy.js";
 
 const NAMES = [
   "a:read",
@@ -146,5 +154,40 @@ describe("normaliseKeyIps", () => {
     });
     expect(normaliseKeyIps(["10.0.0.1", "300.1.1.1"])).toMatchObject({ error: { path: "allowedIps/1" } });
     expect(normaliseKeyIps(["10.0.0.0/33"])).toMatchObject({ error: { path: "allowedIps/0" } });
+  });
+});
+
+describe("loosenedLimits", () => {
+  const none = { allowedIps: null, expiresAt: null, ratelimit: null };
+  const limits = {
+    allowedIps: ["203.0.113.0/24", "2001:db8::/32"],
+    expiresAt: "2030-01-01T00:00:00.000Z",
+    ratelimit: { limit: 10, windowSeconds: 60 },
+  };
+
+  it("names what a change lifts or loosens", () => {
+    expect(loosenedLimits(limits, none)).toEqual(["allowedIps", "expiresAt", "ratelimit"]);
+    expect(loosenedLimits(limits, { ...limits, allowedIps: [] })).toEqual(["allowedIps"]);
+    expect(loosenedLimits(limits, { ...limits, allowedIps: ["203.0.112.0/23"] })).toEqual(["allowedIps"]);
+    expect(loosenedLimits(limits, { ...limits, allowedIps: ["198.51.100.1"] })).toEqual(["allowedIps"]);
+    // An IPv6 rule never covers an IPv4 address, nor the other way round.
+    expect(loosenedLimits({ ...limits, allowedIps: ["::/0"] }, { ...limits, allowedIps: ["10.0.0.1"] })).toEqual([
+      "allowedIps",
+    ]);
+    expect(loosenedLimits(limits, { ...limits, expiresAt: "2030-01-01T00:00:00.001Z" })).toEqual(["expiresAt"]);
+    expect(loosenedLimits(limits, { ...limits, ratelimit: { limit: 11, windowSeconds: 60 } })).toEqual(["ratelimit"]);
+    expect(loosenedLimits(limits, { ...limits, ratelimit: { limit: 10, windowSeconds: 59 } })).toEqual(["ratelimit"]);
+  });
+
+  it("lets a change keep or tighten every restriction", () => {
+    expect(loosenedLimits(limits, limits)).toEqual([]);
+    expect(loosenedLimits(none, limits)).toEqual([]);
+    expect(loosenedLimits(none, none)).toEqual([]);
+    const tighter = {
+      allowedIps: ["203.0.113.128/25", "203.0.113.7", "2001:db8:1::/48"],
+      expiresAt: "2029-06-01T00:00:00.000Z",
+      ratelimit: { limit: 5, windowSeconds: 120 },
+    };
+    expect(loosenedLimits(limits, tighter)).toEqual([]);
   });
 });

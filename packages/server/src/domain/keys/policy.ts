@@ -1,5 +1,5 @@
 import type { FieldError } from "../errors.js";
-import { normaliseIpRules } from "../ip-rules.js";
+import { type IpRule, ipRuleWithin, normaliseIpRules, parseIpRule } from "../ip-rules.js";
 import type { OrgSettings } from "../org-settings.js";
 
 const DAY_MS = 86_400_000;
@@ -122,4 +122,36 @@ export function grantableAt(
 /** What `requested` holds beyond `allowed`, sorted (empty = no escalation). */
 export function excess(requested: ReadonlySet<string>, allowed: ReadonlySet<string>): string[] {
   return [...requested].filter((p) => !allowed.has(p)).sort();
+}
+
+/** A key's restrictions besides its permissions and projects, as stored (normalised). */
+export interface KeyLimits {
+  /** Normalised rules; empty or null: any address. */
+  allowedIps: readonly string[] | null;
+  /** ISO time; null: never. */
+  expiresAt: string | null;
+  ratelimit: { limit: number; windowSeconds: number } | null;
+}
+
+/**
+ * The restrictions a change lifts or loosens, by field: an IP allow list that admits an
+ * address it did not, a later expiry or none, a rate limit raised (more requests, or a shorter
+ * window) or removed. Empty when the change keeps or tightens them all.
+ */
+export function loosenedLimits(before: KeyLimits, after: KeyLimits): string[] {
+  const out: string[] = [];
+  const rules = (list: readonly string[] | null) => (list ?? []).map((r) => parseIpRule(r) as IpRule);
+  const was = rules(before.allowedIps);
+  const now = rules(after.allowedIps);
+  if (was.length > 0 && (now.length === 0 || !now.every((r) => was.some((w) => ipRuleWithin(r, w)))))
+    out.push("allowedIps");
+  if (
+    before.expiresAt !== null &&
+    (after.expiresAt === null || Date.parse(after.expiresAt) > Date.parse(before.expiresAt))
+  )
+    out.push("expiresAt");
+  const a = before.ratelimit;
+  const b = after.ratelimit;
+  if (a !== null && (b === null || b.limit > a.limit || b.windowSeconds < a.windowSeconds)) out.push("ratelimit");
+  return out;
 }
