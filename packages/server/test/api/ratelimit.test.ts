@@ -33,9 +33,23 @@ function limiterContract(name: string, make: () => RateLimiter) {
       expect(results.map((r) => r.remaining)).toEqual([2, 1, 0, 0, 0]);
       expect(results[3].resetAt).toBeGreaterThan(now);
       expect(results[3].resetAt).toBeLessThanOrEqual(now + 60_000);
-      // Another key, or the same key under a changed rule, counts from zero.
+      // Another key counts from zero.
       expect((await rl.consume(`key_${randomBase62(10)}`, rule, now)).allowed).toBe(true);
-      expect((await rl.consume(id, { limit: 4, windowSeconds: 60 }, now)).allowed).toBe(true);
+    });
+
+    it("keeps counting a key's window when its rule changes: a new limit applies at once, a new length from the next window", async () => {
+      const id = `key_${randomBase62(10)}`;
+      const now = Date.now();
+      for (let i = 0; i < 3; i++)
+        expect((await rl.consume(id, { limit: 5, windowSeconds: 60 }, now)).allowed).toBe(true);
+      // Lowered below the uses already made: over the limit at once.
+      expect((await rl.consume(id, { limit: 2, windowSeconds: 60 }, now)).allowed).toBe(false);
+      // Another window length is no way out (a key could change its own, again and again).
+      for (const windowSeconds of [61, 62, 63])
+        expect((await rl.consume(id, { limit: 2, windowSeconds }, now)).allowed).toBe(false);
+      // Raised: what is left of the new limit in the same window (7 attempts counted, limit 8).
+      expect(await rl.consume(id, { limit: 8, windowSeconds: 60 }, now)).toMatchObject({ allowed: true, remaining: 0 });
+      expect((await rl.consume(id, { limit: 8, windowSeconds: 60 }, now)).allowed).toBe(false);
     });
 
     it("opens a new window when the old one ends", async () => {

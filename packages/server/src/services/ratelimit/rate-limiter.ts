@@ -40,10 +40,12 @@ function anyRule(keyPrefix: string) {
 }
 
 /**
- * Shared logic over ONE rate-limiter-flexible instance for all rules: the rule is part of each
- * counter's name (`<prefix>:<limit>:<windowSeconds>:<keyId>`, so changing a key's limit starts
- * a fresh window), its window is passed per call (`customDuration`), and the count is compared
- * with its limit here.
+ * Shared logic over ONE rate-limiter-flexible instance for all rules: one counter per key
+ * (`<prefix>:<keyId>`), its window passed per call (`customDuration`: it sets the length of a
+ * window as the window opens), and the count compared with the key's current limit here. So a
+ * changed limit applies at once to the uses the running window already counted, and a changed
+ * window length from the next window on: changing a key's rule never hands out a fresh window
+ * (a key changing its own window length again and again would otherwise never be limited).
  *
  * Not one instance per distinct rule, as before: key creators choose the rules, so that map
  * grew without bound. Bounding it by evicting instances (LRU) would not be correct either: an
@@ -57,7 +59,7 @@ abstract class FlexibleLimiter implements RateLimiter {
   constructor(private readonly limiter: RateLimiterAbstract) {}
 
   async consume(keyId: string, rule: RateLimitRule, nowMs: number): Promise<RateLimitResult> {
-    const counter = `${rule.limit}:${rule.windowSeconds}:${keyId}`;
+    const counter = keyId;
     // With NO_LIMIT nothing is rejected; a RateLimiterRes thrown anyway still carries the count.
     const res = await this.limiter.consume(counter, 1, { customDuration: rule.windowSeconds }).catch((err: unknown) => {
       if (err instanceof RateLimiterRes) return err;
