@@ -119,14 +119,25 @@ export class ProjectService {
     return toView(next);
   }
 
-  /** Deletes the project, its bindings and the keys it owns. */
+  /**
+   * Deletes the project, its bindings and the keys it owns. Keys that preferred it prefer no
+   * project now: a request naming none is no longer placed in a project that is gone. (A key's
+   * `allowedProjects` keeps the id, which admits nothing any more: a key kept to it stays kept.)
+   */
   async delete(ctx: RequestCtx, access: OrgAccess, id: string): Promise<void> {
     await this.load(access, id);
     access.require("iam:projects:delete", id);
+    const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await trx.deleteFrom("api_keys").where("owner_type", "=", "project").where("owner_id", "=", id).execute();
+      await trx
+        .updateTable("api_keys")
+        .set((eb) => ({ default_project_id: null, version: eb("version", "+", 1), updated_at: t.toISOString() }))
+        .where("org_id", "=", access.org.id)
+        .where("default_project_id", "=", id)
+        .execute();
       await trx.deleteFrom("projects").where("id", "=", id).execute();
-      await writeAudit(trx, ctx, this.deps.now(), {
+      await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
         action: "project.delete",
         target: { type: "project", id },

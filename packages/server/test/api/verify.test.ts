@@ -156,6 +156,38 @@ for (const transport of TRANSPORTS)
         expect((await verify(h, verifier, asks(k.secret, own))).body).toEqual(refused);
       });
 
+      it("places no request in a deleted project the key preferred; the key acts on where it may", async () => {
+        const p = await mkProject(h, org.token, org.orgId, "p");
+        const q = await mkProject(h, org.token, org.orgId, "q");
+        const kept = await mkKey(h, org.token, org.orgId, {
+          name: "kept",
+          allowedProjects: [p, q],
+          defaultProjectId: p,
+        });
+        const free = await mkKey(h, org.token, org.orgId, { name: "free", defaultProjectId: p });
+        const exchange = (apikey: string) => h.req("POST", "/v1/token", { body: { grant_type: APIKEY_GRANT, apikey } });
+        const token = (await exchange(kept.secret)).body.access_token;
+        for (const key of [kept.secret, token, free.secret])
+          expect((await verify(h, verifier, { key })).body).toMatchObject({ valid: true, projectId: p });
+        expect((await h.req("DELETE", `/v1/projects/${p}`, { token: org.token })).status).toBe(204);
+        const refused = { valid: false, code: "PROJECT_NOT_ALLOWED" };
+        // Kept to projects and preferring none now: a request must name one of them (q). Its token,
+        // bought for its preferred project p (a kept key is exchanged for one project), acts nowhere.
+        for (const key of [kept.secret, token]) {
+          expect((await verify(h, verifier, { key })).body).toEqual(refused);
+          expect((await verify(h, verifier, { key, projectId: p })).body).toEqual(refused);
+        }
+        expect((await verify(h, verifier, { key: kept.secret, projectId: q })).body).toMatchObject({
+          valid: true,
+          projectId: q,
+        });
+        expect((await verify(h, verifier, { key: token, projectId: q })).body).toEqual(refused);
+        // Not kept to any: org-wide again.
+        expect((await verify(h, verifier, { key: free.secret })).body).toMatchObject({ valid: true, projectId: null });
+        const view = await h.req("GET", `/v1/api-keys/${free.id}`, { token: org.token });
+        expect(view.body).toMatchObject({ defaultProjectId: null, version: free.key.version + 1 });
+      });
+
       it("never answers one request's permissions for another's", async () => {
         const k = await mkKey(h, org.token, org.orgId, { name: "rw", permissions: ["compute:read", "compute:write"] });
         const both = await verify(h, verifier, { key: k.secret, permissions: ["compute:read", "compute:write"] });
