@@ -103,6 +103,28 @@ describeEachDialect("token exchange", (dialect) => {
       expect(res.body.expires_in).toBeLessThanOrEqual(120);
     });
 
+    it("answers verify with the token's expiry, or its key's when that comes first", async () => {
+      const exp = (t: string) => new Date((decodeJwt(t).exp as number) * 1000).toISOString();
+      const open = await mkKey(h, org.token, org.orgId, { name: "no expiry" });
+      const t1 = (await exchange({ grant_type: GRANT, apikey: open.secret, expires_in: 60 })).body.access_token;
+      expect((await verify(h, verifier, { key: t1 })).body).toMatchObject({ valid: true, expiresAt: exp(t1) });
+      const later = await mkKey(h, org.token, org.orgId, {
+        name: "expires tomorrow",
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      });
+      const t2 = (await exchange({ grant_type: GRANT, apikey: later.secret })).body.access_token;
+      expect((await verify(h, verifier, { key: t2 })).body).toMatchObject({ valid: true, expiresAt: exp(t2) });
+      const soon = await mkKey(h, org.token, org.orgId, {
+        name: "expires in 100 s",
+        expiresAt: new Date(Date.now() + 100_000).toISOString(),
+      });
+      const t3 = (await exchange({ grant_type: GRANT, apikey: soon.secret, expires_in: 3600 })).body.access_token;
+      // The token is cut to its key's life (down to the second), and the answer says so.
+      expect(Date.parse(exp(t3))).toBeLessThanOrEqual(Date.parse(soon.key.expiresAt));
+      expect(Date.parse(exp(t3))).toBeGreaterThan(Date.parse(soon.key.expiresAt) - 1000);
+      expect((await verify(h, verifier, { key: t3 })).body).toMatchObject({ valid: true, expiresAt: exp(t3) });
+    });
+
     it("stores the private signing key encrypted", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
       await exchange({ grant_type: GRANT, apikey: k.secret });

@@ -422,8 +422,17 @@ export class VerifyService {
   }
 }
 
-/** A key as a token from it may use it: the token's permissions, projects and read-only flag on top. */
+/**
+ * A key as a token from it may use it: the token's permissions, projects and read-only flag on
+ * top, and its expiry (the earlier of the key's and the token's), so an answer says how long
+ * the token, not its key, may be trusted.
+ */
 export function narrowToToken(key: ResolvedKey, claims: TokenClaims): ResolvedKey {
+  const tokenExpiresMs = claims.exp * 1000;
+  const expiresAt =
+    key.expiresAt !== null && Date.parse(key.expiresAt) <= tokenExpiresMs
+      ? key.expiresAt
+      : new Date(tokenExpiresMs).toISOString();
   const perms = new Set(claims.perms);
   const projectPermissions = new Map<string, Set<string>>();
   for (const [id, set] of key.projectPermissions) projectPermissions.set(id, intersectSets(set, perms));
@@ -436,5 +445,6 @@ export function narrowToToken(key: ResolvedKey, claims: TokenClaims): ResolvedKe
     projectPermissions,
     allowedProjects,
     readOnly: key.readOnly || claims.ro === true,
+    expiresAt,
   };
 }
