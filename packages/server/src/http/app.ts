@@ -21,6 +21,7 @@ import Fastify, {
 } from "fastify";
 import { AppError } from "../domain/errors.js";
 import { requestIds } from "../domain/ids.js";
+import { normaliseIp } from "../domain/ip-rules.js";
 import type { RequestCtx } from "../services/deps.js";
 import type { Services } from "../services/index.js";
 import { type BearerResolver, authenticate } from "./authenticate.js";
@@ -238,13 +239,26 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     if (req.ctx.actor.kind !== "anonymous" || !needsCredential(req)) return;
     throw new AppError("UNAUTHENTICATED", "Sign in or present an API key");
   };
+  const trust = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : null;
+  /**
+   * The client's address: the socket's, or behind trusted proxies the nearest forwarded address
+   * that is not one of theirs (as Fastify's `req.ip`). An entry that is no address at all (a
+   * proxy passes on whatever its client wrote) is skipped for the hop that forwarded it, so
+   * junk never becomes a `lastUsedIp` or an audit event's address.
+   */
+  const clientAddress = (req: IncomingMessage): string | null => {
+    if (trust === null) return req.socket.remoteAddress ?? null;
+    const addrs = proxyAddr.all(req, trust);
+    for (let i = addrs.length - 1; i >= 0; i--) if (normaliseIp(addrs[i]) !== null) return addrs[i];
+    return null;
+  };
   // Callback style, and synchronous when the credential is warm: no promise per request.
   app.addHook("onRequest", (req, reply, done) => {
     req.startedAt = performance.now();
     reply.header("x-request-id", req.id);
     req.ctx = {
       actor: ANONYMOUS,
-      ip: req.ip ?? null,
+      ip: clientAddress(req.raw),
       userAgent: req.headers["user-agent"] ?? null,
       requestId: req.id,
     };
@@ -281,18 +295,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   await registerRoutes(app, services);
 
-  const trust = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : null;
   lane = verifyLane({
     resolvers: opts.bearerResolvers ?? [],
     answer: verifyAnswerer(services),
     validate: strictBodyValidator({}, AJV)({ schema: VerifyBody, method: "POST", url: VERIFY_PATH, httpPart: "body" }),
     serialize: fastJsonStringify(VerifyResponse),
-    // As Fastify's `req.ip` (lib/request.js): the socket, or the nearest untrusted forwarder.
-    clientIp: (req) => {
-      if (trust === null) return req.socket.remoteAddress ?? null;
-      const addrs = proxyAddr.all(req, trust);
-      return addrs[addrs.length - 1] ?? null;
-    },
+    clientIp: clientAddress,
     nextRequestId,
     record: metrics.record,
     closing: () => closing,

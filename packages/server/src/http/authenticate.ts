@@ -93,7 +93,7 @@ export function authenticate(
     if (header && (BEARER_SCHEME.test(header) || needsCredential(req))) {
       const token = bearerToken(header);
       if (token.startsWith(SESSION_TOKEN_PREFIX)) return bySession(req, token);
-      const actor = bearerActor(resolvers, token, req.ip ?? null);
+      const actor = bearerActor(resolvers, token, req.ctx.ip);
       if (!(actor instanceof Promise)) {
         req.ctx.actor = actor;
         return;

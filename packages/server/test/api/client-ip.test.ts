@@ -67,6 +67,29 @@ describe("client IP", () => {
     expect(await exchange("10.1.2.3", "203.0.113.5, 10.9.9.9")).toBe("ok");
   });
 
+  it("takes no forwarded entry that is no address for the client's (lastUsedIp, audit events)", async () => {
+    h = await Harness.init("sqlite", { KEYWARD_TRUSTED_PROXIES: "10.0.0.0/8" });
+    const org = await h.newOrgWithOwner("junk");
+    const k = await mkKey(h, org.token, org.orgId, { name: "free" });
+    const junk = `<script>x</script> evil${"A".repeat(300)}`;
+    // The trusted proxy 10.5.5.5 passed on what its client wrote: the proxy is the address known.
+    const headers = { "x-forwarded-for": `${junk}, 10.5.5.5` };
+    const body = { name: "renamed" };
+    expect(
+      (await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: k.secret, ip: "10.0.0.1", headers, body })).status,
+    ).toBe(200);
+    const events = await h.req("GET", `/v1/orgs/${org.orgId}/audit-events`, { token: org.token });
+    expect(events.body.items[0]).toMatchObject({ action: "api_key.update", ip: "10.5.5.5" });
+    const exchanged = await h.req("POST", "/v1/token", {
+      ip: "10.0.0.1",
+      headers: { "x-forwarded-for": junk },
+      body: { grant_type: GRANT, apikey: k.secret },
+    });
+    expect(exchanged.status).toBe(200);
+    const usage = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
+    expect(usage.body.lastUsedIp).toBe("10.0.0.1");
+  });
+
   it("matches IPv4-mapped IPv6 socket addresses against IPv4 rules", async () => {
     const { exchange } = await setup();
     expect(await exchange("::ffff:203.0.113.5")).toBe("ok");

@@ -264,6 +264,48 @@ describeEachDialect("token exchange", (dialect) => {
       expect((await intro()).body).toMatchObject({ active: true, scope: "compute:read" });
     });
 
+    it("introspects scope where the token may act, and an end no later than its key's or its secret's", async () => {
+      const intro = async (token: string) =>
+        (await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token } })).body;
+      const a = await mkProject(h, org.token, org.orgId, "a");
+      const b = await mkProject(h, org.token, org.orgId, "b");
+      const k = await mkKey(h, org.token, org.orgId, { name: "k", permissions: ["compute:read"] });
+      const inA = (await exchange({ grant_type: GRANT, apikey: k.secret, projectId: a })).body.access_token;
+      expect(await intro(inA)).toMatchObject({ active: true, scope: "compute:read" });
+      // The key is kept away from the token's project: the token can do nothing, and says so.
+      expect(
+        (await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: org.token, body: { allowedProjects: [b] } })).status,
+      ).toBe(200);
+      expect(await intro(inA)).toMatchObject({ active: true, scope: "" });
+      // An hour's token; its key's expiry is then brought forward to a minute.
+      const free = await mkKey(h, org.token, org.orgId, { name: "free" });
+      const hour = (await exchange({ grant_type: GRANT, apikey: free.secret, expires_in: 3600 })).body.access_token;
+      const soon = new Date(Date.now() + 60_000);
+      const body = { expiresAt: soon.toISOString() };
+      expect((await h.req("PATCH", `/v1/api-keys/${free.id}`, { token: org.token, body })).status).toBe(200);
+      expect((await intro(hour)).exp * 1000).toBeLessThanOrEqual(soon.getTime());
+      expect(Date.parse((await verify(h, verifier, { key: hour })).body.expiresAt)).toBe(soon.getTime());
+      // An hour's token bought with a secret then regenerated with a minute's grace ends with it.
+      const graced = await mkKey(h, org.token, org.orgId, { name: "graced" });
+      const old = (await exchange({ grant_type: GRANT, apikey: graced.secret, expires_in: 3600 })).body.access_token;
+      const regenerated = await h.req("POST", `/v1/api-keys/${graced.id}/regenerate`, {
+        token: org.token,
+        body: { graceSeconds: 60 },
+      });
+      expect(regenerated.status).toBe(200);
+      const graceEnd = Date.now() + 60_000;
+      expect((await intro(old)).exp * 1000).toBeLessThanOrEqual(graceEnd);
+      expect(Date.parse((await verify(h, verifier, { key: old })).body.expiresAt)).toBeLessThanOrEqual(graceEnd);
+    });
+
+    it("counts a token's use on Keyward's own API as its key's, with its address", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "k" });
+      const t = (await exchange({ grant_type: GRANT, apikey: k.secret }, "203.0.113.1")).body.access_token;
+      expect((await h.req("GET", "/v1/me", { token: t, ip: "198.51.100.2" })).status).toBe(200);
+      const usage = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
+      expect(usage.body).toMatchObject({ lastUsedIp: "198.51.100.2", total: 2 });
+    });
+
     it("expires", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
       const t = (await exchange({ grant_type: GRANT, apikey: k.secret, expires_in: 60 })).body.access_token;

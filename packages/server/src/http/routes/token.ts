@@ -1,6 +1,7 @@
 import type { FastifyReply } from "fastify";
 import { AppError } from "../../domain/errors.js";
 import type { DenyCode, ResolvedKey } from "../../domain/keys/decide.js";
+import { atProject } from "../../domain/keys/effective.js";
 import { PERMISSION_NAME } from "../../domain/permissions/match.js";
 import type { Services } from "../../services/index.js";
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL } from "../../services/tokens/token-service.js";
@@ -10,9 +11,16 @@ import { errorHandler, problemOf } from "../problem.js";
 import { errorResponses } from "../schemas/common.js";
 import { IntrospectBody, IntrospectResponse, OAuthError, TokenBody, TokenResponse } from "../schemas/verify.js";
 
-/** Whether a key holds a permission org-wide or in any project. */
-const holdsAnywhere = (key: ResolvedKey, permission: string) =>
-  key.permissions.has(permission) || [...key.projectPermissions.values()].some((set) => set.has(permission));
+/**
+ * Whether a key (as narrowed by a token) holds a permission where it may act: in one of the
+ * projects it is kept to, or, kept to none, org-wide or in any project.
+ */
+function holdsWhereItActs(key: ResolvedKey, permission: string): boolean {
+  const scopes = { org: key.permissions, projects: key.projectPermissions };
+  const kept = key.owner.type === "project" ? [key.owner.id] : key.allowedProjects;
+  if (kept) return kept.some((id) => atProject(scopes, id).has(permission));
+  return key.permissions.has(permission) || [...key.projectPermissions.values()].some((set) => set.has(permission));
+}
 
 export const APIKEY_GRANT = "urn:keyward:params:oauth:grant-type:apikey";
 
@@ -112,7 +120,7 @@ export async function tokenRoutes(app: App, s: Services) {
         // A previous secret past its grace period is refused here too (credentialDenial).
         const d = await v.decidePlaced(
           entry?.key ?? null,
-          { ip: req.ip ?? null, projectId: projectId ?? null, permissions: scopeList },
+          { ip: req.ctx.ip, projectId: projectId ?? null, permissions: scopeList },
           now,
         );
         if (!d.valid || !entry) {
@@ -139,7 +147,7 @@ export async function tokenRoutes(app: App, s: Services) {
             );
           }
         }
-        v.usage.record(d.keyId, req.ip ?? null, now.getTime());
+        v.usage.record(d.keyId, req.ctx.ip, now.getTime());
         const key = entry.key;
         // The token acts where its permissions were worked out: the project the decision placed
         // the request in (named, the key's own project or its preferred one), else org-wide
@@ -185,16 +193,17 @@ export async function tokenRoutes(app: App, s: Services) {
         if (!("key" in t)) return { active: false };
         const { key, claims } = t;
         const now = s.deps.now().getTime();
-        const keyActive =
-          key.status === "active" && key.ownerActive && (key.expiresAt === null || Date.parse(key.expiresAt) > now);
+        // The key as the token narrowed it: its expiry is the token's end (see narrowToToken).
+        const endsAt = key.expiresAt === null ? claims.exp * 1000 : Date.parse(key.expiresAt);
+        const keyActive = key.status === "active" && key.ownerActive && endsAt > now;
         if (!keyActive) return { active: false };
         return {
           active: true,
-          // What the token can still do: its permissions the key (as narrowed by it) still holds somewhere.
-          scope: claims.perms.filter((p) => holdsAnywhere(key, p)).join(" "),
+          // What the token can still do: its permissions the key (as narrowed by it) still holds where it may act.
+          scope: claims.perms.filter((p) => holdsWhereItActs(key, p)).join(" "),
           client_id: claims.key_id,
           token_type: "Bearer",
-          exp: claims.exp,
+          exp: Math.floor(endsAt / 1000),
           iat: claims.iat,
           sub: claims.sub,
           aud: claims.aud,

@@ -214,7 +214,12 @@ export class VerifyService {
       return { claims, code: "NOT_FOUND" };
     const memo = this.narrowed.get(token);
     if (memo && memo.base === base) return { claims, key: memo.key };
-    const key = narrowToToken(base.key, claims);
+    // Bought with the previous secret: the token ends with that secret's grace, if not before.
+    const secretEndsAtMs =
+      claims.sec !== undefined && base.secrets && claims.sec !== base.secrets.current
+        ? base.secrets.previousEndsAtMs
+        : null;
+    const key = narrowToToken(base.key, claims, secretEndsAtMs);
     if (this.narrowed.size >= 50_000) {
       const oldest = this.narrowed.keys().next().value;
       if (oldest !== undefined) this.narrowed.delete(oldest);
@@ -371,9 +376,12 @@ export class VerifyService {
     const t = await this.resolveToken(token);
     if (!("key" in t)) throw new AppError("UNAUTHENTICATED", `Token rejected (${t.code})`);
     // Permissions and projects are enforced per route through the actor's limit (403).
-    const denied = credentialDenial(t.key, ip, this.deps.now());
+    const now = this.deps.now();
+    const denied = credentialDenial(t.key, ip, now);
     if (denied !== null) throw new AppError("UNAUTHENTICATED", `Token rejected (${denied})`);
     const { key, claims } = t;
+    // A token used on Keyward's own API is a use of its key, as the key's own use is.
+    this.usage.record(key.id, ip, now.getTime());
     const perms = new Set(claims.perms);
     if (key.keyPermissions) for (const p of perms) if (!key.keyPermissions.has(p)) perms.delete(p);
     return {
@@ -424,15 +432,20 @@ export class VerifyService {
 
 /**
  * A key as a token from it may use it: the token's permissions, projects and read-only flag on
- * top, and its expiry (the earlier of the key's and the token's), so an answer says how long
- * the token, not its key, may be trusted.
+ * top, and its expiry (the earliest of the key's, the token's and, for a token bought with a
+ * secret in its grace period, that grace's end), so an answer says how long the token, not its
+ * key, may be trusted.
  */
-export function narrowToToken(key: ResolvedKey, claims: TokenClaims): ResolvedKey {
-  const tokenExpiresMs = claims.exp * 1000;
+export function narrowToToken(
+  key: ResolvedKey,
+  claims: TokenClaims,
+  secretEndsAtMs: number | null = null,
+): ResolvedKey {
+  const tokenEndsMs = Math.min(claims.exp * 1000, secretEndsAtMs ?? Number.POSITIVE_INFINITY);
   const expiresAt =
-    key.expiresAt !== null && Date.parse(key.expiresAt) <= tokenExpiresMs
+    key.expiresAt !== null && Date.parse(key.expiresAt) <= tokenEndsMs
       ? key.expiresAt
-      : new Date(tokenExpiresMs).toISOString();
+      : new Date(tokenEndsMs).toISOString();
   const perms = new Set(claims.perms);
   const projectPermissions = new Map<string, Set<string>>();
   for (const [id, set] of key.projectPermissions) projectPermissions.set(id, intersectSets(set, perms));
