@@ -22,6 +22,7 @@ import Fastify, {
 import { AppError } from "../domain/errors.js";
 import { requestIds } from "../domain/ids.js";
 import { normaliseIp } from "../domain/ip-rules.js";
+import { redactCredentials } from "../domain/redact.js";
 import type { RequestCtx } from "../services/deps.js";
 import type { Services } from "../services/index.js";
 import { type BearerResolver, authenticate } from "./authenticate.js";
@@ -76,9 +77,14 @@ function strictBodyValidator(externalSchemas: any, options: any): any {
   return (route: { httpPart?: string }) => (route.httpPart === "body" ? strict(route) : coercing(route));
 }
 
-/** Request URLs in logs never carry invitation tokens. */
+/**
+ * A request URL as logs may hold it: nothing shaped like a credential, wherever a client put it
+ * (an invitation link `/invite/inv_…`, a key pasted into a path or a query), and no value of a
+ * query parameter named like one (`?password=`, `?access_token=`).
+ * @example redactUrl("/v1/invitations/inv_…(40 chars)/accept") // "/v1/invitations/[redacted]/accept"
+ */
 export const redactUrl = (url: string) =>
-  url.replace(/\/v1\/invitations\/[^/?]+\/accept/, "/v1/invitations/[redacted]/accept");
+  redactCredentials(url).replace(/([?&][^=&]*(?:pass|secret|token|key|auth)[^=&]*=)[^&]*/gi, "$1[redacted]");
 
 /**
  * Structured JSON log options with the redaction every Keyward logger needs: requests are

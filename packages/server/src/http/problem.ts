@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, ERROR_CODES, type ErrorCode, type FieldError } from "../domain/errors.js";
+import { redactCredentials } from "../domain/redact.js";
 import { isStoreUnavailable } from "../store/unavailable.js";
 
 export interface AjvError {
@@ -35,14 +36,20 @@ export function problemBody(
   errors?: FieldError[],
 ): Record<string, unknown> {
   const { status, title } = ERROR_CODES[code];
+  // Details and field errors may quote what the client sent: never a credential, even its own.
+  const quoted = (e: FieldError): FieldError => ({
+    ...e,
+    path: redactCredentials(e.path),
+    message: redactCredentials(e.message),
+  });
   return {
     type: `https://keyward.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`,
     title,
     status,
-    detail,
+    detail: redactCredentials(detail),
     code,
     requestId,
-    ...(errors ? { errors } : {}),
+    ...(errors ? { errors: errors.map(quoted) } : {}),
   };
 }
 

@@ -70,7 +70,11 @@ export async function regenerateKey(
     await assertMayHoldSecret(svc, access, row);
     const prefix = deps.config.keyPrefix;
     const idem = opts.idempotencyKey;
-    const idemHash = idem ? createHash("sha256").update(idem).digest("hex") : null;
+    // Bound to the caller: only whoever regenerated may replay it. Another principal allowed to
+    // regenerate the key who sends the same header (a guessable "rotate-42") regenerates it
+    // anew, visibly, rather than silently receiving the secret in use.
+    const me = callerPrincipal(access);
+    const idemHash = idem ? createHash("sha256").update(`${me.type}:${me.id}:${idem}`).digest("hex") : null;
     const now = deps.now();
 
     // A retry: the same inputs derive the same secret, which must still be the key's secret.

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Harness, describeEachDialect } from "../harness.js";
 import { isWellFormedSecret } from "../../src/domain/keys/secret.js";
-import { auditRows, effective, mkKey, mkProject, resolved } from "./key-helpers.js";
+import { auditRows, effective, mkKey, mkProject, mkServiceAccount, resolved } from "./key-helpers.js";
 
 /** @see issue 3: API keys, the full lifecycle */
 describeEachDialect("api keys", (dialect) => {
@@ -325,6 +325,26 @@ describeEachDialect("api keys", (dialect) => {
       expect(late.status).toBe(409);
       const stored = JSON.stringify(await h.kw.db.kysely.selectFrom("key_regenerations").selectAll().execute());
       expect(stored).not.toContain("retry-1");
+    });
+
+    it("replays a regenerate only for whoever made it: another admin's same header regenerates anew, visibly", async () => {
+      const sa = await mkServiceAccount(h, owner, org, [{ roleId: "role_viewer" }]);
+      const k = await mkKey(h, owner, org, {
+        name: "ci",
+        owner: { type: "service_account", id: sa },
+        permissions: ["iam:projects:read"],
+      });
+      const admin = await h.newMember(org, owner, [{ roleId: "role_admin" }], "other-admin");
+      const headers = { "idempotency-key": "rotate-42" };
+      const first = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: owner, headers });
+      expect(first.status).toBe(200);
+      const other = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token: admin.token, headers });
+      expect(other.status).toBe(200);
+      expect(other.body.secret).not.toBe(first.body.secret);
+      expect(other.body.apiKey.version).toBe(first.body.apiKey.version + 1);
+      expect((await h.req("GET", "/v1/me", { token: first.body.secret })).status).toBe(401);
+      const events = (await auditRows(h, org)).filter((r) => r.action === "api_key.regenerate" && r.target_id === k.id);
+      expect(events.map((e) => e.actor_id)).toEqual(expect.arrayContaining([admin.userId]));
     });
 
     it("answers concurrent twins with one Idempotency-Key with one secret", async () => {

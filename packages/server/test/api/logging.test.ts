@@ -57,6 +57,7 @@ describeEachDialect("structured logs", (dialect) => {
     const login = await inject_("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: OWNER_PASSWORD } });
     expect(login.status).toBe(200);
     const token = login.body.token as string;
+    expect(login.headers["cache-control"]).toBe("no-store");
     secrets.push(token, login.body.csrfToken);
     await inject_("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: "wrong-password-xyz" } });
     secrets.push("wrong-password-xyz");
@@ -67,6 +68,7 @@ describeEachDialect("structured logs", (dialect) => {
       body: { email: "logged@example.com" },
     });
     secrets.push(inv.body.token);
+    expect(inv.headers["cache-control"]).toBe("no-store");
     const acc = await inject_("POST", `/v1/invitations/${inv.body.token}/accept`, {
       body: { name: "L", password: "new-user-password-1" },
     });
@@ -83,6 +85,31 @@ describeEachDialect("structured logs", (dialect) => {
       body: { currentPassword: OWNER_PASSWORD, newPassword: "changed-password-99" },
     });
     secrets.push("changed-password-99");
+    // Credentials where a client should not put them: the console's invitation link, a key or a
+    // token in a path or a query, a password in a query. Logged URLs must not repeat them.
+    const key = generateSecret("kw").secret;
+    const jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+    secrets.push(key, jwt, "query-password-77");
+    const second = await inject_("POST", `/v1/orgs/${orgId}/invitations`, { token, body: { email: "l2@example.com" } });
+    secrets.push(second.body.token);
+    for (const url of [
+      `/invite/${second.body.token}`,
+      `/V1/invitations/${second.body.token}/accept`,
+      `/v1/token?apikey=${key}`,
+      `/v1/me?access_token=${jwt}`,
+      `/v1/auth/login?password=query-password-77`,
+      `/v1/verify?key=${key}`,
+      `/v1/orgs/${orgId}/api-keys?view=${key}`,
+    ])
+      await inject_("GET", url);
+    // An error answer quoting a credential sent in the wrong field does not repeat it either.
+    const echoed = await inject_("POST", `/v1/orgs/${orgId}/api-keys`, {
+      token,
+      body: { name: "k", permissions: [key], roles: [second.body.token] },
+    });
+    expect(echoed.status).toBe(400);
+    expect(JSON.stringify(echoed.body)).not.toContain(key);
+    expect(JSON.stringify(echoed.body)).toContain("[redacted]");
     await inject_("GET", "/v1/test-boom");
     await inject_("POST", "/v1/auth/logout", { token });
   });
@@ -131,6 +158,10 @@ describeEachDialect("structured logs", (dialect) => {
       .filter((e) => e.req)
       .map((e) => e.req.url);
     expect(urls).toContain("/v1/invitations/[redacted]/accept");
+    expect(urls).toContain("/invite/[redacted]");
+    expect(urls).toContain("/v1/auth/login?password=[redacted]");
+    // Ids and ordinary queries stay readable.
+    expect(urls.some((u: string) => /^\/v1\/orgs\/org_[0-9A-Za-z]{24}\/invitations$/.test(u))).toBe(true);
   });
 });
 

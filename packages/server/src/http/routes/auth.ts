@@ -55,6 +55,8 @@ export function authRoutes(app: App, s: Services) {
         },
       ]);
       const user = await s.auth.getUser(session.userId);
+      // The answer carries the session token: no cache keeps it.
+      reply.header("cache-control", "no-store");
       return { token, csrfToken: session.csrfToken, expiresAt: session.expiresAt, user };
     },
   );

@@ -105,7 +105,9 @@ export function memberRoutes(app: App, s: Services) {
     async (req, reply) => {
       const access = await accessTo(s, req, req.params.orgId);
       const roles = req.body.roles?.map((r) => ({ roleId: r.roleId, projectId: r.projectId ?? null }));
-      return reply.status(201).send(await s.invitations.create(req.ctx, access, { email: req.body.email, roles }));
+      const created = await s.invitations.create(req.ctx, access, { email: req.body.email, roles });
+      // The answer carries the invitation token, shown once: no cache keeps it.
+      return reply.status(201).header("cache-control", "no-store").send(created);
     },
   );
 
