@@ -252,6 +252,11 @@ describe("against a running server", () => {
     const refused = await kw(["verify", secret, "--permission", "compute:write", "--json"]);
     expect(refused.code).toBe(1);
     expect(refused.json()).toEqual(expect.objectContaining({ valid: false, code: "INSUFFICIENT_PERMISSIONS" }));
+    // `-` reads the secret from stdin, out of ps and shell history.
+    const piped = await kw(["verify", "-", "--json"], {}, `${secret}\n`);
+    expect(piped.json()).toMatchObject({ valid: true, keyId: apiKey.id });
+    const pipedToken = await kw(["token", "-"], {}, secret);
+    expect(pipedToken.stdout.trim()).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
     const fromIp = await kw(["verify", secret, "--ip", "not-an-ip"]);
     expect(fromIp.code).toBe(1);
     expect(fromIp.stderr).toMatch(/ip/);

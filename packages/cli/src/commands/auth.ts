@@ -4,15 +4,7 @@ import { api } from "../api.js";
 import { type Profile, configPath, profileName, readConfig, writeConfig } from "../config.js";
 import { bold, printJson, printRecord } from "../output.js";
 import { UsageError } from "../parse.js";
-import { act, examples } from "./util.js";
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks)
-    .toString("utf8")
-    .replace(/\r?\n$/, "");
-}
+import { act, examples, readStdin } from "./util.js";
 
 async function prompt(kind: "text" | "password", message: string): Promise<string> {
   if (!process.stdin.isTTY)

@@ -4,7 +4,7 @@ import type { Db } from "@keyward/server/src/store/db.ts";
 import { Command } from "commander";
 import { defaultIo, printJson } from "../output.js";
 import { UsageError } from "../parse.js";
-import { examples } from "./util.js";
+import { examples, readStdin } from "./util.js";
 
 // These commands run the server's own code on the local database (same environment as
 // `npm start`: KEYWARD_DATA_DIR, KEYWARD_DATABASE_URL, KEYWARD_CONFIG, …).
@@ -85,11 +85,7 @@ export function adminCommand(): Command {
     let password: string;
     let generated = false;
     if (o.passwordStdin) {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      password = Buffer.concat(chunks)
-        .toString("utf8")
-        .replace(/\r?\n$/, "");
+      password = await readStdin();
       if (password.length < 12) throw new UsageError("The password must be at least 12 characters");
     } else {
       password = randomBytes(15).toString("base64url");

@@ -37,3 +37,15 @@ export async function confirm(ctx: Ctx, what: string, yes: boolean | undefined):
 }
 
 export const jsonOption = () => new Option("--json", "print JSON (for scripts)");
+
+/** All of stdin as text, without its final line break (for secrets kept out of argv). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
+}
+
+/** A secret given as an argument, or `-` to read it from stdin (out of `ps` and shell history). */
+export const secretArgument = async (arg: string) => (arg === "-" ? readStdin() : arg);
