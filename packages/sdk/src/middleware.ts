@@ -129,8 +129,11 @@ export async function authenticateRequest<R extends RequestLike>(
       // named) is too long or malformed. A refusal, not an outage.
       if (err.status === 400 || err.status === 413) return { ok: false, refusal: refusal("MALFORMED") };
       // The verifier's own credential was refused: a misconfiguration for the operator to see
-      // (the framework's error path, a 500), not a 503 that invites clients to retry.
-      if (err.status === 401 || err.status === 403) throw err;
+      // (the framework's error path, a 500), not a 503 that invites clients to retry. Not the
+      // KeywardError itself: frameworks answer with an error's `status`, which would tell the
+      // client its own key was refused, with Keyward's detail.
+      if (err.status === 401 || err.status === 403)
+        throw new Error(`Keyward refused the verifier's own credential (${err.status} ${err.code})`, { cause: err });
     }
     // Keyward unreachable, failing or too slow (its 503 carries Retry-After): answer 503, not a refusal of the key.
     const wait =
@@ -162,12 +165,14 @@ export function keywardExpress<R extends RequestLike = RequestLike>(
   opts: MiddlewareOptions<R> = {},
 ) {
   return (req: R & { keyward?: VerifiedKey }, res: ServerResponse, next: Next) => {
-    authenticateRequest(verifier, req, opts).then((out) => {
-      if (out.ok) {
-        req.keyward = out.key;
-        next();
-      } else sendNode(res, out.refusal);
-    }, next);
+    authenticateRequest(verifier, req, opts)
+      .then((out) => {
+        if (out.ok) {
+          req.keyward = out.key;
+          next();
+        } else if (!res.headersSent) sendNode(res, out.refusal); // else something answered first (a timeout)
+      }, next)
+      .catch(next);
   };
 }
 

@@ -1,13 +1,5 @@
 import { createHash } from "node:crypto";
-import {
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  createRemoteJWKSet,
-  customFetch,
-  decodeJwt,
-  errors as joseErrors,
-  jwtVerify,
-} from "jose";
+import { type JWTPayload, createRemoteJWKSet, customFetch, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { KeywardError } from "./errors.js";
 import { allPermitted } from "./permissions.js";
 
@@ -105,6 +97,11 @@ export interface VerifierOptions {
   fetch?: typeof globalThis.fetch;
 }
 
+/** A JWKS that could not be fetched is tried again after this long (ms); until then tokens get no answer. */
+const JWKS_RETRY_MS = 2_000;
+/** An unknown `kid` fetches the JWKS again at most this often (ms). */
+const JWKS_FORCE_MS = 5_000;
+
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** True when `credential` looks like an exchanged token (a compact JWS) rather than an API key. */
@@ -135,7 +132,11 @@ export class Verifier {
   readonly baseUrl: string;
   private readonly opts: VerifierOptions;
   private readonly cache = new Map<string, { until: number; result: VerifiedKey }>();
-  private jwks?: JWTVerifyGetKey;
+  private jwks?: ReturnType<typeof createRemoteJWKSet>;
+  /** Until when (epoch ms) a failed JWKS fetch is not tried again: no fetch per request while it is down. */
+  private jwksFailedUntil = 0;
+  /** When an unknown `kid` last made the JWKS be fetched again, cooldown or not. */
+  private jwksForcedAt = 0;
 
   constructor(opts: VerifierOptions) {
     this.opts = opts;
@@ -159,6 +160,9 @@ export class Verifier {
   async verify(credential: string, req: VerifyRequest = {}): Promise<VerifyResult> {
     const token = looksLikeToken(credential);
     if (token && this.offlineTokens) return this.verifyToken(credential, req);
+    // A verifier for offline tokens only (no rootKey) knows no other credential: a refusal,
+    // not an outage anyone could provoke.
+    if (!this.opts.rootKey && this.offlineTokens) return { valid: false, code: "NOT_FOUND" };
     const cacheKey = this.ttl > 0 ? hashRequest(credential, req) : "";
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
@@ -171,6 +175,9 @@ export class Verifier {
       // Never cache past the key's own expiry, nor a token's.
       let exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
       if (token) exp = Math.min(exp, tokenExpiry(credential));
+      // Frozen: every request answered from the cache gets this object; none may change it for the next.
+      Object.freeze(result.permissions);
+      Object.freeze(result);
       this.cache.set(cacheKey, { until: Math.min(Date.now() + this.ttl, exp), result });
       const max = this.opts.cacheMax ?? 10_000;
       while (this.cache.size > max) {
@@ -218,17 +225,31 @@ export class Verifier {
       timeoutDuration: this.opts.timeoutMs ?? 5_000,
       ...(this.opts.fetch ? { [customFetch]: this.opts.fetch } : {}),
     });
-    let claims: JWTPayload;
-    try {
-      ({ payload: claims } = await jwtVerify(token, this.jwks, {
+    const jwks = this.jwks;
+    const check = () =>
+      jwtVerify(token, jwks, {
         algorithms: ["EdDSA"], // all Keyward signs with
         audience: t.audience ?? "keyward",
         requiredClaims: ["exp"],
         ...(t.issuer ? { issuer: t.issuer } : {}),
-      }));
+      });
+    if (Date.now() < this.jwksFailedUntil) throw new Error("Verifier: the JWKS could not be fetched; retrying shortly");
+    let claims: JWTPayload;
+    try {
+      try {
+        ({ payload: claims } = await check());
+      } catch (err) {
+        // A key Keyward began signing with after the last fetch: fetch again (at most every
+        // JWKS_FORCE_MS, whatever kids clients make up) rather than wait out jose's cooldown.
+        if (!(err instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - this.jwksForcedAt < JWKS_FORCE_MS) throw err;
+        this.jwksForcedAt = Date.now();
+        await jwks.reload();
+        ({ payload: claims } = await check());
+      }
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) return { valid: false, code: "EXPIRED" };
       if (BAD_TOKEN.some((bad) => err instanceof bad)) return { valid: false, code: "INVALID_TOKEN" };
+      this.jwksFailedUntil = Date.now() + JWKS_RETRY_MS;
       throw err; // no answer: the JWKS could not be fetched, or timed out
     }
     // Claims of Keyward's exchanged tokens: sub + owner_type, org, key_id, perms, projects, ro.

@@ -52,6 +52,15 @@ describe("decide", () => {
     });
   });
   it("answers NOT_FOUND for no key", () => expect(decide(null, {}, now)).toEqual({ valid: false, code: "NOT_FOUND" }));
+  it("answers a previous secret's expiresAt as its grace's end, or the key's expiry when sooner", () => {
+    const graced = (expiresAt: string | null) =>
+      decide(key({ matched: "previous", graceEndsAt: "2026-06-01T01:00:00.000Z", expiresAt }), {}, now);
+    expect(graced(null)).toMatchObject({ valid: true, expiresAt: "2026-06-01T01:00:00.000Z" });
+    expect(graced("2026-06-02T00:00:00.000Z")).toMatchObject({ expiresAt: "2026-06-01T01:00:00.000Z" });
+    expect(graced("2026-06-01T00:30:00.000Z")).toMatchObject({ expiresAt: "2026-06-01T00:30:00.000Z" });
+    expect(decide(key({ expiresAt: null }), {}, now)).toMatchObject({ valid: true, expiresAt: null });
+  });
+
   it("refuses a previous secret once its grace period ends", () => {
     expect(decide(key({ matched: "previous", graceEndsAt: "2026-06-01T00:00:01Z" }), {}, now).valid).toBe(true);
     expect(decide(key({ matched: "previous", graceEndsAt: now.toISOString() }), {}, now)).toMatchObject({

@@ -123,6 +123,16 @@ export function credentialDenial(key: ResolvedKey | null, ip: string | null, now
 }
 
 /**
+ * Until when the secret presented may be trusted: the key's expiry, or for a previous secret
+ * in its grace period the end of that grace, whichever comes first (null: no end).
+ */
+function credentialEnd(key: ResolvedKey): string | null {
+  const grace = key.matched === "previous" ? (key.graceEndsAt ?? null) : null;
+  if (grace === null) return key.expiresAt;
+  return key.expiresAt !== null && Date.parse(key.expiresAt) < Date.parse(grace) ? key.expiresAt : grace;
+}
+
+/**
  * Decides whether a resolved key may make a request. Pure: no I/O, no clock (`now` is passed).
  * `key` null means no key has that secret (NOT_FOUND). Checks run from the cheapest and
  * least revealing to the most specific.
@@ -158,7 +168,7 @@ export function decide(key: ResolvedKey | null, req: DecideRequest, now: Date): 
     owner: key.owner,
     projectId,
     permissions: [...held].sort(),
-    expiresAt: key.expiresAt,
+    expiresAt: credentialEnd(key),
     ratelimit: key.ratelimit,
   };
 }

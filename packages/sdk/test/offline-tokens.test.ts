@@ -1,0 +1,103 @@
+/**
+ * Offline token checks against /.well-known/jwks.json (tokens: { offline: true }), with Keyward
+ * in-process so its signing key can be rotated as it is every 30 days.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createKeyward } from "../../server/src/compose.js";
+import { loadConfig } from "../../server/src/config.js";
+import { bootstrap } from "../../server/src/services/bootstrap.js";
+import { type KeywardClient, authenticateRequest, createKeywardClient, createVerifier, unwrap } from "../src/index.js";
+import { REPO_ROOT } from "./server.js";
+
+let kw: Awaited<ReturnType<typeof createKeyward>>;
+let url: string;
+let client: KeywardClient;
+let orgId: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), "keyward-sdk-offline-"));
+  const config = loadConfig({
+    KEYWARD_DATA_DIR: dataDir,
+    KEYWARD_ADMIN_EMAIL: "owner@example.com",
+    KEYWARD_ADMIN_PASSWORD: "owner-password-123",
+    KEYWARD_SECRET: "test-secret-0123456789-0123456789-abcdef",
+    KEYWARD_CONFIG: path.join(REPO_ROOT, "packages/server/test/fixtures/keyward.config.json"),
+    KEYWARD_PORT: "0",
+    KEYWARD_HOST: "127.0.0.1",
+  });
+  kw = await createKeyward(config, { logger: false });
+  await bootstrap(kw.db, config, new Date());
+  await kw.app.listen({ port: 0, host: "127.0.0.1" });
+  url = `http://127.0.0.1:${(kw.app.server.address() as AddressInfo).port}`;
+  const login = await fetch(`${url}/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "owner@example.com", password: "owner-password-123" }),
+  });
+  client = createKeywardClient({ baseUrl: url, apiKey: ((await login.json()) as { token: string }).token });
+  orgId = (await unwrap(client.GET("/v1/orgs"))).items[0].id;
+});
+afterAll(async () => {
+  await kw?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function tokenOf(): Promise<string> {
+  const { secret } = await unwrap(
+    client.POST("/v1/orgs/{orgId}/api-keys", {
+      params: { path: { orgId } },
+      body: { name: `t${Math.random()}`, permissions: ["compute:read"] } as never,
+    }),
+  );
+  const res = await fetch(`${url}/v1/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: secret }),
+  });
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+const isJwks = (input: RequestInfo | URL) =>
+  String(input instanceof Request ? input.url : input).endsWith("/jwks.json");
+
+describe("offline tokens", () => {
+  it("accepts a token signed with a key Keyward rotated to after the JWKS was fetched", async () => {
+    const verifier = createVerifier({ baseUrl: url, tokens: { offline: true } });
+    const before = await tokenOf();
+    expect(await verifier.verify(before)).toMatchObject({ valid: true }); // JWKS fetched now
+    await kw.services.verify.tokens.signingKeys.rotate(); // the 30-day rotation
+    const after = await tokenOf(); // signed with the new kid, published in the JWKS
+    const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    const kid = JSON.parse(Buffer.from(after.split(".")[0], "base64url").toString()).kid;
+    expect(jwks.keys.map((k) => k.kid)).toContain(kid);
+    // Signed with a key published after the verifier's last fetch: fetched again at once, not
+    // refused (INVALID_TOKEN) for the 30 s of jose's cooldown.
+    expect(await verifier.verify(after)).toMatchObject({ valid: true });
+    const out = await authenticateRequest(verifier, { headers: { authorization: `Bearer ${after}` } });
+    expect(out.ok ? 200 : out.refusal.status).toBe(200);
+  });
+
+  it("does not fetch the JWKS once per request while Keyward cannot serve it", async () => {
+    const token = await tokenOf();
+    let jwksFetches = 0;
+    const down: typeof fetch = async (input, init) => {
+      if (isJwks(input)) {
+        jwksFetches++;
+        return new Response("unavailable", { status: 503, headers: { "retry-after": "5" } });
+      }
+      return fetch(input, init);
+    };
+    const verifier = createVerifier({ baseUrl: url, tokens: { offline: true }, fetch: down });
+    for (let i = 0; i < 50; i++) {
+      const out = await authenticateRequest(verifier, { headers: { authorization: `Bearer ${token}` } });
+      expect(out.ok ? 200 : out.refusal.status).toBe(503); // fails closed: right
+    }
+    // 50 requests in well under a second: the failing endpoint is asked again only after a pause.
+    expect(jwksFetches).toBeLessThanOrEqual(2);
+  });
+});
