@@ -39,6 +39,8 @@ export interface Config {
   databaseSchema?: string;
   /** PostgreSQL: how long to wait to connect, for a free connection, or for a statement's answer (0: no limit). */
   databaseTimeoutMs: number;
+  /** How long a request may take to arrive whole (headers and body); past it, 408 (ms). */
+  requestTimeoutMs: number;
   adminEmail?: string;
   adminPassword?: string;
   /** Server pepper for key HMACs and encryption; generated into dataDir when unset. */
@@ -136,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.KEYWARD_DATABASE_URL ?? path.join(dataDir, "keyward.db"),
     databaseSchema: env.KEYWARD_DATABASE_SCHEMA || undefined,
     databaseTimeoutMs: intEnv(env, "KEYWARD_DATABASE_TIMEOUT_MS", 10_000, 0, 3_600_000),
+    requestTimeoutMs: intEnv(env, "KEYWARD_REQUEST_TIMEOUT_MS", 30_000, 1_000, 3_600_000),
     adminEmail: env.KEYWARD_ADMIN_EMAIL,
     adminPassword: env.KEYWARD_ADMIN_PASSWORD,
     secret: env.KEYWARD_SECRET,

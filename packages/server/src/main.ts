@@ -6,6 +6,8 @@ import { createKeyward } from "./compose.js";
 import { bootstrap } from "./services/bootstrap.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** How long SIGTERM waits for requests in flight before closing their connections, in ms. */
+const SHUTDOWN_GRACE_MS = 20_000;
 
 /** Starts Keyward: config -> database -> first-start owner -> HTTP. */
 export async function main(): Promise<void> {
@@ -28,7 +30,11 @@ export async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     kw.app.log.info({ signal }, "shutting down: draining requests");
+    // Requests in flight get SHUTDOWN_GRACE_MS to finish; then their connections are closed, so
+    // no client (one that stopped sending, say) holds the exit. Usage is flushed either way.
+    const grace = setTimeout(() => kw.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     await kw.close();
+    clearTimeout(grace);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -7,11 +7,13 @@ export const ERROR_CODES = {
   CSRF_REQUIRED: { status: 403, title: "CSRF token missing or wrong" },
   NOT_FOUND: { status: 404, title: "Not found" },
   CONFLICT: { status: 409, title: "Conflict" },
+  REQUEST_TIMEOUT: { status: 408, title: "Request timeout" },
   PRECONDITION_FAILED: { status: 412, title: "Precondition failed" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },
   POLICY_VIOLATION: { status: 422, title: "Organization policy violation" },
   RATE_LIMITED: { status: 429, title: "Too many requests" },
+  HEADERS_TOO_LARGE: { status: 431, title: "Request header fields too large" },
   INTERNAL: { status: 500, title: "Internal error" },
   UNAVAILABLE: { status: 503, title: "Service unavailable" },
 } as const;

@@ -19,7 +19,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from "fastify";
-import { AppError } from "../domain/errors.js";
+import { AppError, ERROR_CODES, type ErrorCode } from "../domain/errors.js";
 import { requestIds } from "../domain/ids.js";
 import { normaliseIp } from "../domain/ip-rules.js";
 import { redactCredentials } from "../domain/redact.js";
@@ -27,7 +27,7 @@ import type { RequestCtx } from "../services/deps.js";
 import type { Services } from "../services/index.js";
 import { type BearerResolver, authenticate } from "./authenticate.js";
 import { createMetrics } from "./metrics.js";
-import { errorHandler, sendProblem } from "./problem.js";
+import { PROBLEM_CONTENT_TYPE, errorHandler, problemBody, sendProblem } from "./problem.js";
 import { registerRoutes } from "./routes/index.js";
 import { verifyAnswerer } from "./routes/verify.js";
 import { Problem, problemMediaType } from "./schemas/common.js";
@@ -156,17 +156,50 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       sendProblem(reply, "INVALID_REQUEST", "The URL is not valid (bad percent-encoding)", req.id);
       metrics.observe(req, reply, 0);
     },
+    // A request must arrive whole within this time (Node answers 408 through the handler below):
+    // a client that stops in the middle of its body holds no request, and no shutdown, forever.
+    requestTimeout: config.requestTimeoutMs,
+    // What Node's HTTP parser refuses before any route or the lane sees it (bad framing: a
+    // chunk size that is no number, Content-Length twice or beside Transfer-Encoding; headers
+    // too large; a request that did not arrive in time): problem+json like every other error.
+    clientErrorHandler: (err, socket) => {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === "ECONNRESET" || socket.destroyed) return;
+      const [code, detail]: [ErrorCode, string] =
+        e.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? ["REQUEST_TIMEOUT", `The request did not arrive whole within ${config.requestTimeoutMs} ms`]
+          : e.code === "HPE_HEADER_OVERFLOW"
+            ? ["HEADERS_TOO_LARGE", "The request's headers are too large"]
+            : ["INVALID_REQUEST", "The request is not valid HTTP/1.1 (its framing could not be read)"];
+      const requestId = nextRequestId();
+      const body = JSON.stringify(problemBody(code, detail, requestId));
+      const { status, title } = ERROR_CODES[code];
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+            `x-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      socket.destroy();
+    },
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     ajv: AJV,
     schemaController: { compilersFactory: { buildValidator: strictBodyValidator } },
     // Fastify's own HTTP/1 server (lib/server.js), with the lane asked first.
     serverFactory: (handler, options) => {
       const o = options as ServerSettings;
-      const server = createServer(o.http ?? {}, (req, res) => {
+      // Node checks for requests past their timeout this often (its default, 30 s, would let a
+      // stalled request live up to twice its timeout).
+      const checking = Math.min(30_000, Math.max(250, Math.floor(config.requestTimeoutMs / 4)));
+      // Given at creation: Node reads the request timeout from its options (set later, it is ignored).
+      const timeouts = {
+        requestTimeout: o.requestTimeout ?? 0,
+        headersTimeout: Math.min(60_000, o.requestTimeout || 60_000),
+        connectionsCheckingInterval: checking,
+      };
+      const server = createServer({ ...(o.http ?? {}), ...timeouts }, (req, res) => {
         if (lane === null || !lane(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = o.requestTimeout ?? 0;
       server.setTimeout(o.connectionTimeout ?? 0);
       if (o.maxRequestsPerSocket) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
       return server;
