@@ -27,7 +27,7 @@ import type { RequestCtx } from "../services/deps.js";
 import type { Services } from "../services/index.js";
 import { type BearerResolver, authenticate } from "./authenticate.js";
 import { createMetrics } from "./metrics.js";
-import { PROBLEM_CONTENT_TYPE, errorHandler, problemBody, sendProblem } from "./problem.js";
+import { PROBLEM_CONTENT_TYPE, errorHandler, problem, sendProblem } from "./problem.js";
 import { registerRoutes } from "./routes/index.js";
 import { verifyAnswerer } from "./routes/verify.js";
 import { Problem, problemMediaType } from "./schemas/common.js";
@@ -172,8 +172,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
             ? ["HEADERS_TOO_LARGE", "The request's headers are too large"]
             : ["INVALID_REQUEST", "The request is not valid HTTP/1.1 (its framing could not be read)"];
       const requestId = nextRequestId();
-      const body = JSON.stringify(problemBody(code, detail, requestId));
-      const { status, title } = ERROR_CODES[code];
+      const { status, body } = problem(code, detail, requestId);
+      const { title } = ERROR_CODES[code];
       if (socket.writable)
         socket.write(
           `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

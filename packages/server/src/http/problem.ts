@@ -72,7 +72,7 @@ export interface ProblemAnswer {
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json; charset=utf-8";
 
-function problem(code: ErrorCode, detail: string, requestId: string, errors?: FieldError[]): ProblemAnswer {
+export function problem(code: ErrorCode, detail: string, requestId: string, errors?: FieldError[]): ProblemAnswer {
   return { status: ERROR_CODES[code].status, body: JSON.stringify(problemBody(code, detail, requestId, errors)) };
 }
 

@@ -1,5 +1,5 @@
 import { AppError } from "../domain/errors.js";
-import { type ResolvedKey, credentialDenial } from "../domain/keys/decide.js";
+import { type ResolvedKey, credentialDenial, keptProjects } from "../domain/keys/decide.js";
 import type { Actor, Deps } from "./deps.js";
 
 /** Anything with `resolve(secret)`: the verification cache (VerifyService.keySource). */
@@ -26,7 +26,7 @@ function buildKeyActor(key: ResolvedKey): Exclude<Actor, { kind: "anonymous" }> 
     orgId: key.orgId,
     permissions: key.keyPermissions,
     readOnly: key.readOnly,
-    projects: key.owner.type === "project" ? [key.owner.id] : key.allowedProjects,
+    projects: keptProjects(key),
   };
   return { kind: key.owner.type, id: key.owner.id, credential: { type: "api_key", id: key.id }, limit };
 }

@@ -1,6 +1,6 @@
 import type { ResolvedKey } from "../domain/keys/decide.js";
 import { effectivePermissions } from "../domain/keys/effective.js";
-import { keyPermissionSet, parseList, parseRules } from "../domain/keys/record.js";
+import { keyPermissionSet, parseList, parseRules, ratelimitOf } from "../domain/keys/record.js";
 import { parseOrgSettings } from "../domain/org-settings.js";
 import type { Grant } from "../domain/permissions/grants.js";
 import type { ApiKeysTable, BindingsTable, OrgsTable, RolesTable } from "../store/schema.js";
@@ -77,10 +77,7 @@ export class KeyResolver {
       allowedProjects: parseList(row.allowed_projects),
       allowedIps: parseRules(parseList(row.allowed_ips)),
       orgAllowedIps: parseRules(settings.allowedIps),
-      ratelimit:
-        row.ratelimit_limit !== null && row.ratelimit_window !== null
-          ? { limit: row.ratelimit_limit, windowSeconds: row.ratelimit_window }
-          : null,
+      ratelimit: ratelimitOf(row),
       keyPermissions,
       permissions: eff.org,
       projectPermissions: eff.projects,

@@ -1,5 +1,5 @@
 import { AppError } from "../domain/errors.js";
-import { parseList, keyPermissionSet } from "../domain/keys/record.js";
+import { keyPermissionSet, parseList, ratelimitOf } from "../domain/keys/record.js";
 import { type KeyLimits, checkKeyPolicy, excess, loosenedLimits } from "../domain/keys/policy.js";
 import type { ApiKeysTable } from "../store/schema.js";
 import { type OrgAccess, rolePermissions } from "./access.js";
@@ -22,10 +22,7 @@ import { type ApiKeyView, auditFields, toKeyView } from "./key-view.js";
 const limitsOf = (r: ApiKeysTable): KeyLimits => ({
   allowedIps: parseList(r.allowed_ips),
   expiresAt: r.expires_at,
-  ratelimit:
-    r.ratelimit_limit !== null && r.ratelimit_window !== null
-      ? { limit: r.ratelimit_limit, windowSeconds: r.ratelimit_window }
-      : null,
+  ratelimit: ratelimitOf(r),
 });
 
 const sameSet = (a: readonly string[] | null, b: readonly string[] | null) =>

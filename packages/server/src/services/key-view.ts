@@ -1,5 +1,5 @@
 import type { KeyOwnerType } from "../domain/keys/decide.js";
-import { parseList } from "../domain/keys/record.js";
+import { parseList, ratelimitOf } from "../domain/keys/record.js";
 import type { ApiKeysTable } from "../store/schema.js";
 
 /** An API key as the API shows it: never the secret or its hash. */
@@ -51,10 +51,7 @@ export function toKeyView(r: ApiKeysTable, now: Date): ApiKeyView {
     allowedProjects: parseList(r.allowed_projects),
     allowedIps: parseList(r.allowed_ips) ?? [],
     expiresAt: r.expires_at,
-    ratelimit:
-      r.ratelimit_limit !== null && r.ratelimit_window !== null
-        ? { limit: r.ratelimit_limit, windowSeconds: r.ratelimit_window }
-        : null,
+    ratelimit: ratelimitOf(r),
     status: r.status,
     start: r.start,
     createdAt: r.created_at,

@@ -98,6 +98,10 @@ export const isReadMethod = (method: string | null | undefined) =>
   method === undefined || method === null || READ_METHODS.has(method.toUpperCase());
 
 /** The project a request acts in, after defaults. */
+/** The projects a key is kept to (a project key: its own), or null when it may act anywhere in its org. */
+export const keptProjects = (key: ResolvedKey): string[] | null =>
+  key.owner.type === "project" ? [key.owner.id] : key.allowedProjects;
+
 export function requestProject(key: ResolvedKey, req: DecideRequest): string | null {
   if (req.projectId) return req.projectId;
   if (key.owner.type === "project") return key.owner.id;

@@ -20,6 +20,12 @@ export function keyPermissionSet(
   return expand(patterns, catalog, includePlatform);
 }
 
+/** A key row's rate limit, or null when it has none. */
+export const ratelimitOf = (r: { ratelimit_limit: number | null; ratelimit_window: number | null }) =>
+  r.ratelimit_limit !== null && r.ratelimit_window !== null
+    ? { limit: r.ratelimit_limit, windowSeconds: r.ratelimit_window }
+    : null;
+
 /** JSON list column → array (null stays null). */
 export const parseList = (json: string | null): string[] | null =>
   json === null ? null : (JSON.parse(json) as string[]);

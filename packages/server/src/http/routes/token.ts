@@ -1,6 +1,6 @@
 import type { FastifyReply } from "fastify";
 import { AppError } from "../../domain/errors.js";
-import type { DenyCode, ResolvedKey } from "../../domain/keys/decide.js";
+import { type DenyCode, type ResolvedKey, keptProjects } from "../../domain/keys/decide.js";
 import { atProject } from "../../domain/keys/effective.js";
 import { PERMISSION_NAME } from "../../domain/permissions/match.js";
 import type { Services } from "../../services/index.js";
@@ -17,7 +17,7 @@ import { IntrospectBody, IntrospectResponse, OAuthError, TokenBody, TokenRespons
  */
 function holdsWhereItActs(key: ResolvedKey, permission: string): boolean {
   const scopes = { org: key.permissions, projects: key.projectPermissions };
-  const kept = key.owner.type === "project" ? [key.owner.id] : key.allowedProjects;
+  const kept = keptProjects(key);
   if (kept) return kept.some((id) => atProject(scopes, id).has(permission));
   return key.permissions.has(permission) || [...key.projectPermissions.values()].some((set) => set.has(permission));
 }

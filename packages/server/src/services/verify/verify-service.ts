@@ -7,6 +7,7 @@ import {
   MALFORMED,
   credentialDenial,
   decide,
+  keptProjects,
 } from "../../domain/keys/decide.js";
 import { hashSecret, isWellFormedSecret } from "../../domain/keys/secret.js";
 import { AppError } from "../../domain/errors.js";
@@ -392,7 +393,7 @@ export class VerifyService {
         orgId: key.orgId,
         permissions: perms,
         readOnly: key.readOnly,
-        projects: key.owner.type === "project" ? [key.owner.id] : key.allowedProjects,
+        projects: keptProjects(key),
       },
     };
   }
