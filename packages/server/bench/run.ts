@@ -4,6 +4,7 @@
  * Options (env): BENCH_KEYS (100000), BENCH_SECONDS (8), BENCH_CONNECTIONS (32), BENCH_PG_KEYS (20000),
  * BENCH_COLD_SECONDS (40: the SQLite cold pass stops there; the warm runs then draw from the keys it reached),
  * BENCH_NO_FLUSH=1 (no periodic usage flush in the server: shows what the flush costs the tail),
+ * BENCH_FLUSH_MID=1 (each Keyward latency run also writes all usage halfway through: a flush's worst case),
  * BENCH_ROUNDS (3: verify and hello-world are measured in turns this many times; medians are printed).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -171,6 +172,8 @@ async function paced(
     cwd: serverDir,
     stdio: ["ignore", "pipe", "inherit"],
   });
+  if (process.env.BENCH_FLUSH_MID && o.path === "/v1/verify")
+    setTimeout(() => void fetch(`${o.url}/bench/flush`, { method: "POST" }), WARMUP_MS + SECONDS * 500);
   let out = "";
   child.stdout?.on("data", (d) => {
     out += d;

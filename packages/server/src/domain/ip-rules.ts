@@ -122,6 +122,16 @@ export function ipAllowed(rules: readonly IpRule[], ip: string | null): boolean 
   });
 }
 
+/** Parses stored (already normalised) IP rules; anything unparseable is dropped. */
+export function parseRules(list: readonly string[] | null): IpRule[] {
+  const out: IpRule[] = [];
+  for (const s of list ?? []) {
+    const r = parseIpRule(s);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
 /** Does every address `inner` matches fall inside `outer`? */
 export function ipRuleWithin(inner: IpRule, outer: IpRule): boolean {
   if (inner.family !== outer.family || inner.prefix < outer.prefix) return false;

@@ -8,14 +8,14 @@ import type { Db } from "../store/db.js";
 import { hashPassword } from "./passwords.js";
 
 /**
- * The server pepper: KEYWARD_SECRET, or one generated into the data directory (mode 0600)
- * on first start and reused after.
+ * The server pepper: KEYWARD_SECRET, or one generated into the data directory (mode 0600;
+ * the directory, when Keyward creates it, 0700) on first start and reused after.
  */
 export function loadPepper(config: Config): string {
   if (config.secret) return config.secret;
   const file = path.join(config.dataDir, "secret.key");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(config.dataDir, { recursive: true });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBase62(64);
   writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
   return secret;

@@ -1,6 +1,7 @@
 import type { ResolvedKey } from "../domain/keys/decide.js";
 import { effectivePermissions } from "../domain/keys/effective.js";
-import { keyPermissionSet, parseList, parseRules, ratelimitOf } from "../domain/keys/record.js";
+import { parseRules } from "../domain/ip-rules.js";
+import { keyPermissionSet, parseList, ratelimitOf } from "../domain/keys/record.js";
 import { parseOrgSettings } from "../domain/org-settings.js";
 import type { Grant } from "../domain/permissions/grants.js";
 import type { ApiKeysTable, BindingsTable, OrgsTable, RolesTable } from "../store/schema.js";

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { CompiledQuery, type Driver, Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from "kysely";
@@ -94,7 +94,12 @@ export async function openDb(url: string, schema?: string, opts: { timeoutMs?: n
     return { kysely, dialect: "postgres", pgPool: pool, pgLimits, schema, close: () => kysely.destroy() };
   }
   const file = url.replace(/^sqlite:(\/\/)?/, "");
-  if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ":memory:") {
+    // Key hashes, sessions and the audit log: for Keyward's own user only. SQLite gives the
+    // -wal and -shm files it creates the database file's mode.
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, "a", 0o600));
+  }
   const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("foreign_keys = ON");

@@ -37,7 +37,7 @@ describe("server process", { timeout: 120_000 }, () => {
   });
 
   it("first start creates the owner and operator org and prints a random password once; a second start keeps everything", async () => {
-    const dataDir = tempDir();
+    const dataDir = path.join(tempDir(), "data");
     const first = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_SECRET: undefined });
     const base = await first.ready();
     const password = (await first.waitFor(/password:\s+([0-9A-Za-z]{20})\s/))[1];
@@ -68,6 +68,11 @@ describe("server process", { timeout: 120_000 }, () => {
     expect(orgs2.body.items.map((o: { name: string }) => o.name).sort()).toEqual(["Operator", "Survives restarts"]);
     // The generated pepper was written once and kept.
     expect(statSync(path.join(dataDir, "secret.key")).mode & 0o777).toBe(0o600);
+    // Nobody but Keyward's user reads the data: the folder it created, the database and its WAL.
+    const mode = (name: string) => statSync(path.join(dataDir, name)).mode & 0o777;
+    expect(mode(".")).toBe(0o700);
+    expect(mode("keyward.db")).toBe(0o600);
+    expect(mode("keyward.db-wal")).toBe(0o600);
     expect(await second.stop()).toBe(0);
   });
 

@@ -1,5 +1,5 @@
 import type { FieldError } from "../errors.js";
-import { type IpRule, ipRuleWithin, normaliseIpRules, parseIpRule } from "../ip-rules.js";
+import { ipRuleWithin, normaliseIpRules, parseRules } from "../ip-rules.js";
 import type { OrgSettings } from "../org-settings.js";
 
 const DAY_MS = 86_400_000;
@@ -140,9 +140,8 @@ export interface KeyLimits {
  */
 export function loosenedLimits(before: KeyLimits, after: KeyLimits): string[] {
   const out: string[] = [];
-  const rules = (list: readonly string[] | null) => (list ?? []).map((r) => parseIpRule(r) as IpRule);
-  const was = rules(before.allowedIps);
-  const now = rules(after.allowedIps);
+  const was = parseRules(before.allowedIps);
+  const now = parseRules(after.allowedIps);
   if (was.length > 0 && (now.length === 0 || !now.every((r) => was.some((w) => ipRuleWithin(r, w)))))
     out.push("allowedIps");
   if (

@@ -1,4 +1,3 @@
-import { type IpRule, parseIpRule } from "../ip-rules.js";
 import type { PermissionDef } from "../permissions/catalog.js";
 import { expand } from "../permissions/match.js";
 
@@ -29,13 +28,3 @@ export const ratelimitOf = (r: { ratelimit_limit: number | null; ratelimit_windo
 /** JSON list column → array (null stays null). */
 export const parseList = (json: string | null): string[] | null =>
   json === null ? null : (JSON.parse(json) as string[]);
-
-/** Parses stored (already normalised) IP rules; anything unparseable is dropped. */
-export function parseRules(list: readonly string[] | null): IpRule[] {
-  const out: IpRule[] = [];
-  for (const s of list ?? []) {
-    const r = parseIpRule(s);
-    if (r) out.push(r);
-  }
-  return out;
-}
