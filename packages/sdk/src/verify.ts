@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { type JWTPayload, createRemoteJWKSet, customFetch, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
+import { type JWTPayload, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
+import { SigningKeys } from "./signing-keys.js";
 import { KeywardError } from "./errors.js";
 import { allPermitted } from "./permissions.js";
 
@@ -97,11 +98,6 @@ export interface VerifierOptions {
   fetch?: typeof globalThis.fetch;
 }
 
-/** A JWKS that could not be fetched is tried again after this long (ms); until then tokens get no answer. */
-const JWKS_RETRY_MS = 2_000;
-/** An unknown `kid` fetches the JWKS again at most this often (ms). */
-const JWKS_FORCE_MS = 5_000;
-
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** True when `credential` looks like an exchanged token (a compact JWS) rather than an API key. */
@@ -132,11 +128,7 @@ export class Verifier {
   readonly baseUrl: string;
   private readonly opts: VerifierOptions;
   private readonly cache = new Map<string, { until: number; result: VerifiedKey }>();
-  private jwks?: ReturnType<typeof createRemoteJWKSet>;
-  /** Until when (epoch ms) a failed JWKS fetch is not tried again: no fetch per request while it is down. */
-  private jwksFailedUntil = 0;
-  /** When an unknown `kid` last made the JWKS be fetched again, cooldown or not. */
-  private jwksForcedAt = 0;
+  private signingKeys?: SigningKeys;
 
   constructor(opts: VerifierOptions) {
     this.opts = opts;
@@ -221,35 +213,32 @@ export class Verifier {
 
   private async verifyToken(token: string, req: VerifyRequest): Promise<VerifyResult> {
     const t = typeof this.opts.tokens === "object" ? this.opts.tokens : {};
-    this.jwks ??= createRemoteJWKSet(new URL(t.jwksUrl ?? `${this.baseUrl}/.well-known/jwks.json`), {
-      timeoutDuration: this.opts.timeoutMs ?? 5_000,
-      ...(this.opts.fetch ? { [customFetch]: this.opts.fetch } : {}),
-    });
-    const jwks = this.jwks;
+    this.signingKeys ??= new SigningKeys(
+      new URL(t.jwksUrl ?? `${this.baseUrl}/.well-known/jwks.json`),
+      this.opts.timeoutMs ?? 5_000,
+      this.opts.fetch,
+    );
+    const keys = this.signingKeys;
     const check = () =>
-      jwtVerify(token, jwks, {
+      jwtVerify(token, keys.getKey, {
         algorithms: ["EdDSA"], // all Keyward signs with
         audience: t.audience ?? "keyward",
         requiredClaims: ["exp"],
         ...(t.issuer ? { issuer: t.issuer } : {}),
       });
-    if (Date.now() < this.jwksFailedUntil) throw new Error("Verifier: the JWKS could not be fetched; retrying shortly");
     let claims: JWTPayload;
     try {
+      await keys.ready();
       try {
         ({ payload: claims } = await check());
       } catch (err) {
-        // A key Keyward began signing with after the last fetch: fetch again (at most every
-        // JWKS_FORCE_MS, whatever kids clients make up) rather than wait out jose's cooldown.
-        if (!(err instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - this.jwksForcedAt < JWKS_FORCE_MS) throw err;
-        this.jwksForcedAt = Date.now();
-        await jwks.reload();
+        // A key Keyward began signing with after the last fetch: fetched again at once.
+        if (!(err instanceof joseErrors.JWKSNoMatchingKey) || !(await keys.renewForUnknownKid())) throw err;
         ({ payload: claims } = await check());
       }
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) return { valid: false, code: "EXPIRED" };
       if (BAD_TOKEN.some((bad) => err instanceof bad)) return { valid: false, code: "INVALID_TOKEN" };
-      this.jwksFailedUntil = Date.now() + JWKS_RETRY_MS;
       throw err; // no answer: the JWKS could not be fetched, or timed out
     }
     // Claims of Keyward's exchanged tokens: sub + owner_type, org, key_id, perms, projects, ro.

@@ -6,11 +6,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createKeyward } from "../../server/src/compose.js";
 import { loadConfig } from "../../server/src/config.js";
 import { bootstrap } from "../../server/src/services/bootstrap.js";
 import { type KeywardClient, authenticateRequest, createKeywardClient, createVerifier, unwrap } from "../src/index.js";
+import { JWKS_RENEW_MS, JWKS_STALE_MS } from "../src/signing-keys.js";
 import { REPO_ROOT } from "./server.js";
 
 let kw: Awaited<ReturnType<typeof createKeyward>>;
@@ -99,5 +100,52 @@ describe("offline tokens", () => {
     }
     // 50 requests in well under a second: the failing endpoint is asked again only after a pause.
     expect(jwksFetches).toBeLessThanOrEqual(2);
+  });
+
+  describe("while Keyward is down for longer than the JWKS's renewal period", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("keeps checking tokens with the keys it holds, renews them in the background, and gives up after a day", async () => {
+      const token = await tokenOf();
+      let up = true;
+      let jwksFetches = 0;
+      const flaky: typeof fetch = async (input, init) => {
+        if (isJwks(input)) {
+          jwksFetches++;
+          if (!up) throw new TypeError("fetch failed: connect ECONNREFUSED");
+        }
+        return fetch(input, init);
+      };
+      const verifier = createVerifier({ baseUrl: url, tokens: { offline: true }, fetch: flaky });
+      expect(await verifier.verify(token)).toMatchObject({ valid: true });
+      expect(jwksFetches).toBe(1);
+
+      // Keyward goes down; 11 minutes pass (the token lasts 15).
+      up = false;
+      const start = Date.now();
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(start + JWKS_RENEW_MS + 60_000);
+      // Answered from the keys held; a renewal was tried, and failed, behind the answer.
+      expect(await verifier.verify(token)).toMatchObject({ valid: true });
+      const out = await authenticateRequest(verifier, { headers: { authorization: `Bearer ${token}` } });
+      expect(out.ok ? 200 : out.refusal.status).toBe(200);
+      expect(jwksFetches).toBe(2);
+
+      // Back up: the next renewal succeeds (the failed one is retried after 2 s, not per request).
+      up = true;
+      vi.setSystemTime(start + JWKS_RENEW_MS + 63_000);
+      expect(await verifier.verify(token)).toMatchObject({ valid: true });
+      await vi.waitFor(() => expect(jwksFetches).toBe(3));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await verifier.verify(token)).toMatchObject({ valid: true });
+      expect(jwksFetches).toBe(3); // renewed: no fetch per request
+
+      // Down again for a whole day since the last fetch: the keys held are too old to trust.
+      up = false;
+      vi.setSystemTime(start + JWKS_RENEW_MS + 63_000 + JWKS_STALE_MS + 1_000);
+      await expect(verifier.verify(token)).rejects.toThrow();
+    });
   });
 });
