@@ -1,3 +1,4 @@
+import { UsageError } from "./parse.js";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
@@ -28,12 +29,14 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 
 export function readConfig(file = configPath()): ConfigFile {
   if (!existsSync(file)) return { profiles: {} };
+  let raw: Partial<ConfigFile>;
   try {
-    const raw = JSON.parse(readFileSync(file, "utf8")) as Partial<ConfigFile>;
-    return { current: raw.current, profiles: raw.profiles ?? {} };
-  } catch {
-    return { profiles: {} };
+    raw = JSON.parse(readFileSync(file, "utf8")) as Partial<ConfigFile>;
+  } catch (err) {
+    // Never taken for an empty file: the next login would write over every profile in it.
+    throw new UsageError(`Cannot read ${file} (${(err as Error).message}): mend or remove it`);
   }
+  return { current: raw?.current, profiles: raw?.profiles ?? {} };
 }
 
 /** Writes atomically with mode 0600 (the file holds credentials); the directory gets 0700. */

@@ -41,7 +41,8 @@ export function makeCtx(cmd: Command): Ctx {
     profile,
     url,
     client() {
-      const credential = process.env.KEYWARD_API_KEY || profile?.apiKey || profile?.token;
+      const saved = profile?.apiKey || profile?.token;
+      const credential = process.env.KEYWARD_API_KEY || saved;
       if (!credential) {
         throw new KeywardError({
           type: "about:blank",
@@ -51,7 +52,15 @@ export function makeCtx(cmd: Command): Ctx {
           code: "UNAUTHENTICATED",
         });
       }
-      return createKeywardClient({ baseUrl: url(), apiKey: credential, headers: { "user-agent": "keyward-cli" } });
+      const base = url();
+      // A profile's credential goes only to the server it was given for: --url or KEYWARD_URL
+      // naming another must not carry it there.
+      if (!process.env.KEYWARD_API_KEY && profile && profile.url.replace(/\/+$/, "") !== base) {
+        throw new UsageError(
+          `Profile "${name}" holds credentials for ${profile.url}, not ${base}: sign in there with \`keyward login --url ${base} --profile <name>\`, or set KEYWARD_API_KEY`,
+        );
+      }
+      return createKeywardClient({ baseUrl: base, apiKey: credential, headers: { "user-agent": "keyward-cli" } });
     },
     orgId() {
       const id = opts.org || process.env.KEYWARD_ORG || profile?.orgId;

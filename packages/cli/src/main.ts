@@ -1,7 +1,7 @@
 import { KeywardError } from "@keyward/sdk";
 import { Command, CommanderError, Option } from "commander";
 import { adminCommand, migrateCommand, serveCommand } from "./commands/local.js";
-import { loginCommand, logoutCommand, whoamiCommand } from "./commands/auth.js";
+import { loginCommand, logoutCommand, passwordCommand, whoamiCommand } from "./commands/auth.js";
 import { completionCommand } from "./commands/completion.js";
 import { keysCommand } from "./commands/keys.js";
 import {
@@ -14,6 +14,7 @@ import {
   serviceAccountsCommand,
 } from "./commands/resources.js";
 import { tokenCommand, verifyCommand } from "./commands/verify.js";
+import { printable } from "./output.js";
 import { UsageError } from "./parse.js";
 
 /** Exit codes: 0 ok, 1 the API refused or failed (or a key was refused), 2 bad arguments. */
@@ -49,6 +50,7 @@ Examples:
     adminCommand(),
     loginCommand(),
     logoutCommand(),
+    passwordCommand(),
     whoamiCommand(),
     keysCommand(),
     orgsCommand(),
@@ -100,9 +102,10 @@ function report(err: unknown, json: boolean): number {
     const retryAfter = err.retryAfter ? { retryAfter: err.retryAfter } : {};
     if (json) process.stderr.write(`${JSON.stringify({ error: { ...err.toJSON(), ...retryAfter } })}\n`);
     else {
-      process.stderr.write(`error: ${err.detail} (${err.code}, HTTP ${err.status})\n`);
+      process.stderr.write(`error: ${printable(err.detail)} (${err.code}, HTTP ${err.status})\n`);
       if (err.retryAfter) process.stderr.write(`retry after ${err.retryAfter}s\n`);
-      for (const f of err.errors) process.stderr.write(`  ${f.path || "(request)"}: ${f.message}\n`);
+      for (const f of err.errors)
+        process.stderr.write(`  ${printable(f.path || "(request)")}: ${printable(f.message)}\n`);
       if (err.code === "UNAUTHENTICATED" && !process.env.KEYWARD_API_KEY)
         process.stderr.write("hint: sign in with `keyward login`\n");
     }

@@ -29,12 +29,21 @@ export const yellow = ansi("33");
 
 export type Column<T> = [header: string, get: (row: T) => unknown];
 
+/**
+ * Text from the API made safe for a terminal: control characters (escape sequences that clear
+ * the screen, retitle the window or write the clipboard) are shown as `\xNN`, not run.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+export const printable = (s: string) =>
+  s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+
 export function cell(v: unknown): string {
   if (v === null || v === undefined || v === "") return "-";
   if (Array.isArray(v)) return v.length ? v.map(cell).join(", ") : "-";
   if (typeof v === "boolean") return v ? "yes" : "no";
-  if (typeof v === "object") return JSON.stringify(v);
-  return String(v);
+  if (typeof v === "object") return JSON.stringify(v); // JSON escapes control characters
+  return printable(String(v));
 }
 
 /** Widest a table column gets before its text wraps (long permission lists, descriptions). */

@@ -2,7 +2,7 @@ import { Center, Loader } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { setUnauthenticatedHandler } from "./api/client";
-import { useMe, useOrgs } from "./api/queries";
+import { forgetAllButMe, useMe, useOrgs } from "./api/queries";
 import { AppLayout } from "./components/AppLayout";
 import { Redirect, matchPath, useLocation } from "./lib/router";
 import { AcceptInvitationPage } from "./pages/AcceptInvitationPage";
@@ -23,10 +23,13 @@ export function App() {
   const { pathname } = useLocation();
   const me = useMe();
   const signedIn = !!me.data?.user;
-  const orgs = useOrgs(signedIn);
+  // A generated or reset password opens nothing else until it is changed.
+  const orgs = useOrgs(signedIn && !me.data?.user?.mustChangePassword);
 
   useEffect(() => {
     setUnauthenticatedHandler(() => {
+      // The session ended: nothing of its user's stays for whoever signs in next on this tab.
+      forgetAllButMe(qc);
       qc.setQueryData(["me"], null);
     });
     return () => setUnauthenticatedHandler(null);

@@ -34,6 +34,7 @@ export function loginCommand(): Command {
     act(async (ctx, o: { email?: string; passwordStdin?: boolean }) => {
       const url = ctx.url();
       const profile: Profile = { url };
+      let mustChange = false;
       if (!o.email && process.env.KEYWARD_API_KEY) {
         const apiKey = process.env.KEYWARD_API_KEY;
         const me = await (await createKeywardClient({ baseUrl: url, apiKey }).GET("/v1/me")).data;
@@ -44,6 +45,8 @@ export function loginCommand(): Command {
         const password = o.passwordStdin
           ? await readStdin()
           : (process.env.KEYWARD_PASSWORD ?? (await prompt("password", "Password")));
+        if (plainHttpElsewhere(url))
+          ctx.io.err(`Warning: ${url} is plain http: the password crosses the network unencrypted. Use https.`);
         const session = await (
           await createKeywardClient({ baseUrl: url }).POST("/v1/auth/login", { body: { email, password } })
         ).data;
@@ -51,18 +54,32 @@ export function loginCommand(): Command {
         profile.token = session.token;
         profile.email = session.user.email;
         profile.expiresAt = session.expiresAt;
-        const orgs = await (await createKeywardClient({ baseUrl: url, apiKey: session.token }).GET("/v1/orgs")).data;
-        const previous = readConfig().profiles[ctx.profileName];
-        const keep =
-          previous?.url === url && orgs?.items.some((org) => org.id === previous.orgId) ? previous.orgId : undefined;
-        profile.orgId = keep ?? orgs?.items[0]?.id;
+        mustChange = session.user.mustChangePassword;
+        // A generated or reset password opens nothing but its own change: no orgs to list yet.
+        if (!mustChange) {
+          const orgs = await (await createKeywardClient({ baseUrl: url, apiKey: session.token }).GET("/v1/orgs")).data;
+          const previous = readConfig().profiles[ctx.profileName];
+          const keep =
+            previous?.url === url && orgs?.items.some((org) => org.id === previous.orgId) ? previous.orgId : undefined;
+          profile.orgId = keep ?? orgs?.items[0]?.id;
+        }
       }
       const config = readConfig();
       config.profiles[ctx.profileName] = profile;
       if (!config.current || ctx.opts.profile) config.current = ctx.profileName;
       writeConfig(config);
+      if (mustChange)
+        ctx.io.err(
+          "This password was generated or reset: choose your own with `keyward password` before anything else.",
+        );
       if (ctx.io.json)
-        return printJson(ctx.io, { profile: ctx.profileName, url, email: profile.email, orgId: profile.orgId ?? null });
+        return printJson(ctx.io, {
+          profile: ctx.profileName,
+          url,
+          email: profile.email,
+          orgId: profile.orgId ?? null,
+          mustChangePassword: mustChange,
+        });
       ctx.io.out(`Signed in to ${url} as ${bold(ctx.io, profile.email ?? "API key")} (profile "${ctx.profileName}")`);
       if (profile.orgId) ctx.io.out(`Current org: ${profile.orgId} (change it with \`keyward orgs use <orgId>\`)`);
     }),
@@ -80,10 +97,18 @@ export function logoutCommand(): Command {
       const profile = config.profiles[name];
       if (!profile) throw new UsageError(`No profile "${name}" in ${configPath()}`);
       if (profile.token) {
-        // Ends the session server-side too; an expired session is fine.
-        await createKeywardClient({ baseUrl: profile.url, apiKey: profile.token, throwOnError: false })
+        // Ends the session server-side too; one already ended (401) is fine. Any other failure
+        // keeps the profile: the session still works, and `keyward logout` can be run again.
+        const ended = await createKeywardClient({ baseUrl: profile.url, apiKey: profile.token, throwOnError: false })
           .POST("/v1/auth/logout")
-          .catch(() => undefined);
+          .then(
+            (r) => r.response.status === 204 || r.response.status === 401,
+            () => false,
+          );
+        if (!ended)
+          throw new Error(
+            `Could not end the session at ${profile.url}: it is still valid, and the profile is kept. Try again when the server answers.`,
+          );
       }
       delete config.profiles[name];
       if (config.current === name) config.current = undefined;
@@ -92,6 +117,36 @@ export function logoutCommand(): Command {
       else ctx.io.out(`Signed out of ${profile.url} (profile "${name}")`);
     }),
   );
+}
+
+export function passwordCommand(): Command {
+  return examples(
+    new Command("password")
+      .description("change your console password (the session's user)")
+      .option("--stdin", "read the current password and the new one from stdin, one per line"),
+    ["keyward password", 'printf "%s\\n%s\\n" "$OLD" "$NEW" | keyward password --stdin'],
+  ).action(
+    act(async (ctx, o: { stdin?: boolean }) => {
+      let current: string;
+      let next: string;
+      if (o.stdin) {
+        [current = "", next = ""] = (await readStdin()).split(/\r?\n/);
+      } else {
+        current = await prompt("password", "Current password");
+        next = await prompt("password", "New password (at least 12 characters)");
+        if ((await prompt("password", "New password again")) !== next) throw new UsageError("The new passwords differ");
+      }
+      await api(ctx, "POST", "/v1/me/password", { body: { currentPassword: current, newPassword: next } });
+      if (ctx.io.json) return printJson(ctx.io, { changed: true });
+      ctx.io.out("Password changed; your other sessions were signed out.");
+    }),
+  );
+}
+
+/** An http:// URL to a host other than this machine: a password sent there can be read on the way. */
+function plainHttpElsewhere(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === "http:" && !["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
 }
 
 export function whoamiCommand(): Command {

@@ -1,4 +1,4 @@
-import { useQuery } from "@tanstack/react-query";
+import { type QueryClient, useQuery } from "@tanstack/react-query";
 import { can, patternsOf } from "../lib/permissions";
 import { ApiError, api, listAll } from "./client";
 import type {
@@ -30,6 +30,9 @@ export const useMe = () =>
     },
     staleTime: 60_000,
   });
+
+/** Drops every cached answer but who is signed in: what one user saw is not shown to the next. */
+export const forgetAllButMe = (qc: QueryClient) => qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
 
 export const useOrgs = (enabled = true) =>
   useQuery({

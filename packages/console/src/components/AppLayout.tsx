@@ -1,8 +1,9 @@
 import { AppShell, Burger, Button, Group, Menu, NavLink, Select, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
+import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import type { ReactNode } from "react";
-import { api } from "../api/client";
+import { ApiError, api } from "../api/client";
 import { useMe } from "../api/queries";
 import type { Org } from "../api/types";
 import { Link, navigate, useLocation } from "../lib/router";
@@ -27,11 +28,20 @@ export function AppLayout({ orgId, orgs, children }: { orgId?: string; orgs: Org
   const logout = async () => {
     try {
       await api("POST", "/v1/auth/logout");
-    } finally {
-      qc.clear();
-      qc.setQueryData(["me"], null);
-      navigate("/login");
+    } catch (err) {
+      // Not signed out unless the server says so (or says the session had already ended).
+      if (!(err instanceof ApiError && err.status === 401)) {
+        notifications.show({
+          color: "red",
+          title: "Not signed out",
+          message: "The server could not be reached: your session is still active. Try again.",
+        });
+        return;
+      }
     }
+    qc.clear();
+    qc.setQueryData(["me"], null);
+    navigate("/login");
   };
 
   return (

@@ -1,6 +1,8 @@
 import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
+import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ApiError, api } from "../api/client";
+import { useMe } from "../api/queries";
 import { fieldErrors } from "../lib/problems";
 import { navigate } from "../lib/router";
 
@@ -11,6 +13,8 @@ export function AcceptInvitationPage({ token }: { token: string }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<string | null>(null);
   const [done, setDone] = useState(false);
+  const qc = useQueryClient();
+  const me = useMe();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -20,6 +24,7 @@ export function AcceptInvitationPage({ token }: { token: string }) {
       if (name) body.name = name;
       if (password) body.password = password;
       await api("POST", `/v1/invitations/${encodeURIComponent(token)}/accept`, { body });
+      await qc.invalidateQueries({ queryKey: ["orgs"] }); // a signed-in user has one more
       setDone(true);
     } catch (err) {
       if (err instanceof ApiError) {
@@ -35,7 +40,9 @@ export function AcceptInvitationPage({ token }: { token: string }) {
         {done ? (
           <Stack>
             <Title order={2}>You joined the organization</Title>
-            <Button onClick={() => navigate("/login")}>Sign in</Button>
+            <Button onClick={() => navigate(me.data?.user ? "/" : "/login")}>
+              {me.data?.user ? "Continue" : "Sign in"}
+            </Button>
           </Stack>
         ) : (
           <form onSubmit={submit} noValidate>

@@ -2,6 +2,7 @@ import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } 
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { ApiError, api } from "../api/client";
+import { forgetAllButMe } from "../api/queries";
 import type { User } from "../api/types";
 import { emailError } from "../lib/validation";
 
@@ -23,7 +24,7 @@ export function LoginPage() {
     setFailure(null);
     try {
       await api<{ user: User }>("POST", "/v1/auth/login", { body: { email: email.trim(), password } });
-      await qc.invalidateQueries();
+      forgetAllButMe(qc); // another user's answers may still be cached in this tab
       await qc.refetchQueries({ queryKey: ["me"] });
     } catch (err) {
       setFailure(err instanceof ApiError ? err.message : "Sign-in failed");

@@ -5,6 +5,7 @@ export const ERROR_CODES = {
   INVALID_CREDENTIALS: { status: 401, title: "Invalid credentials" },
   FORBIDDEN: { status: 403, title: "Forbidden" },
   CSRF_REQUIRED: { status: 403, title: "CSRF token missing or wrong" },
+  PASSWORD_CHANGE_REQUIRED: { status: 403, title: "Password change required" },
   NOT_FOUND: { status: 404, title: "Not found" },
   CONFLICT: { status: 409, title: "Conflict" },
   REQUEST_TIMEOUT: { status: 408, title: "Request timeout" },

@@ -125,6 +125,20 @@ const AJV = {
 };
 const BODY_LIMIT = 64 * 1024;
 
+/**
+ * The console's pages and files: not to be framed (clickjacking), sniffed, or named in a
+ * Referer (an invitation link carries its token); scripts only its own.
+ */
+const CONSOLE_HEADERS: [string, string][] = [
+  [
+    "content-security-policy",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  ],
+  ["x-frame-options", "DENY"],
+  ["x-content-type-options", "nosniff"],
+  ["referrer-policy", "no-referrer"],
+];
+
 /** The server settings Fastify applies to the server it makes (with their defaults filled in). */
 interface ServerSettings {
   http?: object;
@@ -350,7 +364,15 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
 
   const consoleDir = opts.consoleDir;
   if (consoleDir && existsSync(path.join(consoleDir, "index.html"))) {
-    await app.register(fastifyStatic, { root: consoleDir, prefix: "/", wildcard: false, index: ["index.html"] });
+    await app.register(fastifyStatic, {
+      root: consoleDir,
+      prefix: "/",
+      wildcard: false,
+      index: ["index.html"],
+      setHeaders: (res) => {
+        for (const [name, value] of CONSOLE_HEADERS) res.setHeader(name, value);
+      },
+    });
     // Client-side routes fall back to the SPA; API paths keep their problem+json 404.
     app.setNotFoundHandler((req, reply) => {
       const p = req.url.split("?")[0];

@@ -2,7 +2,7 @@ import type { FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors.js";
 import type { Actor } from "../services/deps.js";
 import type { Services } from "../services/index.js";
-import { SESSION_TOKEN_PREFIX, safeEqual } from "../services/auth-service.js";
+import { SESSION_TOKEN_PREFIX, type SessionInfo, safeEqual } from "../services/auth-service.js";
 import { readCookie } from "./cookies.js";
 
 export const SESSION_COOKIE = "kw_session";
@@ -47,11 +47,20 @@ export function bearerActor(
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const BEARER_SCHEME = /^Bearer\s/i;
 
-const sessionActor = (s: { userId: string; sessionId: string }): Actor => ({
-  kind: "user",
-  id: s.userId,
-  credential: { type: "session", id: s.sessionId },
-});
+/**
+ * What a session whose password was generated or reset may do before it is changed: see who it
+ * is, change it, sign out. The password was printed or handed over; it opens nothing else.
+ */
+const BEFORE_PASSWORD_CHANGE = new Set(["GET /v1/me", "POST /v1/me/password", "POST /v1/auth/logout"]);
+
+const sessionActor = (req: FastifyRequest, s: SessionInfo): Actor => {
+  if (s.mustChangePassword && !BEFORE_PASSWORD_CHANGE.has(`${req.method} ${req.routeOptions.url}`))
+    throw new AppError(
+      "PASSWORD_CHANGE_REQUIRED",
+      "This password was generated or reset: change it first (POST /v1/me/password, or the console)",
+    );
+  return { kind: "user", id: s.userId, credential: { type: "session", id: s.sessionId } };
+};
 
 /**
  * Resolves the request's credential into `req.ctx.actor`; anonymous when none is sent.
@@ -66,7 +75,7 @@ export function authenticate(
   const bySession = async (req: FastifyRequest, token: string) => {
     const s = await services.auth.resolve(token);
     if (!s) throw new AppError("UNAUTHENTICATED", "Session expired or unknown");
-    req.ctx.actor = sessionActor(s);
+    req.ctx.actor = sessionActor(req, s);
   };
 
   const byCookie = async (req: FastifyRequest, cookie: string) => {
@@ -82,7 +91,7 @@ export function authenticate(
         );
       }
     }
-    req.ctx.actor = sessionActor(s);
+    req.ctx.actor = sessionActor(req, s);
   };
 
   return (req: FastifyRequest): void | Promise<void> => {

@@ -29,30 +29,39 @@ export interface SessionInfo {
   userId: string;
   csrfToken: string;
   expiresAt: string;
+  /** Its user signed in with a generated or reset password, not changed yet (see `resolve`). */
+  mustChangePassword?: boolean;
 }
 
-/** Login throttling: failures per account and per IP, in memory (per node). */
+const ACCOUNT_ATTEMPTS = 10;
+const IP_ATTEMPTS = 50;
+
+/**
+ * Password guessing throttled, in memory (per node): per account (10 failures in 15 minutes)
+ * and per IP address (50). An attempt takes its point before the password is checked, so
+ * guesses sent at once cannot all pass the check while the first ones are still hashing; a
+ * success gives the address its point back and clears the account's count. Login and
+ * password change share the account's count.
+ */
 export class LoginGuard {
-  private perAccount = new RateLimiterMemory({ points: 10, duration: 15 * 60 });
-  private perIp = new RateLimiterMemory({ points: 50, duration: 15 * 60 });
+  private perAccount = new RateLimiterMemory({ points: ACCOUNT_ATTEMPTS, duration: 15 * 60 });
+  private perIp = new RateLimiterMemory({ points: IP_ATTEMPTS, duration: 15 * 60 });
 
-  async check(email: string, ip: string): Promise<void> {
-    const [a, i] = await Promise.all([this.perAccount.get(email), this.perIp.get(ip)]);
-    const blocked = [a, i].find((r, n) => r && r.consumedPoints >= (n === 0 ? 10 : 50));
-    if (blocked) {
-      const retry = Math.ceil(blocked.msBeforeNext / 1000);
-      throw new AppError("RATE_LIMITED", "Too many failed logins; try again later", {
-        headers: { "retry-after": String(retry) },
-      });
-    }
+  /** Takes an attempt's point from the account and the address, or throws RATE_LIMITED. */
+  async attempt(account: string, ip: string): Promise<void> {
+    const taken = await Promise.allSettled([this.perAccount.consume(account), this.perIp.consume(ip)]);
+    const refused = taken.find((t) => t.status === "rejected");
+    if (!refused) return;
+    const wait = (refused.reason as { msBeforeNext?: number }).msBeforeNext;
+    if (typeof wait !== "number") throw refused.reason; // not the limiter's answer
+    throw new AppError("RATE_LIMITED", "Too many failed attempts; try again later", {
+      headers: { "retry-after": String(Math.max(1, Math.ceil(wait / 1000))) },
+    });
   }
 
-  async fail(email: string, ip: string): Promise<void> {
-    await Promise.all([this.perAccount.penalty(email, 1), this.perIp.penalty(ip, 1)]);
-  }
-
-  async succeed(email: string): Promise<void> {
-    await this.perAccount.delete(email);
+  /** The password was right: the account starts afresh and the address gets its point back. */
+  async succeed(account: string, ip: string): Promise<void> {
+    await Promise.all([this.perAccount.delete(account), this.perIp.reward(ip, 1)]);
   }
 }
 
@@ -67,7 +76,7 @@ export class AuthService {
     const { db, config, now } = this.deps;
     const normalized = email.trim().toLowerCase();
     const ip = ctx.ip ?? "unknown";
-    await this.guard.check(normalized, ip);
+    await this.guard.attempt(normalized, ip);
     const user = await db.kysely
       .selectFrom("users")
       .select(["id", "password_hash"])
@@ -76,7 +85,6 @@ export class AuthService {
     // Verify against a dummy hash for unknown emails so both paths take as long.
     const ok = await verifyPassword(user?.password_hash ?? (await dummyHash()), password);
     if (!user || !ok) {
-      await this.guard.fail(normalized, ip);
       await writeAudit(db.kysely, ctx, now(), {
         orgId: null,
         action: "auth.login",
@@ -85,7 +93,7 @@ export class AuthService {
       });
       throw new AppError("INVALID_CREDENTIALS", "Email or password is wrong");
     }
-    await this.guard.succeed(normalized);
+    await this.guard.succeed(normalized, ip);
     // Session tokens: 32 base62 chars ≈ 190 random bits; only their SHA-256 is stored.
     const token = SESSION_TOKEN_PREFIX + randomBase62(32);
     const t = now();
@@ -144,8 +152,15 @@ export class AuthService {
     (hash) =>
       this.deps.db.kysely
         .selectFrom("sessions")
-        .select(["id", "user_id", "csrf_token", "expires_at"])
-        .where("token_hash", "=", hash),
+        .innerJoin("users", "users.id", "sessions.user_id")
+        .select([
+          "sessions.id",
+          "sessions.user_id",
+          "sessions.csrf_token",
+          "sessions.expires_at",
+          "users.must_change_password",
+        ])
+        .where("sessions.token_hash", "=", hash),
   );
 
   /** The live session a token names, or null (unknown or expired). */
@@ -153,7 +168,13 @@ export class AuthService {
     if (!token.startsWith(SESSION_TOKEN_PREFIX) || token.length > 64) return null;
     const [row] = await this.sessionByTokenHash(sha256(token));
     if (!row || row.expires_at <= this.deps.now().toISOString()) return null;
-    return { sessionId: row.id, userId: row.user_id, csrfToken: row.csrf_token, expiresAt: row.expires_at };
+    return {
+      sessionId: row.id,
+      userId: row.user_id,
+      csrfToken: row.csrf_token,
+      expiresAt: row.expires_at,
+      mustChangePassword: row.must_change_password === 1,
+    };
   }
 
   async logout(ctx: RequestCtx, sessionId: string): Promise<void> {
@@ -168,11 +189,24 @@ export class AuthService {
     const { db, now } = this.deps;
     const user = await db.kysely
       .selectFrom("users")
-      .select("password_hash")
+      .select(["email", "password_hash"])
       .where("id", "=", userId)
-      .executeTakeFirst();
-    if (!user || !(await verifyPassword(user.password_hash, current))) {
+      .executeTakeFirstOrThrow();
+    // A session in other hands must not be a way to guess the password: login's count.
+    const ip = ctx.ip ?? "unknown";
+    await this.guard.attempt(user.email, ip);
+    if (!(await verifyPassword(user.password_hash, current))) {
+      await writeAudit(db.kysely, ctx, now(), {
+        orgId: null,
+        action: "user.password.change",
+        result: "denied",
+        target: { type: "user", id: userId },
+      });
       throw invalidField("currentPassword", "current password is wrong", "wrong_password");
+    }
+    await this.guard.succeed(user.email, ip);
+    if (next === current) {
+      throw invalidField("newPassword", "the new password must differ from the current one", "same_password");
     }
     const hashed = await hashPassword(next);
     const keep = ctx.actor.kind === "user" && ctx.actor.credential.type === "session" ? ctx.actor.credential.id : "";

@@ -59,6 +59,91 @@ describeEachDialect("auth", (dialect) => {
     expect(elsewhere.status).toBe(200);
   });
 
+  it("checks at most 10 passwords per account when the guesses arrive all at once", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        h.req("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: `guess-${i}` } }),
+      ),
+    );
+    expect(answers.filter((r) => r.status === 401)).toHaveLength(10);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(20);
+  });
+
+  it("counts a successful login back for its address, but not for other accounts' failures", async () => {
+    for (let i = 0; i < 49; i++)
+      await h.req("POST", "/v1/auth/login", {
+        body: { email: `u${i}@example.com`, password: "x" },
+        ip: "198.51.100.9",
+      });
+    // The 50th attempt from the address is right: it counts, and gives its point back.
+    const ok = await h.req("POST", "/v1/auth/login", {
+      body: { email: OWNER_EMAIL, password: OWNER_PASSWORD },
+      ip: "198.51.100.9",
+    });
+    expect(ok.status).toBe(200);
+    const next = await h.req("POST", "/v1/auth/login", {
+      body: { email: "z@example.com", password: "x" },
+      ip: "198.51.100.9",
+    });
+    expect(next.status).toBe(401);
+    const limited = await h.req("POST", "/v1/auth/login", {
+      body: { email: "y@example.com", password: "x" },
+      ip: "198.51.100.9",
+    });
+    expect(limited.status).toBe(429);
+  });
+
+  it("lets a session with a generated or reset password do nothing but change it", async () => {
+    await h.kw.db.kysely.updateTable("users").set({ must_change_password: 1 }).execute();
+    const token = await h.login();
+    const me = await h.req("GET", "/v1/me", { token });
+    expect(me.body.user.mustChangePassword).toBe(true);
+    const key = await h.req("POST", `/v1/orgs/${h.operatorOrgId}/api-keys`, { token, body: { name: "early" } });
+    expect(key.status).toBe(403);
+    expect(key.body.code).toBe("PASSWORD_CHANGE_REQUIRED");
+    expect((await h.req("GET", "/v1/orgs", { token })).body.code).toBe("PASSWORD_CHANGE_REQUIRED");
+    // The same password again is no change.
+    const same = await h.req("POST", "/v1/me/password", {
+      token,
+      body: { currentPassword: OWNER_PASSWORD, newPassword: OWNER_PASSWORD },
+    });
+    expect(same.status).toBe(400);
+    expect(same.body.errors[0].path).toBe("newPassword");
+    const changed = await h.req("POST", "/v1/me/password", {
+      token,
+      body: { currentPassword: OWNER_PASSWORD, newPassword: "a-new-password-1" },
+    });
+    expect(changed.status).toBe(204);
+    expect((await h.req("POST", `/v1/orgs/${h.operatorOrgId}/api-keys`, { token, body: { name: "now" } })).status).toBe(
+      201,
+    );
+    // Signing out was allowed all along; here after the change.
+    expect((await h.req("POST", "/v1/auth/logout", { token })).status).toBe(204);
+  });
+
+  it("throttles and audits wrong current passwords on a password change, as failed logins", async () => {
+    const token = await h.login();
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await h.req("POST", "/v1/me/password", {
+        token,
+        body: { currentPassword: `guess-${i}`, newPassword: "a-new-password-1" },
+      });
+      statuses.push(r.status);
+    }
+    expect(statuses).toEqual([...Array(10).fill(400), 429, 429]);
+    const denied = await h.kw.db.kysely
+      .selectFrom("audit_events")
+      .select(["action", "result"])
+      .where("action", "=", "user.password.change")
+      .execute();
+    expect(denied).toHaveLength(10);
+    expect(denied.every((e) => e.result === "denied")).toBe(true);
+    // The account's count is login's too.
+    const login = await h.req("POST", "/v1/auth/login", { body: { email: OWNER_EMAIL, password: OWNER_PASSWORD } });
+    expect(login.status).toBe(429);
+  });
+
   it("revokes the session on logout", async () => {
     const token = await h.login();
     expect((await h.req("POST", "/v1/auth/logout", { token })).status).toBe(204);

@@ -48,6 +48,15 @@ describe("server process", { timeout: 120_000 }, () => {
     const login = await api(base, "POST", "/v1/auth/login", { body: { email, password } });
     expect(login.status).toBe(200);
     expect(login.body.user.mustChangePassword).toBe(true);
+    // The printed password opens nothing but its own change.
+    const before = await api(base, "GET", "/v1/orgs", { token: login.body.token });
+    expect(before.status).toBe(403);
+    expect(before.body.code).toBe("PASSWORD_CHANGE_REQUIRED");
+    const changed = await api(base, "POST", "/v1/me/password", {
+      token: login.body.token,
+      body: { currentPassword: password, newPassword: "the-owner-chose-this-1" },
+    });
+    expect(changed.status).toBe(204);
     const orgs = await api(base, "GET", "/v1/orgs", { token: login.body.token });
     expect(orgs.body.items).toHaveLength(1);
     expect(orgs.body.items[0]).toMatchObject({ name: "Operator", isOperator: true });
@@ -62,7 +71,9 @@ describe("server process", { timeout: 120_000 }, () => {
     const base2 = await second.ready();
     expect(second.out).not.toContain("password:");
     expect(second.out).not.toContain("first start");
-    const again = await api(base2, "POST", "/v1/auth/login", { body: { email, password } });
+    const again = await api(base2, "POST", "/v1/auth/login", {
+      body: { email, password: "the-owner-chose-this-1" },
+    });
     expect(again.status).toBe(200);
     const orgs2 = await api(base2, "GET", "/v1/orgs", { token: again.body.token });
     expect(orgs2.body.items.map((o: { name: string }) => o.name).sort()).toEqual(["Operator", "Survives restarts"]);
@@ -216,6 +227,11 @@ describe("server process", { timeout: 120_000 }, () => {
       const password = (await first.waitFor(/password:\s+([0-9A-Za-z]{20})\s/))[1];
       expect((await api(base, "GET", "/readyz")).body).toEqual({ status: "ok", database: "postgres" });
       const login = await api(base, "POST", "/v1/auth/login", { body: { email: "admin@keyward.local", password } });
+      const changed = await api(base, "POST", "/v1/me/password", {
+        token: login.body.token,
+        body: { currentPassword: password, newPassword: "the-owner-chose-this-1" },
+      });
+      expect(changed.status).toBe(204);
       expect(login.status).toBe(200);
       await api(base, "POST", "/v1/orgs", { token: login.body.token, body: { name: "On PostgreSQL" } });
       expect(await first.stop()).toBe(0);
@@ -231,7 +247,9 @@ describe("server process", { timeout: 120_000 }, () => {
       const second = start(env);
       const base2 = await second.ready();
       expect(second.out).not.toContain("password:");
-      const again = await api(base2, "POST", "/v1/auth/login", { body: { email: "admin@keyward.local", password } });
+      const again = await api(base2, "POST", "/v1/auth/login", {
+        body: { email: "admin@keyward.local", password: "the-owner-chose-this-1" },
+      });
       expect(again.status).toBe(200);
       const orgs = await api(base2, "GET", "/v1/orgs", { token: again.body.token });
       expect(orgs.body.items.map((o: { name: string }) => o.name).sort()).toEqual(["On PostgreSQL", "Operator"]);
