@@ -1,7 +1,7 @@
 import { AppError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
-import { checkKeyPolicy, excess } from "../domain/keys/policy.js";
-import { keyPermissionSet } from "../domain/keys/record.js";
+import { checkKeyPolicy, excess, refuseLoosened } from "../domain/keys/policy.js";
+import { keyPermissionSet, limitsOf } from "../domain/keys/record.js";
 import { generateSecret, hashSecret } from "../domain/keys/secret.js";
 import type { ApiKeysTable } from "../store/schema.js";
 import { type OrgAccess, rolePermissions } from "./access.js";
@@ -181,6 +181,18 @@ export async function createKey(
     last_used_ip: null,
     version: 1,
   };
+  // A key or token creates keys no less restricted than its own key: a rate-limited, IP-bound
+  // or expiring key must not mint itself a free twin. Anything looser is a signed-in act.
+  const { credential } = access.actor;
+  const callerKeyId = credential.type === "api_key" ? credential.id : credential.keyId;
+  if (access.actor.limit && callerKeyId) {
+    const caller = await deps.db.kysely
+      .selectFrom("api_keys")
+      .select(["allowed_ips", "expires_at", "ratelimit_limit", "ratelimit_window"])
+      .where("id", "=", callerKeyId)
+      .executeTakeFirst();
+    if (caller) refuseLoosened(limitsOf(caller), limitsOf(row), "Sign in to create a key with a looser");
+  }
   const apiKey = toKeyView(row, now);
   await deps.db.kysely.transaction().execute(async (trx) => {
     await trx.insertInto("api_keys").values(row).execute();

@@ -1,6 +1,6 @@
 import { AppError } from "../domain/errors.js";
-import { keyPermissionSet, parseList, ratelimitOf } from "../domain/keys/record.js";
-import { type KeyLimits, checkKeyPolicy, excess, loosenedLimits } from "../domain/keys/policy.js";
+import { keyPermissionSet, limitsOf, parseList } from "../domain/keys/record.js";
+import { checkKeyPolicy, excess, refuseLoosened } from "../domain/keys/policy.js";
 import type { ApiKeysTable } from "../store/schema.js";
 import { type OrgAccess, rolePermissions } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
@@ -18,12 +18,6 @@ import {
 } from "./key-input.js";
 import { type KeyService, checkVersion, staleVersion } from "./key-service.js";
 import { type ApiKeyView, auditFields, toKeyView } from "./key-view.js";
-
-const limitsOf = (r: ApiKeysTable): KeyLimits => ({
-  allowedIps: parseList(r.allowed_ips),
-  expiresAt: r.expires_at,
-  ratelimit: ratelimitOf(r),
-});
 
 const sameSet = (a: readonly string[] | null, b: readonly string[] | null) =>
   JSON.stringify(a ? [...a].sort() : null) === JSON.stringify(b ? [...b].sort() : null);
@@ -172,16 +166,7 @@ export async function updateKey(
   };
   // A key or token may tighten a key's restrictions, never loosen them: a leaked key must not
   // lift its own IP allow list or expiry (or a sibling's). Loosening is a signed-in act.
-  const lifted = access.actor.limit ? loosenedLimits(limitsOf(row), limitsOf(next)) : [];
-  if (lifted.length > 0) {
-    throw new AppError(
-      "FORBIDDEN",
-      `Sign in to loosen a key's ${lifted.join(", ")}: a key or token may only tighten them`,
-      {
-        errors: lifted.map((path) => ({ path, code: "escalation", message: "a key or token may only tighten this" })),
-      },
-    );
-  }
+  if (access.actor.limit) refuseLoosened(limitsOf(row), limitsOf(next), "Sign in to loosen a key's");
   const before = auditFields(toKeyView(row, now));
   const after = toKeyView(next, now);
   const changes = diff(before, auditFields(after));

@@ -140,6 +140,41 @@ describeEachDialect("credential limits on Keyward's own API", (dialect) => {
       const ratelimit = { limit: 5, windowSeconds: 60 };
       expect((await patchKey(sibling.id, k.secret, { ratelimit })).body.ratelimit).toEqual(ratelimit);
     });
+
+    it("a limited key, or its token, creates no key less limited than itself", async () => {
+      const ratelimit = { limit: 1, windowSeconds: 3600 };
+      const allowedIps = ["203.0.113.0/24"];
+      const expiresAt = soon();
+      const k = await mkKey(h, owner, org, {
+        name: "limited-creator",
+        permissions: ["iam:apikeys:create", "compute:read"],
+        ratelimit,
+        allowedIps,
+        expiresAt,
+      });
+      const tok = await h.req("POST", "/v1/token", { body: { grant_type: GRANT, apikey: k.secret }, ip: "203.0.113.5" });
+      expect(tok.status).toBe(200);
+      const create = (token: string, body: Record<string, unknown>) =>
+        h.req("POST", `/v1/orgs/${org}/api-keys`, {
+          token,
+          ip: "203.0.113.5",
+          body: { name: "twin", permissions: ["compute:read"], ...body },
+        });
+      for (const token of [k.secret, tok.body.access_token]) {
+        // A free twin (no limits at all) was created before.
+        const free = await create(token, {});
+        refused(free);
+        expect(free.body.errors.map((e: { path: string }) => e.path)).toEqual(["allowedIps", "expiresAt", "ratelimit"]);
+        refused(await create(token, { allowedIps, expiresAt, ratelimit: { limit: 2, windowSeconds: 3600 } }));
+        refused(await create(token, { allowedIps: ["203.0.0.0/16"], expiresAt, ratelimit }));
+        // As limited, or more: allowed.
+        const twin = await create(token, { allowedIps: ["203.0.113.5"], expiresAt, ratelimit });
+        expect(twin.status).toBe(201);
+        expect(twin.body.apiKey.ratelimit).toEqual(ratelimit);
+      }
+      // Its owner, signed in, may create a key without them.
+      expect((await create(owner, {})).status).toBe(201);
+    });
   });
 
   describe("inviterManagesKeys reaches others' keys only through a credential that could act org-wide", () => {

@@ -1,4 +1,4 @@
-import type { FieldError } from "../errors.js";
+import { AppError, type FieldError } from "../errors.js";
 import { ipRuleWithin, normaliseIpRules, parseRules } from "../ip-rules.js";
 import type { OrgSettings } from "../org-settings.js";
 
@@ -153,4 +153,16 @@ export function loosenedLimits(before: KeyLimits, after: KeyLimits): string[] {
   const b = after.ratelimit;
   if (a !== null && (b === null || b.limit > a.limit || b.windowSeconds < a.windowSeconds)) out.push("ratelimit");
   return out;
+}
+
+/**
+ * Throws 403 naming each restriction `after` lifts from `before`: what a key or token does to
+ * a key, or the key it creates, may only tighten its own key's. `refusal` opens the message.
+ */
+export function refuseLoosened(before: KeyLimits, after: KeyLimits, refusal: string): void {
+  const lifted = loosenedLimits(before, after);
+  if (lifted.length === 0) return;
+  throw new AppError("FORBIDDEN", `${refusal} ${lifted.join(", ")}: a key or token may only tighten them`, {
+    errors: lifted.map((path) => ({ path, code: "escalation", message: "a key or token may only tighten this" })),
+  });
 }

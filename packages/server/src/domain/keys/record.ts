@@ -1,3 +1,4 @@
+import type { KeyLimits } from "./policy.js";
 import type { PermissionDef } from "../permissions/catalog.js";
 import { expand } from "../permissions/match.js";
 
@@ -28,3 +29,11 @@ export const ratelimitOf = (r: { ratelimit_limit: number | null; ratelimit_windo
 /** JSON list column → array (null stays null). */
 export const parseList = (json: string | null): string[] | null =>
   json === null ? null : (JSON.parse(json) as string[]);
+
+/** A key row's restrictions that a key or token may only tighten (see `loosenedLimits`). */
+export const limitsOf = (r: {
+  allowed_ips: string | null;
+  expires_at: string | null;
+  ratelimit_limit: number | null;
+  ratelimit_window: number | null;
+}): KeyLimits => ({ allowedIps: parseList(r.allowed_ips), expiresAt: r.expires_at, ratelimit: ratelimitOf(r) });
