@@ -144,6 +144,11 @@ export class PgInvalidationBus extends BaseBus {
   private beatPending: number | null = null;
   /** Stops announcing changes inside their transactions (see the constructor). */
   private readonly offAnnounce: () => void;
+  /**
+   * This node's changes delivered after their commit, by their JSON, until when their own
+   * notification is expected: it is then not delivered a second time (see onMessage).
+   */
+  private readonly delivered = new Map<string, number>();
   /** Changes emitted without an announce in their transaction (sent after the fact), and the last of them. */
   readonly stats = { unannounced: 0, lastUnannounced: null as KeyChange | null };
 
@@ -181,6 +186,7 @@ export class PgInvalidationBus extends BaseBus {
 
   protected override local(change: KeyChange, announced: boolean) {
     this.deliver(change);
+    this.expectOwn(JSON.stringify(change));
     if (announced || this.closed) return;
     this.stats.unannounced++;
     this.stats.lastUnannounced = change;
@@ -253,7 +259,25 @@ export class PgInvalidationBus extends BaseBus {
       if (msg.hb === this.beatPending) this.beatPending = null;
       return;
     }
-    if (msg.c && msg.n !== this.nodeId) this.deliver(msg.c);
+    if (!msg.c) return;
+    // Its own changes too, unless already delivered after their commit: when the commit's
+    // answer is lost the change committed, the request failed, and nothing was emitted here.
+    if (msg.n === this.nodeId && this.takeOwn(JSON.stringify(msg.c))) return;
+    this.deliver(msg.c);
+  }
+
+  /** Notes a change delivered here, whose own notification is then skipped (for 10 s at most). */
+  private expectOwn(change: string) {
+    const now = Date.now();
+    if (this.delivered.size >= 1000) for (const [c, until] of this.delivered) if (until < now) this.delivered.delete(c);
+    this.delivered.set(change, now + 10_000);
+  }
+
+  private takeOwn(change: string): boolean {
+    const until = this.delivered.get(change);
+    if (until === undefined) return false;
+    this.delivered.delete(change);
+    return until >= Date.now();
   }
 
   /** Gives up `client` (if still current) and reconnects. Queued changes are kept for the next one. */
