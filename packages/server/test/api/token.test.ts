@@ -1,4 +1,7 @@
-import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import pino from "pino";
+import type { Deps } from "../../src/services/deps.js";
+import { SIGNING_ALG, SigningKeys } from "../../src/services/tokens/signing-keys.js";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey, mkProject, mkServiceAccount } from "./key-helpers.js";
@@ -332,19 +335,69 @@ describeEachDialect("token exchange", (dialect) => {
   });
 
   describe("signing keys", () => {
-    it("makes one new signing key when many exchanges find the current one due at once", async () => {
+    it("publishes one successor when many exchanges find the key due, and signs with it only once published ahead", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
-      const first = (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token;
-      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 31 * 86_400_000 }); // past the 30-day rotation
-      const many = await Promise.all(
-        Array.from({ length: 20 }, () => exchange({ grant_type: GRANT, apikey: k.secret })),
-      );
-      expect(many.map((r) => r.status)).toEqual(many.map(() => 200));
-      const kids = new Set(many.map((r) => decodeProtectedHeader(r.body.access_token).kid));
-      expect(kids.size).toBe(1);
-      expect(kids.has(decodeProtectedHeader(first).kid)).toBe(false);
-      const jwks = (await h.req("GET", "/.well-known/jwks.json")).body;
-      expect(jwks.keys.map((j: { kid: string }) => j.kid)).toEqual([...kids, decodeProtectedHeader(first).kid]);
+      const first = decodeProtectedHeader(
+        (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token,
+      ).kid;
+      const kidsOf = async () => {
+        const many = await Promise.all(
+          Array.from({ length: 20 }, () => exchange({ grant_type: GRANT, apikey: k.secret })),
+        );
+        expect(many.map((r) => r.status)).toEqual(many.map(() => 200));
+        return new Set(many.map((r) => decodeProtectedHeader(r.body.access_token).kid));
+      };
+      const published = async () =>
+        (await h.req("GET", "/.well-known/jwks.json")).body.keys.map((j: { kid: string }) => j.kid);
+      const t0 = Date.now();
+      vi.useFakeTimers({ toFake: ["Date"], now: t0 + 31 * 86_400_000 }); // past the 30-day rotation
+      // One successor, published at once, newest first; the current key still signs.
+      expect(await kidsOf()).toEqual(new Set([first]));
+      const jwks = await published();
+      expect(jwks).toHaveLength(2);
+      expect(jwks[1]).toBe(first);
+      const next = jwks[0];
+      // Published for longer than any node's table read (30 s), the JWKS's max-age (300 s) and
+      // the clock skew (60 s): every verifier holds it before the first token it signs.
+      vi.setSystemTime(t0 + 31 * 86_400_000 + 389_000);
+      expect(await kidsOf()).toEqual(new Set([first]));
+      vi.setSystemTime(t0 + 31 * 86_400_000 + 391_000);
+      expect(await kidsOf()).toEqual(new Set([next]));
+      // The superseded key is retired: still published while tokens it signed may live.
+      expect(await published()).toEqual([next, first]);
+      vi.setSystemTime(t0 + 31 * 86_400_000 + 391_000 + 3_661_000);
+      expect(await published()).toEqual([next]);
+      expect(await h.kw.db.kysely.selectFrom("signing_keys").select("kid").execute()).toHaveLength(2);
+    });
+  });
+
+  describe("signing keys across nodes", () => {
+    it("verifies at once a token signed by a key another node made just after this one read its table", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const issued = (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token;
+      // Another node on the same database (its own copy of the key table).
+      const other = new SigningKeys({
+        db: h.kw.db,
+        pepper: "test-secret-test-secret-test-secret-0123456789",
+        now: () => new Date(),
+        logger: pino({ level: "silent" }),
+      } as unknown as Deps);
+      // This node has just read its table (a token naming a kid it did not know made it)…
+      const mine = h.kw.services.verify.tokens.signingKeys;
+      expect(await mine.publicKey("sk_unknown", Math.floor(Date.now() / 1000))).toBeNull();
+      // …then the other node makes a key and signs with it at once (an operator's rotation).
+      const kid = await other.rotate();
+      const { key } = await other.signer();
+      const token = await new SignJWT({ ...decodeJwt(issued), iat: Math.floor(Date.now() / 1000) })
+        .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: "JWT" })
+        .sign(key);
+      // Not refused as unknown within the 250 ms this node waits between reads of its table.
+      expect((await verify(h, verifier, { key: token })).body).toMatchObject({ valid: true, keyId: k.id });
+      // A token naming an unknown kid and issued before the last read is refused without one.
+      const old = await new SignJWT({ ...decodeJwt(issued), iat: Math.floor(Date.now() / 1000) - 60 })
+        .setProtectedHeader({ alg: SIGNING_ALG, kid: "sk_madeup", typ: "JWT" })
+        .sign(key);
+      expect((await verify(h, verifier, { key: old })).body.valid).toBe(false);
     });
   });
 

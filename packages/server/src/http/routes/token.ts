@@ -6,6 +6,7 @@ import { PERMISSION_NAME } from "../../domain/permissions/match.js";
 import type { Services } from "../../services/index.js";
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL } from "../../services/tokens/token-service.js";
 import type { App } from "../app.js";
+import { JWKS_MAX_AGE_SECONDS } from "../../services/tokens/signing-keys.js";
 import { registerFormBody } from "../form-body.js";
 import { errorHandler, problemOf } from "../problem.js";
 import { errorResponses } from "../schemas/common.js";
@@ -50,7 +51,7 @@ export async function tokenRoutes(app: App, s: Services) {
       },
     },
     async (_req, reply) => {
-      reply.header("cache-control", "public, max-age=300");
+      reply.header("cache-control", `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
       return s.verify.tokens.signingKeys.jwks();
     },
   );

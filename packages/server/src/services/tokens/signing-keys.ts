@@ -17,6 +17,10 @@ export interface SigningKeyOptions {
 const DEFAULTS: SigningKeyOptions = { rotateAfterSeconds: 30 * 86400, maxTokenTtlSeconds: 3600, refreshSeconds: 30 };
 /** Clock skew allowance between nodes and verifiers. */
 const SKEW_SECONDS = 60;
+/** How long the JWKS may be cached (its `Cache-Control: max-age`). */
+export const JWKS_MAX_AGE_SECONDS = 300;
+/** A node reads its key table again for an unknown `kid` at most this often (ms). */
+const UNKNOWN_KID_RELOAD_MS = 250;
 
 interface LoadedKey {
   kid: string;
@@ -30,15 +34,22 @@ interface LoadedKey {
 
 /**
  * Ed25519 signing keys for exchanged tokens, in table `signing_keys` with the private JWK
- * sealed under a key derived from the pepper. The newest unrotated key signs; a rotated key
- * stays published in the JWKS until every token it signed has expired, so rotation never
- * breaks tokens in flight. Nodes sharing a database pick up each other's keys on refresh or
- * when they meet an unknown `kid`.
+ * sealed under a key derived from the pepper.
+ *
+ * Rotation publishes ahead: when the signing key is due (30 days), its successor is made and
+ * published in the JWKS at once, but signs only once it has been published for longer than
+ * every node takes to read the table again, the JWKS may be cached, and clocks may differ
+ * (`publishAheadMs`). Every node and every offline verifier behind any cache then holds it
+ * before the first token it signs arrives. The key it supersedes is then retired (rotated),
+ * and stays published until every token it signed has expired. A key made by `rotate()`
+ * (an operator's, say after a leak) signs at once. A node that meets an unknown `kid` on a
+ * token signed after its last read of the table reads it again (at most every 250 ms).
  */
 export class SigningKeys {
   private readonly box: CryptoBox;
   private readonly opts: SigningKeyOptions;
   private keys = new Map<string, LoadedKey>();
+  /** When the last read of the table began (epoch ms): it saw every key made before then. */
   private loadedAt = 0;
   private loading: Promise<void> | null = null;
   /** A new key being made on this node: every signer that finds one due waits for this one. */
@@ -78,6 +89,7 @@ export class SigningKeys {
       if (this.loading) return this.loading; // started since: it sees the change
     }
     this.loading = (async () => {
+      const startedAt = this.nowMs();
       const rows = await this.deps.db.kysely.selectFrom("signing_keys").selectAll().execute();
       const next = new Map<string, LoadedKey>();
       for (const r of rows) {
@@ -93,7 +105,7 @@ export class SigningKeys {
         });
       }
       this.keys = next;
-      this.loadedAt = this.nowMs();
+      this.loadedAt = startedAt;
     })().finally(() => {
       this.loading = null;
     });
@@ -104,13 +116,26 @@ export class SigningKeys {
     if (this.nowMs() - this.loadedAt > this.opts.refreshSeconds * 1000 || this.keys.size === 0) await this.reload();
   }
 
+  /** How long a successor key is published before it signs (see the class). */
+  private get publishAheadMs() {
+    return (this.opts.refreshSeconds + JWKS_MAX_AGE_SECONDS + SKEW_SECONDS) * 1000;
+  }
+
+  private unrotated(): LoadedKey[] {
+    return [...this.keys.values()].filter((k) => !k.rotatedAt).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+  }
+
+  /** The key that signs: the newest unrotated key published long enough, else the newest (a first key, or one `rotate()` made). */
   private activeKey(): LoadedKey | undefined {
-    let best: LoadedKey | undefined;
-    for (const k of this.keys.values()) {
-      if (k.rotatedAt) continue;
-      if (!best || k.createdAt > best.createdAt) best = k;
-    }
-    return best;
+    const keys = this.unrotated();
+    const now = this.nowMs();
+    return keys.find((k) => Date.parse(k.createdAt) + this.publishAheadMs <= now) ?? keys[0];
+  }
+
+  /** Unrotated keys older than the one that signs: superseded, to be retired. */
+  private superseded(): LoadedKey[] {
+    const active = this.activeKey();
+    return active ? this.unrotated().filter((k) => k.createdAt < active.createdAt) : [];
   }
 
   /** Creates a new signing key; with `retire`, marks the current ones rotated (same transaction). */
@@ -140,22 +165,40 @@ export class SigningKeys {
     return kid;
   }
 
-  /** Whether signing needs a new key: there is none, or the current one is due for rotation. */
+  /**
+   * Whether the table needs work before signing: no key at all, the newest key due for
+   * rotation (its successor is to be made), or superseded keys not retired yet.
+   */
   private due(): boolean {
-    const active = this.activeKey();
-    return !active || Date.parse(active.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs();
+    const newest = this.unrotated()[0];
+    if (!newest || Date.parse(newest.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs()) return true;
+    return this.superseded().length > 0;
   }
 
   /**
-   * Makes the key that is due, once on this node however many requests find it due at once
-   * (each used to make its own: 25 exchanges made 25 keys). The table is read again first, so a
-   * key another node has just made is used instead. Two nodes finding it due at the same
-   * moment may still each make one: harmless, as the newer signs and the other stays published.
+   * Does what `due` found, once on this node however many requests find it due at once (each
+   * used to make its own: 25 exchanges made 25 keys). The table is read again first, so what
+   * another node has just done is not done twice. Two nodes finding it due at the same moment
+   * may still each make a successor: harmless, as the newer signs and the other stays published.
    */
   private renew(): Promise<void> {
     this.renewing ??= (async () => {
       await this.reload(true);
-      if (this.due()) await this.create(this.activeKey() !== undefined);
+      if (!this.due()) return;
+      const old = this.superseded().map((k) => k.kid);
+      if (old.length > 0) {
+        // Retired now: published for as long as a token signed just before may live.
+        await this.deps.db.kysely
+          .updateTable("signing_keys")
+          .set({ rotated_at: this.deps.now().toISOString() })
+          .where("kid", "in", old)
+          .where("rotated_at", "is", null)
+          .execute();
+        await this.reload(true);
+      }
+      const newest = this.unrotated()[0];
+      if (!newest || Date.parse(newest.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs())
+        await this.create(false);
     })().finally(() => {
       this.renewing = null;
     });
@@ -182,11 +225,18 @@ export class SigningKeys {
     return { kid: active.kid, key: await key };
   }
 
-  /** The public key for `kid`, while published; reloads once for a kid not seen yet. */
-  async publicKey(kid: string): Promise<CryptoKey | null> {
+  /**
+   * The public key for `kid`, while published. A `kid` not seen yet on a token issued at `iat`
+   * (seconds; unknown: any time) after the table was last read may be another node's new key:
+   * the table is read again, at most every 250 ms (a request waits out the rest). One issued
+   * before that read is not: the key would have been in it.
+   */
+  async publicKey(kid: string, iat?: number): Promise<CryptoKey | null> {
     await this.fresh();
     let k = this.keys.get(kid);
-    if (!k && this.nowMs() - this.loadedAt > 250) {
+    if (!k && (iat === undefined || (iat + 1) * 1000 > this.loadedAt)) {
+      const wait = this.loadedAt + UNKNOWN_KID_RELOAD_MS - this.nowMs();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       await this.reload();
       k = this.keys.get(kid);
     }

@@ -1,5 +1,5 @@
 import { hash } from "node:crypto";
-import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader } from "jose";
+import { SignJWT, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from "jose";
 import { randomBase62 } from "../../domain/ids.js";
 import type { KeyOwnerType, ResolvedKey } from "../../domain/keys/decide.js";
 import type { Deps } from "../deps.js";
@@ -127,7 +127,7 @@ export class TokenService {
       return { ok: false, reason: "malformed" };
     }
     if (!kid) return { ok: false, reason: "invalid" };
-    const publicKey = await this.signingKeys.publicKey(kid);
+    const publicKey = await this.signingKeys.publicKey(kid, issuedAt(token));
     if (!publicKey) return { ok: false, reason: "invalid" };
     try {
       const { payload } = await jwtVerify(token, publicKey, {
@@ -151,5 +151,15 @@ export class TokenService {
       if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired" };
       return { ok: false, reason: "invalid" };
     }
+  }
+}
+
+/** A token's `iat` claim (seconds), unverified: only to tell whether its key may be new. */
+function issuedAt(token: string): number | undefined {
+  try {
+    const iat = decodeJwt(token).iat;
+    return typeof iat === "number" && Number.isFinite(iat) ? iat : undefined;
+  } catch {
+    return undefined;
   }
 }
