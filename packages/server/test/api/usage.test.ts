@@ -159,6 +159,25 @@ describeEachDialect("key usage", (dialect) => {
         expect(res.body).toMatchObject({ code: "INVALID_REQUEST", errors: [{ path: field, code: "format" }] });
       }
     });
+    it("answers 400 naming the field for a range whose whole hours leave four-digit years", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const cases: [string, string][] = [
+        ["to=9999-12-31T23:30:00Z", "to"], // its hour ends in year 10000
+        ["from=9999-12-31T23:00:00Z&to=9999-12-31T23:59:59Z", "to"],
+        ["to=0000-01-01T00:30:00Z", "to"], // the default week before starts in year -1
+        ["from=-000001-12-31T00:00:00Z&to=0000-01-02T00:00:00Z", "from"],
+      ];
+      for (const [query, path] of cases) {
+        const res = await h.req("GET", `/v1/api-keys/${k.id}/usage?${query}`, { token: org.token });
+        expect(res.status, query).toBe(400);
+        expect(res.body.errors[0].path, query).toBe(path);
+      }
+      // The edges themselves are fine.
+      const edge = await h.req("GET", `/v1/api-keys/${k.id}/usage?from=0000-01-01T00:00:00Z&to=0000-01-02T00:00:00Z`, {
+        token: org.token,
+      });
+      expect(edge.body).toMatchObject({ from: "0000-01-01T00:00:00.000Z", to: "0000-01-02T00:00:00.000Z" });
+    });
   });
 
   describe("authorization", () => {

@@ -16,6 +16,9 @@ function instant(field: "from" | "to", value: string): number {
   if (!Number.isFinite(ms)) throw invalidField(field, `${field} is not a valid date-time`, "format");
   return ms;
 }
+/** Hours an answer can name in RFC 3339 (four-digit years). */
+const FIRST_HOUR = Date.parse("0000-01-01T00:00:00Z");
+const LAST_HOUR = Date.parse("9999-12-31T23:00:00Z");
 const floorHour = (ms: number) => Math.floor(ms / HOUR) * HOUR;
 const ceilHour = (ms: number) => Math.ceil(ms / HOUR) * HOUR;
 
@@ -55,6 +58,9 @@ export function usageRoutes(app: App, s: Services) {
       if (to - from > MAX_RANGE_DAYS * DAY)
         throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
       // Whole hours, half-open: [fromHour, toHour).
+      if (ceilHour(to) > LAST_HOUR) throw invalidField("to", "to must be before 9999-12-31T23:00:00Z", "range");
+      if (floorHour(from) < FIRST_HOUR)
+        throw invalidField(req.query.from ? "from" : "to", "the range must start in year 0000 or later", "range");
       const fromHour = new Date(floorHour(from)).toISOString();
       const toHour = new Date(ceilHour(to)).toISOString();
 
