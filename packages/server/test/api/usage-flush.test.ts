@@ -1,7 +1,7 @@
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { type Kysely, sql } from "kysely";
-import { afterEach, beforeEach, expect, inject, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import pino from "pino";
 import { sha256 } from "../../src/services/auth-service.js";
 import {
@@ -566,5 +566,68 @@ describeEachDialect("usage flush", (dialect) => {
     expect(await lastUse()).toMatchObject({ last_used_ip: "203.0.113.3" });
     const cached = h.kw.services.verify.cache.stats;
     expect(cached.misses).toBeLessThanOrEqual(2); // the key and the verifier, each loaded once
+  });
+
+  describe("a usage read while a flush commits", () => {
+    /**
+     * Once the usage route's `key_usage` read has its rows, runs `hook` before the route goes
+     * on (wraps the query builder): a flush can commit there, after the rows were read and
+     * before the route asks for what is not yet stored.
+     */
+    const afterUsageRows = (hook: () => Promise<void>) => {
+      const kysely = h.kw.db.kysely as unknown as { selectFrom: (t: string) => object };
+      const selectFrom = kysely.selectFrom.bind(kysely);
+      const wrap = (qb: object): object =>
+        new Proxy(qb, {
+          get(target, prop) {
+            const v = (target as Record<string | symbol, unknown>)[prop];
+            if (typeof v !== "function") return v;
+            if (prop === "execute")
+              return async (...a: unknown[]) => {
+                const rows = await v.apply(target, a);
+                await hook();
+                return rows;
+              };
+            return (...a: unknown[]) => {
+              const r = v.apply(target, a);
+              return r && typeof r === "object" && "execute" in r ? wrap(r) : r;
+            };
+          },
+        });
+      kysely.selectFrom = (t: string) => (t === "key_usage" ? wrap(selectFrom(t)) : selectFrom(t));
+    };
+
+    it("counts every use once when the flush commits between the stored rows and the rest", async () => {
+      const verifier = await verifierKey(h);
+      const { usage } = h.kw.services.verify;
+      for (let i = 0; i < 3; i++) expect((await verify(h, verifier, { key: secret })).body.valid).toBe(true);
+      await usage.flush(true);
+      for (let i = 0; i < 2; i++) expect((await verify(h, verifier, { key: secret })).body.valid).toBe(true);
+      let flushed = false;
+      afterUsageRows(async () => {
+        if (flushed) return;
+        flushed = true;
+        await usage.flush(true); // the 2 in memory, stored now: read 3 before, flagged after
+      });
+      const res = await h.req("GET", `/v1/api-keys/${keyId}/usage`, { token: org.token });
+      expect(flushed).toBe(true);
+      expect(res.body.total).toBe(5); // was 3
+    });
+
+    it("counts every use once, read after read, while flushes run beside the reads", async () => {
+      const verifier = await verifierKey(h);
+      const { usage } = h.kw.services.verify;
+      let expected = 0;
+      const wrong: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        for (let j = 0; j < 3; j++) if ((await verify(h, verifier, { key: secret })).body.valid) expected++;
+        const [, res] = await Promise.all([
+          new Promise((r) => setTimeout(r, i % 5)).then(() => usage.flush(true)),
+          h.req("GET", `/v1/api-keys/${keyId}/usage`, { token: org.token }),
+        ]);
+        if (res.body.total !== expected) wrong.push(`read ${i}: ${res.body.total}, not ${expected}`);
+      }
+      expect(wrong).toEqual([]);
+    }, 60_000);
   });
 });

@@ -64,16 +64,20 @@ export function usageRoutes(app: App, s: Services) {
       const fromHour = new Date(floorHour(from)).toISOString();
       const toHour = new Date(ceilHour(to)).toISOString();
 
-      const rows = await deps.db.kysely
-        .selectFrom("key_usage")
-        .select(["hour", "count"])
-        .where("key_id", "=", row.id)
-        .where("hour", ">=", fromHour)
-        .where("hour", "<", toHour)
-        .execute();
-      // Counts this node has not flushed yet are added, so the answer is current here.
+      // Counts this node has not flushed yet are added, so the answer is current here; read
+      // so that a flush committing meanwhile is counted once.
+      const { usage } = s.verify;
+      const { rows, pending } = await usage.consistentRead(async () => ({
+        rows: await deps.db.kysely
+          .selectFrom("key_usage")
+          .select(["hour", "count"])
+          .where("key_id", "=", row.id)
+          .where("hour", ">=", fromHour)
+          .where("hour", "<", toHour)
+          .execute(),
+        pending: usage.unflushed(row.id),
+      }));
       const buckets = new Map(rows.map((r) => [r.hour, Number(r.count)]));
-      const pending = s.verify.usage.unflushed(row.id);
       for (const b of pending.buckets) {
         if (b.hour < fromHour || b.hour >= toHour) continue;
         buckets.set(b.hour, (buckets.get(b.hour) ?? 0) + b.count);

@@ -14,6 +14,11 @@ db.pragma("cache_size = -65536");
 const TRANSACTION_ROWS = workerData.transactionRows ?? 2000;
 /** Tests only: wait for the app's word after each transaction of counts (see usage-writer.ts). */
 const PAUSE = workerData.pause === true;
+/**
+ * Shared with the app (see COMMITTING in usage-writer.ts): [0] transactions of counts between
+ * their COMMIT and their entries flagged stored, [1] how many have been flagged so far.
+ */
+const watch = workerData.watch ? new Int32Array(workerData.watch) : new Int32Array(2);
 
 const rowidOf = db.prepare("select rowid from api_keys where id = ?").pluck();
 // A stored last use only ever moves forward (so writing one twice is harmless). The id is
@@ -73,22 +78,41 @@ const lookUpRows = db.transaction((chunk) => {
   return rows;
 });
 
+const begin = db.prepare("BEGIN IMMEDIATE");
+const commit = db.prepare("COMMIT");
+const rollback = db.prepare("ROLLBACK");
+
 /**
- * Runs `fn` on `items` in IMMEDIATE transactions of TRANSACTION_ROWS (each all or nothing);
- * `done(from, to)` after each commit, awaited when it returns a promise (only a test's pause does).
+ * Runs `fn` on `items` in IMMEDIATE transactions of TRANSACTION_ROWS (each all or nothing;
+ * IMMEDIATE takes the write lock up front, waiting for the app's connection if need be).
+ * `done(from, to)` after each commit, awaited when it returns a promise (only a test's pause
+ * does). With `watched`, each COMMIT and its `done` are counted in `watch`: what `done` flags
+ * is what a usage read must not count twice, nor miss.
  */
-async function inTransactions(items, fn, done = () => {}) {
-  const run = db.transaction((from, to) => {
-    let writes = 0;
-    for (let i = from; i < to; i++) writes += fn(items[i]);
-    return writes;
-  });
+async function inTransactions(items, fn, done = () => {}, watched = false) {
   let writes = 0;
   for (let from = 0; from < items.length; from += TRANSACTION_ROWS) {
     const to = Math.min(items.length, from + TRANSACTION_ROWS);
-    // IMMEDIATE: takes the write lock up front (waiting for the app's connection if need be).
-    writes += run.immediate(from, to);
+    begin.run();
+    try {
+      for (let i = from; i < to; i++) writes += fn(items[i]);
+    } catch (err) {
+      if (db.inTransaction) rollback.run();
+      throw err;
+    }
+    if (watched) Atomics.add(watch, 0, 1);
+    try {
+      commit.run();
+    } catch (err) {
+      if (watched) Atomics.sub(watch, 0, 1);
+      if (db.inTransaction) rollback.run();
+      throw err;
+    }
     const waiting = done(from, to);
+    if (watched) {
+      Atomics.add(watch, 1, 1);
+      Atomics.sub(watch, 0, 1);
+    }
     if (waiting) await waiting;
   }
   return writes;
@@ -146,6 +170,7 @@ async function writeFlush(id, chunk, stored) {
         for (let i = from; i < to; i++) Atomics.store(stored, order[i], 1);
         return PAUSE ? paused(id) : undefined;
       },
+      true,
     );
   } catch (err) {
     result.error = String(err);

@@ -3,6 +3,8 @@ import type { Db } from "../../store/db.js";
 import { hourOf } from "./hours.js";
 import { UsageRetention } from "./usage-retention.js";
 import {
+  COMMITS,
+  COMMITTING,
   type UsageChunk,
   type UsageWriter,
   type UsageWriterOptions,
@@ -274,6 +276,25 @@ export class UsageAggregator {
     // The entry check also ignores a `flight` left by an earlier flush.
     if (t.flight === null || w === null || this.entries.at(t.flightEntry) !== t) return false;
     return w.stored[t.flightEntry] !== 1 && (!w.settled || w.failed);
+  }
+
+  /**
+   * Runs `read` (stored counts from the database, then {@link unflushed}) so that no flush of
+   * this node commits counts in the middle of it, which would count them twice (the database
+   * has them, their entries not yet flagged) or not at all (flagged after the database was
+   * read). It waits for a commit under way, and reads again when one happened during the read
+   * (ten reads at most: a read is never held for long).
+   */
+  async consistentRead<T>(read: () => Promise<T>): Promise<T> {
+    const watch = this.writer.watch;
+    for (let attempt = 1; ; attempt++) {
+      for (let waited = 0; Atomics.load(watch, COMMITTING) > 0 && waited < 50; waited++)
+        await new Promise((r) => setTimeout(r, 1));
+      const commits = Atomics.load(watch, COMMITS);
+      const result = await read();
+      if (attempt === 10) return result;
+      if (Atomics.load(watch, COMMITTING) === 0 && Atomics.load(watch, COMMITS) === commits) return result;
+    }
   }
 
   /** Not yet stored usage of one key (merged into usage reads on this node), in-flight counts included. */

@@ -49,10 +49,23 @@ export interface FlushWrite {
 }
 
 /**
+ * How a usage read tells that no flush committed counts while it read (see
+ * UsageAggregator.consistentRead): `[COMMITTING]` is the transactions of counts between sending
+ * their COMMIT and flagging their entries stored, `[COMMITS]` how many have been flagged so far.
+ * Shared memory for the SQLite writer thread; read with Atomics.
+ */
+export const COMMITTING = 0;
+export const COMMITS = 1;
+export const newCommitWatch = (shared: boolean) =>
+  new Int32Array(shared ? new SharedArrayBuffer(8) : new ArrayBuffer(8));
+
+/**
  * Writes usage rows. Keys deleted since their use are skipped (their usage rows went with
  * them); a stored last use is only ever moved forward.
  */
 export interface UsageWriter {
+  /** Its commits of counts, as they happen (see {@link COMMITTING}). */
+  readonly watch: Int32Array;
   /** Keys per part: the caller yields to requests between parts. */
   readonly partSize: number;
   /** Whether its statements go through the query builder (and so through Kysely plugins). */
@@ -95,6 +108,7 @@ export function createUsageWriter(db: Db, opts: UsageWriterOptions = {}): UsageW
 /** Each part is one transaction of three statements; the last-use update joins a VALUES list by primary key. */
 class QueryBuilderUsageWriter implements UsageWriter {
   readonly viaQueryBuilder = true;
+  readonly watch = newCommitWatch(false);
   constructor(
     private readonly db: Db,
     readonly partSize: number,
@@ -109,15 +123,25 @@ class QueryBuilderUsageWriter implements UsageWriter {
       add: (part) => parts.push(part),
       commit: async (stats, stored) => {
         let done = 0;
+        const watch = this.watch;
         for (const part of parts) {
+          let committing = false;
           try {
-            await this.writePart(part, stats);
+            await this.writePart(part, stats, () => {
+              committing = true;
+              Atomics.add(watch, COMMITTING, 1);
+            });
           } catch (err) {
+            if (committing) Atomics.sub(watch, COMMITTING, 1);
             return err as Error;
           }
           // Committed: reads stop counting these entries as in flight now, not at the end.
           stored.fill(1, done, done + part.keyIds.length);
           done += part.keyIds.length;
+          if (committing) {
+            Atomics.add(watch, COMMITS, 1);
+            Atomics.sub(watch, COMMITTING, 1);
+          }
           await this.afterTransaction?.();
         }
         return null;
@@ -131,7 +155,7 @@ class QueryBuilderUsageWriter implements UsageWriter {
    * connection whether it committed: counts stored but reported failed would be put back onto
    * their tallies and written twice.
    */
-  private async writePart(chunk: UsageChunk, stats: WriterStats): Promise<void> {
+  private async writePart(chunk: UsageChunk, stats: WriterStats, committing: () => void): Promise<void> {
     const pg = this.db.dialect === "postgres";
     let txid = null as string | null;
     try {
@@ -176,6 +200,7 @@ class QueryBuilderUsageWriter implements UsageWriter {
             oc.columns(["key_id", "hour"]).doUpdateSet({ count: sql`key_usage.count + excluded.count` }),
           )
           .execute();
+        committing(); // the COMMIT goes next
       });
     } catch (err) {
       if (txid !== null && (await this.committed(txid, stats))) return;
@@ -272,6 +297,8 @@ interface Waiting {
 class SqliteWorkerUsageWriter implements UsageWriter {
   readonly partSize = 1000;
   readonly viaQueryBuilder = false;
+  /** Shared with the thread, which counts its commits of counts here. */
+  readonly watch = newCommitWatch(true);
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly waiting = new Map<number, Waiting>();
@@ -288,6 +315,7 @@ class SqliteWorkerUsageWriter implements UsageWriter {
     const worker = startSqliteThread(new URL("./sqlite-usage-worker.mjs", import.meta.url), this.file, {
       transactionRows,
       pause: afterTransaction !== undefined,
+      watch: this.watch.buffer,
     });
     worker.on("message", (m: Reply | Paused) => {
       if ("paused" in m) {
@@ -307,6 +335,7 @@ class SqliteWorkerUsageWriter implements UsageWriter {
     const fail = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = null;
+      Atomics.store(this.watch, COMMITTING, 0); // a commit it was making is flagged or lost
       for (const [id, w] of this.waiting) w.settle({ id, writes: 0, error: `usage writer thread ${why}` });
       this.waiting.clear();
     };
