@@ -138,6 +138,14 @@ export function ipRuleWithin(inner: IpRule, outer: IpRule): boolean {
   return maskAddress(inner.address, inner.family, outer.prefix) === outer.address;
 }
 
+/** Whether allow list `after` admits an address `before` did not (empty or null: any address). */
+export function ipListLoosened(before: readonly string[] | null, after: readonly string[] | null): boolean {
+  const was = parseRules(before);
+  if (was.length === 0) return false;
+  const now = parseRules(after);
+  return now.length === 0 || !now.every((r) => was.some((w) => ipRuleWithin(r, w)));
+}
+
 /**
  * Normalises a list of rules; returns the index of the first invalid one instead when any.
  * @example normaliseIpRules(["10.0.0.7/8"]) // { rules: ["10.0.0.0/8"] }

@@ -19,7 +19,8 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from "fastify";
-import { AppError, ERROR_CODES, type ErrorCode } from "../domain/errors.js";
+import { AppError, ERROR_CODES, type ErrorCode, invalidField } from "../domain/errors.js";
+import { badTextAt } from "../domain/text.js";
 import { requestIds } from "../domain/ids.js";
 import { normaliseIp } from "../domain/ip-rules.js";
 import { redactCredentials } from "../domain/redact.js";
@@ -324,6 +325,15 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     }
     if (!waiting) return done();
     waiting.then(() => denyAnonymous(req)).then(() => done(), done);
+  });
+  // Before the schemas: text no field may hold (see badTextAt), anywhere in the input.
+  app.addHook("preValidation", (req, _reply, done) => {
+    for (const value of [req.body, req.query, req.params]) {
+      const path = badTextAt(value);
+      if (path !== null)
+        return done(invalidField(path, "must not hold a NUL character or an unpaired surrogate", "characters"));
+    }
+    done();
   });
   // Graceful shutdown: once closing, answers in flight carry `Connection: close`, so
   // keep-alive clients let go and close() does not wait out the keep-alive timeout.

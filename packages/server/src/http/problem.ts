@@ -132,6 +132,11 @@ export function problemOf(
     log.warn({ err }, "constraint violation");
     return problem("CONFLICT", "The request conflicts with a concurrent change; retry", requestId);
   }
+  // Text PostgreSQL cannot store (the input check before validation should have caught it).
+  if (dbCode === "22021" || dbCode === "22P05") {
+    log.warn({ err }, "text the database cannot store");
+    return problem("INVALID_REQUEST", "The request holds text that cannot be stored", requestId);
+  }
   log.error({ err }, "unhandled error");
   return problem("INTERNAL", `Internal error; quote request id ${requestId}`, requestId);
 }

@@ -1,5 +1,6 @@
 import { invalidField } from "../domain/errors.js";
 import { type Page, type PageRequest, paginate } from "../store/pagination.js";
+import { queryInstant } from "../domain/instants.js";
 import type { AuditEventsTable } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
 import type { Deps } from "./deps.js";
@@ -47,11 +48,7 @@ const toView = (r: AuditEventsTable): AuditEventView => ({
   createdAt: r.created_at,
 });
 
-function instant(field: string, raw: string): string {
-  const ms = /^\d{1,12}$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw);
-  if (Number.isNaN(ms)) throw invalidField(field, `${field} must be RFC 3339 or Unix seconds`);
-  return new Date(ms).toISOString();
-}
+const instant = (field: string, raw: string) => new Date(queryInstant(field, raw, true)).toISOString();
 
 /** The org's audit log, newest first, for holders of iam:audit:read. */
 export class AuditQuery {

@@ -1,7 +1,7 @@
 import { AppError, invalidField } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import { normaliseIpRules } from "../domain/ip-rules.js";
-import { DEFAULT_ORG_SETTINGS, type OrgSettings } from "../domain/org-settings.js";
+import { DEFAULT_ORG_SETTINGS, type OrgSettings, loosenedSettings } from "../domain/org-settings.js";
 import { type OrgAccess, type OrgView, requireSignedIn, toOrgView } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
@@ -98,7 +98,24 @@ export class OrgService {
       }
       settings.allowedIps = n.rules;
     }
+    // A key or token may tighten the policy that confines it, not loosen it (as its own key's limits).
+    const loosened = access.actor.limit ? loosenedSettings(org.settings, settings) : [];
+    if (loosened.length > 0) {
+      throw new AppError(
+        "FORBIDDEN",
+        "Sign in to loosen the organization's key policy: a key or token may only tighten it",
+        {
+          errors: loosened.map((path) => ({
+            path,
+            code: "escalation",
+            message: "a key or token may only tighten this",
+          })),
+        },
+      );
+    }
     const name = patch.name ?? org.name;
+    const changes = diff({ name: org.name, ...org.settings }, { name, ...settings });
+    if (Object.keys(changes.after).length === 0) return org; // nothing to change, nothing to audit
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       const res = await trx
@@ -113,7 +130,7 @@ export class OrgService {
         orgId: org.id,
         action: "org.update",
         target: { type: "org", id: org.id },
-        details: diff({ name: org.name, ...org.settings }, { name, ...settings }),
+        details: changes,
       });
       await this.deps.keyEvents.announce(trx, { kind: "org", orgId: org.id });
     });

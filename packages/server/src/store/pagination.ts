@@ -19,10 +19,15 @@ interface CursorPos {
   id: string;
 }
 
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const CURSOR_ID = /^[a-z]+_[0-9A-Za-z]{1,64}$/;
+
 function decodeCursor(cursor: string): CursorPos {
   try {
     const pos = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as CursorPos;
-    if (typeof pos.t === "string" && typeof pos.id === "string") return pos;
+    // What encodeCursor writes: a row's ISO time and prefixed id, nothing a client made up.
+    if (typeof pos.t === "string" && typeof pos.id === "string" && CURSOR_TIME.test(pos.t) && CURSOR_ID.test(pos.id))
+      return pos;
   } catch {
     // fall through
   }

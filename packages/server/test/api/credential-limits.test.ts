@@ -141,6 +141,44 @@ describeEachDialect("credential limits on Keyward's own API", (dialect) => {
       expect((await patchKey(sibling.id, k.secret, { ratelimit })).body.ratelimit).toEqual(ratelimit);
     });
 
+    it("a key may tighten the org's key policy, not loosen it", async () => {
+      const o = await h.newOrgWithOwner("policy");
+      // The owner's key (made before the policy, which would refuse it: no literal create role).
+      const k = await mkKey(h, o.token, o.orgId, { name: "owner-key", expiresAt: soon() });
+      const policy = {
+        allowedIps: ["203.0.113.0/24"],
+        requireExpiry: true,
+        restrictKeyCreation: true,
+        maxKeyLifetimeDays: 30,
+        maxKeysPerUser: 5,
+      };
+      const set = await h.req("PATCH", `/v1/orgs/${o.orgId}`, { token: o.token, body: { settings: policy } });
+      expect(set.status).toBe(200);
+      const patch = (settings: Record<string, unknown>) =>
+        h.req("PATCH", `/v1/orgs/${o.orgId}`, { token: k.secret, ip: "203.0.113.9", body: { settings } });
+      for (const [settings, path] of [
+        [{ allowedIps: [] }, "settings/allowedIps"],
+        [{ allowedIps: ["203.0.0.0/16"] }, "settings/allowedIps"],
+        [{ requireExpiry: false }, "settings/requireExpiry"],
+        [{ restrictKeyCreation: false }, "settings/restrictKeyCreation"],
+        [{ maxKeyLifetimeDays: null }, "settings/maxKeyLifetimeDays"],
+        [{ maxKeyLifetimeDays: 31 }, "settings/maxKeyLifetimeDays"],
+        [{ maxKeysPerUser: 6 }, "settings/maxKeysPerUser"],
+        [{ inviterManagesKeys: true }, "settings/inviterManagesKeys"],
+      ] as const) {
+        const res = await patch(settings);
+        refused(res);
+        expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual([path]);
+      }
+      // Tightening is the key's to do; loosening its owner's, signed in.
+      const tighter = await patch({ allowedIps: ["203.0.113.9"], maxKeyLifetimeDays: 7, maxKeysPerUser: 2 });
+      expect(tighter.status).toBe(200);
+      expect(
+        (await h.req("PATCH", `/v1/orgs/${o.orgId}`, { token: o.token, body: { settings: { allowedIps: [] } } }))
+          .status,
+      ).toBe(200);
+    });
+
     it("a limited key, or its token, creates no key less limited than itself", async () => {
       const ratelimit = { limit: 1, windowSeconds: 3600 };
       const allowedIps = ["203.0.113.0/24"];
@@ -152,7 +190,10 @@ describeEachDialect("credential limits on Keyward's own API", (dialect) => {
         allowedIps,
         expiresAt,
       });
-      const tok = await h.req("POST", "/v1/token", { body: { grant_type: GRANT, apikey: k.secret }, ip: "203.0.113.5" });
+      const tok = await h.req("POST", "/v1/token", {
+        body: { grant_type: GRANT, apikey: k.secret },
+        ip: "203.0.113.5",
+      });
       expect(tok.status).toBe(200);
       const create = (token: string, body: Record<string, unknown>) =>
         h.req("POST", `/v1/orgs/${org}/api-keys`, {

@@ -85,6 +85,22 @@ describeEachDialect("organizations", (dialect) => {
     expect(read.body.settings.allowedIps).toEqual(["10.0.0.0/8", "1.2.3.4", "2001:db8::/32"]);
   });
 
+  it("changes nothing, and audits nothing, for a PATCH that changes nothing", async () => {
+    const org = (await create("Same")).body;
+    for (const body of [{}, { name: "Same" }, { settings: { requireExpiry: false } }]) {
+      const res = await h.req("PATCH", `/v1/orgs/${org.id}`, { token, body });
+      expect(res.status).toBe(200);
+      expect(res.body.version).toBe(1);
+    }
+    const events = await h.kw.db.kysely
+      .selectFrom("audit_events")
+      .select("action")
+      .where("org_id", "=", org.id)
+      .where("action", "=", "org.update")
+      .execute();
+    expect(events).toEqual([]);
+  });
+
   it("rejects bad settings with the offending field", async () => {
     const org = (await create("Strict")).body;
     const ip = await h.req("PATCH", `/v1/orgs/${org.id}`, {

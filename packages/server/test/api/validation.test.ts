@@ -111,6 +111,43 @@ describeEachDialect("input validation and errors", (dialect) => {
     expect(cursor.status).toBe(400);
     expect(cursor.body.errors[0].path).toBe("cursor");
     expect((await h.req("GET", `/v1/orgs/${orgId}/projects?limit=200`, { token })).status).toBe(200);
+    // A cursor shaped like one but made up: a NUL (a 500 on PostgreSQL before), a time that is no time.
+    const made = (pos: unknown) => Buffer.from(JSON.stringify(pos)).toString("base64url");
+    for (const pos of [
+      { t: "\u0000", id: "prj_x" },
+      { t: "yesterday", id: "prj_x" },
+      { t: "2026-01-01T00:00:00.000Z", id: "x'; drop table projects" },
+    ]) {
+      const res = await h.req("GET", `/v1/orgs/${orgId}/projects?cursor=${made(pos)}`, { token });
+      expect(res.status, JSON.stringify(pos)).toBe(400);
+      expect(res.body.errors[0].path).toBe("cursor");
+    }
+  });
+
+  it("refuses a NUL or an unpaired surrogate in any text, naming where, and stores nothing", async () => {
+    const cases: [string, string, unknown, string][] = [
+      ["POST", "/v1/orgs", { name: "a\u0000b" }, "name"],
+      ["POST", `/v1/orgs/${orgId}/projects`, { name: "p", description: "d\u0000" }, "description"],
+      ["POST", `/v1/orgs/${orgId}/projects`, { name: "a\ud800b" }, "name"],
+      ["POST", `/v1/orgs/${orgId}/api-keys`, { name: "k", description: "\udc00" }, "description"],
+      ["POST", `/v1/orgs/${orgId}/roles`, { name: "r", permissions: ["compute:read\u0000"] }, "permissions/0"],
+      ["POST", "/v1/auth/login", { email: "a\u0000@example.com", password: "x" }, "email"],
+      ["GET", `/v1/orgs/${orgId}/audit-events?actor=usr_%00`, undefined, "actor"],
+    ];
+    const projects = async () =>
+      (await h.req("GET", `/v1/orgs/${orgId}/projects?limit=200`, { token })).body.items.length;
+    const before = await projects();
+    for (const [method, url, body, path] of cases) {
+      const res = await h.req(method, url, { token, body });
+      expect(res.status, `${method} ${url}`).toBe(400);
+      expect(res.headers["content-type"]).toContain(PROBLEM);
+      expect(res.body.errors[0], `${method} ${url}`).toMatchObject({ path, code: "characters" });
+    }
+    expect(await projects()).toBe(before);
+    // Emoji (surrogate pairs) and other characters are fine.
+    const ok = await h.req("POST", `/v1/orgs/${orgId}/projects`, { token, body: { name: "keys 🔑 \u202e" } });
+    expect(ok.status).toBe(201);
+    expect((await h.req("GET", `/v1/projects/${ok.body.id}`, { token })).body.name).toBe("keys 🔑 \u202e");
   });
 
   it("validates path ids", async () => {

@@ -1,5 +1,5 @@
 import { AppError, type FieldError } from "../errors.js";
-import { ipRuleWithin, normaliseIpRules, parseRules } from "../ip-rules.js";
+import { ipListLoosened, normaliseIpRules } from "../ip-rules.js";
 import type { OrgSettings } from "../org-settings.js";
 
 const DAY_MS = 86_400_000;
@@ -140,10 +140,7 @@ export interface KeyLimits {
  */
 export function loosenedLimits(before: KeyLimits, after: KeyLimits): string[] {
   const out: string[] = [];
-  const was = parseRules(before.allowedIps);
-  const now = parseRules(after.allowedIps);
-  if (was.length > 0 && (now.length === 0 || !now.every((r) => was.some((w) => ipRuleWithin(r, w)))))
-    out.push("allowedIps");
+  if (ipListLoosened(before.allowedIps, after.allowedIps)) out.push("allowedIps");
   if (
     before.expiresAt !== null &&
     (after.expiresAt === null || Date.parse(after.expiresAt) > Date.parse(before.expiresAt))

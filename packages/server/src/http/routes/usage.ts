@@ -1,5 +1,6 @@
 import Type from "typebox";
 import { AppError, invalidField, notFound } from "../../domain/errors.js";
+import { queryInstant } from "../../domain/instants.js";
 import { loadAccess } from "../../services/access.js";
 import type { Services } from "../../services/index.js";
 import { keyRights } from "../../services/key-rights.js";
@@ -10,12 +11,6 @@ import { UsageQuery, UsageResponse } from "../schemas/verify.js";
 
 const MAX_RANGE_DAYS = 92;
 
-/** An instant a client sent (epoch ms), or a 400 naming the field: `23:59:60` passes the format but is no instant. */
-function instant(field: "from" | "to", value: string): number {
-  const ms = Date.parse(value);
-  if (!Number.isFinite(ms)) throw invalidField(field, `${field} is not a valid date-time`, "format");
-  return ms;
-}
 /** Hours an answer can name in RFC 3339 (four-digit years). */
 const FIRST_HOUR = Date.parse("0000-01-01T00:00:00Z");
 const LAST_HOUR = Date.parse("9999-12-31T23:00:00Z");
@@ -52,8 +47,9 @@ export function usageRoutes(app: App, s: Services) {
       if (!rights.view) throw notFound("API key");
 
       const now = deps.now().getTime();
-      const to = req.query.to ? instant("to", req.query.to) : now;
-      const from = req.query.from ? instant("from", req.query.from) : to - 7 * DAY;
+      // `23:59:60` passes the schema's format but is no instant: a 400 naming the field.
+      const to = req.query.to ? queryInstant("to", req.query.to) : now;
+      const from = req.query.from ? queryInstant("from", req.query.from) : to - 7 * DAY;
       if (from > to) throw invalidField("from", "from must not be after to");
       if (to - from > MAX_RANGE_DAYS * DAY)
         throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
