@@ -22,8 +22,6 @@ export interface OrgAccess {
   actor: Exclude<Actor, { kind: "anonymous" }>;
   /** The principal's own grants (from bindings), before any key limit. */
   grants: Grant[];
-  /** Permission lists of the roles bound to the principal, as written (for restrictKeyCreation). */
-  boundRolePermissions: string[][];
   can(permission: string, projectId?: string | null): boolean;
   /** Throws 403 unless `can`. */
   require(permission: string, projectId?: string | null): void;
@@ -92,23 +90,15 @@ export function roleMap(deps: Deps, custom: { id: string | null; permissions: st
 }
 
 /** Grants a principal holds in an org through its bindings. */
-export async function principalGrants(
-  deps: Deps,
-  orgId: string,
-  principalId: string,
-): Promise<{ grants: Grant[]; boundRolePermissions: string[][] }> {
+export async function principalGrants(deps: Deps, orgId: string, principalId: string): Promise<Grant[]> {
   const [bindings, roles] = await Promise.all([
     accessQueries(deps.db).bindings(orgId, principalId),
     rolePermissions(deps, orgId),
   ]);
   const grants: Grant[] = [];
-  const boundRolePermissions: string[][] = [];
-  for (const b of bindings) {
-    const perms = roles.get(b.role_id) ?? [];
-    boundRolePermissions.push(perms);
-    for (const pattern of perms) grants.push({ pattern, projectId: b.project_id });
-  }
-  return { grants, boundRolePermissions };
+  for (const b of bindings)
+    for (const pattern of roles.get(b.role_id) ?? []) grants.push({ pattern, projectId: b.project_id });
+  return grants;
 }
 
 export function toOrgView(row: {
@@ -144,15 +134,14 @@ export async function loadAccess(deps: Deps, actor: Actor, orgId: string): Promi
   const org = toOrgView(row);
 
   let grants: Grant[] = [];
-  let boundRolePermissions: string[][] = [];
   if (actor.kind === "user") {
     const [member] = await queries.member(orgId, actor.id);
     if (!member) throw notFound("Organization");
-    ({ grants, boundRolePermissions } = await principalGrants(deps, orgId, actor.id));
+    grants = await principalGrants(deps, orgId, actor.id);
   } else if (actor.kind === "service_account") {
     const [sa] = await queries.serviceAccountOrg(actor.id);
     if (sa?.org_id !== orgId) throw notFound("Organization");
-    ({ grants, boundRolePermissions } = await principalGrants(deps, orgId, actor.id));
+    grants = await principalGrants(deps, orgId, actor.id);
   } else {
     const [project] = await queries.projectOrg(actor.id);
     if (project?.org_id !== orgId) throw notFound("Organization");
@@ -177,7 +166,6 @@ export async function loadAccess(deps: Deps, actor: Actor, orgId: string): Promi
     org,
     actor,
     grants,
-    boundRolePermissions,
     can,
     require(permission, projectId = null) {
       if (!can(permission, projectId)) throw forbidden(permission);

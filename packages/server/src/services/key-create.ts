@@ -1,9 +1,10 @@
 import { AppError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
-import { checkKeyPolicy, excess, refuseLoosened } from "../domain/keys/policy.js";
+import { checkKeyPolicy, excess, refuseLoosened, tooManyKeys } from "../domain/keys/policy.js";
 import { keyPermissionSet, limitsOf } from "../domain/keys/record.js";
 import { generateSecret, hashSecret } from "../domain/keys/secret.js";
-import type { ApiKeysTable } from "../store/schema.js";
+import { type Kysely, sql } from "kysely";
+import type { ApiKeysTable, Database } from "../store/schema.js";
 import { type OrgAccess, rolePermissions } from "./access.js";
 import { writeAudit } from "./audit.js";
 import type { RequestCtx } from "./deps.js";
@@ -100,22 +101,12 @@ export async function createKey(
   }
 
   // Org key policy (DESIGN §4).
-  const ownerKeyCount =
-    owner.type === "user" && access.org.settings.maxKeysPerUser !== null
-      ? Number(
-          (
-            await deps.db.kysely
-              .selectFrom("api_keys")
-              .select((eb) => eb.fn.countAll().as("n"))
-              .where("org_id", "=", orgId)
-              .where("owner_id", "=", owner.id)
-              .executeTakeFirstOrThrow()
-          ).n,
-        )
-      : 0;
+  const maxKeys = owner.type === "user" ? access.org.settings.maxKeysPerUser : null;
+  const ownerKeyCount = maxKeys !== null ? await keysOf(deps.db.kysely, orgId, owner.id) : 0;
   const violations = checkKeyPolicy({
     settings: access.org.settings,
-    boundRolePermissions: access.boundRolePermissions,
+    grants: access.grants,
+    scope,
     ownerType: owner.type,
     ownerKeyCount,
     expiresAt,
@@ -195,6 +186,16 @@ export async function createKey(
   }
   const apiKey = toKeyView(row, now);
   await deps.db.kysely.transaction().execute(async (trx) => {
+    if (maxKeys !== null) {
+      // Creates at once all saw room above: counted again here, one at a time (SQLite's write
+      // transactions take turns already; on PostgreSQL a lock per owner makes them).
+      if (deps.db.dialect === "postgres")
+        await sql`select pg_advisory_xact_lock(hashtext(${`api_keys:${orgId}:${owner.id}`}))`.execute(trx);
+      if ((await keysOf(trx, orgId, owner.id)) >= maxKeys) {
+        const violation = tooManyKeys(maxKeys);
+        throw new AppError("POLICY_VIOLATION", violation.message, { errors: [violation] });
+      }
+    }
     await trx.insertInto("api_keys").values(row).execute();
     await writeAudit(trx, ctx, now, {
       orgId,
@@ -206,4 +207,15 @@ export async function createKey(
   });
   deps.keyEvents.emit({ kind: "key", keyId: row.id });
   return { apiKey, secret };
+}
+
+/** How many keys `ownerId` has in the org. */
+async function keysOf(db: Kysely<Database>, orgId: string, ownerId: string): Promise<number> {
+  const { n } = await db
+    .selectFrom("api_keys")
+    .select((eb) => eb.fn.countAll().as("n"))
+    .where("org_id", "=", orgId)
+    .where("owner_id", "=", ownerId)
+    .executeTakeFirstOrThrow();
+  return Number(n);
 }

@@ -100,7 +100,8 @@ export class KeyService {
       throw invalidField("projectId", `project ${projectId} does not exist in this organization`, "not_found");
     }
     const grantable = this.grantable(access, projectId ? [projectId] : null);
-    const policyOk = !access.org.settings.restrictKeyCreation || holdsExplicitCreate(access.boundRolePermissions);
+    const policyOk =
+      !access.org.settings.restrictKeyCreation || holdsExplicitCreate(access.grants, projectId ? [projectId] : null);
     return { projectId, canCreate: grantable.has("iam:apikeys:create") && policyOk, names: [...grantable] };
   }
 

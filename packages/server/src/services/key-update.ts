@@ -134,10 +134,15 @@ export async function updateKey(
       });
     }
   }
-  if (patch.expiresAt !== undefined) {
+  // An expiry brought forward (or a first one set) is always allowed: it tightens the key, and a
+  // key older than the org's bound could otherwise be given no expiry at all.
+  const tightens =
+    expiresAt != null && (row.expires_at === null || Date.parse(expiresAt) <= Date.parse(row.expires_at));
+  if (patch.expiresAt !== undefined && !tightens) {
     const violations = checkKeyPolicy({
       settings: access.org.settings,
-      boundRolePermissions: access.boundRolePermissions,
+      grants: access.grants,
+      scope: allowedProjects,
       ownerType: row.owner_type,
       ownerKeyCount: 0,
       expiresAt: expiresAt ?? null,

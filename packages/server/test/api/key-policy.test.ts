@@ -37,6 +37,26 @@ describeEachDialect("api key policy", (dialect) => {
       const denied = (await auditRows(h, org)).filter((r) => r.action === "api_key.create" && r.result === "denied");
       expect(denied).toHaveLength(2);
     });
+
+    it("counts a literal grant only where it is bound: one project's opens no org-wide key", async () => {
+      const p = await mkProject(h, owner, org, "p");
+      const q = await mkProject(h, owner, org, "q");
+      const literal = await mkRole(h, owner, org, ["iam:apikeys:create"]);
+      const broad = await mkRole(h, owner, org, ["iam:*", "compute:*"]);
+      const m = await h.newMember(org, owner, [{ roleId: broad }, { roleId: literal, projectId: p }], "scoped");
+      await setOrgSettings(h, owner, org, { restrictKeyCreation: true });
+      const orgWide = await create(m.token, { name: "org-wide" });
+      expect(orgWide.status).toBe(422);
+      expect(orgWide.body.errors[0].code).toBe("restrictKeyCreation");
+      expect((await create(m.token, { name: "p and q", allowedProjects: [p, q] })).status).toBe(422);
+      expect((await create(m.token, { name: "in p", allowedProjects: [p] })).status).toBe(201);
+      const allowed = (projectId?: string) =>
+        h.req("GET", `/v1/orgs/${org}/api-keys/allowed-permissions${projectId ? `?projectId=${projectId}` : ""}`, {
+          token: m.token,
+        });
+      expect((await allowed()).body.canCreate).toBe(false);
+      expect((await allowed(p)).body.canCreate).toBe(true);
+    });
   });
 
   describe("expiry", () => {
@@ -64,6 +84,26 @@ describeEachDialect("api key policy", (dialect) => {
       );
     });
 
+    it("lets a key older than maxKeyLifetimeDays be given an expiry, or an earlier one, never a later one", async () => {
+      const old = await mkKey(h, owner, org, { name: "old" });
+      const dated = await mkKey(h, owner, org, { name: "dated", expiresAt: inDays(200) });
+      // Both made 100 days ago, before the org bounded lifetimes to 30 days.
+      await h.kw.db.kysely
+        .updateTable("api_keys")
+        .set({ created_at: new Date(Date.now() - 100 * DAY * 1000).toISOString() })
+        .where("id", "in", [old.id, dated.id])
+        .execute();
+      await setOrgSettings(h, owner, org, { requireExpiry: true, maxKeyLifetimeDays: 30 });
+      const patch = (id: string, expiresAt: string | null) =>
+        h.req("PATCH", `/v1/api-keys/${id}`, { token: owner, body: { expiresAt } });
+      // Tightening: always (every date was refused before, so the key kept no expiry at all).
+      expect((await patch(old.id, inDays(5))).status).toBe(200);
+      expect((await patch(dated.id, inDays(100))).status).toBe(200);
+      // Loosening: past the bound, counted from creation.
+      expect((await patch(dated.id, inDays(150))).body.errors[0].code).toBe("maxKeyLifetimeDays");
+      expect((await patch(old.id, null)).body.errors[0].code).toBe("requireExpiry");
+    });
+
     it("an expired key stops working", async () => {
       const k = await mkKey(h, owner, org, { name: "x", expiresAt: inDays(1), permissions: ["iam:orgs:read"] });
       expect((await h.req("GET", `/v1/orgs/${org}`, { token: k.secret })).status).toBe(200);
@@ -89,6 +129,15 @@ describeEachDialect("api key policy", (dialect) => {
       const sa = await mkServiceAccount(h, owner, org);
       await mkKey(h, owner, org, { name: "sa1", owner: { type: "service_account", id: sa } });
       expect((await create(owner, { name: "sa2", owner: { type: "service_account", id: sa } })).status).toBe(201);
+    });
+
+    it("holds under creates sent at once", async () => {
+      await setOrgSettings(h, owner, org, { maxKeysPerUser: 2 });
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => create(owner, { name: `k${i}` })));
+      expect(answers.filter((r) => r.status === 201)).toHaveLength(2);
+      expect(answers.filter((r) => r.status === 422)).toHaveLength(18);
+      const stored = await h.kw.db.kysely.selectFrom("api_keys").select("id").where("org_id", "=", org).execute();
+      expect(stored).toHaveLength(2);
     });
   });
 

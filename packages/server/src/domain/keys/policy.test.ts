@@ -110,7 +110,8 @@ describe("parseExpiry", () => {
 
 describe("checkKeyPolicy", () => {
   const base = {
-    boundRolePermissions: [["*"]],
+    grants: [{ pattern: "*", projectId: null }],
+    scope: null,
     ownerType: "user" as const,
     ownerKeyCount: 0,
     expiresAt: null,
@@ -123,14 +124,26 @@ describe("checkKeyPolicy", () => {
   it("allows everything by default", () => expect(codes({})).toEqual([]));
   it("restrictKeyCreation counts only a literal iam:apikeys:create", () => {
     expect(codes({}, { restrictKeyCreation: true })).toEqual(["restrictKeyCreation"]);
-    expect(codes({ boundRolePermissions: [["iam:apikeys:*"]] }, { restrictKeyCreation: true })).toEqual([
-      "restrictKeyCreation",
-    ]);
-    expect(
-      codes({ boundRolePermissions: [["x:read"], ["iam:apikeys:create"]] }, { restrictKeyCreation: true }),
-    ).toEqual([]);
+    const grant = (pattern: string, projectId: string | null = null) => ({ pattern, projectId });
+    expect(codes({ grants: [grant("iam:apikeys:*")] }, { restrictKeyCreation: true })).toEqual(["restrictKeyCreation"]);
+    expect(codes({ grants: [grant("x:read"), grant("iam:apikeys:create")] }, { restrictKeyCreation: true })).toEqual(
+      [],
+    );
     expect(codes({ creating: false }, { restrictKeyCreation: true })).toEqual([]);
-    expect(holdsExplicitCreate([])).toBe(false);
+    expect(holdsExplicitCreate([], null)).toBe(false);
+  });
+  it("restrictKeyCreation counts a literal grant only where it is bound", () => {
+    const inP = [
+      { pattern: "*", projectId: null },
+      { pattern: "iam:apikeys:create", projectId: "prj_p" },
+    ];
+    expect(holdsExplicitCreate(inP, null)).toBe(false); // org-wide key: not by a grant in one project
+    expect(holdsExplicitCreate(inP, ["prj_p"])).toBe(true);
+    expect(holdsExplicitCreate(inP, ["prj_p", "prj_q"])).toBe(false);
+    expect(
+      holdsExplicitCreate([...inP, { pattern: "iam:apikeys:create", projectId: "prj_q" }], ["prj_p", "prj_q"]),
+    ).toBe(true);
+    expect(holdsExplicitCreate(inP, [])).toBe(false);
   });
   it("requires an expiry within the lifetime bound", () => {
     expect(codes({}, { requireExpiry: true })).toEqual(["requireExpiry"]);

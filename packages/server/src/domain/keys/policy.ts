@@ -1,6 +1,7 @@
 import { AppError, type FieldError } from "../errors.js";
 import { ipListLoosened, normaliseIpRules } from "../ip-rules.js";
 import type { OrgSettings } from "../org-settings.js";
+import type { Grant } from "../permissions/grants.js";
 
 const DAY_MS = 86_400_000;
 /** Unix seconds beyond this (year 9999) are not instants anyone means. */
@@ -45,15 +46,23 @@ export function normaliseKeyIps(
   return { rules: res.rules };
 }
 
-/** DESIGN §4 restrictKeyCreation: only a bound role that lists the permission literally counts. */
-export function holdsExplicitCreate(boundRolePermissions: readonly (readonly string[])[]): boolean {
-  return boundRolePermissions.some((perms) => perms.includes("iam:apikeys:create"));
+/**
+ * DESIGN §4 restrictKeyCreation: only a bound role that lists the permission literally counts,
+ * and only where it is bound: org-wide, or (for a key kept to projects, `scope`) in each of them.
+ * `grants` are the principal's bindings' patterns as written.
+ */
+export function holdsExplicitCreate(grants: readonly Grant[], scope: readonly string[] | null): boolean {
+  const literal = grants.filter((g) => g.pattern === "iam:apikeys:create");
+  if (literal.some((g) => g.projectId === null)) return true;
+  return scope !== null && scope.length > 0 && scope.every((p) => literal.some((g) => g.projectId === p));
 }
 
 export interface PolicyInput {
   settings: OrgSettings;
-  /** Role permission lists bound to the creating principal, as written. */
-  boundRolePermissions: readonly (readonly string[])[];
+  /** The creating principal's grants, as its roles write them (restrictKeyCreation). */
+  grants: readonly Grant[];
+  /** Where the key acts: org-wide (null), or kept to these projects. */
+  scope: readonly string[] | null;
   ownerType: "user" | "service_account" | "project";
   /** Keys the owner already has in the org (user owners). */
   ownerKeyCount: number;
@@ -64,6 +73,13 @@ export interface PolicyInput {
   creating: boolean;
 }
 
+/** The maxKeysPerUser violation. */
+export const tooManyKeys = (max: number): FieldError => ({
+  path: "owner",
+  code: "maxKeysPerUser",
+  message: `A user may have at most ${max} keys in this organization`,
+});
+
 /**
  * The org key policy (DESIGN §4) for a new or edited key. Pure; returns the violations
  * (empty = allowed). The org's `allowedIps` is enforced when keys are used, not here.
@@ -71,7 +87,7 @@ export interface PolicyInput {
 export function checkKeyPolicy(p: PolicyInput): FieldError[] {
   const out: FieldError[] = [];
   const s = p.settings;
-  if (p.creating && s.restrictKeyCreation && !holdsExplicitCreate(p.boundRolePermissions)) {
+  if (p.creating && s.restrictKeyCreation && !holdsExplicitCreate(p.grants, p.scope)) {
     out.push({
       path: "",
       code: "restrictKeyCreation",
@@ -93,11 +109,7 @@ export function checkKeyPolicy(p: PolicyInput): FieldError[] {
     }
   }
   if (p.creating && p.ownerType === "user" && s.maxKeysPerUser !== null && p.ownerKeyCount >= s.maxKeysPerUser) {
-    out.push({
-      path: "owner",
-      code: "maxKeysPerUser",
-      message: `A user may have at most ${s.maxKeysPerUser} keys in this organization`,
-    });
+    out.push(tooManyKeys(s.maxKeysPerUser));
   }
   return out;
 }
