@@ -99,6 +99,15 @@ export async function regenerateKey(
           "This Idempotency-Key was used for an earlier regenerate that has since been superseded",
         );
       }
+      // The same request, or none: a retry asking for another grace period would be answered
+      // with the first one's secret, its caller believing in a grace that is not running.
+      const graceOf = (seconds: number) =>
+        seconds > 0 ? new Date(Date.parse(prior.created_at) + seconds * 1000).toISOString() : null;
+      if (current.previous_expires_at !== graceOf(grace)) {
+        throw new AppError("CONFLICT", "This Idempotency-Key was used for a regenerate with another graceSeconds", {
+          errors: [{ path: "graceSeconds", code: "idempotency", message: "differs from the first request's" }],
+        });
+      }
       return { apiKey: toKeyView(current, now), secret: again.secret };
     };
     const replayed = await replay();

@@ -347,6 +347,26 @@ describeEachDialect("api keys", (dialect) => {
       expect(events.map((e) => e.actor_id)).toEqual(expect.arrayContaining([admin.userId]));
     });
 
+    it("refuses a retry of an Idempotency-Key that asks for another grace period", async () => {
+      const k = await mkKey(h, owner, org, { name: "g" });
+      const regenerate = (graceSeconds: number) =>
+        h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+          token: owner,
+          headers: { "idempotency-key": "grace-1" },
+          body: { graceSeconds },
+        });
+      const first = await regenerate(3600);
+      expect(first.status).toBe(200);
+      expect((await regenerate(3600)).body.secret).toBe(first.body.secret); // the same request
+      // Answered with the first secret before, its caller believing no grace (or another) ran.
+      for (const other of [0, 60]) {
+        const res = await regenerate(other);
+        expect(res.status).toBe(409);
+        expect(res.body.errors[0].path).toBe("graceSeconds");
+        expect(JSON.stringify(res.body)).not.toContain(first.body.secret);
+      }
+    });
+
     it("answers concurrent twins with one Idempotency-Key with one secret", async () => {
       const k = await mkKey(h, owner, org, { name: "r" });
       const headers = { "idempotency-key": "twin" };
