@@ -7,7 +7,7 @@ import { writeAudit } from "./audit.js";
 import { sha256 } from "./auth-service.js";
 import type { Deps, RequestCtx } from "./deps.js";
 import { hashPassword } from "./passwords.js";
-import { type RoleBinding, checkBindings, replaceBindings } from "./role-bindings.js";
+import { type RoleBinding, checkBindings, normaliseBindings, replaceBindings } from "./role-bindings.js";
 
 export const INVITATION_TTL_DAYS = 7;
 
@@ -61,7 +61,7 @@ export class InvitationService {
       id: newId("inv"),
       org_id: access.org.id,
       email,
-      roles: JSON.stringify(roles.map((r) => ({ roleId: r.roleId, projectId: r.projectId ?? null }))),
+      roles: JSON.stringify(normaliseBindings(roles)),
       token_hash: sha256(token),
       invited_by: access.actor.id,
       created_at: t.toISOString(),

@@ -56,14 +56,15 @@ export async function createKey(
   const roles = await rolePermissions(deps, orgId);
   const permissions = input.permissions ? unique(input.permissions) : [];
   const roleIds = input.roles ? unique(input.roles) : [];
-  checkPatterns(deps, access, permissions, errs);
-  checkRoles(roleIds, roles, errs);
+  // Checked as sent, so an error names the entry's own index (duplicates are dropped after).
+  checkPatterns(deps, access, input.permissions ?? [], errs);
+  checkRoles(input.roles ?? [], roles, errs);
   let allowedProjects = input.allowedProjects ? unique(input.allowedProjects) : null;
   const known = await existingProjects(deps, orgId, [
     ...(allowedProjects ?? []),
     ...(input.defaultProjectId ? [input.defaultProjectId] : []),
   ]);
-  if (allowedProjects) checkProjectList(allowedProjects, known, errs, "allowedProjects");
+  if (input.allowedProjects) checkProjectList(input.allowedProjects, known, errs, "allowedProjects");
   if (owner.type === "project") {
     if (allowedProjects && (allowedProjects.length !== 1 || allowedProjects[0] !== owner.id)) {
       errs.add("allowedProjects", "a project key acts only in its own project");

@@ -52,8 +52,9 @@ export async function updateKey(
   if (permsChanged) {
     newPerms = patch.permissions ? unique(patch.permissions) : (oldPerms ?? []);
     newRoles = patch.roles ? unique(patch.roles) : (oldRoles ?? []);
-    checkPatterns(deps, access, newPerms, errs);
-    checkRoles(newRoles, roles, errs);
+    // Checked as sent, so an error names the entry's own index (duplicates are dropped after).
+    checkPatterns(deps, access, patch.permissions ?? newPerms, errs);
+    checkRoles(patch.roles ?? newRoles, roles, errs);
     if (newPerms.length === 0 && newRoles.length === 0) {
       errs.add(
         "permissions",
@@ -74,7 +75,7 @@ export async function updateKey(
     ...(defaultProjectId ? [defaultProjectId] : []),
   ]);
   if (patch.allowedProjects) {
-    checkProjectList(allowedProjects ?? [], known, errs, "allowedProjects");
+    checkProjectList(patch.allowedProjects, known, errs, "allowedProjects");
     if (allowedProjects?.length === 0) errs.add("allowedProjects", "must name at least one project, or be null");
     if (isProjectKey) errs.add("allowedProjects", "a project key acts only in its own project");
   }

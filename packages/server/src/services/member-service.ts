@@ -5,7 +5,7 @@ import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
-import { type RoleBinding, bindingsOf, checkBindings, replaceBindings } from "./role-bindings.js";
+import { type RoleBinding, bindingsOf, checkBindings, normaliseBindings, replaceBindings } from "./role-bindings.js";
 
 export interface MemberView {
   userId: string;
@@ -86,7 +86,7 @@ export class MemberService {
         orgId: access.org.id,
         action: "member.update",
         target: { type: "user", id: userId },
-        details: diff({ roles: before.roles }, { roles }),
+        details: diff({ roles: normaliseBindings(before.roles) }, { roles: normaliseBindings(roles) }),
       });
       await this.deps.keyEvents.announce(trx, { kind: "principal", orgId: access.org.id, principalId: userId });
     });

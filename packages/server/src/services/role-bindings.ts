@@ -15,6 +15,19 @@ export interface RoleBinding {
 }
 
 /**
+ * Bindings as stored: each once (the first of duplicates, in the order given), `projectId`
+ * null when org-wide. What is written, audited and compared is this, not the request's list.
+ */
+export function normaliseBindings(bindings: readonly RoleBinding[]): { roleId: string; projectId: string | null }[] {
+  const unique = new Map<string, { roleId: string; projectId: string | null }>();
+  for (const b of bindings) {
+    const projectId = b.projectId ?? null;
+    unique.set(`${b.roleId}|${projectId ?? ""}`, { roleId: b.roleId, projectId });
+  }
+  return [...unique.values()];
+}
+
+/**
  * Checks bindings before they are written: roles and projects exist in the org, and the
  * caller holds every permission it hands out (no escalation through roles).
  */
@@ -65,18 +78,18 @@ export async function replaceBindings(
   now: Date,
 ): Promise<void> {
   await trx.deleteFrom("bindings").where("org_id", "=", orgId).where("principal_id", "=", principal.id).execute();
-  const unique = new Map(bindings.map((b) => [`${b.roleId}|${b.projectId ?? ""}`, b]));
-  if (unique.size === 0) return;
+  const stored = normaliseBindings(bindings);
+  if (stored.length === 0) return;
   await trx
     .insertInto("bindings")
     .values(
-      [...unique.values()].map((b) => ({
+      stored.map((b) => ({
         id: newId("rb"),
         org_id: orgId,
         principal_type: principal.type,
         principal_id: principal.id,
         role_id: b.roleId,
-        project_id: b.projectId ?? null,
+        project_id: b.projectId,
         created_at: now.toISOString(),
       })),
     )

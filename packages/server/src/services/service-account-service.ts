@@ -5,7 +5,7 @@ import type { ServiceAccountsTable } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
-import { type RoleBinding, bindingsOf, checkBindings, replaceBindings } from "./role-bindings.js";
+import { type RoleBinding, bindingsOf, checkBindings, normaliseBindings, replaceBindings } from "./role-bindings.js";
 
 export interface ServiceAccountView {
   id: string;
@@ -70,7 +70,7 @@ export class ServiceAccountService {
         orgId: access.org.id,
         action: "service_account.create",
         target: { type: "service_account", id: row.id },
-        details: { after: { name: row.name, description: row.description, roles } },
+        details: { after: { name: row.name, description: row.description, roles: normaliseBindings(roles) } },
       });
     });
     return this.get(access, row.id);
@@ -127,11 +127,11 @@ export class ServiceAccountService {
         action: "service_account.update",
         target: { type: "service_account", id },
         details: diff(
-          { name: before.name, description: before.description, roles: before.roles },
+          { name: before.name, description: before.description, roles: normaliseBindings(before.roles) },
           {
             name: patch.name ?? before.name,
             description: patch.description ?? before.description,
-            roles: patch.roles ?? before.roles,
+            roles: normaliseBindings(patch.roles ?? before.roles),
           },
         ),
       });

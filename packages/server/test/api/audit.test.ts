@@ -110,7 +110,7 @@ describeEachDialect("audit events", (dialect) => {
       target_type: "service_account",
       target_id: id,
     });
-    expect(JSON.parse(c.details ?? "{}").after.roles).toEqual([{ roleId: "role_viewer" }]);
+    expect(JSON.parse(c.details ?? "{}").after.roles).toEqual([{ roleId: "role_viewer", projectId: null }]); // as stored
     const u = await eventOf(await call("PATCH", `/v1/service-accounts/${id}`, { roles: [] }));
     expect(u).toMatchObject({ action: "service_account.update", target_id: id });
     expect(JSON.parse(u.details ?? "{}").after).toEqual({ roles: [] });
