@@ -16,6 +16,8 @@ export interface KeyRights {
   /** Disable and enable. */
   disable: boolean;
   delete: boolean;
+  /** Governs others' keys (iam:apikeys:manage): enables a key an administrator disabled. */
+  manage: boolean;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function keyRights(
     view: own || manage || inviter,
     edit: own && write,
     disable: (own && write) || manage,
+    manage,
     // A read-only credential deletes nothing, whichever right it would delete by.
     delete: (own && write) || manage || (inviter && write),
   };

@@ -192,13 +192,24 @@ export class KeyService {
           `You may view this key but not ${status === "active" ? "enable" : "disable"} it`,
         );
       checkVersion(row, ifMatch);
+      // A key its administrator disabled (through iam:apikeys:manage, not as its owner) is theirs
+      // to enable: not its owner's, nor a sibling key's, or a disable for a leak would not hold.
+      if (status === "active" && row.status === "disabled" && row.disabled_by_manager === 1 && !rights.manage)
+        throw new AppError("FORBIDDEN", "An administrator disabled this key: enabling it needs iam:apikeys:manage");
       const now = this.deps.now();
       if (row.status === status) return toKeyView(row, now);
-      const next = { ...row, status, updated_at: now.toISOString(), version: row.version + 1 };
+      const byManager = status === "disabled" && !rights.edit ? 1 : 0;
+      const next = {
+        ...row,
+        status,
+        disabled_by_manager: byManager,
+        updated_at: now.toISOString(),
+        version: row.version + 1,
+      };
       await this.deps.db.kysely.transaction().execute(async (trx) => {
         const res = await trx
           .updateTable("api_keys")
-          .set({ status, updated_at: next.updated_at, version: next.version })
+          .set({ status, disabled_by_manager: byManager, updated_at: next.updated_at, version: next.version })
           .where("id", "=", keyId)
           .where("version", "=", row.version)
           .executeTakeFirst();

@@ -7,6 +7,7 @@ import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-key-usage-clustered.js";
 import * as m0003 from "./migrations/0003-key-usage-by-hour.js";
 import * as m0004 from "./migrations/0004-key-usage-hour-brin.js";
+import * as m0005 from "./migrations/0005-key-disabled-by-manager.js";
 import { type PgLimits, PreparingClient } from "./pg-prepared.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
@@ -32,6 +33,7 @@ const migrations: Record<string, Migration> = {
   "0002-key-usage-clustered": m0002,
   "0003-key-usage-by-hour": m0003,
   "0004-key-usage-hour-brin": m0004,
+  "0005-key-disabled-by-manager": m0005,
 };
 
 /**

@@ -114,6 +114,8 @@ export interface ApiKeysTable {
   ratelimit_limit: number | null;
   ratelimit_window: number | null;
   status: "active" | "disabled";
+  /** 1 when disabled through iam:apikeys:manage (see migration 0005): enabled again only so. Default 0. */
+  disabled_by_manager?: number;
   start: string;
   /** HMAC-SHA256(secret, pepper), hex. */
   secret_hash: string;

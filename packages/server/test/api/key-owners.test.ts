@@ -205,6 +205,25 @@ describeEachDialect("api key owners", (dialect) => {
   });
 
   describe("others' keys", () => {
+    it("a key an administrator disabled is enabled again only by an administrator", async () => {
+      const m = await h.newMember(org, owner, [{ roleId: "role_member" }], "governed");
+      const k = await mkKey(h, m.token, org, { name: "leaked?", permissions: ["compute:read"] });
+      const sibling = await mkKey(h, m.token, org, { name: "sibling", permissions: ["iam:apikeys:create"] });
+      const post = (token: string, what: "disable" | "enable") =>
+        h.req("POST", `/v1/api-keys/${k.id}/${what}`, { token, body: {} });
+      expect((await post(owner, "disable")).status).toBe(200);
+      // Not by its owner, nor by a sibling key (both answered 200 before).
+      for (const token of [m.token, sibling.secret]) {
+        const res = await post(token, "enable");
+        expect(res.status).toBe(403);
+        expect(res.body.detail).toContain("iam:apikeys:manage");
+      }
+      expect((await post(owner, "enable")).body.status).toBe("active");
+      // A key its owner disabled, its owner enables.
+      expect((await post(m.token, "disable")).status).toBe(200);
+      expect((await post(m.token, "enable")).body.status).toBe("active");
+    });
+
     it("stay invisible (404) to members without iam:apikeys:manage", async () => {
       const a = await h.newMember(org, owner, [{ roleId: "role_member" }], "a");
       const b = await h.newMember(org, owner, [{ roleId: "role_member" }], "b");
