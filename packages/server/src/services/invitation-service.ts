@@ -7,7 +7,13 @@ import { writeAudit } from "./audit.js";
 import { sha256 } from "./auth-service.js";
 import type { Deps, RequestCtx } from "./deps.js";
 import { hashPassword } from "./passwords.js";
-import { type RoleBinding, checkBindings, normaliseBindings, replaceBindings } from "./role-bindings.js";
+import {
+  type RoleBinding,
+  checkBindings,
+  normaliseBindings,
+  replaceBindings,
+  stillGrantable,
+} from "./role-bindings.js";
 
 export const INVITATION_TTL_DAYS = 7;
 
@@ -162,6 +168,20 @@ export class InvitationService {
       passwordHash = await hashPassword(input.password);
     }
     const userId = user?.id ?? newId("usr");
+    // What the inviter may still grant (read before the transaction: SQLite's one connection is its).
+    const org = await db.kysely
+      .selectFrom("orgs")
+      .select("is_operator")
+      .where("id", "=", row.org_id)
+      .executeTakeFirst();
+    const grantable = normaliseBindings(
+      await stillGrantable(
+        this.deps,
+        { id: row.org_id, isOperator: org?.is_operator === 1 },
+        row.invited_by,
+        JSON.parse(row.roles) as RoleBinding[],
+      ),
+    );
     await db.kysely.transaction().execute(async (trx) => {
       // Guarded: only one acceptance wins.
       const upd = await trx
@@ -204,10 +224,14 @@ export class InvitationService {
         const projects = new Set(
           (await trx.selectFrom("projects").select("id").where("org_id", "=", row.org_id).execute()).map((p) => p.id),
         );
-        const roles = wanted.filter(
+        const existing = wanted.filter(
           (b) =>
             (BUILTIN_ROLE_IDS.has(b.roleId) || customRoles.has(b.roleId)) &&
             (!b.projectId || projects.has(b.projectId)),
+        );
+        // And so are roles beyond what the inviter holds now (removed or demoted since).
+        const roles = existing.filter((b) =>
+          grantable.some((g) => g.roleId === b.roleId && g.projectId === (b.projectId ?? null)),
         );
         await replaceBindings(trx, row.org_id, { type: "user", id: userId }, roles, t);
       }

@@ -81,6 +81,8 @@ export class MemberService {
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await this.keepAnOwner(trx, access.org.id, userId, roles);
+      // Still a member, now the org is locked: one removed meanwhile gets no bindings.
+      await this.stillMember(trx, access.org.id, userId);
       await replaceBindings(trx, access.org.id, { type: "user", id: userId }, roles, t);
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
@@ -105,6 +107,13 @@ export class MemberService {
       await this.keepAnOwner(trx, access.org.id, userId, []);
       await trx.deleteFrom("bindings").where("org_id", "=", access.org.id).where("principal_id", "=", userId).execute();
       await trx.deleteFrom("org_members").where("org_id", "=", access.org.id).where("user_id", "=", userId).execute();
+      // What they invited others to, and nobody has accepted yet, goes with them.
+      await trx
+        .deleteFrom("invitations")
+        .where("org_id", "=", access.org.id)
+        .where("invited_by", "=", userId)
+        .where("accepted_at", "is", null)
+        .execute();
       const left = await trx
         .selectFrom("org_members")
         .select("org_id")
@@ -122,6 +131,17 @@ export class MemberService {
     this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: userId });
   }
 
+  /** 404 unless `userId` is (still) a member of the org. */
+  private async stillMember(trx: Kysely<Database>, orgId: string, userId: string): Promise<void> {
+    const row = await trx
+      .selectFrom("org_members")
+      .select("user_id")
+      .where("org_id", "=", orgId)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
+    if (!row) throw notFound("Member");
+  }
+
   /**
    * An org must keep at least one org-wide owner. Runs inside the change's transaction with
    * the org row locked (PostgreSQL), so two owners demoting each other at once cannot both win.
@@ -136,13 +156,19 @@ export class MemberService {
       await trx.selectFrom("orgs").select("id").where("id", "=", orgId).forUpdate().execute();
     }
     if (nextRoles.some((r) => r.roleId === "role_owner" && !r.projectId)) return;
+    // Owners who are members: a binding left for someone no longer in the org owns nothing.
     const owners = await trx
       .selectFrom("bindings")
-      .select("principal_id")
-      .where("org_id", "=", orgId)
-      .where("role_id", "=", "role_owner")
-      .where("project_id", "is", null)
-      .where("principal_type", "=", "user")
+      .innerJoin("org_members", (j) =>
+        j
+          .onRef("org_members.user_id", "=", "bindings.principal_id")
+          .onRef("org_members.org_id", "=", "bindings.org_id"),
+      )
+      .select("bindings.principal_id")
+      .where("bindings.org_id", "=", orgId)
+      .where("bindings.role_id", "=", "role_owner")
+      .where("bindings.project_id", "is", null)
+      .where("bindings.principal_type", "=", "user")
       .execute();
     const others = owners.filter((o) => o.principal_id !== userId);
     if (others.length === 0) throw new AppError("CONFLICT", "An organization needs at least one owner");

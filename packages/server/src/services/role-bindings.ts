@@ -1,11 +1,12 @@
-import type { Kysely } from "kysely";
+import { type Kysely, PostgresAdapter } from "kysely";
 import { AppError, invalidField } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import { expand } from "../domain/permissions/match.js";
 import { expandGrants } from "../domain/permissions/grants.js";
+import { BUILTIN_ROLE_IDS } from "../domain/permissions/roles.js";
 import type { Database } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
-import { rolePermissions } from "./access.js";
+import { principalGrants, rolePermissions } from "./access.js";
 import type { Deps } from "./deps.js";
 
 /** A role bound to a principal, org-wide (`projectId` null) or on one project. */
@@ -69,6 +70,27 @@ export async function checkBindings(
   }
 }
 
+/**
+ * Of `bindings`, those whose roles hand out nothing `granter` does not hold now where each is
+ * bound: an invitation grants, when accepted, what its inviter may still grant, not what they
+ * could when they sent it (one removed or demoted since grants no more than they hold).
+ */
+export async function stillGrantable(
+  deps: Deps,
+  org: { id: string; isOperator: boolean },
+  granter: string,
+  bindings: readonly RoleBinding[],
+): Promise<RoleBinding[]> {
+  const [grants, roles] = await Promise.all([principalGrants(deps, org.id, granter), rolePermissions(deps, org.id)]);
+  const held = expandGrants(grants, deps.catalog, org.isOperator);
+  return bindings.filter((b) => {
+    const perms = roles.get(b.roleId);
+    if (!perms) return false;
+    const has = b.projectId ? (held.projects.get(b.projectId) ?? held.org) : held.org;
+    return [...expand(perms, deps.catalog, org.isOperator)].every((p) => has.has(p));
+  });
+}
+
 /** Replaces a principal's bindings in an org. Call inside the transaction of the change. */
 export async function replaceBindings(
   trx: Kysely<Database>,
@@ -80,6 +102,16 @@ export async function replaceBindings(
   await trx.deleteFrom("bindings").where("org_id", "=", orgId).where("principal_id", "=", principal.id).execute();
   const stored = normaliseBindings(bindings);
   if (stored.length === 0) return;
+  // The custom roles bound, held until the commit (a role's delete waits, then sees these
+  // bindings), and still there (one deleted since the check is refused, not bound).
+  const custom = [...new Set(stored.map((b) => b.roleId).filter((r) => !BUILTIN_ROLE_IDS.has(r)))];
+  if (custom.length > 0) {
+    let q = trx.selectFrom("roles").select("id").where("org_id", "=", orgId).where("id", "in", custom);
+    if (trx.getExecutor().adapter instanceof PostgresAdapter) q = q.forShare();
+    const found = new Set((await q.execute()).map((r) => r.id));
+    const gone = custom.find((r) => !found.has(r));
+    if (gone) throw invalidField("roles", `role ${gone} does not exist in this organization`, "not_found");
+  }
   await trx
     .insertInto("bindings")
     .values(

@@ -150,14 +150,12 @@ export class RoleService {
   async delete(ctx: RequestCtx, access: OrgAccess, id: string): Promise<void> {
     await this.load(access, id);
     access.require("iam:roles:delete");
-    const bound = await this.deps.db.kysely
-      .selectFrom("bindings")
-      .select("id")
-      .where("role_id", "=", id)
-      .executeTakeFirst();
-    if (bound) throw new AppError("CONFLICT", "The role is still bound to principals; unbind it first");
     await this.deps.db.kysely.transaction().execute(async (trx) => {
+      // The row first, then the check: a binding being written meanwhile (which holds the row:
+      // replaceBindings) is committed by then and seen, or its writer finds the role gone.
       await trx.deleteFrom("roles").where("id", "=", id).execute();
+      const bound = await trx.selectFrom("bindings").select("id").where("role_id", "=", id).executeTakeFirst();
+      if (bound) throw new AppError("CONFLICT", "The role is still bound to principals; unbind it first");
       await writeAudit(trx, ctx, this.deps.now(), {
         orgId: access.org.id,
         action: "role.delete",

@@ -112,7 +112,7 @@ export class ServiceAccountService {
     const before = await this.get(access, id);
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
-      await trx
+      const res = await trx
         .updateTable("service_accounts")
         .set({
           name: patch.name ?? row.name,
@@ -120,7 +120,9 @@ export class ServiceAccountService {
           updated_at: t.toISOString(),
         })
         .where("id", "=", id)
-        .execute();
+        .executeTakeFirst();
+      // Deleted meanwhile (the row is locked from here on): no bindings for an account gone.
+      if (Number(res.numUpdatedRows) !== 1) throw notFound("Service account");
       if (patch.roles) await replaceBindings(trx, access.org.id, { type: "service_account", id }, patch.roles, t);
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
@@ -146,9 +148,11 @@ export class ServiceAccountService {
     await this.load(access, id);
     access.require("iam:serviceaccounts:delete");
     await this.deps.db.kysely.transaction().execute(async (trx) => {
+      // The account's row first: a change to it under way finishes before (and what it bound
+      // is then deleted below), or finds it gone.
+      await trx.deleteFrom("service_accounts").where("id", "=", id).execute();
       await trx.deleteFrom("api_keys").where("owner_type", "=", "service_account").where("owner_id", "=", id).execute();
       await trx.deleteFrom("bindings").where("principal_id", "=", id).execute();
-      await trx.deleteFrom("service_accounts").where("id", "=", id).execute();
       await writeAudit(trx, ctx, this.deps.now(), {
         orgId: access.org.id,
         action: "service_account.delete",
