@@ -170,9 +170,13 @@ export class SigningKeys {
    * rotation (its successor is to be made), or superseded keys not retired yet.
    */
   private due(): boolean {
+    return this.successorDue() || this.superseded().length > 0;
+  }
+
+  /** No key, or the newest is due for rotation: a new one is to be made. */
+  private successorDue(): boolean {
     const newest = this.unrotated()[0];
-    if (!newest || Date.parse(newest.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs()) return true;
-    return this.superseded().length > 0;
+    return !newest || Date.parse(newest.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs();
   }
 
   /**
@@ -196,9 +200,7 @@ export class SigningKeys {
           .execute();
         await this.reload(true);
       }
-      const newest = this.unrotated()[0];
-      if (!newest || Date.parse(newest.createdAt) + this.opts.rotateAfterSeconds * 1000 <= this.nowMs())
-        await this.create(false);
+      if (this.successorDue()) await this.create(false);
     })().finally(() => {
       this.renewing = null;
     });

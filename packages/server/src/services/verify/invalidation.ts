@@ -145,10 +145,11 @@ export class PgInvalidationBus extends BaseBus {
   /** Stops announcing changes inside their transactions (see the constructor). */
   private readonly offAnnounce: () => void;
   /**
-   * This node's changes delivered after their commit, by their JSON, until when their own
-   * notification is expected: it is then not delivered a second time (see onMessage).
+   * Per change (its JSON), this node's emits after their commit less its own notifications of
+   * it heard since (as of `at`, epoch ms). A notification is not delivered again while emits
+   * outnumber them: those emits delivered it already (see onMessage).
    */
-  private readonly delivered = new Map<string, number>();
+  private readonly ownBalance = new Map<string, { n: number; at: number }>();
   /** Changes emitted without an announce in their transaction (sent after the fact), and the last of them. */
   readonly stats = { unannounced: 0, lastUnannounced: null as KeyChange | null };
 
@@ -186,7 +187,7 @@ export class PgInvalidationBus extends BaseBus {
 
   protected override local(change: KeyChange, announced: boolean) {
     this.deliver(change);
-    this.expectOwn(JSON.stringify(change));
+    this.countOwn(JSON.stringify(change), +1);
     if (announced || this.closed) return;
     this.stats.unannounced++;
     this.stats.lastUnannounced = change;
@@ -262,22 +263,25 @@ export class PgInvalidationBus extends BaseBus {
     if (!msg.c) return;
     // Its own changes too, unless already delivered after their commit: when the commit's
     // answer is lost the change committed, the request failed, and nothing was emitted here.
-    if (msg.n === this.nodeId && this.takeOwn(JSON.stringify(msg.c))) return;
+    if (msg.n === this.nodeId && this.countOwn(JSON.stringify(msg.c), -1) >= 0) return;
     this.deliver(msg.c);
   }
 
-  /** Notes a change delivered here, whose own notification is then skipped (for 10 s at most). */
-  private expectOwn(change: string) {
+  /**
+   * Adds `by` to a change's balance (an emit +1, an own notification -1) and answers the new
+   * one. Notifications come in commit order, and each invalidation reloads from the database,
+   * so a skipped one is always covered by an emit after a later or the same commit. A balance
+   * untouched for 10 s starts again from 0 (a notification lost with its connection).
+   */
+  private countOwn(change: string, by: 1 | -1): number {
     const now = Date.now();
-    if (this.delivered.size >= 1000) for (const [c, until] of this.delivered) if (until < now) this.delivered.delete(c);
-    this.delivered.set(change, now + 10_000);
-  }
-
-  private takeOwn(change: string): boolean {
-    const until = this.delivered.get(change);
-    if (until === undefined) return false;
-    this.delivered.delete(change);
-    return until >= Date.now();
+    if (this.ownBalance.size >= 1000)
+      for (const [c, b] of this.ownBalance) if (now - b.at > 10_000) this.ownBalance.delete(c);
+    const b = this.ownBalance.get(change);
+    const n = (b && now - b.at <= 10_000 ? b.n : 0) + by;
+    if (n === 0) this.ownBalance.delete(change);
+    else this.ownBalance.set(change, { n, at: now });
+    return n;
   }
 
   /** Gives up `client` (if still current) and reconnects. Queued changes are kept for the next one. */
