@@ -130,6 +130,8 @@ const BODY_LIMIT = 64 * 1024;
  * The console's pages and files: not to be framed (clickjacking), sniffed, or named in a
  * Referer (an invitation link carries its token); scripts only its own.
  */
+const JUDGES_CREDENTIALS = new Set([VERIFY_PATH, "/v1/token/introspect"]);
+
 const CONSOLE_HEADERS: [string, string][] = [
   [
     "content-security-policy",
@@ -326,8 +328,11 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     if (!waiting) return done();
     waiting.then(() => denyAnonymous(req)).then(() => done(), done);
   });
-  // Before the schemas: text no field may hold (see badTextAt), anywhere in the input.
+  // Before the schemas: text no field may hold (see badTextAt), anywhere in the input. Not on
+  // the routes that judge a presented credential: such a key is MALFORMED (as the verify lane
+  // answers it) and such a token inactive, decisions rather than request errors.
   app.addHook("preValidation", (req, _reply, done) => {
+    if (JUDGES_CREDENTIALS.has(req.routeOptions.url ?? "")) return done();
     for (const value of [req.body, req.query, req.params]) {
       const path = badTextAt(value);
       if (path !== null)

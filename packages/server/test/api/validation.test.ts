@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Harness, describeEachDialect } from "../harness.js";
+import { verifierKey } from "./verify-helpers.js";
 
 const PROBLEM = "application/problem+json";
 
@@ -144,6 +145,18 @@ describeEachDialect("input validation and errors", (dialect) => {
       expect(res.body.errors[0], `${method} ${url}`).toMatchObject({ path, code: "characters" });
     }
     expect(await projects()).toBe(before);
+    // A credential presented with one is judged, not refused: a key MALFORMED, a token inactive;
+    // the token exchange answers as OAuth does.
+    const verifier = await verifierKey(h);
+    const v = await h.req("POST", "/v1/verify", { token: verifier, body: { key: "kw_\u0000abc" } });
+    expect(v.body).toEqual({ valid: false, code: "MALFORMED" });
+    const i = await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: "eyJ\u0000" } });
+    expect(i.body).toEqual({ active: false });
+    const t = await h.req("POST", "/v1/token", {
+      body: { grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: "kw_\u0000abc" },
+    });
+    expect(t.status).toBe(400);
+    expect(t.body.error).toBe("invalid_request");
     // Emoji (surrogate pairs) and other characters are fine.
     const ok = await h.req("POST", `/v1/orgs/${orgId}/projects`, { token, body: { name: "keys 🔑 \u202e" } });
     expect(ok.status).toBe(201);
