@@ -2,33 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, type TestServer, startServer } from "../../sdk/test/server.js";
-import { keyward } from "./run.js";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../sdk/test/server.js";
+import { cliSuite } from "./run.js";
 
-let server: TestServer;
-let configHome: string;
-let env: Record<string, string | undefined>;
-/** Runs keyward with this suite's config dir and no inherited KEYWARD_* credentials. */
-const kw = (args: string[], extra: Record<string, string | undefined> = {}, input?: string) =>
-  keyward(args, { env: { ...env, ...extra }, input });
-
-beforeAll(async () => {
-  server = await startServer();
-  configHome = mkdtempSync(path.join(tmpdir(), "keyward-cli-config-"));
-  env = {
-    XDG_CONFIG_HOME: configHome,
-    KEYWARD_API_KEY: undefined,
-    KEYWARD_URL: undefined,
-    KEYWARD_PROFILE: undefined,
-    KEYWARD_ORG: undefined,
-    NO_COLOR: undefined,
-  };
-});
-afterAll(async () => {
-  await server?.stop();
-  if (configHome) rmSync(configHome, { recursive: true, force: true });
-});
+const { suite, kw } = cliSuite("keyward-cli-config-");
 
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[`);
 
@@ -59,7 +37,7 @@ describe("arguments, help and exit codes", () => {
     const missing = await kw(["keys", "get"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/missing required argument/);
-    const badExpiry = await kw(["keys", "create", "x", "--expires", "soon", "--url", server.url]);
+    const badExpiry = await kw(["keys", "create", "x", "--expires", "soon", "--url", suite.server.url]);
     expect(badExpiry.code).toBe(2);
     expect(badExpiry.stderr).toMatch(/--expires/);
     const badShell = await kw(["completion", "fish"]);
@@ -74,7 +52,7 @@ describe("arguments, help and exit codes", () => {
     // The script completes subcommands and flags in a real bash.
     const { execFileSync } = await import("node:child_process");
     const { writeFileSync } = await import("node:fs");
-    const script = path.join(configHome, "keyward-completion.bash");
+    const script = path.join(suite.configHome, "keyward-completion.bash");
     writeFileSync(script, bash.stdout);
     const complete = (words: string[]) =>
       execFileSync("bash", [
@@ -92,7 +70,7 @@ describe("arguments, help and exit codes", () => {
   });
 
   it("says how to sign in when there are no credentials (exit 1)", async () => {
-    const r = await kw(["keys", "list", "--url", server.url, "--org", "org_x"]);
+    const r = await kw(["keys", "list", "--url", suite.server.url, "--org", "org_x"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/keyward login/);
   });
@@ -103,7 +81,7 @@ describe("against a running server", () => {
 
   it("refuses a wrong password with the problem detail (exit 1)", async () => {
     const r = await kw(
-      ["login", "--url", server.url, "--email", server.email, "--password-stdin"],
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin"],
       {},
       "wrong-password-123\n",
     );
@@ -113,25 +91,25 @@ describe("against a running server", () => {
 
   it("logs in, stores the profile with mode 0600 and answers whoami", async () => {
     const r = await kw(
-      ["login", "--url", server.url, "--email", server.email, "--password-stdin", "--json"],
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin", "--json"],
       {},
-      `${server.password}\n`,
+      `${suite.server.password}\n`,
     );
     expect(r.code, r.stderr).toBe(0);
     const out = r.json();
     expect(out.profile).toBe("default");
     orgId = out.orgId;
     expect(orgId).toMatch(/^org_/);
-    const file = path.join(configHome, "keyward", "config.json");
+    const file = path.join(suite.configHome, "keyward", "config.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const saved = JSON.parse(readFileSync(file, "utf8"));
     expect(saved.profiles.default.token).toMatch(/^sess_/);
 
     const me = await kw(["whoami", "--json"]);
     expect(me.code).toBe(0);
-    expect(me.json().user.email).toBe(server.email);
+    expect(me.json().user.email).toBe(suite.server.email);
     const table = await kw(["whoami"]);
-    expect(table.stdout).toContain(server.email);
+    expect(table.stdout).toContain(suite.server.email);
     expect(table.stdout).not.toMatch(ANSI);
   });
 
@@ -141,14 +119,14 @@ describe("against a running server", () => {
     const { execFileSync } = await import("node:child_process");
     const onTty = (extra: Record<string, string | undefined>) => {
       const vars: Record<string, string> = {};
-      for (const [k, v] of Object.entries({ ...process.env, ...env, ...extra })) if (v !== undefined) vars[k] = v;
+      for (const [k, v] of Object.entries({ ...process.env, ...suite.env, ...extra })) if (v !== undefined) vars[k] = v;
       return execFileSync("script", ["-qec", `"${process.execPath}" "${BIN}" whoami`, "/dev/null"], {
         env: vars,
       }).toString();
     };
     expect(onTty({})).toMatch(ANSI);
     const plain = onTty({ NO_COLOR: "1" });
-    expect(plain).toContain(server.email);
+    expect(plain).toContain(suite.server.email);
     expect(plain).not.toMatch(ANSI);
   });
 
@@ -320,7 +298,7 @@ describe("against a running server", () => {
 
     const members = await kw(["members", "list", "--json"]);
     expect(members.code).toBe(0);
-    expect(JSON.stringify(members.json())).toContain(server.email);
+    expect(JSON.stringify(members.json())).toContain(suite.server.email);
     const invite = await kw(["members", "invite", "dev@example.com", "--role", "role_member", "--json"]);
     expect(invite.code, invite.stderr).toBe(0);
     expect(invite.json().token).toBeTruthy();
@@ -366,28 +344,32 @@ describe("against a running server", () => {
   });
 
   it("runs migrate and admin reset-password on the local database", async () => {
-    const migrated = await kw(["migrate", "--json"], server.env);
+    const migrated = await kw(["migrate", "--json"], suite.server.env);
     expect(migrated.code, migrated.stderr).toBe(0);
     expect(migrated.json().migrated).toBe(true);
 
-    const reset = await kw(["admin", "reset-password", server.email, "--json"], server.env);
+    const reset = await kw(["admin", "reset-password", suite.server.email, "--json"], suite.server.env);
     expect(reset.code, reset.stderr).toBe(0);
     const { password } = reset.json();
     expect(password.length).toBeGreaterThanOrEqual(16);
     // The old session ended; the new password signs in.
     expect((await kw(["whoami"])).code).toBe(1);
-    const login = await kw(["login", "--url", server.url, "--email", server.email, "--password-stdin"], {}, password);
+    const login = await kw(
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin"],
+      {},
+      password,
+    );
     expect(login.code, login.stderr).toBe(0);
     const chosen = await kw(
-      ["admin", "reset-password", server.email, "--password-stdin"],
-      server.env,
-      `${server.password}\n`,
+      ["admin", "reset-password", suite.server.email, "--password-stdin"],
+      suite.server.env,
+      `${suite.server.password}\n`,
     );
     expect(chosen.code).toBe(0);
-    expect(chosen.stdout).not.toContain(server.password);
+    expect(chosen.stdout).not.toContain(suite.server.password);
     // Both resets are in the audit log, with no secret in them.
     const db = new (createRequire(path.join(REPO_ROOT, "packages/server/package.json"))("better-sqlite3"))(
-      path.join(server.dataDir, "keyward.db"),
+      path.join(suite.server.dataDir, "keyward.db"),
       { readonly: true },
     );
     const events = db
@@ -402,20 +384,20 @@ describe("against a running server", () => {
       user_agent: "keyward admin reset-password",
     });
     expect(JSON.stringify(events)).not.toContain(password);
-    expect(JSON.stringify(events)).not.toContain(server.password);
-    const missing = await kw(["admin", "reset-password", "nobody@example.com"], server.env);
+    expect(JSON.stringify(events)).not.toContain(suite.server.password);
+    const missing = await kw(["admin", "reset-password", "nobody@example.com"], suite.server.env);
     expect(missing.code).toBe(2);
     const relogin = await kw(
-      ["login", "--url", server.url, "--email", server.email, "--password-stdin"],
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin"],
       {},
-      server.password,
+      suite.server.password,
     );
     expect(relogin.code).toBe(0);
   });
 
   it("logs in with an API key from KEYWARD_API_KEY into another profile, and logs out", async () => {
     const { secret } = (await kw(["keys", "create", "profile key", "--json"])).json();
-    const r = await kw(["login", "--url", server.url, "--profile", "ci", "--json"], { KEYWARD_API_KEY: secret });
+    const r = await kw(["login", "--url", suite.server.url, "--profile", "ci", "--json"], { KEYWARD_API_KEY: secret });
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().orgId).toBe(orgId);
     const me = await kw(["whoami", "--profile", "ci", "--json"]);

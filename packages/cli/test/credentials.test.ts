@@ -1,21 +1,15 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { type IncomingHttpHeaders, type Server, createServer } from "node:http";
 import { createServer as createTcpServer, connect } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestServer, startServer } from "../../sdk/test/server.js";
-import { keyward } from "./run.js";
+import { describe, expect, it } from "vitest";
+import { cliSuite } from "./run.js";
 
 const ESC = String.fromCharCode(27);
 const BEL = String.fromCharCode(7);
 
-let server: TestServer;
-let configHome: string;
-let env: Record<string, string | undefined>;
-const kw = (args: string[], extra: Record<string, string | undefined> = {}, input?: string) =>
-  keyward(args, { env: { ...env, ...extra }, input });
-const configFile = () => path.join(configHome, "keyward", "config.json");
+const { suite, kw } = cliSuite("keyward-cli-credentials-");
+const configFile = () => path.join(suite.configHome, "keyward", "config.json");
 
 /** A stand-in HTTP server that records what it receives and answers like Keyward would. */
 async function capture(host = "127.0.0.1") {
@@ -47,30 +41,12 @@ async function capture(host = "127.0.0.1") {
   return { seen, port, close: () => new Promise<void>((r) => srv.close(() => r())) };
 }
 
-beforeAll(async () => {
-  server = await startServer();
-  configHome = mkdtempSync(path.join(tmpdir(), "keyward-cli-credentials-"));
-  env = {
-    XDG_CONFIG_HOME: configHome,
-    KEYWARD_API_KEY: undefined,
-    KEYWARD_URL: undefined,
-    KEYWARD_PROFILE: undefined,
-    KEYWARD_ORG: undefined,
-    KEYWARD_PASSWORD: undefined,
-    NO_COLOR: undefined,
-  };
-});
-afterAll(async () => {
-  await server?.stop();
-  if (configHome) rmSync(configHome, { recursive: true, force: true });
-});
-
 describe("credentials the CLI holds", () => {
   it("does not send a profile's session token to another server given by --url / KEYWARD_URL", async () => {
     const login = await kw(
-      ["login", "--url", server.url, "--email", server.email, "--password-stdin"],
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin"],
       {},
-      `${server.password}\n`,
+      `${suite.server.password}\n`,
     );
     expect(login.code, login.stderr).toBe(0);
     const token = JSON.parse(readFileSync(configFile(), "utf8")).profiles.default.token as string;
@@ -85,7 +61,7 @@ describe("credentials the CLI holds", () => {
       expect(leaked.map((r) => `${r.method} ${r.url}`)).toEqual([]);
       for (const r of [flag, envUrl]) {
         expect(r.code).toBe(2);
-        expect(r.stderr).toContain(`holds credentials for ${server.url}`);
+        expect(r.stderr).toContain(`holds credentials for ${suite.server.url}`);
       }
       // An explicit KEYWARD_API_KEY goes where it is told.
       const explicit = await kw(["whoami", "--url", `http://127.0.0.1:${other.port}`], { KEYWARD_API_KEY: "kw_given" });
@@ -110,9 +86,9 @@ describe("credentials the CLI holds", () => {
 `;
     writeFileSync(file, text, { mode: 0o600 });
     const r = await kw(
-      ["login", "--url", server.url, "--email", server.email, "--password-stdin", "--profile", "local"],
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin", "--profile", "local"],
       {},
-      `${server.password}\n`,
+      `${suite.server.password}\n`,
     );
     // Refused, naming the file, and the file left as it was.
     expect(r.code).toBe(2);
@@ -123,9 +99,9 @@ describe("credentials the CLI holds", () => {
   it("prints no terminal control sequences taken from API data (key names) in table output", async () => {
     writeFileSync(configFile(), JSON.stringify({ profiles: {} }), { mode: 0o600 });
     const login = await kw(
-      ["login", "--url", server.url, "--email", server.email, "--password-stdin", "--json"],
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin", "--json"],
       {},
-      `${server.password}\n`,
+      `${suite.server.password}\n`,
     );
     expect(login.code, login.stderr).toBe(0);
     // Any member who may create keys chooses the name; an admin lists everyone's keys.
@@ -158,9 +134,9 @@ describe("credentials the CLI holds", () => {
       expect(r.stderr).toContain(`Warning: ${url} is plain http`);
       // Not for this machine.
       const local = await kw(
-        ["login", "--url", server.url, "--email", server.email, "--password-stdin", "--profile", "plain"],
+        ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin", "--profile", "plain"],
         {},
-        `${server.password}\n`,
+        `${suite.server.password}\n`,
       );
       expect(local.stderr).not.toContain("Warning");
     } finally {
@@ -170,7 +146,7 @@ describe("credentials the CLI holds", () => {
 
   it("does not report a successful sign-out when the server never ended the session", async () => {
     // A TCP relay to the real server: the profile's URL goes through it.
-    const target = new URL(server.url);
+    const target = new URL(suite.server.url);
     const relay = createTcpServer((c) => {
       const up = connect(Number(target.port), target.hostname);
       c.pipe(up).pipe(c);
@@ -180,16 +156,17 @@ describe("credentials the CLI holds", () => {
     await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
     const login = await kw(
-      ["login", "--url", url, "--email", server.email, "--password-stdin", "--profile", "relayed"],
+      ["login", "--url", url, "--email", suite.server.email, "--password-stdin", "--profile", "relayed"],
       {},
-      `${server.password}\n`,
+      `${suite.server.password}\n`,
     );
     expect(login.code, login.stderr).toBe(0);
     const token = JSON.parse(readFileSync(configFile(), "utf8")).profiles.relayed.token as string;
     // The network goes away (VPN down, server restarting) just when the user signs out.
     await new Promise<void>((r) => relay.close(() => r()));
     const out = await kw(["logout", "--profile", "relayed"]);
-    const stillValid = (await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const stillValid = (await fetch(`${suite.server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } }))
+      .status;
     expect(stillValid).toBe(200); // the server never heard of the logout
     // …so the CLI does not claim it did, and keeps the profile to try again.
     expect(out.stderr).toContain("Could not end the session");
@@ -199,11 +176,11 @@ describe("credentials the CLI holds", () => {
 
   it("signs in with a reset password and changes it with `keyward password` before anything else", async () => {
     writeFileSync(configFile(), JSON.stringify({ profiles: {} }), { mode: 0o600 });
-    const reset = await kw(["admin", "reset-password", server.email, "--json"], server.env);
+    const reset = await kw(["admin", "reset-password", suite.server.email, "--json"], suite.server.env);
     expect(reset.code, reset.stderr).toBe(0);
     const { password } = reset.json();
     const login = await kw(
-      ["login", "--url", server.url, "--email", server.email, "--password-stdin", "--json"],
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin", "--json"],
       {},
       `${password}\n`,
     );
@@ -213,7 +190,7 @@ describe("credentials the CLI holds", () => {
     const early = await kw(["orgs", "list"]);
     expect(early.code).toBe(1);
     expect(early.stderr).toContain("PASSWORD_CHANGE_REQUIRED");
-    const changed = await kw(["password", "--stdin"], {}, `${password}\n${server.password}\n`);
+    const changed = await kw(["password", "--stdin"], {}, `${password}\n${suite.server.password}\n`);
     expect(changed.code, changed.stderr).toBe(0);
     expect(changed.stdout).toContain("Password changed");
     expect((await kw(["orgs", "list"])).code).toBe(0);

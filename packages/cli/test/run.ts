@@ -1,5 +1,10 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll } from "vitest";
+import { type TestServer, startServer } from "../../sdk/test/server.js";
 
 export const BIN = fileURLToPath(new URL("../bin/keyward.js", import.meta.url));
 
@@ -42,4 +47,32 @@ export function keyward(
     );
     child.stdin.end(opts.input ?? "");
   });
+}
+
+/**
+ * A test file's Keyward server and config folder, made before its tests and removed after, and
+ * `kw` to run keyward with them and no KEYWARD_* setting inherited from the caller's shell.
+ */
+export function cliSuite(tmpPrefix: string) {
+  const suite = {} as { server: TestServer; configHome: string; env: Record<string, string | undefined> };
+  beforeAll(async () => {
+    suite.server = await startServer();
+    suite.configHome = mkdtempSync(path.join(tmpdir(), tmpPrefix));
+    suite.env = {
+      XDG_CONFIG_HOME: suite.configHome,
+      KEYWARD_API_KEY: undefined,
+      KEYWARD_URL: undefined,
+      KEYWARD_PROFILE: undefined,
+      KEYWARD_ORG: undefined,
+      KEYWARD_PASSWORD: undefined,
+      NO_COLOR: undefined,
+    };
+  });
+  afterAll(async () => {
+    await suite.server?.stop();
+    if (suite.configHome) rmSync(suite.configHome, { recursive: true, force: true });
+  });
+  const kw = (args: string[], extra: Record<string, string | undefined> = {}, input?: string) =>
+    keyward(args, { env: { ...suite.env, ...extra }, input });
+  return { suite, kw };
 }
