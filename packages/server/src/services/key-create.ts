@@ -14,6 +14,7 @@ import {
   checkProjectList,
   checkRoles,
   existingProjects,
+  holdNamedRows,
   normaliseExpiry,
   normaliseIps,
   unique,
@@ -187,6 +188,14 @@ export async function createKey(
   }
   const apiKey = toKeyView(row, now);
   await deps.db.kysely.transaction().execute(async (trx) => {
+    await holdNamedRows(trx, orgId, {
+      serviceAccount: owner.type === "service_account" ? owner.id : undefined,
+      projects: [
+        ...(owner.type === "project" ? [owner.id] : []),
+        ...(allowedProjects ?? []),
+        ...(defaultProjectId ? [defaultProjectId] : []),
+      ],
+    });
     if (maxKeys !== null) {
       // Creates at once all saw room above: counted again here, one at a time (SQLite's write
       // transactions take turns already; on PostgreSQL a lock per owner makes them).

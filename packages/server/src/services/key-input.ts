@@ -1,8 +1,10 @@
-import { AppError, type FieldError } from "../domain/errors.js";
+import { type Kysely, PostgresAdapter } from "kysely";
+import { AppError, type FieldError, notFound } from "../domain/errors.js";
 import { normaliseKeyIps, parseExpiry } from "../domain/keys/policy.js";
 import { expand } from "../domain/permissions/match.js";
 import { PERMISSION_PATTERN } from "../domain/permissions/match.js";
 import type { OrgAccess } from "./access.js";
+import type { Database } from "../store/schema.js";
 import type { Deps } from "./deps.js";
 
 /** Restrictions and settings shared by create and update, as the client sends them. */
@@ -98,3 +100,33 @@ export function normaliseExpiry(
 
 /** De-duplicates a list, keeping the first occurrence. */
 export const unique = <T>(list: readonly T[]): T[] => [...new Set(list)];
+
+/**
+ * Inside the transaction that writes a key: holds the rows the key names (its owning service
+ * account or project, its projects) until the commit, and throws 404 for one deleted since it
+ * was checked. Their deletes (which take their row first) wait for the key, or it finds them gone.
+ */
+export async function holdNamedRows(
+  trx: Kysely<Database>,
+  orgId: string,
+  named: { serviceAccount?: string; projects: readonly string[] },
+): Promise<void> {
+  const pg = trx.getExecutor().adapter instanceof PostgresAdapter;
+  if (named.serviceAccount) {
+    let q = trx
+      .selectFrom("service_accounts")
+      .select("id")
+      .where("id", "=", named.serviceAccount)
+      .where("org_id", "=", orgId);
+    if (pg) q = q.forShare();
+    if (!(await q.executeTakeFirst())) throw notFound("Service account");
+  }
+  const projects = [...new Set(named.projects)];
+  if (projects.length > 0) {
+    let q = trx.selectFrom("projects").select("id").where("id", "in", projects).where("org_id", "=", orgId);
+    if (pg) q = q.forShare();
+    const found = new Set((await q.execute()).map((r) => r.id));
+    const gone = projects.find((p) => !found.has(p));
+    if (gone) throw notFound(`Project ${gone}`);
+  }
+}

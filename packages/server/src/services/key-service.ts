@@ -157,12 +157,12 @@ export class KeyService {
       checkVersion(row, ifMatch);
       const now = this.deps.now();
       await this.deps.db.kysely.transaction().execute(async (trx) => {
-        const res = await trx
-          .deleteFrom("api_keys")
-          .where("id", "=", keyId)
-          .where("version", "=", row.version)
-          .executeTakeFirst();
-        if (Number(res.numDeletedRows) === 0) throw staleVersion();
+        // Unconditional without If-Match: a rename at the same moment (by whoever holds the key,
+        // say) must not make a revocation fail.
+        let q = trx.deleteFrom("api_keys").where("id", "=", keyId);
+        if (ifMatch !== undefined) q = q.where("version", "=", row.version);
+        const res = await q.executeTakeFirst();
+        if (Number(res.numDeletedRows) === 0) throw ifMatch !== undefined ? staleVersion() : notFound("API key");
         await writeAudit(trx, ctx, now, {
           orgId: access.org.id,
           action: "api_key.delete",
@@ -199,21 +199,23 @@ export class KeyService {
       const now = this.deps.now();
       if (row.status === status) return toKeyView(row, now);
       const byManager = status === "disabled" && !rights.edit ? 1 : 0;
-      const next = {
-        ...row,
-        status,
-        disabled_by_manager: byManager,
-        updated_at: now.toISOString(),
-        version: row.version + 1,
-      };
+      const updatedAt = now.toISOString();
+      let next = row;
       await this.deps.db.kysely.transaction().execute(async (trx) => {
-        const res = await trx
+        // Unconditional without If-Match, as delete is.
+        let q = trx
           .updateTable("api_keys")
-          .set({ status, disabled_by_manager: byManager, updated_at: next.updated_at, version: next.version })
-          .where("id", "=", keyId)
-          .where("version", "=", row.version)
-          .executeTakeFirst();
-        if (Number(res.numUpdatedRows) === 0) throw staleVersion();
+          .set((eb) => ({
+            status,
+            disabled_by_manager: byManager,
+            updated_at: updatedAt,
+            version: eb("version", "+", 1),
+          }))
+          .where("id", "=", keyId);
+        if (ifMatch !== undefined) q = q.where("version", "=", row.version);
+        const res = await q.executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) throw ifMatch !== undefined ? staleVersion() : notFound("API key");
+        next = await trx.selectFrom("api_keys").selectAll().where("id", "=", keyId).executeTakeFirstOrThrow();
         await writeAudit(trx, ctx, now, {
           orgId: access.org.id,
           action,

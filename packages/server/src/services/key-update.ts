@@ -12,6 +12,7 @@ import {
   checkProjectList,
   checkRoles,
   existingProjects,
+  holdNamedRows,
   normaliseExpiry,
   normaliseIps,
   unique,
@@ -178,6 +179,14 @@ export async function updateKey(
   const changes = diff(before, auditFields(after));
   if (Object.keys(changes.after).length === 0) return toKeyView(row, now);
   await deps.db.kysely.transaction().execute(async (trx) => {
+    // Projects this edit names (not those the key named already: a project deleted since
+    // leaves them as the project's delete decided).
+    await holdNamedRows(trx, orgId, {
+      projects: [
+        ...(patch.allowedProjects ? (allowedProjects ?? []) : []),
+        ...(patch.defaultProjectId ? [patch.defaultProjectId] : []),
+      ],
+    });
     const { id: _id, ...values } = next;
     const res = await trx
       .updateTable("api_keys")

@@ -129,6 +129,9 @@ export class ProjectService {
     access.require("iam:projects:delete", id);
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
+      // The row first: a key being made for the project, or naming it, meanwhile (which holds
+      // the row: key-create, key-update) is committed by then and handled below, or finds it gone.
+      await trx.deleteFrom("projects").where("id", "=", id).execute();
       await trx.deleteFrom("api_keys").where("owner_type", "=", "project").where("owner_id", "=", id).execute();
       await trx
         .updateTable("api_keys")
@@ -136,7 +139,6 @@ export class ProjectService {
         .where("org_id", "=", access.org.id)
         .where("default_project_id", "=", id)
         .execute();
-      await trx.deleteFrom("projects").where("id", "=", id).execute();
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
         action: "project.delete",
