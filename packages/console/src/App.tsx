@@ -2,7 +2,7 @@ import { Center, Loader } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { setUnauthenticatedHandler } from "./api/client";
-import { forgetAllButMe, useMe, useOrgs } from "./api/queries";
+import { signedOut, useMe, useOrgs } from "./api/queries";
 import { AppLayout } from "./components/AppLayout";
 import { Redirect, matchPath, useLocation } from "./lib/router";
 import { AcceptInvitationPage } from "./pages/AcceptInvitationPage";
@@ -29,8 +29,7 @@ export function App() {
   useEffect(() => {
     setUnauthenticatedHandler(() => {
       // The session ended: nothing of its user's stays for whoever signs in next on this tab.
-      forgetAllButMe(qc);
-      qc.setQueryData(["me"], null);
+      signedOut(qc);
     });
     return () => setUnauthenticatedHandler(null);
   }, [qc]);

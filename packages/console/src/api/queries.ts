@@ -34,6 +34,12 @@ export const useMe = () =>
 /** Drops every cached answer but who is signed in: what one user saw is not shown to the next. */
 export const forgetAllButMe = (qc: QueryClient) => qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
 
+/** Nobody is signed in any more (signed out, or the session ended): nothing of theirs stays. */
+export function signedOut(qc: QueryClient) {
+  forgetAllButMe(qc);
+  qc.setQueryData(["me"], null);
+}
+
 export const useOrgs = (enabled = true) =>
   useQuery({
     queryKey: ["orgs"],

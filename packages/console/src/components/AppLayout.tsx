@@ -4,7 +4,7 @@ import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { ApiError, api } from "../api/client";
-import { useMe } from "../api/queries";
+import { signedOut, useMe } from "../api/queries";
 import type { Org } from "../api/types";
 import { Link, navigate, useLocation } from "../lib/router";
 
@@ -39,8 +39,7 @@ export function AppLayout({ orgId, orgs, children }: { orgId?: string; orgs: Org
         return;
       }
     }
-    qc.clear();
-    qc.setQueryData(["me"], null);
+    signedOut(qc);
     navigate("/login");
   };
 

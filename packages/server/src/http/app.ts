@@ -36,6 +36,13 @@ import { VerifyBody, VerifyResponse } from "./schemas/verify.js";
 import { VERIFY_PATH, verifyLane } from "./verify-lane.js";
 
 declare module "fastify" {
+  interface FastifyContextConfig {
+    /**
+     * The route judges a credential in its input itself (a key with a NUL is MALFORMED, a token
+     * inactive): the request text check (badTextAt) leaves it alone.
+     */
+    judgesCredentials?: boolean;
+  }
   interface FastifyRequest {
     ctx: RequestCtx;
     /** `performance.now()` when the request arrived (for the duration metric). */
@@ -130,8 +137,6 @@ const BODY_LIMIT = 64 * 1024;
  * The console's pages and files: not to be framed (clickjacking), sniffed, or named in a
  * Referer (an invitation link carries its token); scripts only its own.
  */
-const JUDGES_CREDENTIALS = new Set([VERIFY_PATH, "/v1/token/introspect"]);
-
 const CONSOLE_HEADERS: [string, string][] = [
   [
     "content-security-policy",
@@ -328,11 +333,10 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     if (!waiting) return done();
     waiting.then(() => denyAnonymous(req)).then(() => done(), done);
   });
-  // Before the schemas: text no field may hold (see badTextAt), anywhere in the input. Not on
-  // the routes that judge a presented credential: such a key is MALFORMED (as the verify lane
-  // answers it) and such a token inactive, decisions rather than request errors.
+  // Before the schemas: text no field may hold (see badTextAt), anywhere in the input, but on
+  // routes that judge a presented credential (`judgesCredentials`): decisions, not errors.
   app.addHook("preValidation", (req, _reply, done) => {
-    if (JUDGES_CREDENTIALS.has(req.routeOptions.url ?? "")) return done();
+    if (req.routeOptions.config.judgesCredentials) return done();
     for (const value of [req.body, req.query, req.params]) {
       const path = badTextAt(value);
       if (path !== null)

@@ -233,7 +233,7 @@ export class InvitationService {
         const roles = existing.filter((b) =>
           grantable.some((g) => g.roleId === b.roleId && g.projectId === (b.projectId ?? null)),
         );
-        await replaceBindings(trx, row.org_id, { type: "user", id: userId }, roles, t);
+        await replaceBindings(trx, this.deps.db.dialect, row.org_id, { type: "user", id: userId }, roles, t);
       }
       await writeAudit(trx, ctx, t, {
         orgId: row.org_id,

@@ -104,13 +104,10 @@ export async function createKey(
 
   // Org key policy (DESIGN §4).
   const maxKeys = owner.type === "user" ? access.org.settings.maxKeysPerUser : null;
-  const ownerKeyCount = maxKeys !== null ? await keysOf(deps.db.kysely, orgId, owner.id) : 0;
   const violations = checkKeyPolicy({
     settings: access.org.settings,
     grants: access.grants,
     scope,
-    ownerType: owner.type,
-    ownerKeyCount,
     expiresAt,
     from: now,
     creating: true,
@@ -188,7 +185,7 @@ export async function createKey(
   }
   const apiKey = toKeyView(row, now);
   await deps.db.kysely.transaction().execute(async (trx) => {
-    await holdNamedRows(trx, orgId, {
+    await holdNamedRows(trx, deps.db.dialect, orgId, {
       serviceAccount: owner.type === "service_account" ? owner.id : undefined,
       projects: [
         ...(owner.type === "project" ? [owner.id] : []),
@@ -197,8 +194,8 @@ export async function createKey(
       ],
     });
     if (maxKeys !== null) {
-      // Creates at once all saw room above: counted again here, one at a time (SQLite's write
-      // transactions take turns already; on PostgreSQL a lock per owner makes them).
+      // Counted here, one create at a time, so creates sent at once cannot all see room
+      // (SQLite's write transactions take turns already; on PostgreSQL a lock per owner).
       if (deps.db.dialect === "postgres")
         await sql`select pg_advisory_xact_lock(hashtext(${`api_keys:${orgId}:${owner.id}`}))`.execute(trx);
       if ((await keysOf(trx, orgId, owner.id)) >= maxKeys) {

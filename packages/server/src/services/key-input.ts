@@ -1,9 +1,10 @@
-import { type Kysely, PostgresAdapter } from "kysely";
+import type { Kysely } from "kysely";
 import { AppError, type FieldError, notFound } from "../domain/errors.js";
 import { normaliseKeyIps, parseExpiry } from "../domain/keys/policy.js";
 import { expand } from "../domain/permissions/match.js";
 import { PERMISSION_PATTERN } from "../domain/permissions/match.js";
 import type { OrgAccess } from "./access.js";
+import type { Db } from "../store/db.js";
 import type { Database } from "../store/schema.js";
 import type { Deps } from "./deps.js";
 
@@ -108,10 +109,11 @@ export const unique = <T>(list: readonly T[]): T[] => [...new Set(list)];
  */
 export async function holdNamedRows(
   trx: Kysely<Database>,
+  dialect: Db["dialect"],
   orgId: string,
   named: { serviceAccount?: string; projects: readonly string[] },
 ): Promise<void> {
-  const pg = trx.getExecutor().adapter instanceof PostgresAdapter;
+  const pg = dialect === "postgres";
   if (named.serviceAccount) {
     let q = trx
       .selectFrom("service_accounts")

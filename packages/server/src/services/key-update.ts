@@ -145,8 +145,6 @@ export async function updateKey(
       settings: access.org.settings,
       grants: access.grants,
       scope: allowedProjects,
-      ownerType: row.owner_type,
-      ownerKeyCount: 0,
       expiresAt: expiresAt ?? null,
       from: new Date(row.created_at),
       creating: false,
@@ -181,7 +179,7 @@ export async function updateKey(
   await deps.db.kysely.transaction().execute(async (trx) => {
     // Projects this edit names (not those the key named already: a project deleted since
     // leaves them as the project's delete decided).
-    await holdNamedRows(trx, orgId, {
+    await holdNamedRows(trx, deps.db.dialect, orgId, {
       projects: [
         ...(patch.allowedProjects ? (allowedProjects ?? []) : []),
         ...(patch.defaultProjectId ? [patch.defaultProjectId] : []),

@@ -83,7 +83,7 @@ export class MemberService {
       await this.keepAnOwner(trx, access.org.id, userId, roles);
       // Still a member, now the org is locked: one removed meanwhile gets no bindings.
       await this.stillMember(trx, access.org.id, userId);
-      await replaceBindings(trx, access.org.id, { type: "user", id: userId }, roles, t);
+      await replaceBindings(trx, this.deps.db.dialect, access.org.id, { type: "user", id: userId }, roles, t);
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
         action: "member.update",

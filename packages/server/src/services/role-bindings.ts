@@ -1,9 +1,10 @@
-import { type Kysely, PostgresAdapter } from "kysely";
+import type { Kysely } from "kysely";
 import { AppError, invalidField } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import { expand } from "../domain/permissions/match.js";
 import { expandGrants } from "../domain/permissions/grants.js";
 import { BUILTIN_ROLE_IDS } from "../domain/permissions/roles.js";
+import type { Db } from "../store/db.js";
 import type { Database } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
 import { principalGrants, rolePermissions } from "./access.js";
@@ -94,6 +95,7 @@ export async function stillGrantable(
 /** Replaces a principal's bindings in an org. Call inside the transaction of the change. */
 export async function replaceBindings(
   trx: Kysely<Database>,
+  dialect: Db["dialect"],
   orgId: string,
   principal: { type: "user" | "service_account"; id: string },
   bindings: readonly RoleBinding[],
@@ -107,7 +109,7 @@ export async function replaceBindings(
   const custom = [...new Set(stored.map((b) => b.roleId).filter((r) => !BUILTIN_ROLE_IDS.has(r)))];
   if (custom.length > 0) {
     let q = trx.selectFrom("roles").select("id").where("org_id", "=", orgId).where("id", "in", custom);
-    if (trx.getExecutor().adapter instanceof PostgresAdapter) q = q.forShare();
+    if (dialect === "postgres") q = q.forShare();
     const found = new Set((await q.execute()).map((r) => r.id));
     const gone = custom.find((r) => !found.has(r));
     if (gone) throw invalidField("roles", `role ${gone} does not exist in this organization`, "not_found");

@@ -65,7 +65,14 @@ export class ServiceAccountService {
     };
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await trx.insertInto("service_accounts").values(row).execute();
-      await replaceBindings(trx, access.org.id, { type: "service_account", id: row.id }, roles, t);
+      await replaceBindings(
+        trx,
+        this.deps.db.dialect,
+        access.org.id,
+        { type: "service_account", id: row.id },
+        roles,
+        t,
+      );
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
         action: "service_account.create",
@@ -123,7 +130,15 @@ export class ServiceAccountService {
         .executeTakeFirst();
       // Deleted meanwhile (the row is locked from here on): no bindings for an account gone.
       if (Number(res.numUpdatedRows) !== 1) throw notFound("Service account");
-      if (patch.roles) await replaceBindings(trx, access.org.id, { type: "service_account", id }, patch.roles, t);
+      if (patch.roles)
+        await replaceBindings(
+          trx,
+          this.deps.db.dialect,
+          access.org.id,
+          { type: "service_account", id },
+          patch.roles,
+          t,
+        );
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
         action: "service_account.update",

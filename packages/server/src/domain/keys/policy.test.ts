@@ -112,8 +112,6 @@ describe("checkKeyPolicy", () => {
   const base = {
     grants: [{ pattern: "*", projectId: null }],
     scope: null,
-    ownerType: "user" as const,
-    ownerKeyCount: 0,
     expiresAt: null,
     from: new Date("2026-06-01T00:00:00Z"),
     creating: true,
@@ -152,11 +150,6 @@ describe("checkKeyPolicy", () => {
     expect(codes({ expiresAt: "2026-07-01T00:00:01.000Z" }, { maxKeyLifetimeDays: 30 })).toEqual([
       "maxKeyLifetimeDays",
     ]);
-  });
-  it("caps keys per user, not per service account", () => {
-    expect(codes({ ownerKeyCount: 1 }, { maxKeysPerUser: 1 })).toEqual(["maxKeysPerUser"]);
-    expect(codes({ ownerKeyCount: 0 }, { maxKeysPerUser: 1 })).toEqual([]);
-    expect(codes({ ownerKeyCount: 5, ownerType: "service_account" }, { maxKeysPerUser: 1 })).toEqual([]);
   });
 });
 

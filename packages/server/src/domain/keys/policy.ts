@@ -63,17 +63,14 @@ export interface PolicyInput {
   grants: readonly Grant[];
   /** Where the key acts: org-wide (null), or kept to these projects. */
   scope: readonly string[] | null;
-  ownerType: "user" | "service_account" | "project";
-  /** Keys the owner already has in the org (user owners). */
-  ownerKeyCount: number;
   expiresAt: string | null;
   /** When the lifetime counts from (creation time). */
   from: Date;
-  /** Creation checks restrictKeyCreation and maxKeysPerUser; an edit only the expiry rules. */
+  /** Creation checks restrictKeyCreation; an edit only the expiry rules. (maxKeysPerUser is counted where the key is inserted: key-create.) */
   creating: boolean;
 }
 
-/** The maxKeysPerUser violation. */
+/** The maxKeysPerUser violation (counted in the insert's transaction, so creates at once cannot all pass). */
 export const tooManyKeys = (max: number): FieldError => ({
   path: "owner",
   code: "maxKeysPerUser",
@@ -107,9 +104,6 @@ export function checkKeyPolicy(p: PolicyInput): FieldError[] {
         message: `Keys in this organization may live at most ${s.maxKeyLifetimeDays} days`,
       });
     }
-  }
-  if (p.creating && p.ownerType === "user" && s.maxKeysPerUser !== null && p.ownerKeyCount >= s.maxKeysPerUser) {
-    out.push(tooManyKeys(s.maxKeysPerUser));
   }
   return out;
 }

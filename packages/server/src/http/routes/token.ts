@@ -173,6 +173,7 @@ export async function tokenRoutes(app: App, s: Services) {
     api.post(
       "/v1/token/introspect",
       {
+        config: { judgesCredentials: true }, // such a token is inactive
         schema: {
           tags: ["tokens"],
           summary: "Is a token active? (RFC 7662)",

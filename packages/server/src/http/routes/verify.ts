@@ -47,6 +47,8 @@ export function verifyRoutes(app: App, s: Services) {
   app.post(
     "/v1/verify",
     {
+      // A key with a NUL is MALFORMED here, as the verify lane answers it.
+      config: { judgesCredentials: true },
       schema: {
         tags: ["verify"],
         summary: "Verify an API key (or exchanged token) for a request",
