@@ -146,7 +146,7 @@ export class KeyService {
     ifMatch?: number,
   ): Promise<ApiKeyView> {
     return this.guarded(ctx, access.org.id, "api_key.update", keyId, () =>
-      updateKey(this, ctx, access, keyId, patch, ifMatch),
+      retryWhileStale(ifMatch, () => updateKey(this, ctx, access, keyId, patch, ifMatch)),
     );
   }
 
@@ -232,6 +232,22 @@ export class KeyService {
 
 export const staleVersion = () =>
   new AppError("PRECONDITION_FAILED", "The key changed since you read it; reload and retry");
+
+/**
+ * Runs a read-then-write edit of a key. Without If-Match its caller set no condition, so an
+ * edit landing between the read and the write (a rename at the same moment) makes it read
+ * again and redo its checks, rather than answer 412. With If-Match, 412 is the answer.
+ */
+export async function retryWhileStale<T>(ifMatch: number | undefined, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const stale = err instanceof AppError && err.code === "PRECONDITION_FAILED";
+      if (!stale || ifMatch !== undefined || tries >= 5) throw err;
+    }
+  }
+}
 
 /** 412 when If-Match names a version other than the stored one. */
 export function checkVersion(row: { version: number }, ifMatch: number | undefined) {
