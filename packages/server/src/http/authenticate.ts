@@ -54,7 +54,9 @@ const BEARER_SCHEME = /^Bearer\s/i;
 const BEFORE_PASSWORD_CHANGE = new Set(["GET /v1/me", "POST /v1/me/password", "POST /v1/auth/logout"]);
 
 const sessionActor = (req: FastifyRequest, s: SessionInfo): Actor => {
-  if (s.mustChangePassword && !BEFORE_PASSWORD_CHANGE.has(`${req.method} ${req.routeOptions.url}`))
+  // HEAD is answered by the GET route, so it is allowed where GET is.
+  const method = req.method === "HEAD" ? "GET" : req.method;
+  if (s.mustChangePassword && !BEFORE_PASSWORD_CHANGE.has(`${method} ${req.routeOptions.url}`))
     throw new AppError(
       "PASSWORD_CHANGE_REQUIRED",
       "This password was generated or reset: change it first (POST /v1/me/password, or the console)",

@@ -98,6 +98,9 @@ describeEachDialect("auth", (dialect) => {
     const token = await h.login();
     const me = await h.req("GET", "/v1/me", { token });
     expect(me.body.user.mustChangePassword).toBe(true);
+    // HEAD is GET without a body: a client probing its session is not refused.
+    expect((await h.req("HEAD", "/v1/me", { token })).status).toBe(200);
+    expect((await h.req("HEAD", "/v1/orgs", { token })).status).toBe(403);
     const key = await h.req("POST", `/v1/orgs/${h.operatorOrgId}/api-keys`, { token, body: { name: "early" } });
     expect(key.status).toBe(403);
     expect(key.body.code).toBe("PASSWORD_CHANGE_REQUIRED");
