@@ -302,6 +302,12 @@ describe("against a running server", () => {
     const invite = await kw(["members", "invite", "dev@example.com", "--role", "role_member", "--json"]);
     expect(invite.code, invite.stderr).toBe(0);
     expect(invite.json().token).toBeTruthy();
+    const pending = await kw(["members", "invitations"]);
+    expect(pending.code, pending.stderr).toBe(0);
+    expect(pending.stdout).toContain("dev@example.com");
+    expect(pending.stdout).toContain("role_member");
+    expect((await kw(["members", "uninvite", invite.json().invitation.id, "--yes"])).code).toBe(0);
+    expect((await kw(["members", "invitations", "--json"])).json().items).toEqual([]);
 
     expect((await kw(["sa", "delete", sa.id, "--yes"])).code).toBe(0);
     expect((await kw(["roles", "delete", role.id, "--yes"])).code).toBe(0);

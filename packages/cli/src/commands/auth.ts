@@ -57,7 +57,8 @@ export function loginCommand(): Command {
         mustChange = session.user.mustChangePassword;
         // A generated or reset password opens nothing but its own change: no orgs to list yet.
         if (!mustChange) {
-          const orgs = await (await createKeywardClient({ baseUrl: url, apiKey: session.token }).GET("/v1/orgs")).data;
+          const client = createKeywardClient({ baseUrl: url, apiKey: session.token });
+          const orgs = (await client.GET("/v1/orgs", { params: { query: { limit: 200 } } })).data;
           const previous = readConfig().profiles[ctx.profileName];
           const keep =
             previous?.url === url && orgs?.items.some((org) => org.id === previous.orgId) ? previous.orgId : undefined;

@@ -347,6 +347,33 @@ export function membersCommand(): Command {
       ctx.io.out(`Invited ${email} (${res.invitation?.id}); invitation token (shown once):\n  ${res.token}`);
     }),
   );
+  const invitationCols: Column<Rec>[] = [
+    ["ID", (i) => i.id],
+    ["EMAIL", (i) => i.email],
+    ["ROLES", (i) => (i.roles as Rec[]).map((r) => (r.projectId ? `${r.roleId}@${r.projectId}` : r.roleId))],
+    ["EXPIRES", (i) => i.expiresAt],
+  ];
+  examples(listOptions(members.command("invitations").description("list pending invitations, newest first")), [
+    "keyward members invitations --all",
+  ]).action(
+    act(async (ctx, o: Rec) =>
+      printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/invitations`, o), invitationCols),
+    ),
+  );
+  examples(
+    members
+      .command("uninvite")
+      .description("revoke a pending invitation (its token stops working)")
+      .argument("<invitationId>")
+      .option("-y, --yes", "do not ask"),
+    ["keyward members uninvite inv_123 --yes"],
+  ).action(
+    act(async (ctx, invitationId: string, o: { yes?: boolean }) => {
+      if (!(await confirm(ctx, `invitation ${invitationId}`, o.yes))) return;
+      await api(ctx, "DELETE", `/v1/invitations/${seg(invitationId)}`);
+      done(ctx, "invitation", invitationId);
+    }),
+  );
   return members;
 }
 

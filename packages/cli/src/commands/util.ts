@@ -17,7 +17,7 @@ export function examples(cmd: Command, lines: string[]): Command {
 
 export const listOptions = (cmd: Command) =>
   cmd
-    .option("--limit <n>", "page size (1-100)")
+    .option("--limit <n>", "page size (1-200)")
     .option("--cursor <cursor>", "continue from a previous page's nextCursor")
     .option("--all", "fetch every page");
 

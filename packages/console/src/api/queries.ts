@@ -43,7 +43,7 @@ export function signedOut(qc: QueryClient) {
 export const useOrgs = (enabled = true) =>
   useQuery({
     queryKey: ["orgs"],
-    queryFn: () => api<{ items: Org[] }>("GET", "/v1/orgs").then((r) => r.items),
+    queryFn: () => listAll<Org>("/v1/orgs"),
     enabled,
   });
 
@@ -70,7 +70,7 @@ export const useServiceAccounts = (orgId: string, enabled = true) =>
 export const useRoles = (orgId: string, enabled = true) =>
   useQuery({
     queryKey: ["roles", orgId],
-    queryFn: () => api<{ items: Role[] }>("GET", `/v1/orgs/${orgId}/roles`).then((r) => r.items),
+    queryFn: () => listAll<Role>(`/v1/orgs/${orgId}/roles`),
     enabled,
   });
 
@@ -80,7 +80,7 @@ export const useMembers = (orgId: string, enabled = true) =>
 export const useInvitations = (orgId: string, enabled = true) =>
   useQuery({
     queryKey: ["invitations", orgId],
-    queryFn: () => api<{ items: Invitation[] }>("GET", `/v1/orgs/${orgId}/invitations`).then((r) => r.items),
+    queryFn: () => listAll<Invitation>(`/v1/orgs/${orgId}/invitations`),
     enabled,
   });
 

@@ -1251,10 +1251,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Organizations I belong to */
+        /** Organizations I belong to, oldest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1269,7 +1272,17 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: components["schemas"]["Org"][];
+                            nextCursor: string | null;
                         };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description problem+json */
@@ -2019,10 +2032,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Pending invitations */
+        /** Pending invitations, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path: {
                     /** @example org_4kTz9QmW2bX7cN1pLr8sVd3e */
@@ -2040,7 +2056,17 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: components["schemas"]["Invitation"][];
+                            nextCursor: string | null;
                         };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description problem+json */
@@ -2662,10 +2688,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List built-in and custom roles */
+        /**
+         * List built-in and custom roles
+         * @description The built-in roles lead the first page, outside `limit`; custom roles follow, oldest first.
+         */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path: {
                     /** @example org_4kTz9QmW2bX7cN1pLr8sVd3e */
@@ -2683,7 +2715,17 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: components["schemas"]["Role"][];
+                            nextCursor: string | null;
                         };
+                    };
+                };
+                /** @description problem+json */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description problem+json */

@@ -1,3 +1,4 @@
+import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import { AppError, invalidField, notFound } from "../domain/errors.js";
 import { newId, randomBase62 } from "../domain/ids.js";
 import { BUILTIN_ROLE_IDS } from "../domain/permissions/roles.js";
@@ -87,18 +88,17 @@ export class InvitationService {
     return { invitation: toView(row), token };
   }
 
-  async listPending(access: OrgAccess): Promise<InvitationView[]> {
+  /** Invitations not yet accepted and not expired, newest first. */
+  async listPending(access: OrgAccess, page: PageRequest): Promise<Page<InvitationView>> {
     access.require("iam:members:read");
-    const rows = await this.deps.db.kysely
+    const q = this.deps.db.kysely
       .selectFrom("invitations")
       .selectAll()
       .where("org_id", "=", access.org.id)
       .where("accepted_at", "is", null)
-      .where("expires_at", ">", this.deps.now().toISOString())
-      .orderBy("created_at", "desc")
-      .limit(500)
-      .execute();
-    return rows.map(toView);
+      .where("expires_at", ">", this.deps.now().toISOString());
+    const res = await paginate(q, page);
+    return { items: res.items.map(toView), nextCursor: res.nextCursor };
   }
 
   async orgOf(id: string): Promise<string> {

@@ -1,3 +1,4 @@
+import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import { AppError, invalidField } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import { normaliseIpRules } from "../domain/ip-rules.js";
@@ -66,7 +67,8 @@ export class OrgService {
   }
 
   /** Orgs the actor belongs to; a key or token sees only its own org. */
-  async listMine(ctx: RequestCtx): Promise<OrgView[]> {
+  /** The orgs the caller belongs to (a key or token: its own org), oldest first. */
+  async listMine(ctx: RequestCtx, page: PageRequest): Promise<Page<OrgView>> {
     const { actor } = ctx;
     requireSignedIn(actor);
     const db = this.deps.db.kysely;
@@ -74,9 +76,9 @@ export class OrgService {
     if (actor.limit) q = q.where("orgs.id", "=", actor.limit.orgId);
     else if (actor.kind === "user") {
       q = q.innerJoin("org_members", "org_members.org_id", "orgs.id").where("org_members.user_id", "=", actor.id);
-    } else return [];
-    const rows = await q.orderBy("orgs.created_at").orderBy("orgs.id").execute();
-    return rows.map(toOrgView);
+    } else return { items: [], nextCursor: null };
+    const res = await paginate(q, page, { createdAt: "orgs.created_at", id: "orgs.id" }, "asc");
+    return { items: res.items.map(toOrgView), nextCursor: res.nextCursor };
   }
 
   async update(

@@ -1,3 +1,4 @@
+import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import { AppError, invalidField, notFound } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import { expandGrants } from "../domain/permissions/grants.js";
@@ -55,15 +56,13 @@ export class RoleService {
     return r;
   }
 
-  async list(access: OrgAccess): Promise<RoleView[]> {
+  /** The built-in roles lead the first page (outside `limit`), then custom roles, oldest first. */
+  async list(access: OrgAccess, page: PageRequest): Promise<Page<RoleView>> {
     access.require("iam:roles:read");
-    const rows = await this.deps.db.kysely
-      .selectFrom("roles")
-      .selectAll()
-      .where("org_id", "=", access.org.id)
-      .orderBy("name")
-      .execute();
-    return [...this.builtins(), ...rows.map(toView)];
+    const q = this.deps.db.kysely.selectFrom("roles").selectAll().where("org_id", "=", access.org.id);
+    const res = await paginate(q, page, undefined, "asc");
+    const custom = res.items.map(toView);
+    return { items: page.cursor ? custom : [...this.builtins(), ...custom], nextCursor: res.nextCursor };
   }
 
   async get(access: OrgAccess, id: string): Promise<RoleView> {

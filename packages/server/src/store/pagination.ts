@@ -37,8 +37,8 @@ function decodeCursor(cursor: string): CursorPos {
 const encodeCursor = (pos: CursorPos) => Buffer.from(JSON.stringify(pos)).toString("base64url");
 
 /**
- * Keyset pagination, newest first, over rows with `created_at` and `id` columns.
- * Stays fast at any depth given an index ending in (created_at, id).
+ * Keyset pagination over rows with `created_at` and `id` columns: newest first, or oldest
+ * first with `order` "asc". Stays fast at any depth given an index ending in (created_at, id).
  */
 export async function paginate<R extends { created_at: string; id: string }>(
   // biome-ignore lint/suspicious/noExplicitAny: shared across tables
@@ -46,22 +46,24 @@ export async function paginate<R extends { created_at: string; id: string }>(
   req: PageRequest,
   /** Qualified column names when the query joins tables. */
   cols: { createdAt: string; id: string } = { createdAt: "created_at", id: "id" },
+  order: "asc" | "desc" = "desc",
 ): Promise<Page<R>> {
   const limit = Math.min(req.limit ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const col = (c: "created_at" | "id") => (c === "id" ? cols.id : cols.createdAt);
   let q = qb;
   if (req.cursor) {
     const pos = decodeCursor(req.cursor);
+    const past = order === "desc" ? "<" : ">";
     q = q.where((eb) =>
       eb.or([
-        eb(col("created_at"), "<", pos.t),
-        eb.and([eb(col("created_at"), "=", pos.t), eb(col("id"), "<", pos.id)]),
+        eb(col("created_at"), past, pos.t),
+        eb.and([eb(col("created_at"), "=", pos.t), eb(col("id"), past, pos.id)]),
       ]),
     );
   }
   const rows = await q
-    .orderBy(col("created_at"), "desc")
-    .orderBy(col("id"), "desc")
+    .orderBy(col("created_at"), order)
+    .orderBy(col("id"), order)
     .limit(limit + 1)
     .execute();
   const items = rows.slice(0, limit);

@@ -77,12 +77,13 @@ export function memberRoutes(app: App, s: Services) {
     {
       schema: {
         tags: ["members"],
-        summary: "Pending invitations",
+        summary: "Pending invitations, newest first",
         params: OrgParams,
-        response: { 200: Type.Object({ items: Type.Array(ref(InvitationSchema)) }), ...errorResponses(401, 403, 404) },
+        querystring: PageQuery,
+        response: { 200: PageOf(ref(InvitationSchema)), ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (req) => ({ items: await s.invitations.listPending(await accessTo(s, req, req.params.orgId)) }),
+    async (req) => s.invitations.listPending(await accessTo(s, req, req.params.orgId), req.query),
   );
 
   app.post(

@@ -1,7 +1,7 @@
 import Type from "typebox";
 import type { Services } from "../../services/index.js";
 import type { App } from "../app.js";
-import { Id, Name, errorResponses, ref } from "../schemas/common.js";
+import { Id, Name, PageOf, PageQuery, errorResponses, ref } from "../schemas/common.js";
 import { orgSettingsSchema } from "../../domain/org-settings.js";
 import { OrgSchema } from "../schemas/identity.js";
 import { accessTo, etag, ifMatchVersion, noContent } from "./helpers.js";
@@ -14,11 +14,12 @@ export function orgRoutes(app: App, s: Services) {
     {
       schema: {
         tags: ["orgs"],
-        summary: "Organizations I belong to",
-        response: { 200: Type.Object({ items: Type.Array(ref(OrgSchema)) }), ...errorResponses(401) },
+        summary: "Organizations I belong to, oldest first",
+        querystring: PageQuery,
+        response: { 200: PageOf(ref(OrgSchema)), ...errorResponses(400, 401) },
       },
     },
-    async (req) => ({ items: await s.orgs.listMine(req.ctx) }),
+    async (req) => s.orgs.listMine(req.ctx, req.query),
   );
 
   app.post(

@@ -5,7 +5,7 @@ import { requireSignedIn } from "../../services/access.js";
 import type { Actor } from "../../services/deps.js";
 import type { Services } from "../../services/index.js";
 import type { App } from "../app.js";
-import { Description, Id, errorResponses, ref } from "../schemas/common.js";
+import { Description, Id, PageOf, PageQuery, errorResponses, ref } from "../schemas/common.js";
 import { RoleSchema } from "../schemas/identity.js";
 import { accessTo, noContent } from "./helpers.js";
 
@@ -37,11 +37,13 @@ export function roleRoutes(app: App, s: Services) {
       schema: {
         tags: ["roles"],
         summary: "List built-in and custom roles",
+        description: "The built-in roles lead the first page, outside `limit`; custom roles follow, oldest first.",
         params: OrgParams,
-        response: { 200: Type.Object({ items: Type.Array(ref(RoleSchema)) }), ...errorResponses(401, 403, 404) },
+        querystring: PageQuery,
+        response: { 200: PageOf(ref(RoleSchema)), ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (req) => ({ items: await s.roles.list(await accessTo(s, req, req.params.orgId)) }),
+    async (req) => s.roles.list(await accessTo(s, req, req.params.orgId), req.query),
   );
 
   app.post(
