@@ -5,7 +5,15 @@ import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
-import { type RoleBinding, bindingsOf, checkBindings, normaliseBindings, replaceBindings } from "./role-bindings.js";
+import {
+  type RoleBinding,
+  bindingsOf,
+  checkBindings,
+  checkRevocable,
+  normaliseBindings,
+  removedBindings,
+  replaceBindings,
+} from "./role-bindings.js";
 
 export interface MemberView {
   userId: string;
@@ -78,6 +86,7 @@ export class MemberService {
     const before = await this.get(access, userId);
     access.require("iam:members:manage");
     await checkBindings(this.deps, access, roles);
+    await checkRevocable(this.deps, access, removedBindings(before.roles, roles));
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await this.keepAnOwner(trx, access.org.id, userId, roles);
@@ -98,11 +107,14 @@ export class MemberService {
 
   /** Removes a member: bindings go, their keys in this org stop working (they act as nobody). */
   async remove(ctx: RequestCtx, access: OrgAccess, userId: string): Promise<void> {
-    await this.get(access, userId);
+    const member = await this.get(access, userId);
     // Leaving is the member's own act, from a session (as creating an org or accepting an
     // invitation is). A key or token, even its own, leaves only as it would remove anyone.
     const leaving = access.actor.kind === "user" && access.actor.id === userId && !access.actor.limit;
-    if (!leaving) access.require("iam:members:manage");
+    if (!leaving) {
+      access.require("iam:members:manage");
+      await checkRevocable(this.deps, access, member.roles);
+    }
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await this.keepAnOwner(trx, access.org.id, userId, []);
       await trx.deleteFrom("bindings").where("org_id", "=", access.org.id).where("principal_id", "=", userId).execute();

@@ -29,6 +29,20 @@ export function normaliseBindings(bindings: readonly RoleBinding[]): { roleId: s
   return [...unique.values()];
 }
 
+/** The permissions a role bound at `b` hands out that the caller does not hold there. */
+function beyondCaller(
+  deps: Deps,
+  access: OrgAccess,
+  mine: ReturnType<typeof expandGrants>,
+  perms: readonly string[],
+  b: RoleBinding,
+): string[] {
+  const held = b.projectId ? (mine.projects.get(b.projectId) ?? mine.org) : mine.org;
+  const wanted = expand(perms, deps.catalog, access.org.isOperator);
+  // What the caller holds is its principal's grants within its credential's limits (a key's list).
+  return [...wanted].filter((p) => !held.has(p) || !access.can(p, b.projectId ?? null));
+}
+
 /**
  * Checks bindings before they are written: roles and projects exist in the org, and the
  * caller holds every permission it hands out (no escalation through roles).
@@ -55,10 +69,7 @@ export async function checkBindings(
       if (!p)
         throw invalidField(`${field}/${i}/projectId`, `project ${b.projectId} does not exist in this organization`);
     }
-    const held = b.projectId ? (mine.projects.get(b.projectId) ?? mine.org) : mine.org;
-    const wanted = expand(perms, deps.catalog, access.org.isOperator);
-    // What the caller holds is its principal's grants within its credential's limits (a key's list).
-    const missing = [...wanted].filter((p) => !held.has(p) || !access.can(p, b.projectId ?? null));
+    const missing = beyondCaller(deps, access, mine, perms, b);
     if (missing.length > 0) {
       throw new AppError(
         "FORBIDDEN",
@@ -69,6 +80,44 @@ export async function checkBindings(
       );
     }
   }
+}
+
+/**
+ * Checks that the caller holds the administrative power (`iam:*`) of each binding it takes
+ * away: whoever may not make someone owner may not unmake an owner either (an admin neither
+ * demotes nor removes one). Product permissions do not count: an admin, who holds none of
+ * its own, still removes members and takes their roles.
+ */
+export async function checkRevocable(
+  deps: Deps,
+  access: OrgAccess,
+  removed: readonly RoleBinding[],
+  field = "roles",
+): Promise<void> {
+  if (removed.length === 0) return;
+  const roles = await rolePermissions(deps, access.org.id);
+  const mine = expandGrants(access.grants, deps.catalog, access.org.isOperator);
+  for (const b of removed) {
+    const missing = beyondCaller(deps, access, mine, roles.get(b.roleId) ?? [], b).filter((p) => p.startsWith("iam:"));
+    if (missing.length > 0) {
+      const where = b.projectId ? ` in project ${b.projectId}` : "";
+      throw new AppError(
+        "FORBIDDEN",
+        `You cannot take away role ${b.roleId}${where}: it grants permissions you do not hold (${missing.slice(0, 5).join(", ")})`,
+        {
+          errors: [
+            { path: field, code: "escalation", message: `takes away ${b.roleId}, which grants more than you hold` },
+          ],
+        },
+      );
+    }
+  }
+}
+
+/** The bindings of `before` that `after` no longer has. */
+export function removedBindings(before: readonly RoleBinding[], after: readonly RoleBinding[]): RoleBinding[] {
+  const kept = new Set(normaliseBindings(after).map((b) => `${b.roleId}|${b.projectId ?? ""}`));
+  return normaliseBindings(before).filter((b) => !kept.has(`${b.roleId}|${b.projectId ?? ""}`));
 }
 
 /**

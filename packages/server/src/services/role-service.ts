@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import { AppError, invalidField, notFound } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
@@ -110,7 +111,7 @@ export class RoleService {
     const row = await this.load(access, id);
     access.require("iam:roles:update");
     if (patch.permissions) this.checkPermissions(access, patch.permissions);
-    if (patch.name && patch.name !== row.name) await this.checkNameFree(access.org.id, patch.name);
+    if (patch.name && patch.name !== row.name) await this.checkNameFree(access.org.id, patch.name, row.id);
     const before = toView(row);
     const next: RolesTable = {
       ...row,
@@ -190,14 +191,17 @@ export class RoleService {
     });
   }
 
-  private async checkNameFree(orgId: string, name: string): Promise<void> {
-    const builtin = this.deps.builtinRoles.some((r) => r.name === name);
-    const row = await this.deps.db.kysely
+  /** Names are unique in an org regardless of case, built-in roles' included ("Owner" reads as owner). */
+  private async checkNameFree(orgId: string, name: string, exceptId?: string): Promise<void> {
+    const lower = name.toLowerCase();
+    const builtin = this.deps.builtinRoles.some((r) => r.name.toLowerCase() === lower);
+    let q = this.deps.db.kysely
       .selectFrom("roles")
       .select("id")
       .where("org_id", "=", orgId)
-      .where("name", "=", name)
-      .executeTakeFirst();
+      .where(sql<string>`lower(name)`, "=", lower);
+    if (exceptId) q = q.where("id", "!=", exceptId);
+    const row = await q.executeTakeFirst();
     if (builtin || row) throw invalidField("name", `a role named ${name} already exists`, "duplicate");
   }
 

@@ -5,7 +5,15 @@ import type { ServiceAccountsTable } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
-import { type RoleBinding, bindingsOf, checkBindings, normaliseBindings, replaceBindings } from "./role-bindings.js";
+import {
+  type RoleBinding,
+  bindingsOf,
+  checkBindings,
+  checkRevocable,
+  normaliseBindings,
+  removedBindings,
+  replaceBindings,
+} from "./role-bindings.js";
 
 export interface ServiceAccountView {
   id: string;
@@ -80,7 +88,8 @@ export class ServiceAccountService {
         details: { after: { name: row.name, description: row.description, roles: normaliseBindings(roles) } },
       });
     });
-    return this.get(access, row.id);
+    // What it just made, answered without iam:serviceaccounts:read (create alone suffices).
+    return toView(row, normaliseBindings(roles));
   }
 
   async list(access: OrgAccess, page: PageRequest): Promise<Page<ServiceAccountView>> {
@@ -98,8 +107,13 @@ export class ServiceAccountService {
   }
 
   async get(access: OrgAccess, id: string): Promise<ServiceAccountView> {
-    const row = await this.load(access, id);
     access.require("iam:serviceaccounts:read");
+    return this.view(access, id);
+  }
+
+  /** The account and its bindings, with no read check: for answering a change the caller may make. */
+  private async view(access: OrgAccess, id: string): Promise<ServiceAccountView> {
+    const row = await this.load(access, id);
     const roles = await bindingsOf(this.deps, access.org.id, [id]);
     return toView(row, roles.get(id) ?? []);
   }
@@ -112,11 +126,12 @@ export class ServiceAccountService {
   ): Promise<ServiceAccountView> {
     const row = await this.load(access, id);
     access.require("iam:serviceaccounts:update");
+    const before = await this.view(access, id);
     if (patch.roles) {
       access.require("iam:bindings:manage");
       await checkBindings(this.deps, access, patch.roles);
+      await checkRevocable(this.deps, access, removedBindings(before.roles, patch.roles));
     }
-    const before = await this.get(access, id);
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       const res = await trx
@@ -155,13 +170,15 @@ export class ServiceAccountService {
       await this.deps.keyEvents.announce(trx, { kind: "principal", orgId: access.org.id, principalId: id });
     });
     this.deps.keyEvents.emit({ kind: "principal", orgId: access.org.id, principalId: id });
-    return this.get(access, id);
+    return this.view(access, id);
   }
 
   /** Deletes the service account, its bindings and its keys. */
   async delete(ctx: RequestCtx, access: OrgAccess, id: string): Promise<void> {
     await this.load(access, id);
     access.require("iam:serviceaccounts:delete");
+    // Deleting the account takes its roles away: only from whoever could have granted them.
+    await checkRevocable(this.deps, access, (await bindingsOf(this.deps, access.org.id, [id])).get(id) ?? []);
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       // The account's row first: a change to it under way finishes before (and what it bound
       // is then deleted below), or finds it gone.

@@ -19,8 +19,8 @@ describeEachDialect("orgs, roles and invitations page by cursor", (dialect) => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const q = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
-      const res = await h.req("GET", `${path}?${q}`, { token });
+      const q: URLSearchParams = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+      const res: { status: number; body: any } = await h.req("GET", `${path}?${q}`, { token });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       items.push(...res.body.items);
       cursor = res.body.nextCursor;

@@ -154,6 +154,46 @@ describeEachDialect("members", (dialect) => {
     expect(ok.status).toBe(200);
   });
 
+  it("forbids the reverse too: an admin neither demotes nor removes an owner, nor takes a role it could not grant", async () => {
+    const second = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_owner" }], "own2");
+    const admin = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_admin" }], "adm");
+    const demote = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${second.userId}`, {
+      token: admin.token,
+      body: { roles: [{ roleId: "role_admin" }] },
+    });
+    expect(demote.status).toBe(403);
+    expect(demote.body.errors[0]).toMatchObject({ path: "roles", code: "escalation" });
+    const remove = await h.req("DELETE", `/v1/orgs/${owner.orgId}/members/${second.userId}`, { token: admin.token });
+    expect(remove.status).toBe(403);
+    const still = await h.req("GET", `/v1/orgs/${owner.orgId}/members/${second.userId}`, { token: owner.token });
+    expect(still.body.roles).toEqual([{ roleId: "role_owner", projectId: null }]);
+    // A custom role with administrative power the admin lacks, it cannot unbind either.
+    const writer = await h.req("POST", `/v1/orgs/${owner.orgId}/roles`, {
+      token: owner.token,
+      body: { name: "deleter", permissions: ["iam:orgs:delete"] },
+    });
+    const m = await h.newMember(owner.orgId, owner.token, [{ roleId: writer.body.id }, { roleId: "role_viewer" }], "w");
+    const unbind = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, {
+      token: admin.token,
+      body: { roles: [{ roleId: "role_viewer" }] },
+    });
+    expect(unbind.status).toBe(403);
+    const owners = await h.req("PATCH", `/v1/orgs/${owner.orgId}/members/${m.userId}`, {
+      token: owner.token,
+      body: { roles: [{ roleId: "role_viewer" }] },
+    });
+    expect(owners.status).toBe(200);
+    // Roles of product permissions only (the admin holds none) it still takes away.
+    const viewer = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_member" }], "v");
+    expect(
+      (await h.req("DELETE", `/v1/orgs/${owner.orgId}/members/${viewer.userId}`, { token: admin.token })).status,
+    ).toBe(204);
+    // An owner may still leave on their own.
+    expect(
+      (await h.req("DELETE", `/v1/orgs/${owner.orgId}/members/${second.userId}`, { token: second.token })).status,
+    ).toBe(204);
+  });
+
   it("keeps the last owner: cannot be demoted or removed, even by themselves", async () => {
     const org = await h.newOrgWithOwner("lonely");
     const demote = await h.req("PATCH", `/v1/orgs/${org.orgId}/members/${org.userId}`, {
@@ -192,14 +232,15 @@ describeEachDialect("members", (dialect) => {
             })
           : h.req("DELETE", `/v1/orgs/${org.orgId}/members/${userId}`, { token });
       const results = await Promise.all([act(org.token, second.userId), act(second.token, org.userId)]);
-      // One wins; the other is refused (409, or 404 when it was already removed when it ran).
+      // One wins; the other is refused (409; 404 when it was already removed when it ran; 403 when
+      // it was already demoted, no longer an owner who may unmake one).
       const statuses = results.map((r) => r.status);
       expect(
         statuses.filter((s) => s === (mode === "demote" ? 200 : 204)),
         mode,
       ).toHaveLength(1);
       expect(
-        statuses.filter((s) => s === 409 || s === 404),
+        statuses.filter((s) => s === 409 || s === 404 || s === 403),
         mode,
       ).toHaveLength(1);
       const owners = await h.kw.db.kysely

@@ -82,10 +82,21 @@ describeEachDialect("roles", (dialect) => {
     expect(dup.status).toBe(400);
     expect(dup.body.errors[0]).toMatchObject({ path: "name", code: "duplicate" });
     expect((await create({ name: "owner", permissions: ["compute:read"] })).status).toBe(400);
+    // Nor one that reads as another: names differ by more than case, and end in no space.
+    for (const name of ["Owner", "ADMIN", "Unique-One"]) {
+      const res = await create({ name, permissions: ["compute:read"] });
+      expect(res.status, name).toBe(400);
+      expect(res.body.errors[0], name).toMatchObject({ path: "name", code: "duplicate" });
+    }
+    expect((await create({ name: "owner ", permissions: ["compute:read"] })).body.errors[0].path).toBe("name");
     const other = (await create({ name: "unique-two", permissions: ["compute:read"] })).body;
     expect(
       (await h.req("PATCH", `/v1/roles/${other.id}`, { token: owner.token, body: { name: "unique-one" } })).status,
     ).toBe(400);
+    // Its own name in another case is a rename, not a duplicate.
+    expect(
+      (await h.req("PATCH", `/v1/roles/${other.id}`, { token: owner.token, body: { name: "Unique-Two" } })).status,
+    ).toBe(200);
   });
 
   it("rejects permissions that match nothing in the catalog, naming the entry", async () => {

@@ -111,6 +111,45 @@ describeEachDialect("service accounts", (dialect) => {
     ).toBe(200);
   });
 
+  it("nor takes away an owner's role: an admin neither unbinds nor deletes an owner service account", async () => {
+    const admin = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_admin" }], "saadmin2");
+    const mighty = (await create({ name: "mighty2", roles: [{ roleId: "role_owner" }] })).body;
+    const unbind = await h.req("PATCH", `/v1/service-accounts/${mighty.id}`, {
+      token: admin.token,
+      body: { roles: [{ roleId: "role_admin" }] },
+    });
+    expect(unbind.status).toBe(403);
+    expect((await h.req("DELETE", `/v1/service-accounts/${mighty.id}`, { token: admin.token })).status).toBe(403);
+    const still = await h.req("GET", `/v1/service-accounts/${mighty.id}`, { token: owner.token });
+    expect(still.body.roles).toEqual([{ roleId: "role_owner", projectId: null }]);
+    expect((await h.req("DELETE", `/v1/service-accounts/${mighty.id}`, { token: owner.token })).status).toBe(204);
+  });
+
+  it("answers a create or rename with what it did to a caller holding just that permission (no read)", async () => {
+    const key = async (permission: string) =>
+      (
+        await h.req("POST", `/v1/orgs/${owner.orgId}/api-keys`, {
+          token: owner.token,
+          body: { name: permission, permissions: [permission] },
+        })
+      ).body.secret as string;
+    const made = await create({ name: "ci-robot" }, await key("iam:serviceaccounts:create"));
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    expect(made.body).toMatchObject({ name: "ci-robot", roles: [] });
+    const renamed = await h.req("PATCH", `/v1/service-accounts/${made.body.id}`, {
+      token: await key("iam:serviceaccounts:update"),
+      body: { name: "ci-robot-2" },
+    });
+    expect(renamed.status, JSON.stringify(renamed.body)).toBe(200);
+    expect(renamed.body.name).toBe("ci-robot-2");
+    const rows = await h.kw.db.kysely
+      .selectFrom("service_accounts")
+      .select("name")
+      .where("org_id", "=", owner.orgId)
+      .execute();
+    expect(rows.filter((r) => r.name.startsWith("ci-robot"))).toEqual([{ name: "ci-robot-2" }]);
+  });
+
   it("cannot hold the platform permission outside the operator org", async () => {
     const role = await h.req("POST", `/v1/orgs/${owner.orgId}/roles`, {
       token: owner.token,

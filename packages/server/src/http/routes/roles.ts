@@ -11,7 +11,12 @@ import { accessTo, noContent } from "./helpers.js";
 
 const OrgParams = Type.Object({ orgId: Id("org") });
 const RoleParams = Type.Object({ roleId: Type.String({ maxLength: 48, pattern: "^role_[0-9A-Za-z]{1,40}$" }) });
-const RoleName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9 _.-]*$" });
+/** Starts and ends with a letter, digit or `_.-` (no trailing space to pass for another role's name). */
+const RoleName = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: "^[A-Za-z0-9]([A-Za-z0-9 _.-]*[A-Za-z0-9_.-])?$",
+});
 const Permissions = Type.Array(
   Type.String({ pattern: PERMISSION_PATTERN.source, maxLength: 130, examples: ["compute:read"] }),
   {
