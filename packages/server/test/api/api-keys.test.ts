@@ -173,6 +173,21 @@ describeEachDialect("api keys", (dialect) => {
       expect((await create(owner, { name: "x", expiresAt: "tomorrow" })).body.errors[0].path).toBe("expiresAt");
       expect((await create(owner, { name: "x", expiresAt: 5 })).body.errors[0].path).toBe("expiresAt");
       expect((await create(owner, { name: "x", expiresAt: "2099-01-01T00:00:00+02:00" })).status).toBe(201);
+      // Not on the calendar, or past year 9999 once the offset is applied (it was stored, and
+      // every read of the key, and every list holding it, answered 500 from then on).
+      for (const expiresAt of ["2030-02-30T00:00:00Z", "9999-12-31T23:30:00-05:00"]) {
+        const bad = await create(owner, { name: "far", expiresAt });
+        expect(bad.status, expiresAt).toBe(400);
+        expect(bad.body.errors[0].path).toBe("expiresAt");
+        const edited = await mkKey(h, owner, org, { name: "edited" });
+        const patch = await h.req("PATCH", `/v1/api-keys/${edited.id}`, { token: owner, body: { expiresAt } });
+        expect(patch.status, expiresAt).toBe(400);
+        expect((await h.req("GET", `/v1/api-keys/${edited.id}`, { token: owner })).body.expiresAt).toBeNull();
+      }
+      expect((await h.req("GET", `/v1/orgs/${org}/api-keys?view=all`, { token: owner })).status).toBe(200);
+      expect(
+        (await h.kw.db.kysely.selectFrom("api_keys").select("id").where("name", "=", "far").execute()).length,
+      ).toBe(0);
       const k = await mkKey(h, owner, org, { name: "g" });
       const grace = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
         token: owner,

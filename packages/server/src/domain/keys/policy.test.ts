@@ -102,9 +102,19 @@ describe("parseExpiry", () => {
       "2027-01-01",
       1.5,
       -1,
+      // Days that are not on the calendar (parsers roll them over into the next month).
+      "2030-02-30T00:00:00Z",
+      "2030-04-31T12:00:00+02:00",
+      "2029-02-29T00:00:00Z",
+      // An offset that carries the last day of 9999 into year 10000.
+      "9999-12-31T23:59:59-01:00",
     ]) {
-      expect(parseExpiry(bad, now)).toHaveProperty("error");
+      expect(parseExpiry(bad, now), String(bad)).toHaveProperty("error");
     }
+  });
+  it("accepts a leap day and the last hour of 9999 written with an offset", () => {
+    expect(parseExpiry("2028-02-29T00:00:00Z", now)).toEqual({ iso: "2028-02-29T00:00:00.000Z" });
+    expect(parseExpiry("9999-12-31T23:00:00+01:00", now)).toEqual({ iso: "9999-12-31T22:00:00.000Z" });
   });
 });
 

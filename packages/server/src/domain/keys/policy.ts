@@ -1,4 +1,5 @@
 import { AppError, type FieldError } from "../errors.js";
+import { onTheCalendar, writable } from "../instants.js";
 import { ipListLoosened, normaliseIpRules } from "../ip-rules.js";
 import type { OrgSettings } from "../org-settings.js";
 import type { Grant } from "../permissions/grants.js";
@@ -22,7 +23,9 @@ export function parseExpiry(raw: string | number, now: Date): { iso: string } | 
   } else {
     if (!RFC3339.test(raw)) return { error: "must be RFC 3339 (2030-01-01T00:00:00Z) or Unix seconds" };
     ms = Date.parse(raw);
-    if (Number.isNaN(ms)) return { error: "is not a real date" };
+    if (Number.isNaN(ms) || !onTheCalendar(raw)) return { error: "is not a real date" };
+    // An offset can carry 9999-12-31 into year 10000, which RFC 3339 cannot write back.
+    if (!writable(ms)) return { error: "must be within the years 0000 to 9999" };
   }
   if (ms <= now.getTime()) return { error: "must be in the future" };
   return { iso: new Date(ms).toISOString() };
