@@ -4,7 +4,7 @@ import { buildCatalog } from "./domain/permissions/catalog.js";
 import { builtinRoles } from "./domain/permissions/roles.js";
 import { type App, type AppOptions, buildApp, loggerOptions } from "./http/app.js";
 import type { BearerResolver } from "./http/authenticate.js";
-import { loadPepper } from "./services/bootstrap.js";
+import { checkSecret, loadPepper } from "./services/bootstrap.js";
 import type { Deps } from "./services/deps.js";
 import { apiKeyBearer } from "./services/key-auth.js";
 import { KeyEvents } from "./services/key-events.js";
@@ -36,12 +36,19 @@ export async function createKeyward(config: Config, opts: AppOptions & { now?: (
       ? { level: "silent" }
       : ((opts.logger ?? loggerOptions(config.logLevel)) as pino.LoggerOptions & { stream?: pino.DestinationStream });
   const logger = logOpts.stream ? pino(logOpts, logOpts.stream) : pino(logOpts);
+  const pepper = loadPepper(config);
+  try {
+    await checkSecret(db, pepper, new Date());
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
   const deps: Deps = {
     db,
     config,
     catalog: buildCatalog(config.permissions),
     builtinRoles: builtinRoles(config.memberPermissions),
-    pepper: loadPepper(config),
+    pepper,
     logger,
     now: opts.now ?? (() => new Date()),
     keyEvents: new KeyEvents(),

@@ -3,8 +3,9 @@ import path from "node:path";
 import proxyAddr from "@fastify/proxy-addr";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
-import { PERMISSION_NAME, PERMISSION_PATTERN } from "./domain/permissions/match.js";
-import type { PermissionDef } from "./domain/permissions/catalog.js";
+import { PERMISSION_NAME, PERMISSION_PATTERN, matches } from "./domain/permissions/match.js";
+import { SCHEMA_NAME } from "./store/db.js";
+import { IAM_PERMISSIONS, type PermissionDef } from "./domain/permissions/catalog.js";
 
 /** The operator's config file (`KEYWARD_CONFIG`, default `./keyward.config.json` when present). */
 export const configFileSchema = Type.Object(
@@ -65,6 +66,8 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
 function readConfigFile(file: string): ConfigFile {
   let raw: unknown;
   try {
@@ -84,6 +87,47 @@ function readConfigFile(file: string): ConfigFile {
     if (p.name.startsWith("iam:")) throw new ConfigError(`Config file ${file}: ${p.name} is reserved (iam:*)`);
     if (names.has(p.name)) throw new ConfigError(`Config file ${file}: ${p.name} is declared twice`);
     names.add(p.name);
+  }
+  // The member role carries product permissions only: an iam:* one (say iam:orgs:delete) would
+  // hand every member an administrator's power, and a typo would silently grant nothing.
+  for (const pattern of raw.memberPermissions ?? []) {
+    const hits = [...names].filter((n) => matches(pattern, n));
+    if (hits.length === 0 || IAM_PERMISSIONS.some((iam) => matches(pattern, iam.name))) {
+      throw new ConfigError(
+        `Config file ${file}: memberPermissions entry "${pattern}" must name permissions of "permissions" (not iam:*)`,
+      );
+    }
+  }
+  return raw;
+}
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off"]);
+
+/** A yes/no setting in any of its usual spellings; anything else is refused, not taken as a default. */
+function boolEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const v = raw.trim().toLowerCase();
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/**
+ * KEYWARD_REDIS_URL: redis:// or rediss://. Anything else (`rediss//:pw@host`) the client takes
+ * for a socket path, and its connection errors would log the password.
+ */
+function redisUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || /^rediss?:\/\/[^\s]+$/i.test(raw)) return raw;
+  throw new ConfigError("KEYWARD_REDIS_URL must be a redis:// or rediss:// URL");
+}
+
+/** KEYWARD_DATABASE_URL: postgres:// (or postgresql://), or a SQLite file path; any other scheme is a typo. */
+function databaseUrl(raw: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
+  if (scheme && scheme !== "postgres" && scheme !== "postgresql") {
+    throw new ConfigError(`KEYWARD_DATABASE_URL must be postgres://… or a SQLite file path, got a ${scheme}:// URL`);
   }
   return raw;
 }
@@ -131,26 +175,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.KEYWARD_SECRET !== undefined && env.KEYWARD_SECRET.length < 32) {
     throw new ConfigError("KEYWARD_SECRET must be at least 32 characters");
   }
+  const logLevel = env.KEYWARD_LOG_LEVEL || "info";
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`KEYWARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  }
+  const databaseSchema = env.KEYWARD_DATABASE_SCHEMA || undefined;
+  if (databaseSchema && !SCHEMA_NAME.test(databaseSchema)) {
+    throw new ConfigError(
+      `KEYWARD_DATABASE_SCHEMA must be a lower-case PostgreSQL name (letters, digits, _), got "${databaseSchema}"`,
+    );
+  }
   return {
     port,
     host: env.KEYWARD_HOST ?? "0.0.0.0",
     dataDir,
-    databaseUrl: env.KEYWARD_DATABASE_URL ?? path.join(dataDir, "keyward.db"),
-    databaseSchema: env.KEYWARD_DATABASE_SCHEMA || undefined,
+    databaseUrl: databaseUrl(env.KEYWARD_DATABASE_URL || path.join(dataDir, "keyward.db")),
+    databaseSchema,
     databaseTimeoutMs: intEnv(env, "KEYWARD_DATABASE_TIMEOUT_MS", 10_000, 0, 3_600_000),
     requestTimeoutMs: intEnv(env, "KEYWARD_REQUEST_TIMEOUT_MS", 30_000, 1_000, 3_600_000),
     adminEmail: env.KEYWARD_ADMIN_EMAIL,
     adminPassword: env.KEYWARD_ADMIN_PASSWORD,
     secret: env.KEYWARD_SECRET,
     keyPrefix,
-    redisUrl: env.KEYWARD_REDIS_URL || undefined,
+    redisUrl: redisUrl(env.KEYWARD_REDIS_URL || undefined),
     trustedProxies: trustedProxies(env.KEYWARD_TRUSTED_PROXIES ?? ""),
-    logLevel: env.KEYWARD_LOG_LEVEL ?? "info",
-    logVerifyRequests: env.KEYWARD_LOG_VERIFY_REQUESTS === "true",
+    logLevel,
+    logVerifyRequests: boolEnv(env, "KEYWARD_LOG_VERIFY_REQUESTS", false),
     cacheKeys: intEnv(env, "KEYWARD_CACHE_KEYS", 100_000, 1, 100_000_000),
     usageRetentionDays: intEnv(env, "KEYWARD_USAGE_RETENTION_DAYS", 400, 0, 36_500),
     sessionTtlSeconds: intEnv(env, "KEYWARD_SESSION_TTL_HOURS", 12, 1, 24 * 30) * 3600,
-    allowOrgCreation: (env.KEYWARD_ALLOW_ORG_CREATION ?? "true") !== "false",
+    allowOrgCreation: boolEnv(env, "KEYWARD_ALLOW_ORG_CREATION", true),
     publicUrl: env.KEYWARD_PUBLIC_URL ?? `http://localhost:${port}`,
     permissions: file.permissions ?? [],
     memberPermissions: file.memberPermissions ?? [],

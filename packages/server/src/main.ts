@@ -22,7 +22,17 @@ export async function main(): Promise<void> {
     throw err;
   }
   const consoleDir = path.resolve(here, "../../console/dist");
-  const kw = await createKeyward(config, { consoleDir });
+  let kw: Awaited<ReturnType<typeof createKeyward>>;
+  try {
+    kw = await createKeyward(config, { consoleDir });
+  } catch (err) {
+    // A setting the database refuses (another secret than it was made with).
+    if (err instanceof ConfigError) {
+      console.error(`keyward: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
   const first = await bootstrap(kw.db, config, new Date());
 
   let stopping = false;
@@ -39,7 +49,14 @@ export async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  await kw.app.listen({ port: config.port, host: config.host });
+  try {
+    await kw.app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    // The owner exists now: its generated password is printed even if this start goes no
+    // further (the port taken), or it would be lost for good.
+    if (first) printFirstStart(first, config.port);
+    throw err;
+  }
   // After listening, so the printed URL has the real port (KEYWARD_PORT=0 picks one).
   if (first) printFirstStart(first, (kw.app.server.address() as AddressInfo).port);
 }

@@ -3,7 +3,8 @@ import path from "node:path";
 import { sql } from "kysely";
 import { DEFAULT_ORG_SETTINGS } from "../domain/org-settings.js";
 import { newId, randomBase62 } from "../domain/ids.js";
-import type { Config } from "../config.js";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { ConfigError, type Config } from "../config.js";
 import type { Db } from "../store/db.js";
 import { hashPassword } from "./passwords.js";
 
@@ -19,6 +20,33 @@ export function loadPepper(config: Config): string {
   const secret = randomBase62(64);
   writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
   return secret;
+}
+
+/**
+ * Refuses a secret other than the one the database was made with: every key's stored hash and
+ * the signing keys depend on it, so with another one every key would answer NOT_FOUND and
+ * every token exchange fail. The first start (or the first after an upgrade) records its
+ * fingerprint, an HMAC of a constant, which tells nothing about the secret.
+ */
+export async function checkSecret(db: Db, pepper: string, now: Date): Promise<void> {
+  const fingerprint = createHmac("sha256", pepper).update("keyward secret fingerprint v1").digest("hex");
+  await db.kysely
+    .insertInto("instance_settings")
+    .values({ name: "secret_fingerprint", value: fingerprint, created_at: now.toISOString() })
+    .onConflict((oc) => oc.column("name").doNothing())
+    .execute();
+  const stored = await db.kysely
+    .selectFrom("instance_settings")
+    .select("value")
+    .where("name", "=", "secret_fingerprint")
+    .executeTakeFirstOrThrow();
+  const same =
+    stored.value.length === fingerprint.length && timingSafeEqual(Buffer.from(stored.value), Buffer.from(fingerprint));
+  if (!same) {
+    throw new ConfigError(
+      "KEYWARD_SECRET (or data/secret.key) is not the secret this database was made with: every API key and signing key depends on it. Start with the original secret.",
+    );
+  }
 }
 
 export interface FirstStart {

@@ -8,6 +8,7 @@ import * as m0002 from "./migrations/0002-key-usage-clustered.js";
 import * as m0003 from "./migrations/0003-key-usage-by-hour.js";
 import * as m0004 from "./migrations/0004-key-usage-hour-brin.js";
 import * as m0005 from "./migrations/0005-key-disabled-by-manager.js";
+import * as m0006 from "./migrations/0006-instance-settings.js";
 import { type PgLimits, PreparingClient } from "./pg-prepared.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   "0003-key-usage-by-hour": m0003,
   "0004-key-usage-hour-brin": m0004,
   "0005-key-disabled-by-manager": m0005,
+  "0006-instance-settings": m0006,
 };
 
 /**
@@ -59,9 +61,12 @@ export function isPostgresUrl(url: string): boolean {
  * Opens the database named by `url`: a postgres:// URL, or a SQLite file path
  * (`sqlite:` prefix optional, `:memory:` allowed). `schema` isolates a PostgreSQL run.
  */
+/** A PostgreSQL schema name Keyward may write unquoted (KEYWARD_DATABASE_SCHEMA). */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
 export async function openDb(url: string, schema?: string, opts: { timeoutMs?: number } = {}): Promise<Db> {
   if (isPostgresUrl(url)) {
-    if (schema && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+    if (schema && !SCHEMA_NAME.test(schema)) throw new Error(`bad schema name ${schema}`);
     // A database out of reach must not hold requests for as long as TCP takes to give up
     // (minutes): connecting, waiting for a free connection and each statement's answer are
     // bounded, and what times out answers 503 (store/unavailable.ts).

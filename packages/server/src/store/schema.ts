@@ -177,6 +177,13 @@ export interface SigningKeysTable {
   rotated_at: string | null;
 }
 
+/** Facts about the deployment as a whole (migration 0006). */
+export interface InstanceSettingsTable {
+  name: string;
+  value: string;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -192,4 +199,5 @@ export interface Database {
   key_usage: KeyUsageTable;
   audit_events: AuditEventsTable;
   signing_keys: SigningKeysTable;
+  instance_settings: InstanceSettingsTable;
 }

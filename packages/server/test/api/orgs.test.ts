@@ -186,7 +186,7 @@ describeEachDialect("organizations", (dialect) => {
 
 describeEachDialect("organization creation turned off", (dialect) => {
   it("refuses to create orgs when KEYWARD_ALLOW_ORG_CREATION=false", async () => {
-    const h = await Harness.init(dialect, { KEYWARD_ALLOW_ORG_CREATION: "false" });
+    const h = await Harness.init(dialect, { KEYWARD_ALLOW_ORG_CREATION: "Off" });
     try {
       const token = await h.login();
       const res = await h.req("POST", "/v1/orgs", { token, body: { name: "nope" } });

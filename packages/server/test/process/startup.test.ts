@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import SQLite from "better-sqlite3";
@@ -128,6 +128,22 @@ describe("server process", { timeout: 120_000 }, () => {
         }),
         /declared twice/,
       ],
+      [
+        "memberPermissions naming nothing of the catalog (a typo)",
+        JSON.stringify({
+          permissions: [{ name: "compute:read", description: "" }],
+          memberPermissions: ["compute:raed"],
+        }),
+        /memberPermissions entry "compute:raed"/,
+      ],
+      [
+        "memberPermissions handing members an iam:* permission",
+        JSON.stringify({
+          permissions: [{ name: "compute:read", description: "" }],
+          memberPermissions: ["iam:orgs:delete"],
+        }),
+        /memberPermissions entry "iam:orgs:delete"/,
+      ],
     ];
     const dir = tempDir();
     const runs = cases.map(([what, content, message], i) => {
@@ -138,6 +154,17 @@ describe("server process", { timeout: 120_000 }, () => {
     const missing = start({ KEYWARD_DATA_DIR: dir, KEYWARD_CONFIG: path.join(dir, "nope.json") });
     const port = start({ KEYWARD_DATA_DIR: dir, KEYWARD_PORT: "eighty" });
     const secret = start({ KEYWARD_DATA_DIR: dir, KEYWARD_SECRET: "short" });
+    // Settings that once started anyway: a typo'd boolean read as its default, a database URL
+    // of another scheme taken as a SQLite file name, a log level or schema failing later (exit 1).
+    const settings: [Record<string, string>, RegExp][] = [
+      [{ KEYWARD_ALLOW_ORG_CREATION: "flase" }, /KEYWARD_ALLOW_ORG_CREATION must be true or false/],
+      [{ KEYWARD_DATABASE_URL: "postgress://db.internal/keyward" }, /KEYWARD_DATABASE_URL must be postgres/],
+      [{ KEYWARD_LOG_LEVEL: "verbose" }, /KEYWARD_LOG_LEVEL must be one of/],
+      // Taken for a socket path, whose connection errors logged the password.
+      [{ KEYWARD_REDIS_URL: "rediss//:pw-in-the-log@cache:6380" }, /KEYWARD_REDIS_URL must be a redis/],
+      [{ KEYWARD_DATABASE_SCHEMA: "Keyward-Prod" }, /KEYWARD_DATABASE_SCHEMA must be/],
+    ];
+    const bad = settings.map(([env, message]) => ({ env, message, p: start({ KEYWARD_DATA_DIR: dir, ...env }) }));
     for (const { what, file, message, p } of runs) {
       expect(await p.exited, what).toBe(2);
       expect(p.err, what).toMatch(/^keyward: Config file /m);
@@ -153,6 +180,42 @@ describe("server process", { timeout: 120_000 }, () => {
     expect(port.err).toContain("KEYWARD_PORT must be an integer");
     expect(await secret.exited).toBe(2);
     expect(secret.err).toContain("KEYWARD_SECRET must be at least 32 characters");
+    for (const { env, message, p } of bad) {
+      expect(await p.exited, JSON.stringify(env)).toBe(2);
+      expect(p.err, JSON.stringify(env)).toMatch(message);
+    }
+    expect(existsSync(path.join(process.cwd(), "postgress:"))).toBe(false);
+  });
+
+  it("refuses to start on a database made with another secret, with exit code 2", async () => {
+    const dataDir = tempDir();
+    const first = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_SECRET: undefined });
+    await first.ready();
+    expect(await first.stop()).toBe(0);
+    // The generated secret.key lost (an ephemeral disk), the database kept.
+    rmSync(path.join(dataDir, "secret.key"));
+    const other = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_SECRET: undefined });
+    expect(await other.exited).toBe(2);
+    expect(other.err).toMatch(/KEYWARD_SECRET .*is not the secret this database was made with/);
+    expect(other.out).not.toContain("Server listening");
+  });
+
+  it("prints the generated first-start password even when the first start cannot listen", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = String((blocker.address() as AddressInfo).port);
+    const dataDir = tempDir();
+    const first = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_SECRET: undefined, KEYWARD_PORT: port });
+    expect(await first.exited).toBe(1);
+    await new Promise<void>((r) => blocker.close(() => r()));
+    const password = /password:\s+([0-9A-Za-z]{20})\s/.exec(first.out)?.[1];
+    expect(password, "the generated password was never printed").toBeTruthy();
+    // A later start prints nothing (the owner exists), and the printed password signs in.
+    const second = start({ KEYWARD_DATA_DIR: dataDir, KEYWARD_SECRET: undefined });
+    const base = await second.ready();
+    expect(second.out).not.toContain("password:");
+    const login = await api(base, "POST", "/v1/auth/login", { body: { email: "admin@keyward.local", password } });
+    expect(login.status).toBe(200);
   });
 
   it("on SIGTERM finishes the request in flight, exits 0 and leaves a consistent SQLite file", async () => {

@@ -1,0 +1,52 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { createKeyward } from "../../src/compose.js";
+import { ConfigError } from "../../src/config.js";
+import { Harness, describeEachDialect } from "../harness.js";
+import { mkKey } from "./key-helpers.js";
+
+/**
+ * Every key's stored hash and the signing keys depend on the secret (KEYWARD_SECRET, or
+ * data/secret.key). A node started with another one (the file lost with an ephemeral disk, a
+ * cluster node given none) used to start and answer every key NOT_FOUND and every token
+ * exchange 500; it now refuses to start, naming the setting.
+ */
+describeEachDialect("the secret the database was made with", (dialect) => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await Harness.init(dialect);
+  });
+  afterEach(async () => h?.close());
+
+  it("refuses to start a second node with another secret, and starts one with the same", async () => {
+    const token = await h.login();
+    const key = await mkKey(h, token, h.operatorOrgId, { name: "k" });
+    const config = h.kw.services.deps.config;
+
+    const other = createKeyward({ ...config, secret: "another-secret-another-secret-another-1234" }, { logger: false });
+    await expect(other).rejects.toBeInstanceOf(ConfigError);
+    await expect(other).rejects.toThrow(/KEYWARD_SECRET/);
+
+    const same = await createKeyward(config, { logger: false });
+    try {
+      const res = await same.app.inject({
+        method: "GET",
+        url: "/v1/me",
+        headers: { authorization: `Bearer ${key.secret}` },
+      });
+      expect(res.statusCode).toBe(200);
+      const exchanged = await same.app.inject({
+        method: "POST",
+        url: "/v1/token",
+        payload: { grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: key.secret },
+      });
+      expect(exchanged.statusCode, exchanged.body).toBe(200);
+    } finally {
+      await same.close();
+    }
+    // The fingerprint stored is no secret: not the secret, nor anything it is kept in.
+    const rows = await h.kw.db.kysely.selectFrom("instance_settings").selectAll().execute();
+    expect(rows.map((r) => r.name)).toEqual(["secret_fingerprint"]);
+    expect(rows[0].value).not.toContain(config.secret as string);
+    expect(rows[0].value).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
