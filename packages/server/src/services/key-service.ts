@@ -8,7 +8,7 @@ import { writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
 import { createKey } from "./key-create.js";
 import { type KeySettingsInput, existingProjects } from "./key-input.js";
-import { type KeyRights, keyRights, listFilter } from "./key-rights.js";
+import { type KeyRights, callerPrincipal, keyRights, listFilter } from "./key-rights.js";
 import { updateKey } from "./key-update.js";
 import { type ApiKeyView, auditFields, toKeyView } from "./key-view.js";
 
@@ -197,8 +197,15 @@ export class KeyService {
       if (status === "active" && row.status === "disabled" && row.disabled_by_manager === 1 && !rights.manage)
         throw new AppError("FORBIDDEN", "An administrator disabled this key: enabling it needs iam:apikeys:manage");
       const now = this.deps.now();
-      if (row.status === status) return toKeyView(row, now);
-      const byManager = status === "disabled" && !rights.edit ? 1 : 0;
+      // A disable by whoever governs others' keys and is not the key's own principal (an admin,
+      // who may also act for a project or service account) holds against the owner's side.
+      const me = callerPrincipal(access);
+      const ownPrincipal = me.type === row.owner_type && me.id === row.owner_id;
+      const byManager = status === "disabled" && (!rights.edit || (rights.manage && !ownPrincipal)) ? 1 : 0;
+      // Nothing to change, unless an administrator disables a key its owner had disabled: from
+      // then on it is the administrator's to enable.
+      const marks = status === "disabled" && byManager === 1 && row.disabled_by_manager === 0;
+      if (row.status === status && !marks) return toKeyView(row, now);
       const updatedAt = now.toISOString();
       let next = row;
       await this.deps.db.kysely.transaction().execute(async (trx) => {

@@ -224,6 +224,52 @@ describeEachDialect("api key owners", (dialect) => {
       expect((await post(m.token, "enable")).body.status).toBe("active");
     });
 
+    it("an administrator's disable holds when the owner had disabled the key first", async () => {
+      const m = await h.newMember(org, owner, [{ roleId: "role_member" }], "first");
+      const k = await mkKey(h, m.token, org, { name: "k", permissions: ["compute:read"] });
+      const post = (token: string, what: "disable" | "enable") =>
+        h.req("POST", `/v1/api-keys/${k.id}/${what}`, { token, body: {} });
+      expect((await post(m.token, "disable")).status).toBe(200);
+      const admin = await post(owner, "disable");
+      expect(admin.status).toBe(200);
+      expect((await post(m.token, "enable")).status).toBe(403);
+      const events = (await auditRows(h, org)).filter((r) => r.action === "api_key.disable" && r.target_id === k.id);
+      // The administrator's disable is a change, written to the log next to the owner's.
+      expect(events).toHaveLength(2);
+      expect(new Set(events.map((r) => r.actor_id)).size).toBe(2);
+    });
+
+    it("an administrator's disable of a project or service-account key holds against the project's side", async () => {
+      const p = await mkProject(h, owner, org, "governed");
+      // A project lead: may act for the project's keys, holds no iam:apikeys:manage.
+      const lead = await mkRole(
+        h,
+        owner,
+        org,
+        ["iam:projects:update", "iam:projects:read", "iam:apikeys:create", "compute:read"],
+        "lead",
+      );
+      const m = await h.newMember(org, owner, [{ roleId: lead, projectId: p }], "lead");
+      const k = await mkKey(h, m.token, org, {
+        name: "pk",
+        owner: { type: "project", id: p },
+        permissions: ["compute:read"],
+      });
+      const sibling = await mkKey(h, m.token, org, {
+        name: "pk2",
+        owner: { type: "project", id: p },
+        permissions: ["iam:apikeys:create", "compute:read"],
+      });
+      expect((await h.req("POST", `/v1/api-keys/${k.id}/disable`, { token: owner, body: {} })).status).toBe(200);
+      for (const token of [m.token, sibling.secret]) {
+        const res = await h.req("POST", `/v1/api-keys/${k.id}/enable`, { token, body: {} });
+        expect(res.status).toBe(403);
+      }
+      expect((await h.req("POST", `/v1/api-keys/${k.id}/enable`, { token: owner, body: {} })).body.status).toBe(
+        "active",
+      );
+    });
+
     it("stay invisible (404) to members without iam:apikeys:manage", async () => {
       const a = await h.newMember(org, owner, [{ roleId: "role_member" }], "a");
       const b = await h.newMember(org, owner, [{ roleId: "role_member" }], "b");
