@@ -46,9 +46,17 @@ export class SigningKeys {
 
   /**
    * A token named a `kid` the set lacks (Keyward rotated its signing key since the last fetch):
-   * fetches the set again, at most every 5 s whatever kids clients make up. False when it did not.
+   * fetches the set again, at most every 5 s whatever kids clients make up. True when a set newer
+   * than the one checked at `checkedAt` (epoch ms) is held now, so the token is worth checking
+   * again: this request's fetch, one under way (awaited), or one that landed meanwhile. Without
+   * that, every request but the first of a burst after a rotation was refused a valid token.
    */
-  async renewForUnknownKid(): Promise<boolean> {
+  async renewForUnknownKid(checkedAt: number): Promise<boolean> {
+    if (this.fetchedAt > checkedAt) return true;
+    if (this.fetching) {
+      await this.fetching;
+      return true;
+    }
     if (Date.now() - this.unknownKidAt < UNKNOWN_KID_MS) return false;
     this.unknownKidAt = Date.now();
     await this.fetch();

@@ -126,17 +126,24 @@ const BAD_TOKEN = [
  */
 export class Verifier {
   readonly baseUrl: string;
-  private readonly opts: VerifierOptions;
+  // An ES private field: the rootKey never shows when the verifier is logged or serialised.
+  readonly #opts: VerifierOptions;
   private readonly cache = new Map<string, { until: number; result: VerifiedKey }>();
   private signingKeys?: SigningKeys;
 
   constructor(opts: VerifierOptions) {
-    this.opts = opts;
+    this.#opts = opts;
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
+    // With neither, every request would be answered 503 as if Keyward were down.
+    if (!opts.rootKey && !this.offlineTokens) {
+      throw new Error(
+        "createVerifier: rootKey is required (a credential holding iam:apikeys:verify), or tokens: { offline: true }",
+      );
+    }
   }
 
   private get ttl() {
-    return this.opts.cacheTtlMs ?? 10_000;
+    return this.#opts.cacheTtlMs ?? 10_000;
   }
 
   /** Forgets every cached answer. */
@@ -145,7 +152,7 @@ export class Verifier {
   }
 
   private get offlineTokens(): boolean {
-    const t = this.opts.tokens;
+    const t = this.#opts.tokens;
     return t === true || (typeof t === "object" && t.offline === true);
   }
 
@@ -154,7 +161,7 @@ export class Verifier {
     if (token && this.offlineTokens) return this.verifyToken(credential, req);
     // A verifier for offline tokens only (no rootKey) knows no other credential: a refusal,
     // not an outage anyone could provoke.
-    if (!this.opts.rootKey && this.offlineTokens) return { valid: false, code: "NOT_FOUND" };
+    if (!this.#opts.rootKey && this.offlineTokens) return { valid: false, code: "NOT_FOUND" };
     const cacheKey = this.ttl > 0 ? hashRequest(credential, req) : "";
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
@@ -169,9 +176,10 @@ export class Verifier {
       if (token) exp = Math.min(exp, tokenExpiry(credential));
       // Frozen: every request answered from the cache gets this object; none may change it for the next.
       Object.freeze(result.permissions);
+      Object.freeze(result.owner);
       Object.freeze(result);
       this.cache.set(cacheKey, { until: Math.min(Date.now() + this.ttl, exp), result });
-      const max = this.opts.cacheMax ?? 10_000;
+      const max = this.#opts.cacheMax ?? 10_000;
       while (this.cache.size > max) {
         const oldest = this.cache.keys().next().value;
         if (oldest === undefined) break;
@@ -182,17 +190,17 @@ export class Verifier {
   }
 
   private async verifyRemote(key: string, req: VerifyRequest): Promise<VerifyResult> {
-    if (!this.opts.rootKey) throw new Error("Verifier: rootKey is required to verify API keys");
+    if (!this.#opts.rootKey) throw new Error("Verifier: rootKey is required to verify API keys");
     const body: Record<string, unknown> = { key };
     if (req.permissions?.length) body.permissions = req.permissions;
     if (req.projectId) body.projectId = req.projectId;
     if (req.ip) body.ip = req.ip;
     if (req.method) body.method = req.method;
-    const res = await (this.opts.fetch ?? fetch)(`${this.baseUrl}/v1/verify`, {
+    const res = await (this.#opts.fetch ?? fetch)(`${this.baseUrl}/v1/verify`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${this.opts.rootKey}` },
+      headers: { "content-type": "application/json", authorization: `Bearer ${this.#opts.rootKey}` },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5_000),
+      signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 5_000),
     });
     if (!res.ok) throw await KeywardError.fromResponse(res);
     const data = (await res.json()) as Record<string, unknown>;
@@ -212,11 +220,11 @@ export class Verifier {
   }
 
   private async verifyToken(token: string, req: VerifyRequest): Promise<VerifyResult> {
-    const t = typeof this.opts.tokens === "object" ? this.opts.tokens : {};
+    const t = typeof this.#opts.tokens === "object" ? this.#opts.tokens : {};
     this.signingKeys ??= new SigningKeys(
       new URL(t.jwksUrl ?? `${this.baseUrl}/.well-known/jwks.json`),
-      this.opts.timeoutMs ?? 5_000,
-      this.opts.fetch,
+      this.#opts.timeoutMs ?? 5_000,
+      this.#opts.fetch,
     );
     const keys = this.signingKeys;
     const check = () =>
@@ -229,11 +237,12 @@ export class Verifier {
     let claims: JWTPayload;
     try {
       await keys.ready();
+      const checkedAt = Date.now();
       try {
         ({ payload: claims } = await check());
       } catch (err) {
         // A key Keyward began signing with after the last fetch: fetched again at once.
-        if (!(err instanceof joseErrors.JWKSNoMatchingKey) || !(await keys.renewForUnknownKid())) throw err;
+        if (!(err instanceof joseErrors.JWKSNoMatchingKey) || !(await keys.renewForUnknownKid(checkedAt))) throw err;
         ({ payload: claims } = await check());
       }
     } catch (err) {
@@ -250,10 +259,12 @@ export class Verifier {
         ? c.scope.split(" ").filter(Boolean)
         : [];
     // Only the token's own projects can be checked here: an org-wide token (projects null) is
-    // refused for a named project, whose org is not known offline; a token for one project acts
-    // there when the request names none.
+    // refused for a named project, whose org is not known offline. A token kept to projects acts
+    // only in one the request names, as Keyward decides (a request naming none is org-wide),
+    // but a project key's token, which acts in its own project when none is named.
     const projects = Array.isArray(c.projects) ? (c.projects as string[]) : null;
-    const projectId = req.projectId ?? (projects?.length === 1 ? projects[0] : undefined);
+    const ownProject = c.owner_type === "project" || claims.sub?.startsWith("prj_") ? claims.sub : undefined;
+    const projectId = req.projectId ?? ownProject;
     if (projects ? !projectId || !projects.includes(projectId) : req.projectId) {
       return { valid: false, code: "PROJECT_NOT_ALLOWED" };
     }

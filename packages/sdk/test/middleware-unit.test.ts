@@ -110,3 +110,44 @@ describe("authenticateRequest", () => {
     expect(calls).toBe(2);
   });
 });
+
+describe("Verifier", () => {
+  it("freezes a cached answer all the way down: a handler cannot change the owner the next request is told", async () => {
+    const { verifier, seen } = fakeVerifier(() =>
+      json({
+        valid: true,
+        keyId: "key_1",
+        orgId: "org_1",
+        owner: { type: "user", id: "usr_alice" },
+        permissions: ["compute:read"],
+        expiresAt: null,
+      }),
+    );
+    const req = { method: "GET", headers: { authorization: "Bearer kw_client" } };
+    const first = await authenticateRequest(verifier, req);
+    if (!first.ok) throw new Error("expected valid");
+    expect(() => {
+      (first.key.owner as { id: string }).id = "usr_mallory";
+    }).toThrow(TypeError);
+    const second = await authenticateRequest(verifier, req);
+    expect(seen).toHaveLength(1); // from the cache
+    expect(second.ok && second.key.owner.id).toBe("usr_alice");
+  });
+
+  it("refuses to be made with no credential of its own and no offline tokens", () => {
+    // The README's example with KEYWARD_ROOT_KEY unset: every request was answered 503, as if
+    // Keyward were down, with nothing said to the operator.
+    expect(() => new Verifier({ baseUrl: "http://keyward.invalid", rootKey: undefined })).toThrow(
+      /rootKey is required/,
+    );
+    expect(() => new Verifier({ baseUrl: "http://keyward.invalid", tokens: { offline: true } })).not.toThrow();
+  });
+
+  it("keeps its rootKey out of logs and JSON", async () => {
+    const { inspect } = await import("node:util");
+    const rootKey = "kw_3kTq9ROOTKEYSECRETxxxxxxxxxxxxxxxxxxx";
+    const verifier = new Verifier({ baseUrl: "http://keyward.invalid", rootKey });
+    expect(inspect(verifier, { depth: 5, showHidden: true })).not.toContain(rootKey);
+    expect(JSON.stringify({ verifier })).not.toContain(rootKey);
+  });
+});

@@ -149,13 +149,16 @@ describe("Verifier", () => {
       valid: false,
       code: "PROJECT_NOT_ALLOWED",
     });
-    // A token for one project acts there, and nowhere else.
+    // A token for one project acts there, and nowhere else: not org-wide either (as Keyward decides).
     const project = await unwrap(
       kw.POST("/v1/orgs/{orgId}/projects", { params: { path: { orgId } }, body: { name: "tok" } }),
     );
     const inProject = await exchange(key.secret, project.id);
-    expect(await verifier.verify(inProject)).toMatchObject({ valid: true, projectId: project.id });
-    expect(await verifier.verify(inProject, { projectId: project.id })).toMatchObject({ valid: true });
+    expect(await verifier.verify(inProject)).toMatchObject({ valid: false, code: "PROJECT_NOT_ALLOWED" });
+    expect(await verifier.verify(inProject, { projectId: project.id })).toMatchObject({
+      valid: true,
+      projectId: project.id,
+    });
     expect(await verifier.verify(inProject, { projectId: "prj_other" })).toMatchObject({ code: "PROJECT_NOT_ALLOWED" });
     expect(verifyCalls).toBe(0);
     const tampered = `${token.slice(0, -4)}AAAA`;

@@ -19,6 +19,7 @@ let url: string;
 let client: KeywardClient;
 let orgId: string;
 let dataDir: string;
+let session: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "keyward-sdk-offline-"));
@@ -40,7 +41,8 @@ beforeAll(async () => {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ email: "owner@example.com", password: "owner-password-123" }),
   });
-  client = createKeywardClient({ baseUrl: url, apiKey: ((await login.json()) as { token: string }).token });
+  session = ((await login.json()) as { token: string }).token;
+  client = createKeywardClient({ baseUrl: url, apiKey: session });
   orgId = (await unwrap(client.GET("/v1/orgs"))).items[0].id;
 });
 afterAll(async () => {
@@ -81,6 +83,59 @@ describe("offline tokens", () => {
     expect(await verifier.verify(after)).toMatchObject({ valid: true });
     const out = await authenticateRequest(verifier, { headers: { authorization: `Bearer ${after}` } });
     expect(out.ok ? 200 : out.refusal.status).toBe(200);
+  });
+
+  it("accepts every request of a burst carrying a token with a kid rotated to since the last fetch", async () => {
+    const verifier = createVerifier({ baseUrl: url, tokens: { offline: true } });
+    expect(await verifier.verify(await tokenOf())).toMatchObject({ valid: true }); // the JWKS fetched
+    await kw.services.verify.tokens.signingKeys.rotate();
+    const after = await tokenOf();
+    // Together: one fetches the new set; the others, arriving meanwhile, were refused (401).
+    const outs = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        authenticateRequest(verifier, { method: "GET", headers: { authorization: `Bearer ${after}` } }),
+      ),
+    );
+    expect(outs.map((o) => (o.ok ? 200 : `${o.refusal.status} ${o.refusal.body.reason}`))).toEqual([
+      200, 200, 200, 200, 200,
+    ]);
+  });
+
+  it("refuses a token kept to a project for a request naming none, as Keyward does", async () => {
+    const project = await unwrap(
+      client.POST("/v1/orgs/{orgId}/projects", { params: { path: { orgId } }, body: { name: "only-p1" } }),
+    );
+    const { secret } = await unwrap(
+      client.POST("/v1/orgs/{orgId}/api-keys", {
+        params: { path: { orgId } },
+        body: { name: "one project", permissions: ["compute:read", "compute:write"] } as never,
+      }),
+    );
+    const res = await fetch(`${url}/v1/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "urn:keyward:params:oauth:grant-type:apikey",
+        apikey: secret,
+        projectId: project.id,
+      }),
+    });
+    const token = ((await res.json()) as { access_token: string }).access_token;
+    const answer = async (verifier: ReturnType<typeof createVerifier>, projectId?: string) => {
+      const out = await authenticateRequest(
+        verifier,
+        { method: "POST", headers: { authorization: `Bearer ${token}` } },
+        { permissions: ["compute:write"], ...(projectId ? { projectId: () => projectId } : {}) },
+      );
+      return out.ok ? "200" : `${out.refusal.status} ${out.refusal.body.reason}`;
+    };
+    const online = createVerifier({ baseUrl: url, rootKey: session, cacheTtlMs: 0 });
+    const offline = createVerifier({ baseUrl: url, tokens: { offline: true } });
+    // An org-wide request (it names no project): refused both ways; in the project, allowed both ways.
+    expect(await answer(online)).toBe("403 PROJECT_NOT_ALLOWED");
+    expect(await answer(offline)).toBe("403 PROJECT_NOT_ALLOWED");
+    expect(await answer(online, project.id)).toBe("200");
+    expect(await answer(offline, project.id)).toBe("200");
   });
 
   it("does not fetch the JWKS once per request while Keyward cannot serve it", async () => {
