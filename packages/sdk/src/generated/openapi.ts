@@ -1078,6 +1078,15 @@ export interface paths {
                     };
                 };
                 /** @description problem+json */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem+json */
                 503: {
                     headers: {
                         [name: string]: unknown;

@@ -149,11 +149,19 @@ export class InvitationService {
       .where("token_hash", "=", sha256(token))
       .executeTakeFirst();
     if (!row || row.accepted_at || row.expires_at <= t.toISOString()) throw notFound("Invitation");
+    // Accepting is a person's own act, signed in or not: never a key's or a token's (which
+    // would create an account, or join one, in another's name).
+    const { actor } = ctx;
+    if (actor.kind !== "anonymous" && (actor.kind !== "user" || actor.limit)) {
+      throw new AppError(
+        "FORBIDDEN",
+        "An invitation is accepted by a person, signed in or not, not with an API key or token",
+      );
+    }
     const user = await db.kysely.selectFrom("users").select("id").where("email", "=", row.email).executeTakeFirst();
     if (user) {
       // An existing account joins only by its own hand: whoever else holds the token
       // (the inviter included) cannot add it to an org.
-      const { actor } = ctx;
       if (actor.kind === "anonymous") {
         throw new AppError("UNAUTHENTICATED", "Sign in with the invited account to accept this invitation");
       }
@@ -211,30 +219,35 @@ export class InvitationService {
         .where("org_id", "=", row.org_id)
         .where("user_id", "=", userId)
         .executeTakeFirst();
-      if (!member) {
-        await trx
-          .insertInto("org_members")
-          .values({ org_id: row.org_id, user_id: userId, invited_by: row.invited_by, created_at: t.toISOString() })
-          .execute();
-        // Roles or projects deleted since the invitation was sent are dropped, not bound.
-        const wanted = JSON.parse(row.roles) as RoleBinding[];
-        const customRoles = new Set(
-          (await trx.selectFrom("roles").select("id").where("org_id", "=", row.org_id).execute()).map((r) => r.id),
+      // Already a member (an earlier invitation accepted): its roles would be dropped while it
+      // reads as accepted. It stays pending, for whoever sent it to see, revoke or act on.
+      if (member) {
+        throw new AppError(
+          "CONFLICT",
+          "You are already a member of this organization: ask an administrator to change your roles",
         );
-        const projects = new Set(
-          (await trx.selectFrom("projects").select("id").where("org_id", "=", row.org_id).execute()).map((p) => p.id),
-        );
-        const existing = wanted.filter(
-          (b) =>
-            (BUILTIN_ROLE_IDS.has(b.roleId) || customRoles.has(b.roleId)) &&
-            (!b.projectId || projects.has(b.projectId)),
-        );
-        // And so are roles beyond what the inviter holds now (removed or demoted since).
-        const roles = existing.filter((b) =>
-          grantable.some((g) => g.roleId === b.roleId && g.projectId === (b.projectId ?? null)),
-        );
-        await replaceBindings(trx, this.deps.db.dialect, row.org_id, { type: "user", id: userId }, roles, t);
       }
+      await trx
+        .insertInto("org_members")
+        .values({ org_id: row.org_id, user_id: userId, invited_by: row.invited_by, created_at: t.toISOString() })
+        .execute();
+      // Roles or projects deleted since the invitation was sent are dropped, not bound.
+      const wanted = JSON.parse(row.roles) as RoleBinding[];
+      const customRoles = new Set(
+        (await trx.selectFrom("roles").select("id").where("org_id", "=", row.org_id).execute()).map((r) => r.id),
+      );
+      const projects = new Set(
+        (await trx.selectFrom("projects").select("id").where("org_id", "=", row.org_id).execute()).map((p) => p.id),
+      );
+      const existing = wanted.filter(
+        (b) =>
+          (BUILTIN_ROLE_IDS.has(b.roleId) || customRoles.has(b.roleId)) && (!b.projectId || projects.has(b.projectId)),
+      );
+      // And so are roles beyond what the inviter holds now (removed or demoted since).
+      const roles = existing.filter((b) =>
+        grantable.some((g) => g.roleId === b.roleId && g.projectId === (b.projectId ?? null)),
+      );
+      await replaceBindings(trx, this.deps.db.dialect, row.org_id, { type: "user", id: userId }, roles, t);
       await writeAudit(trx, ctx, t, {
         orgId: row.org_id,
         action: "invitation.accept",

@@ -104,6 +104,36 @@ describeEachDialect("invitations", (dialect) => {
     expect(res.body.errors[0]).toMatchObject({ path: "email", code: "already_member" });
   });
 
+  it("answers a second invitation accepted by a member 409 and leaves it pending (its roles were dropped as it read as accepted)", async () => {
+    const email = "twice@example.com";
+    const viewer = await invite(email, [{ roleId: "role_viewer" }]);
+    const admin = await invite(email, [{ roleId: "role_admin" }]);
+    const body = { name: "Twice", password: "twice-password-123" };
+    const first = await h.req("POST", `/v1/invitations/${viewer.body.token}/accept`, { body });
+    expect(first.status).toBe(200);
+    const token = await h.login(email, body.password);
+    const second = await h.req("POST", `/v1/invitations/${admin.body.token}/accept`, { token });
+    expect(second.status).toBe(409);
+    const pending = await h.req("GET", `/v1/orgs/${owner.orgId}/invitations`, { token: owner.token });
+    expect(pending.body.items.map((i: { id: string }) => i.id)).toContain(admin.body.invitation.id);
+    const me = await h.req("GET", `/v1/orgs/${owner.orgId}/members/${first.body.userId}`, { token: owner.token });
+    expect(me.body.roles).toEqual([{ roleId: "role_viewer", projectId: null }]);
+  });
+
+  it("is accepted by a person, not with an API key or a token", async () => {
+    const inv = await invite("by-key@example.com");
+    const key = await h.req("POST", `/v1/orgs/${owner.orgId}/api-keys`, { token: owner.token, body: { name: "k" } });
+    const res = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, {
+      token: key.body.secret,
+      body: { name: "Made by a key", password: "made-by-a-key-123" },
+    });
+    expect(res.status).toBe(403);
+    expect(
+      (await h.kw.db.kysely.selectFrom("users").select("id").where("email", "=", "by-key@example.com").execute())
+        .length,
+    ).toBe(0);
+  });
+
   it("rejects unknown, expired and revoked tokens with 404", async () => {
     const unknown = await h.req("POST", `/v1/invitations/inv_${"a".repeat(40)}/accept`, {
       body: { name: "x", password: "password-long-enough" },

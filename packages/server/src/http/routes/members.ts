@@ -146,7 +146,7 @@ export function memberRoutes(app: App, s: Services) {
         ),
         response: {
           200: Type.Object({ orgId: Type.String(), userId: Type.String(), created: Type.Boolean() }),
-          ...errorResponses(400, 401, 403, 404),
+          ...errorResponses(400, 401, 403, 404, 409),
         },
       },
       // The body is optional: an existing (signed-in) user accepts without one.
