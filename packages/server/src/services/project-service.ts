@@ -100,20 +100,25 @@ export class ProjectService {
     access.require("iam:projects:update", id);
     const t = this.deps.now();
     const next = { ...row, ...patch, updated_at: t.toISOString() };
+    const changes = diff(
+      { name: row.name, description: row.description },
+      { name: next.name, description: next.description },
+    );
+    // Nothing to change: no write, no event (as an org's PATCH).
+    if (Object.keys(changes.after).length === 0) return toView(row);
     await this.deps.db.kysely.transaction().execute(async (trx) => {
-      await trx
+      const res = await trx
         .updateTable("projects")
         .set({ name: next.name, description: next.description, updated_at: next.updated_at })
         .where("id", "=", id)
-        .execute();
+        .executeTakeFirst();
+      // Deleted since it was read: no rename of what is gone, and no event saying so.
+      if (Number(res.numUpdatedRows) !== 1) throw notFound("Project");
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
         action: "project.update",
         target: { type: "project", id },
-        details: diff(
-          { name: row.name, description: row.description },
-          { name: next.name, description: next.description },
-        ),
+        details: changes,
       });
     });
     return toView(next);

@@ -32,6 +32,44 @@ describeEachDialect("projects", (dialect) => {
     expect((await h.req("DELETE", `/v1/projects/${id}`, { token: owner.token })).status).toBe(404);
   });
 
+  it("a rename that lands after the project's delete is 404 and audited as nothing; a rename to the same is no event", async () => {
+    const p = (await create("racing")).body.id as string;
+    const events = async () =>
+      (
+        await h.kw.db.kysely
+          .selectFrom("audit_events")
+          .select("action")
+          .where("target_id", "=", p)
+          .where("action", "=", "project.update")
+          .execute()
+      ).length;
+    expect((await h.req("PATCH", `/v1/projects/${p}`, { token: owner.token, body: { name: "racing" } })).status).toBe(
+      200,
+    );
+    expect(await events()).toBe(0);
+    // The DELETE commits between the PATCH's read of the project and its write (forced here;
+    // timing decides it between two clients).
+    const svc = h.kw.services.projects as unknown as { load: (...a: unknown[]) => Promise<unknown> };
+    const load = svc.load.bind(svc);
+    let deleted: number | null = null;
+    svc.load = async (...args: unknown[]) => {
+      const row = await load(...args);
+      if (deleted === null) {
+        deleted = 0; // the DELETE reads the project too
+        deleted = (await h.req("DELETE", `/v1/projects/${p}`, { token: owner.token })).status;
+      }
+      return row;
+    };
+    try {
+      const patch = await h.req("PATCH", `/v1/projects/${p}`, { token: owner.token, body: { name: "renamed" } });
+      expect(deleted).toBe(204);
+      expect(patch.status).toBe(404);
+    } finally {
+      svc.load = load;
+    }
+    expect(await events()).toBe(0);
+  });
+
   it("lists projects with cursor pagination, newest first, without repeats", async () => {
     const org = await h.newOrgWithOwner("paging");
     const made: { id: string; createdAt: string }[] = [];
