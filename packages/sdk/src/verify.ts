@@ -261,10 +261,11 @@ export class Verifier {
     // Only the token's own projects can be checked here: an org-wide token (projects null) is
     // refused for a named project, whose org is not known offline. A token kept to projects acts
     // only in one the request names, as Keyward decides (a request naming none is org-wide),
-    // but a project key's token, which acts in its own project when none is named.
+    // or, naming none, in the project its key prefers (`default_project`) or a project key's own.
     const projects = Array.isArray(c.projects) ? (c.projects as string[]) : null;
     const ownProject = c.owner_type === "project" || claims.sub?.startsWith("prj_") ? claims.sub : undefined;
-    const projectId = req.projectId ?? ownProject;
+    const preferred = typeof c.default_project === "string" ? c.default_project : undefined;
+    const projectId = req.projectId ?? ownProject ?? preferred;
     if (projects ? !projectId || !projects.includes(projectId) : req.projectId) {
       return { valid: false, code: "PROJECT_NOT_ALLOWED" };
     }

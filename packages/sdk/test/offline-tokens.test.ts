@@ -136,6 +136,27 @@ describe("offline tokens", () => {
     expect(await answer(offline)).toBe("403 PROJECT_NOT_ALLOWED");
     expect(await answer(online, project.id)).toBe("200");
     expect(await answer(offline, project.id)).toBe("200");
+    // A key that prefers the project: a request naming none is placed there, both ways.
+    const prefers = await unwrap(
+      client.POST("/v1/orgs/{orgId}/api-keys", {
+        params: { path: { orgId } },
+        body: { name: "prefers p1", permissions: ["compute:write"], defaultProjectId: project.id } as never,
+      }),
+    );
+    const placed = await fetch(`${url}/v1/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: prefers.secret }),
+    });
+    const placedToken = ((await placed.json()) as { access_token: string }).access_token;
+    for (const verifier of [online, offline]) {
+      const out = await authenticateRequest(
+        verifier,
+        { method: "POST", headers: { authorization: `Bearer ${placedToken}` } },
+        { permissions: ["compute:write"] },
+      );
+      expect(out.ok && out.key.projectId).toBe(project.id);
+    }
   });
 
   it("does not fetch the JWKS once per request while Keyward cannot serve it", async () => {

@@ -239,6 +239,8 @@ describeEachDialect("token exchange", (dialect) => {
       expect(res.status).toBe(200);
       const t = res.body.access_token;
       expect(decodeJwt(t).projects).toEqual([a]);
+      // Said in the token, for offline checks to place a request naming no project as Keyward does.
+      expect(decodeJwt(t).default_project).toBe(a);
       const write = (projectId?: string) => verify(h, verifier, { key: t, permissions: ["compute:write"], projectId });
       expect((await write(a)).body).toMatchObject({ valid: true, projectId: a });
       expect((await write()).body).toMatchObject({ valid: true, projectId: a });
@@ -280,6 +282,13 @@ describeEachDialect("token exchange", (dialect) => {
         (await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: org.token, body: { allowedProjects: [b] } })).status,
       ).toBe(200);
       expect(await intro(inA)).toMatchObject({ active: true, scope: "" });
+      // So can a token whose project was deleted (verify refuses it everywhere; it said compute:read).
+      const c = await mkProject(h, org.token, org.orgId, "c");
+      const k2 = await mkKey(h, org.token, org.orgId, { name: "k2", permissions: ["compute:read"] });
+      const inC = (await exchange({ grant_type: GRANT, apikey: k2.secret, projectId: c })).body.access_token;
+      expect(await intro(inC)).toMatchObject({ active: true, scope: "compute:read" });
+      expect((await h.req("DELETE", `/v1/projects/${c}`, { token: org.token })).status).toBe(204);
+      expect(await intro(inC)).toMatchObject({ active: true, scope: "" });
       // An hour's token; its key's expiry is then brought forward to a minute.
       const free = await mkKey(h, org.token, org.orgId, { name: "free" });
       const hour = (await exchange({ grant_type: GRANT, apikey: free.secret, expires_in: 3600 })).body.access_token;

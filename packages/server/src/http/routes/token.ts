@@ -14,11 +14,11 @@ import { IntrospectBody, IntrospectResponse, OAuthError, TokenBody, TokenRespons
 
 /**
  * Whether a key (as narrowed by a token) holds a permission where it may act: in one of the
- * projects it is kept to, or, kept to none, org-wide or in any project.
+ * projects it is kept to (`kept`, those that still exist), or, kept to none, org-wide or in
+ * any project.
  */
-function holdsWhereItActs(key: ResolvedKey, permission: string): boolean {
+function holdsWhereItActs(key: ResolvedKey, kept: string[] | null, permission: string): boolean {
   const scopes = { org: key.permissions, projects: key.projectPermissions };
-  const kept = keptProjects(key);
   if (kept) return kept.some((id) => atProject(scopes, id).has(permission));
   return key.permissions.has(permission) || [...key.projectPermissions.values()].some((set) => set.has(permission));
 }
@@ -199,10 +199,18 @@ export async function tokenRoutes(app: App, s: Services) {
         const endsAt = key.expiresAt === null ? claims.exp * 1000 : Date.parse(key.expiresAt);
         const keyActive = key.status === "active" && key.ownerActive && endsAt > now;
         if (!keyActive) return { active: false };
+        // Kept to projects: only those still of the key's org count. A token whose every
+        // project was deleted can act nowhere (scope ""), as /v1/verify answers it.
+        let kept = keptProjects(key);
+        if (kept) {
+          const live: string[] = [];
+          for (const id of kept) if ((await s.verify.projectOrg(id)) === key.orgId) live.push(id);
+          kept = live;
+        }
         return {
           active: true,
           // What the token can still do: its permissions the key (as narrowed by it) still holds where it may act.
-          scope: claims.perms.filter((p) => holdsWhereItActs(key, p)).join(" "),
+          scope: claims.perms.filter((p) => holdsWhereItActs(key, kept, p)).join(" "),
           client_id: claims.key_id,
           token_type: "Bearer",
           exp: Math.floor(endsAt / 1000),
