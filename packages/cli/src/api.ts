@@ -1,3 +1,4 @@
+import { parseIntArg } from "./parse.js";
 import type { Ctx } from "./context.js";
 
 type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
@@ -38,8 +39,9 @@ export async function list<T = Record<string, unknown>>(
   o: { limit?: string; cursor?: string; all?: boolean },
   query: Record<string, unknown> = {},
 ): Promise<{ items: T[]; nextCursor: string | null }> {
+  const limit = o.limit === undefined ? undefined : parseIntArg(o.limit, "--limit", 1, 200);
   const page = (cursor?: string) =>
-    api<{ items: T[]; nextCursor?: string | null }>(ctx, "GET", path, { query: { ...query, limit: o.limit, cursor } });
+    api<{ items: T[]; nextCursor?: string | null }>(ctx, "GET", path, { query: { ...query, limit, cursor } });
   const first = await page(o.cursor);
   if (!o.all) return { items: first.items, nextCursor: first.nextCursor ?? null };
   const items = [...first.items];

@@ -19,8 +19,8 @@ export interface Ctx {
   /** Base URL: --url, KEYWARD_URL, the profile's. */
   url(): string;
   client(): KeywardClient;
-  /** --org, KEYWARD_ORG, the profile's default org. */
-  orgId(): string;
+  /** --org, KEYWARD_ORG, the org of KEYWARD_API_KEY (a key has one), the profile's default org. */
+  orgId(): Promise<string>;
 }
 
 export function makeCtx(cmd: Command): Ctx {
@@ -34,7 +34,8 @@ export function makeCtx(cmd: Command): Ctx {
     if (!u) throw new UsageError("No Keyward URL: run `keyward login --url <url>`, or pass --url / set KEYWARD_URL");
     return u.replace(/\/+$/, "");
   };
-  return {
+  let keyOrg: Promise<string | undefined> | undefined;
+  const ctx: Ctx = {
     io,
     opts,
     profileName: name,
@@ -62,10 +63,22 @@ export function makeCtx(cmd: Command): Ctx {
       }
       return createKeywardClient({ baseUrl: base, apiKey: credential, headers: { "user-agent": "keyward-cli" } });
     },
-    orgId() {
-      const id = opts.org || process.env.KEYWARD_ORG || profile?.orgId;
+    async orgId() {
+      const named = opts.org || process.env.KEYWARD_ORG;
+      if (named) return named;
+      // A key acts in its own org only: not in the profile's, which may be another.
+      if (process.env.KEYWARD_API_KEY) {
+        keyOrg ??= ctx
+          .client()
+          .GET("/v1/me")
+          .then((r) => (r.data as { orgId?: string } | undefined)?.orgId);
+        const id = await keyOrg;
+        if (id) return id;
+      }
+      const id = profile?.orgId;
       if (!id) throw new UsageError("No organization: pass --org <orgId> or run `keyward orgs use <orgId>`");
       return id;
     },
   };
+  return ctx;
 }

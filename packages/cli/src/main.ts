@@ -1,7 +1,7 @@
 import { KeywardError } from "@keyward/sdk";
 import { Command, CommanderError, Option } from "commander";
 import { adminCommand, migrateCommand, serveCommand } from "./commands/local.js";
-import { loginCommand, logoutCommand, passwordCommand, whoamiCommand } from "./commands/auth.js";
+import { loginCommand, logoutCommand, passwordCommand, profilesCommand, whoamiCommand } from "./commands/auth.js";
 import { completionCommand } from "./commands/completion.js";
 import { keysCommand } from "./commands/keys.js";
 import {
@@ -20,7 +20,7 @@ import { UsageError } from "./parse.js";
 /** Exit codes: 0 ok, 1 the API refused or failed (or a key was refused), 2 bad arguments. */
 export const EXIT = { ok: 0, api: 1, usage: 2 } as const;
 
-export function buildProgram(): Command {
+export function buildProgram(json = false): Command {
   const program = new Command("keyward")
     .description("Keyward: API keys, orgs, projects and service accounts from the command line")
     .version("0.1.0", "-V, --version")
@@ -52,6 +52,7 @@ Examples:
     logoutCommand(),
     passwordCommand(),
     whoamiCommand(),
+    profilesCommand(),
     keysCommand(),
     orgsCommand(),
     projectsCommand(),
@@ -69,6 +70,12 @@ Examples:
   const walk = (c: Command) => {
     c.exitOverride();
     c.showSuggestionAfterError();
+    // With --json, the parser's own errors are JSON on stderr too, as every other error is.
+    if (json)
+      c.configureOutput({
+        outputError: (message, write) =>
+          write(`${JSON.stringify({ error: { code: "USAGE", detail: message.replace(/^error: /, "").trim() } })}\n`),
+      });
     for (const sub of c.commands) walk(sub);
   };
   walk(program);
@@ -76,8 +83,8 @@ Examples:
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
   const json = argv.includes("--json");
+  const program = buildProgram(json);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;

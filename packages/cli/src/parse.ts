@@ -46,9 +46,10 @@ export const collect = (value: string, previous: string[] = []) => [
     .filter(Boolean),
 ];
 
-export function parseIntArg(value: string, flag: string): number {
+export function parseIntArg(value: string, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag}: "${value}" is not a whole number`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag}: "${value}" is not a whole number from ${min} to ${max}`);
   return n;
 }
 

@@ -2,7 +2,8 @@ import { Command } from "commander";
 import { createKeywardClient } from "@keyward/sdk";
 import { api } from "../api.js";
 import { type Profile, configPath, profileName, readConfig, writeConfig } from "../config.js";
-import { bold, printJson, printRecord } from "../output.js";
+import { bold, printJson, printRecord, printTable } from "../output.js";
+import type { Ctx } from "../context.js";
 import { UsageError } from "../parse.js";
 import { act, examples, readStdin } from "./util.js";
 
@@ -59,15 +60,14 @@ export function loginCommand(): Command {
         if (!mustChange) {
           const client = createKeywardClient({ baseUrl: url, apiKey: session.token });
           const orgs = (await client.GET("/v1/orgs", { params: { query: { limit: 200 } } })).data;
-          const previous = readConfig().profiles[ctx.profileName];
-          const keep =
-            previous?.url === url && orgs?.items.some((org) => org.id === previous.orgId) ? previous.orgId : undefined;
-          profile.orgId = keep ?? orgs?.items[0]?.id;
+          profile.orgId = chooseOrg(ctx, url, orgs?.items ?? []);
         }
       }
       const config = readConfig();
       config.profiles[ctx.profileName] = profile;
-      if (!config.current || ctx.opts.profile) config.current = ctx.profileName;
+      // The first login becomes the current profile; another is used with --profile, or made
+      // current with `keyward profiles use`.
+      if (!config.current) config.current = ctx.profileName;
       writeConfig(config);
       if (mustChange)
         ctx.io.err(
@@ -138,10 +138,79 @@ export function passwordCommand(): Command {
         if ((await prompt("password", "New password again")) !== next) throw new UsageError("The new passwords differ");
       }
       await api(ctx, "POST", "/v1/me/password", { body: { currentPassword: current, newPassword: next } });
+      // A login with a generated password chose no org (it could list none): choose one now.
+      if (ctx.profile && !ctx.profile.orgId && !process.env.KEYWARD_API_KEY) {
+        const orgs = await api(ctx, "GET", "/v1/orgs", { query: { limit: 200 } });
+        const config = readConfig();
+        const saved = config.profiles[ctx.profileName];
+        if (saved) {
+          saved.orgId = chooseOrg(ctx, saved.url, orgs.items ?? []);
+          writeConfig(config);
+        }
+      }
       if (ctx.io.json) return printJson(ctx.io, { changed: true });
       ctx.io.out("Password changed; your other sessions were signed out.");
     }),
   );
+}
+
+/**
+ * The org a profile works in after signing in: the one named (--org, KEYWARD_ORG) if a member;
+ * else the profile's earlier one, on the same server; else the first.
+ */
+function chooseOrg(ctx: Ctx, url: string, orgs: readonly { id: string }[]): string | undefined {
+  const has = (id: string | undefined) => !!id && orgs.some((org) => org.id === id);
+  const named = ctx.opts.org || process.env.KEYWARD_ORG;
+  if (named && !has(named)) ctx.io.err(`Warning: you are not a member of ${named}; working in another org.`);
+  if (has(named)) return named;
+  const previous = readConfig().profiles[ctx.profileName];
+  if (previous?.url === url && has(previous.orgId)) return previous.orgId;
+  return orgs[0]?.id;
+}
+
+/** `keyward profiles`: the saved sign-ins, and which one commands use. */
+export function profilesCommand(): Command {
+  const profiles = examples(new Command("profiles").description("saved sign-ins (profiles)"), [
+    "keyward profiles list",
+    "keyward profiles use ci",
+  ]);
+  examples(profiles.command("list").alias("ls").description("list profiles; * marks the current one"), [
+    "keyward profiles list --json",
+  ]).action(
+    act(async (ctx) => {
+      const config = readConfig();
+      const rows = Object.entries(config.profiles).map(([name, p]) => ({
+        name,
+        current: name === config.current,
+        url: p.url,
+        email: p.email ?? null,
+        orgId: p.orgId ?? null,
+        credential: p.apiKey ? "api key" : p.token ? "session" : "none",
+      }));
+      if (ctx.io.json) return printJson(ctx.io, { items: rows, current: config.current ?? null });
+      printTable(ctx.io, rows, [
+        ["", (r) => (r.current ? "*" : "")],
+        ["NAME", (r) => r.name],
+        ["URL", (r) => r.url],
+        ["EMAIL", (r) => r.email ?? ""],
+        ["ORG", (r) => r.orgId ?? ""],
+        ["CREDENTIAL", (r) => r.credential],
+      ]);
+    }),
+  );
+  examples(profiles.command("use").description("make a profile the current one").argument("<name>"), [
+    "keyward profiles use ci",
+  ]).action(
+    act(async (ctx, name: string) => {
+      const config = readConfig();
+      if (!config.profiles[name]) throw new UsageError(`No profile "${name}": run \`keyward profiles list\``);
+      config.current = name;
+      writeConfig(config);
+      if (ctx.io.json) return printJson(ctx.io, { current: name });
+      ctx.io.out(`Now using profile ${name}`);
+    }),
+  );
+  return profiles;
 }
 
 /** An http:// URL to a host other than this machine: a password sent there can be read on the way. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Command } from "commander";
 import { api, compact, list, seg } from "../api.js";
 import type { Ctx } from "../context.js";
-import { type Column, bold, printJson, printList, printRecord, printTable, yellow } from "../output.js";
+import { type Column, bold, printJson, printList, printRecord, printTable, printable, yellow } from "../output.js";
 import { UsageError, collect, parseDuration, parseExpires, parseOwner, parseRateLimit } from "../parse.js";
 import { act, confirm, examples, listOptions } from "./util.js";
 
@@ -48,7 +48,7 @@ function printKey(ctx: Ctx, k: Key) {
 /** The secret, once, with a warning (on stderr, so stdout stays parseable). */
 function printSecret(ctx: Ctx, created: { apiKey: Key; secret: string }, verb: string) {
   if (ctx.io.json) return printJson(ctx.io, created);
-  ctx.io.out(`${verb} key ${bold(ctx.io, created.apiKey.id)} (${created.apiKey.name})`);
+  ctx.io.out(`${verb} key ${bold(ctx.io, created.apiKey.id)} (${printable(created.apiKey.name)})`);
   ctx.io.out("");
   ctx.io.out(`  ${bold(ctx.io, created.secret)}`);
   ctx.io.out("");
@@ -102,10 +102,12 @@ function settingsOptions(cmd: Command, update: boolean): Command {
     .option("--rate-limit <n/window>", "e.g. 100/60s");
   if (update) {
     cmd
-      .option("--no-read-only", "allow writes again")
       .option("--any-project", "remove the project restriction")
       .option("--any-ip", "remove the IP restriction")
-      .addHelpText("after", "\n--expires never, --rate-limit none and --default-project none clear those settings.");
+      .addHelpText(
+        "after",
+        "\n--expires never, --rate-limit none and --default-project none clear those settings. A read-only key stays read-only: create a new key to write.",
+      );
   }
   return cmd;
 }
@@ -134,7 +136,7 @@ export function keysCommand(): Command {
   ).action(
     act(async (ctx, name: string, o: SettingsOpts & { owner?: string }) => {
       const body = { name, ...settingsBody(o), ...(o.owner ? { owner: parseOwner(o.owner) } : {}) };
-      const created = await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/api-keys`, { body });
+      const created = await api(ctx, "POST", `/v1/orgs/${seg(await ctx.orgId())}/api-keys`, { body });
       printSecret(ctx, created, "Created");
     }),
   );
@@ -150,7 +152,7 @@ export function keysCommand(): Command {
     ["keyward keys list", "keyward keys list --view all --json | jq '.items[].id'"],
   ).action(
     act(async (ctx, o: { view?: string; limit?: string; cursor?: string }) => {
-      const page = await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/api-keys`, o, { view: o.view });
+      const page = await list(ctx, `/v1/orgs/${seg(await ctx.orgId())}/api-keys`, o, { view: o.view });
       printList(ctx.io, page, KEY_COLUMNS);
     }),
   );
@@ -168,7 +170,7 @@ export function keysCommand(): Command {
         .option("--name <name>"),
       true,
     ),
-    ["keyward keys update key_123 --name deploy --expires 90d", "keyward keys update key_123 --any-ip --no-read-only"],
+    ["keyward keys update key_123 --name deploy --expires 90d", "keyward keys update key_123 --any-ip --read-only"],
   ).action(
     act(async (ctx, keyId: string, o: SettingsOpts & { name?: string }) => {
       const body = { ...compact({ name: o.name }), ...settingsBody(o) };
@@ -238,7 +240,7 @@ export function keysCommand(): Command {
     ["keyward keys allowed-permissions", "keyward keys allowed-permissions --project prj_123 --json"],
   ).action(
     act(async (ctx, o: { project?: string }) => {
-      const data = await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/api-keys/allowed-permissions`, {
+      const data = await api(ctx, "GET", `/v1/orgs/${seg(await ctx.orgId())}/api-keys/allowed-permissions`, {
         query: { projectId: o.project },
       });
       if (ctx.io.json) return printJson(ctx.io, data);

@@ -41,7 +41,9 @@ export function orgsCommand(): Command {
       .argument("[orgId]", "default: the current org"),
     ["keyward orgs get org_123"],
   ).action(
-    act(async (ctx, orgId?: string) => show(ctx, await api(ctx, "GET", `/v1/orgs/${seg(orgId ?? ctx.orgId())}`))),
+    act(async (ctx, orgId?: string) =>
+      show(ctx, await api(ctx, "GET", `/v1/orgs/${seg(orgId ?? (await ctx.orgId()))}`)),
+    ),
   );
   examples(
     orgs
@@ -112,6 +114,14 @@ export function orgsCommand(): Command {
     act(async (ctx, orgId: string, o: { yes?: boolean }) => {
       if (!(await confirm(ctx, `organization ${orgId} and all its projects and keys`, o.yes))) return;
       await api(ctx, "DELETE", `/v1/orgs/${seg(orgId)}`);
+      // The profile no longer works in an org that is gone.
+      const config = readConfig();
+      const saved = config.profiles[profileName(ctx.opts.profile, config)];
+      if (saved?.orgId === orgId) {
+        delete saved.orgId;
+        writeConfig(config);
+        ctx.io.err(`That was this profile's current org: choose another with \`keyward orgs use <orgId>\`.`);
+      }
       done(ctx, "organization", orgId);
     }),
   );
@@ -151,7 +161,9 @@ export function projectsCommand(): Command {
   examples(listOptions(projects.command("list").alias("ls").description("list projects")), [
     "keyward projects list --org org_123",
   ]).action(
-    act(async (ctx, o: Rec) => printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/projects`, o), cols)),
+    act(async (ctx, o: Rec) =>
+      printList(ctx.io, await list(ctx, `/v1/orgs/${seg(await ctx.orgId())}/projects`, o), cols),
+    ),
   );
   examples(projects.command("get").description("show a project").argument("<projectId>"), [
     "keyward projects get prj_123",
@@ -163,7 +175,7 @@ export function projectsCommand(): Command {
     act(async (ctx, name: string, o: { description?: string }) =>
       show(
         ctx,
-        await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/projects`, {
+        await api(ctx, "POST", `/v1/orgs/${seg(await ctx.orgId())}/projects`, {
           body: compact({ name, description: o.description }),
         }),
       ),
@@ -216,7 +228,7 @@ export function serviceAccountsCommand(): Command {
     "keyward service-accounts list",
   ]).action(
     act(async (ctx, o: Rec) =>
-      printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/service-accounts`, o), cols),
+      printList(ctx.io, await list(ctx, `/v1/orgs/${seg(await ctx.orgId())}/service-accounts`, o), cols),
     ),
   );
   examples(sas.command("get").description("show a service account").argument("<serviceAccountId>"), [
@@ -234,7 +246,7 @@ export function serviceAccountsCommand(): Command {
     act(async (ctx, name: string, o: { description?: string; role?: string[] }) =>
       show(
         ctx,
-        await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/service-accounts`, {
+        await api(ctx, "POST", `/v1/orgs/${seg(await ctx.orgId())}/service-accounts`, {
           body: compact({ name, description: o.description, roles: parseRoleBindings(o.role) }),
         }),
       ),
@@ -290,13 +302,15 @@ export function membersCommand(): Command {
   examples(listOptions(members.command("list").alias("ls").description("list members")), [
     "keyward members list --json",
   ]).action(
-    act(async (ctx, o: Rec) => printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/members`, o), cols)),
+    act(async (ctx, o: Rec) =>
+      printList(ctx.io, await list(ctx, `/v1/orgs/${seg(await ctx.orgId())}/members`, o), cols),
+    ),
   );
   examples(members.command("get").description("show a member").argument("<userId>"), [
     "keyward members get usr_123",
   ]).action(
     act(async (ctx, userId: string) =>
-      show(ctx, await api(ctx, "GET", `/v1/orgs/${seg(ctx.orgId())}/members/${seg(userId)}`)),
+      show(ctx, await api(ctx, "GET", `/v1/orgs/${seg(await ctx.orgId())}/members/${seg(userId)}`)),
     ),
   );
   examples(
@@ -310,7 +324,7 @@ export function membersCommand(): Command {
     act(async (ctx, userId: string, o: { role: string[] }) =>
       show(
         ctx,
-        await api(ctx, "PATCH", `/v1/orgs/${seg(ctx.orgId())}/members/${seg(userId)}`, {
+        await api(ctx, "PATCH", `/v1/orgs/${seg(await ctx.orgId())}/members/${seg(userId)}`, {
           body: { roles: parseRoleBindings(o.role) },
         }),
       ),
@@ -327,7 +341,7 @@ export function membersCommand(): Command {
   ).action(
     act(async (ctx, userId: string, o: { yes?: boolean }) => {
       if (!(await confirm(ctx, `member ${userId} from the organization`, o.yes))) return;
-      await api(ctx, "DELETE", `/v1/orgs/${seg(ctx.orgId())}/members/${seg(userId)}`);
+      await api(ctx, "DELETE", `/v1/orgs/${seg(await ctx.orgId())}/members/${seg(userId)}`);
       done(ctx, "member", userId);
     }),
   );
@@ -340,7 +354,7 @@ export function membersCommand(): Command {
     ["keyward members invite dev@example.com --role role_member"],
   ).action(
     act(async (ctx, email: string, o: { role?: string[] }) => {
-      const res = await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/invitations`, {
+      const res = await api(ctx, "POST", `/v1/orgs/${seg(await ctx.orgId())}/invitations`, {
         body: compact({ email, roles: parseRoleBindings(o.role) }),
       });
       if (ctx.io.json) return printJson(ctx.io, res);
@@ -357,7 +371,7 @@ export function membersCommand(): Command {
     "keyward members invitations --all",
   ]).action(
     act(async (ctx, o: Rec) =>
-      printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/invitations`, o), invitationCols),
+      printList(ctx.io, await list(ctx, `/v1/orgs/${seg(await ctx.orgId())}/invitations`, o), invitationCols),
     ),
   );
   examples(
@@ -389,7 +403,7 @@ export function rolesCommand(): Command {
     ["PERMISSIONS", (r) => r.permissions],
   ];
   examples(listOptions(roles.command("list").alias("ls").description("list roles")), ["keyward roles list"]).action(
-    act(async (ctx, o: Rec) => printList(ctx.io, await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/roles`, o), cols)),
+    act(async (ctx, o: Rec) => printList(ctx.io, await list(ctx, `/v1/orgs/${seg(await ctx.orgId())}/roles`, o), cols)),
   );
   examples(roles.command("get").description("show a role").argument("<roleId>"), [
     "keyward roles get role_admin",
@@ -406,7 +420,7 @@ export function rolesCommand(): Command {
     act(async (ctx, name: string, o: { description?: string; permission: string[] }) =>
       show(
         ctx,
-        await api(ctx, "POST", `/v1/orgs/${seg(ctx.orgId())}/roles`, {
+        await api(ctx, "POST", `/v1/orgs/${seg(await ctx.orgId())}/roles`, {
           body: compact({ name, description: o.description, permissions: o.permission }),
         }),
       ),
@@ -475,7 +489,7 @@ export function auditCommand(): Command {
     ["keyward audit list --action api_key.delete --since 2026-11-01", "keyward audit list --target key_123 --json"],
   ).action(
     act(async (ctx, o: Rec) => {
-      const page = await list(ctx, `/v1/orgs/${seg(ctx.orgId())}/audit-events`, o, {
+      const page = await list(ctx, `/v1/orgs/${seg(await ctx.orgId())}/audit-events`, o, {
         actor: o.actor,
         action: o.action,
         target: o.target,

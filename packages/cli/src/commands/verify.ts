@@ -2,7 +2,7 @@ import { KeywardError } from "@keyward/sdk";
 import { Command } from "commander";
 import { api } from "../api.js";
 import { bold, green, printJson, printRecord, red } from "../output.js";
-import { collect } from "../parse.js";
+import { collect, parseIntArg } from "../parse.js";
 import { act, examples, secretArgument } from "./util.js";
 
 export function verifyCommand(): Command {
@@ -54,7 +54,7 @@ export function tokenCommand(): Command {
       const form = new URLSearchParams({ grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: key });
       if (o.scope) form.set("scope", o.scope);
       if (o.project) form.set("projectId", o.project);
-      if (o.ttl) form.set("expires_in", o.ttl);
+      if (o.ttl) form.set("expires_in", String(parseIntArg(o.ttl, "--ttl", 1, 3600)));
       const res = await fetch(`${ctx.url()}/v1/token`, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
