@@ -1,5 +1,5 @@
 import { Button, Group, Modal, Stack, Text, TextInput } from "@mantine/core";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 
 /** A destructive action confirmed by typing DELETE (DESIGN §8). */
 export function ConfirmDeleteModal({
@@ -20,6 +20,11 @@ export function ConfirmDeleteModal({
   error?: string | null;
 }) {
   const [typed, setTyped] = useState("");
+  // Each opening starts empty: a DELETE typed for one item must not pre-confirm the next.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new title is a new item to confirm
+  useEffect(() => {
+    if (opened) setTyped("");
+  }, [opened, title]);
   const cancel = () => {
     setTyped("");
     onCancel();

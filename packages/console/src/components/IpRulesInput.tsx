@@ -1,8 +1,12 @@
 import { ActionIcon, Badge, Button, Group, Stack, Text, TextInput } from "@mantine/core";
-import { type KeyboardEvent, useState } from "react";
+import { type KeyboardEvent, useEffect, useRef, useState } from "react";
 import { ipRuleError } from "../lib/ip";
 
-/** Add/remove IPv4/IPv6 addresses and CIDRs, each checked as it is added. Empty list = any address. */
+/**
+ * Add/remove IPv4/IPv6 addresses and CIDRs, each checked as it is added. Empty list = any address.
+ * An address typed but not added is not dropped when its form is submitted: a valid one is added
+ * first (then the form is submitted again), an invalid one stops the submit with its error.
+ */
 export function IpRulesInput({
   value,
   onChange,
@@ -24,6 +28,32 @@ export function IpRulesInput({
     onChange([...value, draft.trim()]);
     setDraft("");
   };
+
+  const input = useRef<HTMLInputElement>(null);
+  const latest = useRef({ draft, value, onChange });
+  latest.current = { draft, value, onChange };
+  useEffect(() => {
+    const form = input.current?.form;
+    if (!form) return;
+    // On the form itself, before React's onSubmit (which listens at the root) sees the event.
+    const onSubmit = (e: Event) => {
+      const { draft: typed, value: rules, onChange: change } = latest.current;
+      if (!typed.trim()) return;
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      const err = ipRuleError(typed, rules);
+      if (err) {
+        setDraftError(`${err} (add it, or clear the field)`);
+        input.current?.focus();
+        return;
+      }
+      change([...rules, typed.trim()]);
+      setDraft("");
+      setTimeout(() => form.requestSubmit(), 0);
+    };
+    form.addEventListener("submit", onSubmit);
+    return () => form.removeEventListener("submit", onSubmit);
+  }, []);
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "Enter") {
       e.preventDefault();
@@ -35,6 +65,7 @@ export function IpRulesInput({
     <Stack gap={6}>
       <Group align="flex-start" gap="xs" wrap="nowrap">
         <TextInput
+          ref={input}
           label={label}
           description="Addresses or CIDRs allowed to use the key; none = any address"
           placeholder="203.0.113.0/24"

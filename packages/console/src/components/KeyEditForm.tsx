@@ -23,7 +23,13 @@ import { RateLimitInput } from "./RateLimitInput";
 
 type Field = "name" | "description" | "defaultProjectId" | "allowedIps" | "allowedProjects" | "expiresAt" | "ratelimit";
 
-const toDay = (iso: string | null) => (iso ? iso.slice(0, 10) : null);
+/** The local day (`YYYY-MM-DD`) an instant falls on: the day the date picker showed when it was set. */
+const toDay = (iso: string | null) => {
+  if (!iso) return null;
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+};
 
 /** Edits a key's name, description, preferred project, restrictions, rate limit and expiry (PATCH with If-Match). */
 export function KeyEditForm({ apiKey, projects }: { apiKey: ApiKey; projects: Project[] }) {

@@ -27,9 +27,10 @@ export function searchKeys(keys: readonly ApiKey[], q: string, ownerName: (k: Ap
   );
 }
 
-export function sortKeys(keys: readonly ApiKey[], sort: Sort): ApiKey[] {
+export function sortKeys(keys: readonly ApiKey[], sort: Sort, now = new Date()): ApiKey[] {
   const val = (k: ApiKey): string => {
-    const v = k[sort.field];
+    // Status as the table shows it: an expired key apart from the active ones.
+    const v = sort.field === "status" ? keyStatus(k, now) : k[sort.field];
     return v == null ? "" : String(v).toLowerCase();
   };
   const out = [...keys].sort((a, b) => {

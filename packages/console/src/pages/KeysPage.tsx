@@ -1,7 +1,7 @@
 import { Alert, Button, Center, Group, Loader, Pagination, Select, Stack, Text, TextInput, Title } from "@mantine/core";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useCreatePolicy, useNames } from "../api/names";
-import { KEY_LIST_MAX, useKeys, useMyAccess } from "../api/queries";
+import { KEY_LIST_MAX, useKeys, useMyAccess, useOrg } from "../api/queries";
 import type { KeyView, KeyWithSecret } from "../api/types";
 import { CreateKeyModal } from "../components/CreateKeyModal";
 import { KeysTable } from "../components/KeysTable";
@@ -15,22 +15,38 @@ const VIEWS: { value: KeyView; label: string }[] = [
   { value: "service-accounts", label: "All service-account keys" },
   { value: "projects", label: "Project keys" },
 ];
+const INVITER_VIEWS: { value: KeyView; label: string }[] = [
+  { value: "mine", label: "My keys" },
+  { value: "users", label: "Keys of people I invited" },
+];
 const PAGE_SIZE = 20;
 
 /** The keys table with search, sort, pagination, the admin View filter and the create flow. */
 export function KeysPage({ orgId }: { orgId: string }) {
   const access = useMyAccess(orgId);
   const admin = access.can("iam:apikeys:manage");
+  // With inviterManagesKeys, a member sees the keys of people they invited (down the tree).
+  const org = useOrg(orgId);
+  const inviter = !admin && org.data?.settings.inviterManagesKeys === true;
   const { search } = useLocation();
   // `?view=sa_…` (linked from a service account or project) shows one principal's keys.
-  const [view, setView] = useState<KeyView>(() => (search.get("view") as KeyView | null) ?? "mine");
-  const effectiveView = admin ? view : "mine";
+  const urlView = (search.get("view") as KeyView | null) ?? "mine";
+  const [view, setView] = useState<KeyView>(urlView);
+  const views = admin ? VIEWS : inviter ? INVITER_VIEWS : [];
+  const effectiveView =
+    admin || (inviter && (views.some((v) => v.value === view) || view.startsWith("usr_"))) ? view : "mine";
   const keys = useKeys(orgId, effectiveView);
   const names = useNames(orgId);
   const policy = useCreatePolicy(orgId);
   const [q, setQ] = useState("");
   const [sort, setSort] = useState<Sort>({ field: "createdAt", dir: "desc" });
   const [page, setPage] = useState(1);
+  // Another org, or another link: the view the URL names, not the one chosen before.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: orgId is the change to react to
+  useEffect(() => {
+    setView(urlView);
+    setPage(1);
+  }, [orgId, urlView]);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<KeyWithSecret | null>(null);
 
@@ -61,15 +77,15 @@ export function KeysPage({ orgId }: { orgId: string }) {
           }}
           w={{ base: "100%", xs: 280 }}
         />
-        {admin && (
+        {views.length > 0 && (
           <Select
             label="View"
             data={
-              VIEWS.some((v) => v.value === view)
-                ? VIEWS
-                : [...VIEWS, { value: view, label: `Keys of ${names.name(view)}` }]
+              views.some((v) => v.value === effectiveView)
+                ? views
+                : [...views, { value: effectiveView, label: `Keys of ${names.name(effectiveView)}` }]
             }
-            value={view}
+            value={effectiveView}
             onChange={(v) => {
               if (v) setView(v as KeyView);
               setPage(1);

@@ -1,3 +1,4 @@
+import { notifications } from "@mantine/notifications";
 import {
   Alert,
   Button,
@@ -142,8 +143,23 @@ export function MembersPage({ orgId }: { orgId: string }) {
     }
   };
   const revoke = async (inv: Invitation) => {
-    await api("DELETE", `/v1/invitations/${inv.id}`);
+    try {
+      await api("DELETE", `/v1/invitations/${inv.id}`);
+      notifications.show({ color: "green", message: `Invitation for ${inv.email} revoked` });
+    } catch (x) {
+      const gone = x instanceof ApiError && x.status === 404;
+      notifications.show({
+        color: "red",
+        message: gone
+          ? `The invitation for ${inv.email} was already accepted, revoked or expired`
+          : x instanceof ApiError
+            ? x.message
+            : "Failed",
+      });
+    }
+    // Either way, show the invitations (and members) as they are now.
     await qc.invalidateQueries({ queryKey: ["invitations", orgId] });
+    await qc.invalidateQueries({ queryKey: ["members", orgId] });
   };
 
   return (

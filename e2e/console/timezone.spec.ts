@@ -1,0 +1,54 @@
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Session, chromiumMissing, launchChromium } from "../support/browser";
+import { closeSecret, firstSignIn, orgIdOf, takeSecret } from "../support/console";
+import { type RunningServer, startServer } from "../support/server";
+
+// A user west of UTC (Chromium takes its time zone from TZ). Set before the browser starts.
+process.env.TZ = "America/New_York";
+
+/** A local date `days` from now as YYYY-MM-DD (what the date field takes). */
+const day = (days: number) => {
+  const d = new Date(Date.now() + days * 86_400_000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
+
+describe.skipIf(chromiumMissing())("key expiry dates in a time zone west of UTC", () => {
+  let server: RunningServer;
+  let chrome: Session;
+  let page: Page;
+
+  beforeAll(async () => {
+    server = await startServer();
+    chrome = await launchChromium(server.url);
+    page = chrome.context.pages()[0] ?? (await chrome.context.newPage());
+    page.setDefaultTimeout(30_000);
+  });
+  afterAll(async () => {
+    await chrome?.close();
+    await server?.stop();
+  });
+
+  it("the key page's Expiry date field shows the day that was picked at creation", async () => {
+    await firstSignIn(page, server.email, server.printedPassword, "owner-password-123");
+    const orgId = orgIdOf(page);
+    expect(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone)).toBe("America/New_York");
+    const picked = day(10);
+    await page.getByRole("button", { name: "Create key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create API key" });
+    await dialog.getByLabel("Name").fill("tz-key");
+    await dialog.getByLabel("Expires").check({ force: true });
+    await dialog.getByLabel("Expiry date").fill(picked);
+    await dialog.getByLabel("Expiry date").press("Tab");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    await takeSecret(page);
+    await closeSecret(page);
+    await page.getByRole("link", { name: "tz-key" }).click();
+    await page.getByRole("heading", { name: "tz-key" }).waitFor();
+    expect(page.url()).toContain(`/o/${orgId}/keys/`);
+    const form = page.getByRole("form", { name: "Edit key" });
+    // Before its fix: the field takes the UTC date of the stored instant (end of the picked day, local =
+    // early next morning UTC), so it shows the day after the one picked and shown in "Expires".
+    expect(await form.getByLabel("Expiry date").inputValue()).toBe(picked);
+  });
+});
