@@ -499,6 +499,7 @@ export function auditCommand(): Command {
       printList(ctx.io, page, [
         ["TIME", (e: Rec) => e.createdAt],
         ["ACTOR", (e: Rec) => e.actor?.id ?? e.actorId ?? e.actor?.type],
+        ["VIA KEY", (e: Rec) => e.actor?.key ?? ""],
         ["ACTION", (e: Rec) => e.action],
         ["TARGET", (e: Rec) => e.target?.id ?? e.targetId],
         ["RESULT", (e: Rec) => e.result],

@@ -149,7 +149,7 @@ export type KeyView = "mine" | "users" | "service-accounts" | "projects" | "all"
 export interface AuditEvent {
   id: string;
   orgId: string | null;
-  actor: { type: string; id: string | null; credential?: string | null } | null;
+  actor: { type: string; id: string | null; credential?: string | null; key?: string | null } | null;
   action: string;
   target: { type: string | null; id: string | null } | null;
   result: "success" | "denied" | "failure";

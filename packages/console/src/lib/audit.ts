@@ -4,6 +4,8 @@ export interface AuditRow {
   id: string;
   at: string;
   actor: string;
+  /** The API key the actor acted through (directly, or by a token exchanged from it), or "". */
+  via: string;
   action: string;
   target: string;
   result: string;
@@ -23,6 +25,7 @@ export function auditRow(e: Raw): AuditRow {
     id: str(e.id),
     at: str(e.createdAt ?? e.at ?? e.time),
     actor: actorText,
+    via: str(actor.key),
     action: str(e.action),
     target: [targetType, targetId].filter(Boolean).join(" "),
     result: str(e.result),

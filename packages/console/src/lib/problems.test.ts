@@ -40,7 +40,7 @@ describe("audit", () => {
       auditRow({
         id: "evt_1",
         createdAt: "t",
-        actor: { type: "user", id: "usr_1" },
+        actor: { type: "user", id: "usr_1", credential: "tok_1", key: "key_9" },
         action: "api_key.create",
         target: { type: "api_key", id: "key_1" },
         result: "success",
@@ -50,6 +50,7 @@ describe("audit", () => {
       id: "evt_1",
       at: "t",
       actor: "usr_1",
+      via: "key_9",
       action: "api_key.create",
       target: "api_key key_1",
       result: "success",

@@ -41,7 +41,7 @@ export function AuditPage({ orgId }: { orgId: string }) {
         <Group align="flex-end" gap="sm">
           <TextInput
             label="Actor"
-            placeholder="usr_… or sa_…"
+            placeholder="usr_…, sa_… or key_…"
             value={draft.actor}
             onChange={(e) => setDraft({ ...draft, actor: e.currentTarget.value })}
             w={170}
@@ -107,7 +107,14 @@ export function AuditPage({ orgId }: { orgId: string }) {
               {rows.map((r) => (
                 <Table.Tr key={r.id}>
                   <Table.Td>{formatDate(r.at, true)}</Table.Td>
-                  <Table.Td>{r.actor ? names.name(r.actor) : "system"}</Table.Td>
+                  <Table.Td>
+                    {r.actor ? names.name(r.actor) : "system"}
+                    {r.via && (
+                      <Text size="xs" c="dimmed" ff="monospace">
+                        via {r.via}
+                      </Text>
+                    )}
+                  </Table.Td>
                   <Table.Td>
                     <Text size="sm" ff="monospace">
                       {r.action}

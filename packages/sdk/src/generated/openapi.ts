@@ -4122,6 +4122,7 @@ export interface components {
             actor: {
                 credential: null | string;
                 id: null | string;
+                key: null | string;
                 type: string;
             };
             /**

@@ -8,7 +8,7 @@ import type { Deps } from "./deps.js";
 export interface AuditEventView {
   id: string;
   orgId: string | null;
-  actor: { type: string; id: string | null; credential: string | null };
+  actor: { type: string; id: string | null; credential: string | null; key: string | null };
   action: string;
   target: { type: string; id: string } | null;
   result: "success" | "denied" | "failure";
@@ -20,7 +20,7 @@ export interface AuditEventView {
 }
 
 export interface AuditFilter {
-  /** Actor principal id, or the credential (session, key or token id) it used. */
+  /** Actor principal id, the credential (session, key or token id) it used, or the key behind it. */
   actor?: string;
   /** Exact action, or a prefix ending in `*` (`api_key.*`). */
   action?: string;
@@ -37,7 +37,7 @@ export interface AuditFilter {
 const toView = (r: AuditEventsTable): AuditEventView => ({
   id: r.id,
   orgId: r.org_id,
-  actor: { type: r.actor_type, id: r.actor_id, credential: r.actor_credential },
+  actor: { type: r.actor_type, id: r.actor_id, credential: r.actor_credential, key: r.actor_key_id },
   action: r.action,
   target: r.target_type && r.target_id ? { type: r.target_type, id: r.target_id } : null,
   result: r.result,
@@ -59,7 +59,7 @@ export class AuditQuery {
     let q = this.deps.db.kysely.selectFrom("audit_events").selectAll().where("org_id", "=", access.org.id);
     if (filter.actor) {
       const a = filter.actor;
-      q = q.where((eb) => eb.or([eb("actor_id", "=", a), eb("actor_credential", "=", a)]));
+      q = q.where((eb) => eb.or([eb("actor_id", "=", a), eb("actor_credential", "=", a), eb("actor_key_id", "=", a)]));
     }
     if (filter.action) {
       if (filter.action.endsWith("*")) {

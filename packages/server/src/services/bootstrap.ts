@@ -7,6 +7,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConfigError, type Config } from "../config.js";
 import type { Db } from "../store/db.js";
 import { hashPassword } from "./passwords.js";
+import { newEventId } from "./audit.js";
 
 /**
  * The server pepper: KEYWARD_SECRET, or one generated into the data directory (mode 0600;
@@ -122,11 +123,12 @@ export async function bootstrap(db: Db, config: Config, now: Date): Promise<Firs
     await trx
       .insertInto("audit_events")
       .values({
-        id: newId("evt"),
+        id: newEventId(Date.parse(t)),
         org_id: orgId,
         actor_type: "system",
         actor_id: null,
         actor_credential: null,
+        actor_key_id: null,
         action: "system.bootstrap",
         target_type: "user",
         target_id: userId,

@@ -3,7 +3,8 @@ import { newId } from "../domain/ids.js";
 import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { ProjectsTable } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
-import { diff, writeAudit } from "./audit.js";
+import { diff, writeAudit, writeAudits } from "./audit.js";
+import { deleteOwnedKeys } from "./owned-keys.js";
 import type { Deps, RequestCtx } from "./deps.js";
 
 export interface ProjectView {
@@ -137,13 +138,34 @@ export class ProjectService {
       // The row first: a key being made for the project, or naming it, meanwhile (which holds
       // the row: key-create, key-update) is committed by then and handled below, or finds it gone.
       await trx.deleteFrom("projects").where("id", "=", id).execute();
-      await trx.deleteFrom("api_keys").where("owner_type", "=", "project").where("owner_id", "=", id).execute();
+      await deleteOwnedKeys(trx, ctx, t, access.org.id, { type: "project", id });
+      const preferring = await trx
+        .selectFrom("api_keys")
+        .select("id")
+        .where("org_id", "=", access.org.id)
+        .where("default_project_id", "=", id)
+        .execute();
       await trx
         .updateTable("api_keys")
         .set((eb) => ({ default_project_id: null, version: eb("version", "+", 1), updated_at: t.toISOString() }))
         .where("org_id", "=", access.org.id)
         .where("default_project_id", "=", id)
         .execute();
+      await writeAudits(
+        trx,
+        ctx,
+        t,
+        preferring.map((k) => ({
+          orgId: access.org.id,
+          action: "api_key.update",
+          target: { type: "api_key", id: k.id },
+          details: {
+            reason: `project ${id} deleted`,
+            before: { defaultProjectId: id },
+            after: { defaultProjectId: null },
+          },
+        })),
+      );
       await writeAudit(trx, ctx, t, {
         orgId: access.org.id,
         action: "project.delete",

@@ -4,6 +4,7 @@ import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { ServiceAccountsTable } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
+import { deleteOwnedKeys } from "./owned-keys.js";
 import type { Deps, RequestCtx } from "./deps.js";
 import {
   type RoleBinding,
@@ -183,7 +184,7 @@ export class ServiceAccountService {
       // The account's row first: a change to it under way finishes before (and what it bound
       // is then deleted below), or finds it gone.
       await trx.deleteFrom("service_accounts").where("id", "=", id).execute();
-      await trx.deleteFrom("api_keys").where("owner_type", "=", "service_account").where("owner_id", "=", id).execute();
+      await deleteOwnedKeys(trx, ctx, this.deps.now(), access.org.id, { type: "service_account", id });
       await trx.deleteFrom("bindings").where("principal_id", "=", id).execute();
       await writeAudit(trx, ctx, this.deps.now(), {
         orgId: access.org.id,

@@ -158,6 +158,8 @@ export interface AuditEventsTable {
   target_type: string | null;
   target_id: string | null;
   result: "success" | "denied" | "failure";
+  /** The API key acted through, directly or by a token exchanged from it (migration 0007). */
+  actor_key_id: string | null;
   /** JSON: {before?, after?, reason?} */
   details: string | null;
   ip: string | null;

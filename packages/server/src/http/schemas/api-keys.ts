@@ -192,6 +192,9 @@ export const AuditEventSchema = Type.Object(
       type: Type.String(),
       id: Nullable(Type.String()),
       credential: Nullable(Type.String({ description: "Session, key or token id" })),
+      key: Nullable(
+        Type.String({ description: "The API key acted through: the credential itself, or the key a token came from" }),
+      ),
     }),
     action: Type.String({ examples: ["api_key.create"] }),
     target: Nullable(Type.Object({ type: Type.String(), id: Type.String() })),
