@@ -20,6 +20,8 @@ import Fastify, {
   type RawServerDefault,
 } from "fastify";
 import { AppError, ERROR_CODES, type ErrorCode, invalidField } from "../domain/errors.js";
+import type { OrgAccess } from "../services/access.js";
+import { REFUSALS, writeRefusal } from "../services/audit.js";
 import { badTextAt } from "../domain/text.js";
 import { requestIds } from "../domain/ids.js";
 import { normaliseIp } from "../domain/ip-rules.js";
@@ -42,9 +44,17 @@ declare module "fastify" {
      * inactive): the request text check (badTextAt) leaves it alone.
      */
     judgesCredentials?: boolean;
+    /**
+     * A change whose refusals (403 FORBIDDEN, 422 POLICY_VIOLATION) are written to the org's
+     * audit log as denied, with the action and target it would have had. (Key changes audit
+     * their own, in KeyService.)
+     */
+    audit?: { action: string; target?: (req: FastifyRequest) => { type: string; id: string } | undefined };
   }
   interface FastifyRequest {
     ctx: RequestCtx;
+    /** The org access the route loaded (routes/helpers accessTo), for auditing a refusal. */
+    orgAccess?: OrgAccess;
     /** `performance.now()` when the request arrived (for the duration metric). */
     startedAt: number;
   }
@@ -233,6 +243,20 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   app.decorateRequest("ctx", null as unknown as RequestCtx);
   app.decorateRequest("startedAt", 0);
   app.setErrorHandler(errorHandler);
+  // A refused change of a route that audits its changes is written to the org's log as denied.
+  app.addHook("onError", async (req, _reply, err) => {
+    const audit = req.routeOptions.config.audit;
+    const orgId = req.orgAccess?.org.id;
+    if (!audit || !orgId || !(err instanceof AppError) || !REFUSALS.has(err.code)) return;
+    const target = audit.target?.(req);
+    await writeRefusal(
+      services.deps.db.kysely,
+      req.ctx,
+      services.deps.now(),
+      { orgId, action: audit.action, target },
+      err,
+    ).catch((e) => req.log.error({ err: e }, "writing a refused change to the audit log failed"));
+  });
   // With a built console the not-found handler (SPA fallback) is set below: Fastify allows one per prefix.
   const servesConsole = !!opts.consoleDir && existsSync(path.join(opts.consoleDir, "index.html"));
   if (!servesConsole) {

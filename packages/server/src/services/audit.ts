@@ -76,6 +76,24 @@ export async function writeAudits(
   }
 }
 
+/** Kinds of failure that are refusals (audited as denied), not malformed requests. */
+export const REFUSALS = new Set(["FORBIDDEN", "POLICY_VIOLATION"]);
+
+/** A refused change, written in its own transaction (the change's was rolled back). */
+export async function writeRefusal(
+  db: Kysely<Database>,
+  ctx: RequestCtx,
+  now: Date,
+  input: Omit<AuditInput, "result" | "details">,
+  err: { message: string; code: string; errors?: unknown },
+): Promise<void> {
+  await writeAudit(db, ctx, now, {
+    ...input,
+    result: "denied",
+    details: { reason: err.message, code: err.code, errors: err.errors },
+  });
+}
+
 /** Only the fields whose values differ, as {before, after}. */
 export function diff<T extends Record<string, unknown>>(
   before: T,

@@ -4,7 +4,7 @@ import { grantableAt, holdsExplicitCreate } from "../domain/keys/policy.js";
 import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { ApiKeysTable } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
-import { writeAudit } from "./audit.js";
+import { REFUSALS, writeAudit, writeRefusal } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
 import { createKey } from "./key-create.js";
 import { type KeySettingsInput, existingProjects } from "./key-input.js";
@@ -32,9 +32,6 @@ export class HiddenKeyError extends AppError {
     super("NOT_FOUND", "API key not found");
   }
 }
-
-/** Kinds of failure that are refusals (audited as denied), not malformed requests. */
-const REFUSALS = new Set(["FORBIDDEN", "POLICY_VIOLATION"]);
 
 /**
  * API keys (DESIGN §2–§4): create, list, read, edit, disable, enable, delete. Every change
@@ -66,13 +63,8 @@ export class KeyService {
       return await fn();
     } catch (err) {
       if (err instanceof HiddenKeyError || (err instanceof AppError && REFUSALS.has(err.code))) {
-        await writeAudit(this.deps.db.kysely, ctx, this.deps.now(), {
-          orgId,
-          action,
-          target: targetId ? { type: "api_key", id: targetId } : undefined,
-          result: "denied",
-          details: { reason: err.message, code: err.code, errors: err.errors },
-        });
+        const target = targetId ? { type: "api_key", id: targetId } : undefined;
+        await writeRefusal(this.deps.db.kysely, ctx, this.deps.now(), { orgId, action, target }, err);
       }
       throw err;
     }

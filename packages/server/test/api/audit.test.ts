@@ -228,14 +228,42 @@ describeEachDialect("audit events", (dialect) => {
     expect(logout).toMatchObject({ action: "auth.logout", actor_id: ok.actor_id });
   });
 
-  it("writes nothing for a refused change", async () => {
+  it("writes a refused change as one denied event, and nothing of the change", async () => {
     const viewer = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_viewer" }], "refused");
     const res = await call("POST", `/v1/orgs/${owner.orgId}/projects`, { name: "nope" }, viewer.token);
     expect(res.status).toBe(403);
+    expect(await eventOf(res)).toMatchObject({
+      action: "project.create",
+      result: "denied",
+      actor_id: viewer.userId,
+      org_id: owner.orgId,
+    });
+    const projects = await h.kw.db.kysely.selectFrom("projects").select("name").where("name", "=", "nope").execute();
+    expect(projects).toEqual([]);
+    // An admin's attempt to make itself owner: denied, with its target and the reason.
+    const admin = await h.newMember(owner.orgId, owner.token, [{ roleId: "role_admin" }], "climber");
+    const climb = await call(
+      "PATCH",
+      `/v1/orgs/${owner.orgId}/members/${admin.userId}`,
+      { roles: [{ roleId: "role_owner" }] },
+      admin.token,
+    );
+    expect(climb.status).toBe(403);
+    const e = await eventOf(climb);
+    expect(e).toMatchObject({
+      action: "member.update",
+      result: "denied",
+      target_type: "user",
+      target_id: admin.userId,
+    });
+    expect(JSON.parse(e.details ?? "{}")).toMatchObject({ code: "FORBIDDEN", errors: [{ code: "escalation" }] });
+    // A bad request is no refusal: nothing written.
+    const bad = await call("POST", `/v1/orgs/${owner.orgId}/projects`, { name: "" }, viewer.token);
+    expect(bad.status).toBe(400);
     const rows = await h.kw.db.kysely
       .selectFrom("audit_events")
       .select("id")
-      .where("request_id", "=", String(res.headers["x-request-id"]))
+      .where("request_id", "=", String(bad.headers["x-request-id"]))
       .execute();
     expect(rows).toEqual([]);
   });

@@ -3,9 +3,15 @@ import { AppError } from "../../domain/errors.js";
 import { type OrgAccess, loadAccess } from "../../services/access.js";
 import type { Services } from "../../services/index.js";
 
-/** The caller's access to an org (404 when it has none). */
-export const accessTo = (services: Services, req: FastifyRequest, orgId: string): Promise<OrgAccess> =>
-  loadAccess(services.deps, req.ctx.actor, orgId);
+/**
+ * The caller's access to an org (404 when it has none). Kept on the request: a refusal of a
+ * change the route audits (`config.audit`) is written to that org's log.
+ */
+export async function accessTo(services: Services, req: FastifyRequest, orgId: string): Promise<OrgAccess> {
+  const access = await loadAccess(services.deps, req.ctx.actor, orgId);
+  req.orgAccess = access;
+  return access;
+}
 
 /** Strong ETag from a row version. */
 export const etag = (version: number) => `"v${version}"`;

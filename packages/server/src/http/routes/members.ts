@@ -39,6 +39,12 @@ export function memberRoutes(app: App, s: Services) {
   app.patch(
     "/v1/orgs/:orgId/members/:userId",
     {
+      config: {
+        audit: {
+          action: "member.update",
+          target: (req) => ({ type: "user", id: (req.params as { userId: string }).userId }),
+        },
+      },
       schema: {
         tags: ["members"],
         summary: "Replace a member's role bindings",
@@ -59,6 +65,12 @@ export function memberRoutes(app: App, s: Services) {
   app.delete(
     "/v1/orgs/:orgId/members/:userId",
     {
+      config: {
+        audit: {
+          action: "member.remove",
+          target: (req) => ({ type: "user", id: (req.params as { userId: string }).userId }),
+        },
+      },
       schema: {
         tags: ["members"],
         summary: "Remove a member (their keys here stop working)",
@@ -89,6 +101,7 @@ export function memberRoutes(app: App, s: Services) {
   app.post(
     "/v1/orgs/:orgId/invitations",
     {
+      config: { audit: { action: "invitation.create" } },
       schema: {
         tags: ["members"],
         summary: "Invite a user by email; the acceptance token is returned once",
@@ -115,6 +128,12 @@ export function memberRoutes(app: App, s: Services) {
   app.delete(
     "/v1/invitations/:invitationId",
     {
+      config: {
+        audit: {
+          action: "invitation.revoke",
+          target: (req) => ({ type: "invitation", id: (req.params as { invitationId: string }).invitationId }),
+        },
+      },
       schema: {
         tags: ["members"],
         summary: "Revoke a pending invitation",

@@ -59,6 +59,12 @@ export function orgRoutes(app: App, s: Services) {
   app.patch(
     "/v1/orgs/:orgId",
     {
+      config: {
+        audit: {
+          action: "org.update",
+          target: (req) => ({ type: "org", id: (req.params as { orgId: string }).orgId }),
+        },
+      },
       schema: {
         tags: ["orgs"],
         summary: "Rename an organization or change its key policy (settings are merged)",
@@ -84,6 +90,12 @@ export function orgRoutes(app: App, s: Services) {
   app.delete(
     "/v1/orgs/:orgId",
     {
+      config: {
+        audit: {
+          action: "org.delete",
+          target: (req) => ({ type: "org", id: (req.params as { orgId: string }).orgId }),
+        },
+      },
       schema: {
         tags: ["orgs"],
         summary: "Delete an organization and everything in it",

@@ -29,6 +29,7 @@ export function projectRoutes(app: App, s: Services) {
   app.post(
     "/v1/orgs/:orgId/projects",
     {
+      config: { audit: { action: "project.create" } },
       schema: {
         tags: ["projects"],
         summary: "Create a project",
@@ -59,6 +60,12 @@ export function projectRoutes(app: App, s: Services) {
   app.patch(
     "/v1/projects/:projectId",
     {
+      config: {
+        audit: {
+          action: "project.update",
+          target: (req) => ({ type: "project", id: (req.params as { projectId: string }).projectId }),
+        },
+      },
       schema: {
         tags: ["projects"],
         summary: "Rename or describe a project",
@@ -76,6 +83,12 @@ export function projectRoutes(app: App, s: Services) {
   app.delete(
     "/v1/projects/:projectId",
     {
+      config: {
+        audit: {
+          action: "project.delete",
+          target: (req) => ({ type: "project", id: (req.params as { projectId: string }).projectId }),
+        },
+      },
       schema: {
         tags: ["projects"],
         summary: "Delete a project and its keys",

@@ -54,6 +54,7 @@ export function roleRoutes(app: App, s: Services) {
   app.post(
     "/v1/orgs/:orgId/roles",
     {
+      config: { audit: { action: "role.create" } },
       schema: {
         tags: ["roles"],
         summary: "Create a custom role (only with permissions you hold)",
@@ -92,6 +93,12 @@ export function roleRoutes(app: App, s: Services) {
   app.patch(
     "/v1/roles/:roleId",
     {
+      config: {
+        audit: {
+          action: "role.update",
+          target: (req) => ({ type: "role", id: (req.params as { roleId: string }).roleId }),
+        },
+      },
       schema: {
         tags: ["roles"],
         summary: "Change a custom role (built-in roles cannot change)",
@@ -117,6 +124,12 @@ export function roleRoutes(app: App, s: Services) {
   app.delete(
     "/v1/roles/:roleId",
     {
+      config: {
+        audit: {
+          action: "role.delete",
+          target: (req) => ({ type: "role", id: (req.params as { roleId: string }).roleId }),
+        },
+      },
       schema: {
         tags: ["roles"],
         summary: "Delete a custom role that is not bound",

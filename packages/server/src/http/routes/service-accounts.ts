@@ -29,6 +29,7 @@ export function serviceAccountRoutes(app: App, s: Services) {
   app.post(
     "/v1/orgs/:orgId/service-accounts",
     {
+      config: { audit: { action: "service_account.create" } },
       schema: {
         tags: ["service-accounts"],
         summary: "Create a service account, optionally with role bindings",
@@ -62,6 +63,15 @@ export function serviceAccountRoutes(app: App, s: Services) {
   app.patch(
     "/v1/service-accounts/:serviceAccountId",
     {
+      config: {
+        audit: {
+          action: "service_account.update",
+          target: (req) => ({
+            type: "service_account",
+            id: (req.params as { serviceAccountId: string }).serviceAccountId,
+          }),
+        },
+      },
       schema: {
         tags: ["service-accounts"],
         summary: "Rename a service account or replace its role bindings",
@@ -85,6 +95,15 @@ export function serviceAccountRoutes(app: App, s: Services) {
   app.delete(
     "/v1/service-accounts/:serviceAccountId",
     {
+      config: {
+        audit: {
+          action: "service_account.delete",
+          target: (req) => ({
+            type: "service_account",
+            id: (req.params as { serviceAccountId: string }).serviceAccountId,
+          }),
+        },
+      },
       schema: {
         tags: ["service-accounts"],
         summary: "Delete a service account and its keys",
