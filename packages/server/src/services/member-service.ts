@@ -4,6 +4,7 @@ import type { Database } from "../store/schema.js";
 import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
+import { disableLeaversKeys } from "./owned-keys.js";
 import type { Deps, RequestCtx } from "./deps.js";
 import {
   type RoleBinding,
@@ -119,6 +120,7 @@ export class MemberService {
       await this.keepAnOwner(trx, access.org.id, userId, []);
       await trx.deleteFrom("bindings").where("org_id", "=", access.org.id).where("principal_id", "=", userId).execute();
       await trx.deleteFrom("org_members").where("org_id", "=", access.org.id).where("user_id", "=", userId).execute();
+      await disableLeaversKeys(trx, ctx, this.deps.now(), access.org.id, userId);
       // What they invited others to, and nobody has accepted yet, goes with them.
       await trx
         .deleteFrom("invitations")

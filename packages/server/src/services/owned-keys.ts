@@ -36,3 +36,53 @@ export async function deleteOwnedKeys(
     })),
   );
 }
+
+/**
+ * Disables the keys a member leaving the org (or removed from it) owns there, as an
+ * administrator's disable (each with its `api_key.disable` event): they stop working at once,
+ * and do not come back if the same person is invited again; only `iam:apikeys:manage`
+ * enables one again.
+ */
+export async function disableLeaversKeys(
+  trx: Kysely<Database>,
+  ctx: RequestCtx,
+  now: Date,
+  orgId: string,
+  userId: string,
+): Promise<void> {
+  const keys = await trx
+    .selectFrom("api_keys")
+    .select(["id", "status"])
+    .where("org_id", "=", orgId)
+    .where("owner_type", "=", "user")
+    .where("owner_id", "=", userId)
+    .execute();
+  if (keys.length === 0) return;
+  await trx
+    .updateTable("api_keys")
+    .set((eb) => ({
+      status: "disabled",
+      disabled_by_manager: 1,
+      version: eb("version", "+", 1),
+      updated_at: now.toISOString(),
+    }))
+    .where("org_id", "=", orgId)
+    .where("owner_type", "=", "user")
+    .where("owner_id", "=", userId)
+    .execute();
+  await writeAudits(
+    trx,
+    ctx,
+    now,
+    keys.map((k) => ({
+      orgId,
+      action: "api_key.disable",
+      target: { type: "api_key", id: k.id },
+      details: {
+        reason: `owner ${userId} left the organization`,
+        before: { status: k.status },
+        after: { status: "disabled" },
+      },
+    })),
+  );
+}

@@ -32,7 +32,7 @@ describeEachDialect("verify: invalidation on role delete and invitation accept",
     expect(after.body).toMatchObject({ valid: false, code: "INSUFFICIENT_PERMISSIONS" });
   });
 
-  it("revives a removed member's key as soon as they accept a new invitation", async () => {
+  it("does not revive a removed member's key when they accept a new invitation: an administrator enables it", async () => {
     const role = await mkRole(h, org.token, org.orgId, ["compute:read", "iam:apikeys:create"]);
     const m = await h.newMember(org.orgId, org.token, [{ roleId: role }]);
     const k = await mkKey(h, m.token, org.orgId, { name: "mine" });
@@ -44,8 +44,20 @@ describeEachDialect("verify: invalidation on role delete and invitation accept",
     const session = await h.login(m.email, "password-of-someone");
     const acc = await h.req("POST", `/v1/invitations/${inv.body.token}/accept`, { token: session });
     expect(acc.status).toBe(200);
+    // Back in the org, the key is what the removal made it: disabled by an administrator.
+    expect((await verify(h, verifier, { key: k.secret })).body).toEqual({ valid: false, code: "DISABLED" });
+    expect((await h.req("POST", `/v1/api-keys/${k.id}/enable`, { token: session, body: {} })).status).toBe(403);
+    expect((await h.req("POST", `/v1/api-keys/${k.id}/enable`, { token: org.token, body: {} })).status).toBe(200);
     const after = await verify(h, verifier, { key: k.secret, permissions: ["compute:read"] });
     expect(after.body).toMatchObject({ valid: true, keyId: k.id });
+    const events = await h.kw.db.kysely
+      .selectFrom("audit_events")
+      .select(["action", "details"])
+      .where("target_id", "=", k.id)
+      .where("action", "=", "api_key.disable")
+      .execute();
+    expect(events).toHaveLength(1);
+    expect(events[0].details).toContain("left the organization");
   });
 
   it("lets a user verify as soon as they join the operator org with the permission", async () => {

@@ -118,9 +118,10 @@ export function credentialDenial(key: ResolvedKey | null, ip: string | null, now
   // A previous secret past its grace period is gone, as if never issued.
   if (key.matched === "previous" && (!key.graceEndsAt || Date.parse(key.graceEndsAt) <= now.getTime()))
     return "NOT_FOUND";
+  // Before DISABLED: a member's keys are disabled as they leave, and say why while they are gone.
+  if (!key.ownerActive) return "OWNER_INACTIVE";
   if (key.status !== "active") return "DISABLED";
   if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now.getTime()) return "EXPIRED";
-  if (!key.ownerActive) return "OWNER_INACTIVE";
   // Both the org's and the key's allow lists must admit the address (their intersection).
   if (!ipAllowed(key.orgAllowedIps, ip) || !ipAllowed(key.allowedIps, ip)) return "IP_NOT_ALLOWED";
   return null;
