@@ -14,12 +14,19 @@ export interface IpRule {
 
 /**
  * IPv4-mapped IPv6 (`::ffff:1.2.3.4`, in any spelling) becomes plain IPv4 so it meets IPv4 rules.
- * An IPv6 zone id (`fe80::1%eth0`) is dropped; IPv4 has none (RFC 4007), so `1.2.3.4%eth0` is refused.
+ * An IPv6 zone id (`fe80::1%eth0`) is dropped; IPv4 has none (RFC 4007), so `1.2.3.4%eth0` is refused,
+ * as is a zone that is no interface name (`fe80::1%<script>`, or 100 characters of anything).
  */
+/** What an interface name looks like (Linux allows 15 characters). */
+const ZONE_ID = /^[0-9A-Za-z._-]{1,15}$/;
+
 export function normaliseIp(ip: string): string | null {
   let s = ip.trim();
   const zone = s.indexOf("%");
-  if (zone >= 0) s = s.slice(0, zone);
+  if (zone >= 0) {
+    if (!ZONE_ID.test(s.slice(zone + 1))) return null;
+    s = s.slice(0, zone);
+  }
   const family = isIP(s);
   if (family === 0 || (family === 4 && zone >= 0)) return null;
   if (family === 4) return s;

@@ -328,13 +328,17 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   /**
    * The client's address: the socket's, or behind trusted proxies the nearest forwarded address
    * that is not one of theirs (as Fastify's `req.ip`). An entry that is no address at all (a
-   * proxy passes on whatever its client wrote) is skipped for the hop that forwarded it, so
-   * junk never becomes a `lastUsedIp` or an audit event's address.
+   * proxy passes on whatever its client wrote, a zone id of markup) is skipped for the hop that
+   * forwarded it, so junk never becomes a `lastUsedIp` or an audit event's address.
    */
   const clientAddress = (req: IncomingMessage): string | null => {
     if (trust === null) return req.socket.remoteAddress ?? null;
     const addrs = proxyAddr.all(req, trust);
-    for (let i = addrs.length - 1; i >= 0; i--) if (normaliseIp(addrs[i]) !== null) return addrs[i];
+    for (let i = addrs.length - 1; i >= 0; i--) {
+      // As normalised (zone dropped), never as sent: it is stored, logged and shown.
+      const ip = normaliseIp(addrs[i]);
+      if (ip !== null) return ip;
+    }
     return null;
   };
   // Callback style, and synchronous when the credential is warm: no promise per request.

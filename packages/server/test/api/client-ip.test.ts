@@ -90,6 +90,45 @@ describe("client IP", () => {
     expect(usage.body.lastUsedIp).toBe("10.0.0.1");
   });
 
+  for (const dialect of ["sqlite", "postgres"] as const) {
+    it(`takes a forwarded IPv6 address without its zone id, and skips a zone that is no interface name (${dialect})`, async () => {
+      h = await Harness.init(dialect, { KEYWARD_TRUSTED_PROXIES: "10.0.0.0/8" });
+      const org = await h.newOrgWithOwner("zone");
+      const k = await mkKey(h, org.token, org.orgId, { name: "via proxy" });
+      const plain = await mkKey(h, org.token, org.orgId, { name: "plain" });
+      const { usage } = h.kw.services.verify;
+      usage.stop();
+      // A long zone id was taken as sent: on PostgreSQL (varchar(64)) the change answered 500,
+      // and the usage flush failed for every key from then on; on SQLite markup was stored.
+      const forwarded = [
+        `fe80::1%${"z".repeat(100)}, 10.5.5.5`,
+        "fe80::1%<img src=x onerror=alert(1)>",
+        "fe80::1%eth0",
+      ];
+      for (const xff of forwarded) {
+        const res = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+          token: k.secret,
+          ip: "10.0.0.1",
+          headers: { "x-forwarded-for": xff },
+          body: { description: xff.slice(0, 20) },
+        });
+        expect(res.status, xff).toBe(200);
+      }
+      const ips = (
+        await h.req("GET", `/v1/orgs/${org.orgId}/audit-events?action=api_key.update`, { token: org.token })
+      ).body.items.map((e: { ip: string }) => e.ip);
+      expect(ips).toEqual(["fe80::1", "10.0.0.1", "10.5.5.5"]);
+      expect((await h.req("GET", "/v1/me", { token: plain.secret, ip: "10.0.0.2" })).status).toBe(200);
+      await usage.flush(true);
+      const stored = await h.kw.db.kysely
+        .selectFrom("api_keys")
+        .select(["id", "last_used_at", "last_used_ip"])
+        .where("org_id", "=", org.orgId)
+        .execute();
+      for (const row of stored) expect(row.last_used_at, row.id).not.toBeNull();
+    });
+  }
+
   it("matches IPv4-mapped IPv6 socket addresses against IPv4 rules", async () => {
     const { exchange } = await setup();
     expect(await exchange("::ffff:203.0.113.5")).toBe("ok");
