@@ -236,6 +236,14 @@ describeEachDialect("api keys", (dialect) => {
       });
       expect(stale.status).toBe(412);
       expect(stale.body.code).toBe("PRECONDITION_FAILED");
+      // `*` matches whatever version is current (RFC 9110).
+      const any = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
+        token: owner,
+        headers: { "if-match": "*" },
+        body: { name: "e4" },
+      });
+      expect(any.status).toBe(200);
+      expect(any.body.name).toBe("e4");
       const cleared = await h.req("PATCH", `/v1/api-keys/${k.id}`, {
         token: owner,
         body: { expiresAt: null, allowedIps: [] },

@@ -16,10 +16,11 @@ export async function accessTo(services: Services, req: FastifyRequest, orgId: s
 /** Strong ETag from a row version. */
 export const etag = (version: number) => `"v${version}"`;
 
-/** The version an `If-Match` header names, or undefined when absent. 412 when unparseable. */
+/** The version an `If-Match` header names, or undefined when absent or `*`. 412 when unparseable. */
 export function ifMatchVersion(req: FastifyRequest): number | undefined {
   const h = req.headers["if-match"];
-  if (h === undefined) return undefined;
+  // `*` matches any current version (RFC 9110 §13.1.1): the resource must exist, as it must anyway.
+  if (h === undefined || String(h).trim() === "*") return undefined;
   const m = /^(?:W\/)?"v(\d{1,12})"$/.exec(String(h).trim());
   if (!m) throw new AppError("PRECONDITION_FAILED", 'If-Match must be an ETag this API returned, like "v3"');
   return Number(m[1]);

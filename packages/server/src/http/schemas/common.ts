@@ -43,21 +43,47 @@ export type ProblemT = Static<typeof Problem>;
  * Standard error responses for a route's OpenAPI entry. Every route that declares them may also
  * answer 503 (with `Retry-After`) while the database cannot be reached, so 503 is always listed.
  */
+/**
+ * Error answers of a route: those named, and always 400 (any path, query or body can be
+ * malformed) and 503 (the database out of reach).
+ */
 export const errorResponses = (...statuses: number[]) =>
   Object.fromEntries(
-    [...new Set([...statuses, 503])].map((s) => [s, { ...Type.Ref("Problem"), description: "problem+json" }]),
+    [...new Set([400, ...statuses, 503])]
+      .sort((a, b) => a - b)
+      .map((s) => [s, { ...Type.Ref("Problem"), description: "problem+json" }]),
   );
 
 /**
- * Declares error answers (4xx and 5xx) with the media type they are sent with,
+ * Declares error answers (4xx and 5xx) with the media type they are sent with (and 415 for
+ * every operation that may take a body: POST, PUT, PATCH),
  * `application/problem+json` (RFC 9457), in the OpenAPI document: Fastify's schemas name one
  * body per status, which the document generator files under `application/json`. Changes the
  * document in place (the swagger plugin's `transformObject`); nothing at run time.
  */
 export function problemMediaType<T extends { paths?: unknown }>(doc: T): T {
-  const paths = (doc.paths ?? {}) as Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+  const paths = (doc.paths ?? {}) as Record<
+    string,
+    Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>
+  >;
   for (const item of Object.values(paths)) {
-    for (const op of Object.values(item)) {
+    for (const [method, op] of Object.entries(item)) {
+      // Any operation answers 400 to a malformed request (a NUL in its query, say).
+      if (op?.responses && !op.responses["400"]) {
+        op.responses["400"] = {
+          description: "problem+json",
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Problem" } } },
+        };
+      }
+      // An operation that may take a body answers 415 to a content type it does not read.
+      const bad = op?.responses?.["400"];
+      const takesBody = op?.requestBody || method === "post" || method === "put" || method === "patch";
+      if (takesBody && bad && !op.responses?.["415"]) {
+        (op.responses as Record<string, unknown>)["415"] = {
+          ...(bad as object),
+          description: "problem+json: a content type this operation does not read",
+        };
+      }
       for (const [status, response] of Object.entries(op?.responses ?? {})) {
         const content = (response as { content?: Record<string, unknown> }).content;
         if (Number(status) < 400 || !content?.["application/json"]) continue;
