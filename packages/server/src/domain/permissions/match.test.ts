@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { IAM_PERMISSIONS, buildCatalog, isReadPermission } from "./catalog.js";
-import { PERMISSION_NAME, PERMISSION_PATTERN, expand, matches } from "./match.js";
+import { PERMISSION_NAME, PERMISSION_PATTERN, expand, matches, patternCacheSize } from "./match.js";
 
 const catalog = buildCatalog([
   { name: "compute:read", description: "" },
@@ -92,5 +92,13 @@ describe("catalog", () => {
   it("knows read actions", () => {
     for (const n of ["compute:read", "iam:orgs:read", "x:y:list", "x:get"]) expect(isReadPermission(n)).toBe(true);
     for (const n of ["compute:write", "iam:orgs:delete", "x:readall"]) expect(isReadPermission(n)).toBe(false);
+  });
+});
+
+describe("compiled patterns", () => {
+  it("are held in a bounded cache: patterns clients make up do not grow memory without end", () => {
+    for (let i = 0; i < 25_000; i++) expect(matches(`svc${i}:*`, `svc${i}:read`)).toBe(true);
+    expect(patternCacheSize()).toBeLessThanOrEqual(10_000);
+    expect(matches("compute:*", "compute:disk:read")).toBe(true);
   });
 });

@@ -5,11 +5,20 @@ export const PERMISSION_NAME = /^[a-z][a-z0-9-]{0,39}(:[a-z][a-z0-9-]{0,39}){1,2
 /** Grants may use `*` for whole segments: `*`, `compute:*`, `*:read`, `iam:*:read`. */
 export const PERMISSION_PATTERN = /^(\*|[a-z][a-z0-9-]{0,39})(:(\*|[a-z][a-z0-9-]{0,39})){0,2}$/;
 
+/**
+ * Compiled patterns. Clients send patterns too (a key's or role's permissions, checked before
+ * anything is stored), so the cache is bounded: past its size it starts again.
+ */
 const cache = new Map<string, RegExp>();
+const CACHE_MAX = 10_000;
+
+/** How many compiled patterns are held (for tests). */
+export const patternCacheSize = () => cache.size;
 
 function toRegExp(pattern: string): RegExp {
   let re = cache.get(pattern);
   if (!re) {
+    if (cache.size >= CACHE_MAX) cache.clear();
     // `*` spans one or more segments, so `compute:*` covers `compute:disk:read` too.
     const body = pattern
       .split("*")
