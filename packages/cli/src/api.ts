@@ -6,6 +6,8 @@ interface Init {
   query?: Record<string, unknown>;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A public route: sent without a credential when none is set. */
+  public?: boolean;
 }
 // biome-ignore lint/suspicious/noExplicitAny: the CLI passes concrete paths; responses are printed, not typed
 type Loose = Record<Method, (path: string, init?: any) => Promise<{ data?: any; response: Response }>>;
@@ -13,7 +15,7 @@ type Loose = Record<Method, (path: string, init?: any) => Promise<{ data?: any; 
 /** Calls the API through the SDK client (errors arrive as KeywardError). */
 // biome-ignore lint/suspicious/noExplicitAny: see above
 export async function api<T = any>(ctx: Ctx, method: Method, path: string, init: Init = {}): Promise<T> {
-  const client = ctx.client() as unknown as Loose;
+  const client = ctx.client({ optional: init.public }) as unknown as Loose;
   const query = init.query
     ? Object.fromEntries(Object.entries(init.query).filter(([, v]) => v !== undefined && v !== null && v !== ""))
     : undefined;

@@ -18,7 +18,8 @@ export interface Ctx {
   profile: Profile | undefined;
   /** Base URL: --url, KEYWARD_URL, the profile's. */
   url(): string;
-  client(): KeywardClient;
+  /** A client with the credential; `{ optional: true }`: without one when none is set (public routes). */
+  client(opts?: { optional?: boolean }): KeywardClient;
   /** --org, KEYWARD_ORG, the org of KEYWARD_API_KEY (a key has one), the profile's default org. */
   orgId(): Promise<string>;
 }
@@ -41,9 +42,11 @@ export function makeCtx(cmd: Command): Ctx {
     profileName: name,
     profile,
     url,
-    client() {
+    client(o = {}) {
       const saved = profile?.apiKey || profile?.token;
       const credential = process.env.KEYWARD_API_KEY || saved;
+      if (!credential && o.optional)
+        return createKeywardClient({ baseUrl: url(), headers: { "user-agent": "keyward-cli" } });
       if (!credential) {
         throw new KeywardError({
           type: "about:blank",

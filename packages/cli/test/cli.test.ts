@@ -373,6 +373,14 @@ describe("against a running server", () => {
     );
     expect(chosen.code).toBe(0);
     expect(chosen.stdout).not.toContain(suite.server.password);
+    // One login would refuse (over 256 characters) is not set.
+    const long = await kw(
+      ["admin", "reset-password", suite.server.email, "--password-stdin"],
+      suite.server.env,
+      `${"x".repeat(300)}\n`,
+    );
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain("12 to 256");
     // Both resets are in the audit log, with no secret in them.
     const db = new (createRequire(path.join(REPO_ROOT, "packages/server/package.json"))("better-sqlite3"))(
       path.join(suite.server.dataDir, "keyward.db"),

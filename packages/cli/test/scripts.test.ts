@@ -148,6 +148,20 @@ describe("orgs and credentials", () => {
   });
 });
 
+describe("public routes", () => {
+  it("lists the permission catalog without signing in", async () => {
+    const bare = mkdtempSync(path.join(tmpdir(), "keyward-cli-bare-"));
+    try {
+      const r = await kw(["permissions", "--json"], { XDG_CONFIG_HOME: bare, KEYWARD_URL: suite.server.url });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.json().items.map((p: { name: string }) => p.name)).toContain("compute:read");
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("arguments and scripting", () => {
   it("a bad --limit or --ttl is a bad argument (exit 2), as the README promises for bad values", async () => {
     await signIn();

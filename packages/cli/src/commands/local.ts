@@ -86,7 +86,9 @@ export function adminCommand(): Command {
     let generated = false;
     if (o.passwordStdin) {
       password = await readStdin();
-      if (password.length < 12) throw new UsageError("The password must be at least 12 characters");
+      // The bounds login keeps (12 to 256 characters): a longer one could be set but never used.
+      if (password.length < 12 || password.length > 256)
+        throw new UsageError("The password must be 12 to 256 characters");
     } else {
       password = randomBytes(15).toString("base64url");
       generated = true;

@@ -461,7 +461,7 @@ export function permissionsCommand(): Command {
     "keyward permissions --json",
   ]).action(
     act(async (ctx) => {
-      const data = await api(ctx, "GET", "/v1/permissions");
+      const data = await api(ctx, "GET", "/v1/permissions", { public: true });
       printList(ctx.io, data, [
         ["PERMISSION", (p: Rec) => p.name],
         ["DESCRIPTION", (p: Rec) => p.description],
