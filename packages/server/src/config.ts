@@ -46,7 +46,10 @@ export interface Config {
   adminPassword?: string;
   /** Server pepper for key HMACs and encryption; generated into dataDir when unset. */
   secret?: string;
+  /** The prefix of new keys' secrets. */
   keyPrefix: string;
+  /** Every prefix a presented secret may have: `keyPrefix` first, then earlier ones still accepted. */
+  keyPrefixes: string[];
   redisUrl?: string;
   trustedProxies: string[];
   logLevel: string;
@@ -168,10 +171,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (configFile && !existsSync(configFile)) throw new ConfigError(`KEYWARD_CONFIG: ${configFile} does not exist`);
   const file = configFile ? readConfigFile(configFile) : {};
   const port = intEnv(env, "KEYWARD_PORT", 8080, 0, 65535);
-  const keyPrefix = env.KEYWARD_KEY_PREFIX ?? "kw";
-  if (!/^[a-z][a-z0-9]{0,11}$/.test(keyPrefix)) {
-    throw new ConfigError("KEYWARD_KEY_PREFIX must be 1-12 lower-case letters or digits, starting with a letter");
+  // The first prefix names new keys; every one listed is accepted (keys issued before a change).
+  const keyPrefixes = (env.KEYWARD_KEY_PREFIX || "kw").split(",").map((p) => p.trim());
+  if (keyPrefixes.some((p) => !/^[a-z][a-z0-9]{0,11}$/.test(p))) {
+    throw new ConfigError(
+      "KEYWARD_KEY_PREFIX must be 1-12 lower-case letters or digits, starting with a letter (or a comma-separated list of such)",
+    );
   }
+  const keyPrefix = keyPrefixes[0];
   if (env.KEYWARD_SECRET !== undefined && env.KEYWARD_SECRET.length < 32) {
     throw new ConfigError("KEYWARD_SECRET must be at least 32 characters");
   }
@@ -197,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPassword: env.KEYWARD_ADMIN_PASSWORD,
     secret: env.KEYWARD_SECRET,
     keyPrefix,
+    keyPrefixes,
     redisUrl: redisUrl(env.KEYWARD_REDIS_URL || undefined),
     trustedProxies: trustedProxies(env.KEYWARD_TRUSTED_PROXIES ?? ""),
     logLevel,

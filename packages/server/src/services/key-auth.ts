@@ -37,7 +37,7 @@ function buildKeyActor(key: ResolvedKey): Exclude<Actor, { kind: "anonymous" }> 
  * check (malformed, unknown, expired, disabled, owner gone, IP) answers 401.
  */
 export function apiKeyBearer(deps: Deps, source: () => KeySource) {
-  const prefix = `${deps.config.keyPrefix}_`;
+  const prefixes = deps.config.keyPrefixes.map((p) => `${p}_`);
   const admit = (key: ResolvedKey | null, ip: string | null, keys: KeySource): Actor => {
     // Permissions and projects are enforced per route through the actor's limit (403), so
     // only the credential itself is decided here.
@@ -49,7 +49,7 @@ export function apiKeyBearer(deps: Deps, source: () => KeySource) {
     return keyActor(key as ResolvedKey);
   };
   return (token: string, ip: string | null): Actor | null | Promise<Actor> => {
-    if (!token.startsWith(prefix)) return null;
+    if (!prefixes.some((p) => token.startsWith(p))) return null;
     const keys = source();
     const key = keys.resolve(token);
     return key instanceof Promise ? key.then((k) => admit(k, ip, keys)) : admit(key, ip, keys);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { createKeyward } from "../../src/compose.js";
-import { ConfigError } from "../../src/config.js";
+import { ConfigError, loadConfig } from "../../src/config.js";
 import { Harness, describeEachDialect } from "../harness.js";
 import { mkKey } from "./key-helpers.js";
 
@@ -48,5 +48,36 @@ describeEachDialect("the secret the database was made with", (dialect) => {
     expect(rows.map((r) => r.name)).toEqual(["secret_fingerprint"]);
     expect(rows[0].value).not.toContain(config.secret as string);
     expect(rows[0].value).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("keeps accepting keys issued under an earlier prefix listed after the new one", async () => {
+    const token = await h.login();
+    const old = await mkKey(h, token, h.operatorOrgId, { name: "old" });
+    expect(old.secret).toMatch(/^kw_/);
+    const config = h.kw.services.deps.config;
+    const loadConfigPrefix = (raw: string) => loadConfig({ KEYWARD_KEY_PREFIX: raw, KEYWARD_DATA_DIR: config.dataDir });
+    expect(loadConfigPrefix("acme,kw")).toMatchObject({ keyPrefix: "acme", keyPrefixes: ["acme", "kw"] });
+    expect(() => loadConfigPrefix("acme,KW")).toThrow(ConfigError);
+    for (const prefixes of [["acme"], ["acme", "kw"]]) {
+      const node = await createKeyward({ ...config, keyPrefix: "acme", keyPrefixes: prefixes }, { logger: false });
+      try {
+        const me = await node.app.inject({
+          method: "GET",
+          url: "/v1/me",
+          headers: { authorization: `Bearer ${old.secret}` },
+        });
+        // Only the prefix alone stops every key issued before (as it did); listed, they go on working.
+        expect(me.statusCode, prefixes.join()).toBe(prefixes.includes("kw") ? 200 : 401);
+        const made = await node.app.inject({
+          method: "POST",
+          url: `/v1/orgs/${h.operatorOrgId}/api-keys`,
+          headers: { authorization: `Bearer ${token}` },
+          payload: { name: "new" },
+        });
+        expect(JSON.parse(made.body).secret).toMatch(/^acme_/);
+      } finally {
+        await node.close();
+      }
+    }
   });
 });

@@ -88,6 +88,12 @@ export function isWellFormedSecret(token: string, prefix: string): boolean {
   return true;
 }
 
+/** {@link isWellFormedSecret} under any of `prefixes` (the current one first). */
+export function isWellFormedSecretOf(token: string, prefixes: readonly string[]): boolean {
+  for (let i = 0; i < prefixes.length; i++) if (isWellFormedSecret(token, prefixes[i])) return true;
+  return false;
+}
+
 /** SHA-256 block size: HMAC pads its key to this many bytes. */
 const BLOCK = 64;
 /** Longest message (bytes) hashed through the scratch buffer; longer ones take `createHmac`. */

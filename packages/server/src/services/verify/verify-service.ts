@@ -9,7 +9,7 @@ import {
   decide,
   keptProjects,
 } from "../../domain/keys/decide.js";
-import { hashSecret, isWellFormedSecret } from "../../domain/keys/secret.js";
+import { hashSecret, isWellFormedSecretOf } from "../../domain/keys/secret.js";
 import { AppError } from "../../domain/errors.js";
 import { loadAccess, projectOrgId } from "../access.js";
 import type { Actor, Deps } from "../deps.js";
@@ -113,7 +113,7 @@ const intersectSets = (a: Set<string>, b: Set<string>) => {
 export class VerifyService {
   readonly cache: KeyCache<CachedKey>;
   readonly loader: KeyLoader;
-  private readonly prefix: string;
+  private readonly prefixes: readonly string[];
   /**
    * Whether each caller may verify, by credential: a cache like the keys' own, so one check
    * serves a burst of a caller's first requests, a check that overlapped a change answers its
@@ -155,7 +155,7 @@ export class VerifyService {
     cacheOptions: Partial<KeyCacheOptions> = {},
   ) {
     this.loader = new KeyLoader(deps);
-    this.prefix = deps.config.keyPrefix;
+    this.prefixes = deps.config.keyPrefixes;
     this.cache = new KeyCache(bus, cachedKeyTags, cacheOptions);
     const small = { maxEntries: 10_000, ...(cacheOptions.clock ? { clock: cacheOptions.clock } : {}) };
     this.callers = new KeyCache(bus, (c) => c.tags, small);
@@ -179,7 +179,7 @@ export class VerifyService {
 
   /** Resolves a credential of Keyward's own API: format and checksum first (no I/O), then its hash, cache, store. */
   resolveSecret(secret: string): Promise<CachedKey | null> | CachedKey | null {
-    if (!isWellFormedSecret(secret, this.prefix)) return null;
+    if (!isWellFormedSecretOf(secret, this.prefixes)) return null;
     return this.cache.get(this.secretHash(secret), this.loadByHash);
   }
 
@@ -235,7 +235,7 @@ export class VerifyService {
    */
   verify(input: VerifyInput): VerifyResult | Promise<VerifyResult> {
     if (looksLikeJwt(input.key)) return this.verifyToken(input);
-    if (!isWellFormedSecret(input.key, this.prefix)) return MALFORMED as VerifyResult;
+    if (!isWellFormedSecretOf(input.key, this.prefixes)) return MALFORMED as VerifyResult;
     const now = this.deps.now();
     const hit = this.cache.get(hashSecret(input.key, this.deps.pepper), this.loadByHash);
     if (hit instanceof Promise) return hit.then((entry) => this.decided(entry, input, now));
