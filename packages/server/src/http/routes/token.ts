@@ -81,7 +81,7 @@ export async function tokenRoutes(app: App, s: Services) {
             "Errors follow RFC 6749 §5.2: `400 {error, error_description}` (invalid_request, invalid_grant, invalid_scope, unsupported_grant_type); 429 `rate_limited`.",
           security: [],
           body: TokenBody,
-          response: { 200: TokenResponse, 400: OAuthError, 429: OAuthError, ...errorResponses(413, 415) },
+          response: { ...errorResponses(413, 415), 200: TokenResponse, 400: OAuthError, 429: OAuthError },
         },
       },
       async (req, reply) => {
