@@ -126,10 +126,11 @@ function redisUrl(raw: string | undefined): string | undefined {
   throw new ConfigError("KEYWARD_REDIS_URL must be a redis:// or rediss:// URL");
 }
 
-/** KEYWARD_DATABASE_URL: postgres:// (or postgresql://), or a SQLite file path; any other scheme is a typo. */
+/** KEYWARD_DATABASE_URL: postgres:// (or postgresql://), or a SQLite file path (sqlite:// optional); any other scheme is a typo. */
 function databaseUrl(raw: string): string {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
-  if (scheme && scheme !== "postgres" && scheme !== "postgresql") {
+  // Exactly as written: `POSTGRES://` would not be read as PostgreSQL, but as a file name.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1];
+  if (scheme && scheme !== "postgres" && scheme !== "postgresql" && scheme !== "sqlite") {
     throw new ConfigError(`KEYWARD_DATABASE_URL must be postgres://… or a SQLite file path, got a ${scheme}:// URL`);
   }
   return raw;

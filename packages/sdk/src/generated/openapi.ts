@@ -4106,13 +4106,17 @@ export interface paths {
                         };
                     };
                 };
-                /** @description problem+json */
+                /** @description Default Response */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": components["schemas"]["Problem"];
+                        "application/problem+json": {
+                            /** @example invalid_grant */
+                            error: string;
+                            error_description: string;
+                        };
                     };
                 };
                 /** @description problem+json */

@@ -19,7 +19,8 @@ function actorKey(actor: RequestCtx["actor"]): string | null {
   return c.type === "api_key" ? c.id : c.type === "token" ? (c.keyId ?? null) : null;
 }
 
-let lastStamp = 0;
+let lastMs = 0;
+let sameMs = 0;
 
 /**
  * An event id that sorts (as text, in either database's collation: digits and lower-case
@@ -27,9 +28,13 @@ let lastStamp = 0;
  * the audit log lists by (created_at, id), and events of one request often share their time.
  */
 export function newEventId(nowMs: number): string {
-  lastStamp = Math.max(nowMs * 4096, lastStamp + 1);
+  // The time (never going back), then a count within its millisecond, each fixed width.
+  if (nowMs > lastMs) {
+    lastMs = nowMs;
+    sameMs = 0;
+  } else sameMs++;
   const random = randomBytes(8).readBigUInt64BE().toString(36).padStart(13, "0");
-  return `evt_${lastStamp.toString(36).padStart(11, "0")}${random}`;
+  return `evt_${lastMs.toString(36).padStart(9, "0")}${sameMs.toString(36).padStart(4, "0")}${random.slice(2)}`;
 }
 
 function auditRow(ctx: RequestCtx, now: Date, input: AuditInput) {
