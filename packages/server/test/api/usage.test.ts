@@ -32,6 +32,15 @@ describeEachDialect("key usage", (dialect) => {
       expect(res.body).toMatchObject({ keyId: k.id, total: 3, lastUsedIp: "203.0.113.7" });
       expect(res.body.items).toHaveLength(1);
       expect(res.body.items[0].hour).toMatch(/T\d\d:00:00\.000Z$/);
+      // The key page and the keys table say so too, before the flush (they said "never used").
+      const got = await h.req("GET", `/v1/api-keys/${k.id}`, { token: org.token });
+      const listed = await h.req("GET", `/v1/orgs/${org.orgId}/api-keys`, { token: org.token });
+      const row0 = listed.body.items.find((x: { id: string }) => x.id === k.id);
+      expect({ get: got.body.lastUsedAt, list: row0.lastUsedAt, ip: got.body.lastUsedIp }).toEqual({
+        get: res.body.lastUsedAt,
+        list: res.body.lastUsedAt,
+        ip: "203.0.113.7",
+      });
 
       await usage.flush();
       const rows = await h.kw.db.kysely.selectFrom("key_usage").selectAll().where("key_id", "=", k.id).execute();

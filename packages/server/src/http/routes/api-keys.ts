@@ -3,6 +3,7 @@ import Type from "typebox";
 import { isReadPermission } from "../../domain/permissions/catalog.js";
 import { regenerateKey } from "../../services/key-regenerate.js";
 import type { Services } from "../../services/index.js";
+import type { ApiKeyView } from "../../services/key-view.js";
 import type { App } from "../app.js";
 import {
   AllowedPermissions,
@@ -46,6 +47,16 @@ const IfMatchHeaders = Type.Object({
   "if-match": Type.Optional(Type.String({ description: 'ETag of the version you read, like "v3"' })),
 });
 
+/**
+ * A key's last use as this node knows it: a use not yet flushed (usage is written in batches)
+ * is shown on the key, as its usage page shows it, rather than "never used".
+ */
+function withLastUse(s: Services, key: ApiKeyView): ApiKeyView {
+  const pending = s.verify.usage.unflushed(key.id);
+  if (!pending.lastUsedAt || (key.lastUsedAt && key.lastUsedAt >= pending.lastUsedAt)) return key;
+  return { ...key, lastUsedAt: pending.lastUsedAt, lastUsedIp: pending.lastUsedIp };
+}
+
 export function apiKeyRoutes(app: App, s: Services) {
   const byKey = async (req: FastifyRequest, keyId: string) => accessTo(s, req, await s.apiKeys.orgOf(keyId));
   const tags = ["api-keys"];
@@ -87,7 +98,8 @@ export function apiKeyRoutes(app: App, s: Services) {
     },
     async (req) => {
       const access = await accessTo(s, req, req.params.orgId);
-      return s.apiKeys.list(access, req.query.view ?? "mine", req.query);
+      const page = await s.apiKeys.list(access, req.query.view ?? "mine", req.query);
+      return { ...page, items: page.items.map((k) => withLastUse(s, k)) };
     },
   );
 
@@ -134,7 +146,7 @@ export function apiKeyRoutes(app: App, s: Services) {
     async (req, reply) => {
       const key = await s.apiKeys.get(await byKey(req, req.params.keyId), req.params.keyId);
       reply.header("etag", etag(key.version));
-      return key;
+      return withLastUse(s, key);
     },
   );
 
