@@ -2,24 +2,12 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Session, chromiumMissing, launchChromium } from "../support/browser";
 import { firstSignIn, orgIdOf, signIn } from "../support/console";
-import { type RunningServer, startServer } from "../support/server";
+import { type RunningServer, api, startServer } from "../support/server";
 
 const OWNER_PW = "owner-password-123";
 const M = { email: "mentor@example.com", name: "Mentor", password: "mentor-password-123" };
 const N = { email: "newbie@example.com", name: "Newbie", password: "newbie-password-123" };
 
-async function api(url: string, method: string, p: string, token?: string, body?: unknown) {
-  const res = await fetch(`${url}${p}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 const login = async (url: string, email: string, password: string) =>
   (await api(url, "POST", "/v1/auth/login", undefined, { email, password })).body.token as string;
 

@@ -2,22 +2,9 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Session, chromiumMissing, launchChromium } from "../support/browser";
 import { firstSignIn, orgIdOf } from "../support/console";
-import { type RunningServer, startServer } from "../support/server";
+import { type RunningServer, api, startServer } from "../support/server";
 
 const PASSWORD = "owner-password-123";
-
-async function api(url: string, method: string, p: string, token?: string, body?: unknown) {
-  const res = await fetch(`${url}${p}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 describe.skipIf(chromiumMissing())("the keys page after switching organization", () => {
   let server: RunningServer;

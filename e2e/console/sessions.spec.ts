@@ -2,24 +2,11 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Session, launchChromium } from "../support/browser";
 import { closeSecret, firstSignIn, orgIdOf, takeSecret } from "../support/console";
-import { type RunningServer, startServer } from "../support/server";
+import { type RunningServer, api, startServer } from "../support/server";
 
 const OWNER_PW = "owner-password-123";
 const B = { email: "bob@example.com", name: "Bob", password: "bob-password-1234" };
 const PRIVATE = "owner-private-key-zz9";
-
-async function api(url: string, method: string, p: string, token?: string, body?: unknown) {
-  const res = await fetch(`${url}${p}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 /**
  * The console and the sessions it holds: what one user saw is not shown to the next on the same

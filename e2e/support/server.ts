@@ -97,3 +97,17 @@ export async function startServer(): Promise<RunningServer> {
     },
   };
 }
+
+/** Calls the server's API directly (JSON in, parsed JSON out), for a test's setup and checks. */
+export async function api(url: string, method: string, p: string, token?: string, body?: unknown) {
+  const res = await fetch(`${url}${p}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
