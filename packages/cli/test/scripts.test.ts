@@ -162,6 +162,35 @@ describe("public routes", () => {
   });
 });
 
+describe("invitations", () => {
+  it("accepts an invitation from the CLI, making the invitee's account", async () => {
+    await signIn();
+    const invited = await kw(["members", "invite", "cli-invitee@example.com", "--role", "role_member", "--json"]);
+    expect(invited.code, invited.stderr).toBe(0);
+    const bare = mkdtempSync(path.join(tmpdir(), "keyward-cli-bare-"));
+    try {
+      const env = { XDG_CONFIG_HOME: bare, KEYWARD_URL: suite.server.url };
+      const accepted = await kw(
+        ["members", "accept", invited.json().token, "--name", "CLI Invitee", "--password-stdin", "--json"],
+        env,
+        "invitee-password-123\n",
+      );
+      expect(accepted.code, accepted.stderr).toBe(0);
+      expect(accepted.json()).toMatchObject({ created: true, orgId: invited.json().invitation.orgId });
+      // Used: the same token again is refused.
+      expect((await kw(["members", "accept", invited.json().token], env)).code).toBe(1);
+      const login = await kw(
+        ["login", "--url", suite.server.url, "--email", "cli-invitee@example.com", "--password-stdin"],
+        env,
+        "invitee-password-123\n",
+      );
+      expect(login.code, login.stderr).toBe(0);
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("arguments and scripting", () => {
   it("a bad --limit or --ttl is a bad argument (exit 2), as the README promises for bad values", async () => {
     await signIn();

@@ -4,7 +4,7 @@ import type { Ctx } from "../context.js";
 import { profileName, readConfig, writeConfig } from "../config.js";
 import { type Column, printJson, printList, printRecord } from "../output.js";
 import { UsageError, collect, parseRoleBindings } from "../parse.js";
-import { act, confirm, examples, listOptions } from "./util.js";
+import { act, confirm, examples, listOptions, readStdin } from "./util.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: API records are printed as they come
 type Rec = Record<string, any>;
@@ -359,6 +359,32 @@ export function membersCommand(): Command {
       });
       if (ctx.io.json) return printJson(ctx.io, res);
       ctx.io.out(`Invited ${email} (${res.invitation?.id}); invitation token (shown once):\n  ${res.token}`);
+    }),
+  );
+  examples(
+    members
+      .command("accept")
+      .description("accept an invitation: signed in, you join its org; not signed in, it makes your account")
+      .argument("<token>", "the invitation token (inv_…) you were sent")
+      .option("--name <name>", "your name, for a new account")
+      .option("--password-stdin", "read a new account's password from stdin"),
+    [
+      "keyward members accept inv_…",
+      "echo \"$PASSWORD\" | keyward members accept inv_… --name 'Dev One' --password-stdin --url http://localhost:8080",
+    ],
+  ).action(
+    act(async (ctx, token: string, o: { name?: string; passwordStdin?: boolean }) => {
+      const password = o.passwordStdin ? (await readStdin()).replace(/\r?\n$/, "") : undefined;
+      const res = await api(ctx, "POST", `/v1/invitations/${seg(token)}/accept`, {
+        body: compact({ name: o.name, password }),
+        public: true,
+      });
+      if (ctx.io.json) return printJson(ctx.io, res);
+      ctx.io.out(
+        res.created
+          ? `Account created in ${res.orgId}; sign in with \`keyward login --email <your email>\``
+          : `Joined ${res.orgId}`,
+      );
     }),
   );
   const invitationCols: Column<Rec>[] = [
