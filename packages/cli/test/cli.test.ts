@@ -337,6 +337,12 @@ describe("against a running server", () => {
     expect(actions).toContain("api_key.create");
     expect(actions).toContain("api_key.delete");
     expect(actions.every((a: string) => a.startsWith("api_key."))).toBe(true);
+    const keys = (await kw(["audit", "list", "--target-type", "api_key", "--result", "success", "--json"])).json();
+    expect(keys.items.length).toBeGreaterThan(0);
+    expect(keys.items.every((e: { target: { type: string }; result: string }) => e.target.type === "api_key")).toBe(
+      true,
+    );
+    expect((await kw(["audit", "list", "--result", "nonsense"])).code).toBe(1);
     const page = (await kw(["audit", "list", "--limit", "2", "--json"])).json();
     expect(page.items).toHaveLength(2);
     expect(page.nextCursor).toBeTruthy();

@@ -509,16 +509,24 @@ export function auditCommand(): Command {
         .option("--actor <id>", "who (usr_…, sa_…, key_…)")
         .option("--action <action>", "e.g. api_key.create")
         .option("--target <id>", "what was changed")
+        .option("--target-type <type>", "what kind: api_key, user, project, service_account, role, org, invitation")
+        .option("--result <result>", "success, denied or failure")
         .option("--since <when>", "from (date or instant)")
         .option("--until <when>", "to (date or instant)"),
     ),
-    ["keyward audit list --action api_key.delete --since 2026-11-01", "keyward audit list --target key_123 --json"],
+    [
+      "keyward audit list --action api_key.delete --since 2026-11-01",
+      "keyward audit list --target key_123 --json",
+      "keyward audit list --result denied",
+    ],
   ).action(
     act(async (ctx, o: Rec) => {
       const page = await list(ctx, `/v1/orgs/${seg(await ctx.orgId())}/audit-events`, o, {
         actor: o.actor,
         action: o.action,
         target: o.target,
+        targetType: o.targetType,
+        result: o.result,
         from: o.since,
         to: o.until,
       });
