@@ -144,9 +144,13 @@ describe.skipIf(chromiumMissing())("console: API key lifecycle (owner)", () => {
     expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(200);
   });
 
-  it("disables and re-enables the key", async () => {
+  it("disables and re-enables the key, keeping what was being typed in its settings", async () => {
+    const description = page.getByRole("form", { name: "Edit key" }).getByLabel("Description");
+    await description.fill("half-written note");
     await page.getByRole("button", { name: "Disable" }).click();
     await page.getByRole("button", { name: "Enable" }).waitFor();
+    // The form was started again on the key's new version, and the typing was lost.
+    expect(await description.inputValue()).toBe("half-written note");
     await page.getByText("disabled", { exact: true }).first().waitFor();
     expect(await withKey(server.url, secret, "GET", `/v1/orgs/${orgId}/projects`)).toBe(401);
     await page.getByRole("button", { name: "Enable" }).click();

@@ -168,7 +168,9 @@ export function KeyDetailsPage({ orgId, keyId }: { orgId: string; keyId: string 
         <Title order={3} size="h4" mb="sm">
           Settings
         </Title>
-        <KeyEditForm key={k.version} apiKey={k} projects={names.projects} />
+        {/* Started again when a setting it edits changes (someone saved), not on a disable or a
+            regenerate, which would throw away what was being typed. */}
+        <KeyEditForm key={editedFields(k)} apiKey={k} projects={names.projects} />
       </Card>
       <Card withBorder>
         <Title order={3} size="h4" mb="sm">
@@ -201,3 +203,18 @@ export function KeyDetailsPage({ orgId, keyId }: { orgId: string; keyId: string 
     </Stack>
   );
 }
+
+/** The settings the edit form shows: when one of them changes, the form starts from the key again. */
+const editedFields = (k: ApiKey) =>
+  JSON.stringify([
+    k.name,
+    k.description,
+    k.permissions,
+    k.roles,
+    k.readOnly,
+    k.allowedProjects,
+    k.allowedIps,
+    k.defaultProjectId,
+    k.expiresAt,
+    k.ratelimit,
+  ]);
