@@ -191,6 +191,26 @@ describe("invitations", () => {
   });
 });
 
+describe("admin", () => {
+  it("reset-password takes what login takes: 200 characters beyond the BMP (400 UTF-16 units)", async () => {
+    const keys = "\u{1F511}".repeat(200);
+    const reset = await kw(
+      ["admin", "reset-password", suite.server.email, "--password-stdin"],
+      suite.server.env,
+      `${keys}\n`,
+    );
+    expect(reset.code, reset.stderr).toBe(0);
+    const login = await kw(
+      ["login", "--url", suite.server.url, "--email", suite.server.email, "--password-stdin"],
+      {},
+      `${keys}\n`,
+    );
+    expect(login.code, login.stderr).toBe(0);
+    const back = ["admin", "reset-password", suite.server.email, "--password-stdin"];
+    expect((await kw(back, suite.server.env, `${suite.server.password}\n`)).code).toBe(0);
+  });
+});
+
 describe("arguments and scripting", () => {
   it("a bad --limit or --ttl is a bad argument (exit 2), as the README promises for bad values", async () => {
     await signIn();

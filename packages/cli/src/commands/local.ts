@@ -86,9 +86,10 @@ export function adminCommand(): Command {
     let generated = false;
     if (o.passwordStdin) {
       password = await readStdin();
-      // The bounds login keeps (12 to 256 characters): a longer one could be set but never used.
-      if (password.length < 12 || password.length > 256)
-        throw new UsageError("The password must be 12 to 256 characters");
+      // The bounds login keeps (12 to 256 characters, counted as its schema counts them: code
+      // points, not UTF-16 units): a longer one could be set but never used.
+      const characters = [...password].length;
+      if (characters < 12 || characters > 256) throw new UsageError("The password must be 12 to 256 characters");
     } else {
       password = randomBytes(15).toString("base64url");
       generated = true;

@@ -103,8 +103,11 @@ async function regenerateOnce(
       .selectAll()
       .where("id", "=", keyId)
       .executeTakeFirstOrThrow();
-    const again = deriveSecret(prefix, deps.pepper, `${prior.nonce}:${keyId}:${idem}`);
-    if (hashSecret(again.secret, deps.pepper) !== current.secret_hash) {
+    // Derived under the prefix it was made with: any still accepted (the prefix may have changed since).
+    const again = deps.config.keyPrefixes
+      .map((p) => deriveSecret(p, deps.pepper, `${prior.nonce}:${keyId}:${idem}`))
+      .find((candidate) => hashSecret(candidate.secret, deps.pepper) === current.secret_hash);
+    if (!again) {
       throw new AppError(
         "CONFLICT",
         "This Idempotency-Key was used for an earlier regenerate that has since been superseded",

@@ -80,4 +80,27 @@ describeEachDialect("the secret the database was made with", (dialect) => {
       }
     }
   });
+
+  it("replays a regenerate made under an earlier prefix still listed (a retry reaching a node with the new list)", async () => {
+    const token = await h.login();
+    const k = await mkKey(h, token, h.operatorOrgId, { name: "r" });
+    const headers = { "idempotency-key": "retry-prefix" };
+    const first = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, { token, headers });
+    expect(first.body.secret).toMatch(/^kw_/);
+    const config = h.kw.services.deps.config;
+    const node = await createKeyward({ ...config, keyPrefix: "acme", keyPrefixes: ["acme", "kw"] }, { logger: false });
+    try {
+      const retry = await node.app.inject({
+        method: "POST",
+        url: `/v1/api-keys/${k.id}/regenerate`,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+        payload: "{}",
+      });
+      // It answered 409 "superseded" while the first secret was still the key's.
+      expect(retry.statusCode, retry.body).toBe(200);
+      expect(JSON.parse(retry.body).secret).toBe(first.body.secret);
+    } finally {
+      await node.close();
+    }
+  });
 });
