@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
+import * as migration0008 from "../../src/store/migrations/0008-disable-leavers-keys.js";
 import { Harness, describeEachDialect } from "../harness.js";
-import { mkKey, mkRole } from "./key-helpers.js";
+import { mkKey, mkRole, mkServiceAccount } from "./key-helpers.js";
 import { verifierKey, verify } from "./verify-helpers.js";
 
 // Changes that alter how a cached key (or a cached "may this caller verify") resolves must
@@ -58,6 +59,31 @@ describeEachDialect("verify: invalidation on role delete and invitation accept",
       .execute();
     expect(events).toHaveLength(1);
     expect(events[0].details).toContain("left the organization");
+  });
+
+  it("migration 0008 disables the keys of members removed before removals disabled them", async () => {
+    const gone = await h.newMember(org.orgId, org.token, [{ roleId: "role_member" }], "gone");
+    const stays = await h.newMember(org.orgId, org.token, [{ roleId: "role_member" }], "stays");
+    const goneKey = await mkKey(h, gone.token, org.orgId, { name: "gone" });
+    const staysKey = await mkKey(h, stays.token, org.orgId, { name: "stays" });
+    const sa = await mkServiceAccount(h, org.token, org.orgId);
+    const saKey = await mkKey(h, org.token, org.orgId, { name: "robot", owner: { type: "service_account", id: sa } });
+    // A removal as it was made before: membership and bindings gone, the keys left as they were.
+    const db = h.kw.db.kysely;
+    await db.deleteFrom("bindings").where("principal_id", "=", gone.userId).execute();
+    await db.deleteFrom("org_members").where("user_id", "=", gone.userId).where("org_id", "=", org.orgId).execute();
+    await migration0008.up(db as never);
+    const rows = await db
+      .selectFrom("api_keys")
+      .select(["id", "status", "disabled_by_manager"])
+      .where("id", "in", [goneKey.id, staysKey.id, saKey.id])
+      .execute();
+    const byId = Object.fromEntries(rows.map((r) => [r.id, [r.status, Number(r.disabled_by_manager)]]));
+    expect(byId).toEqual({
+      [goneKey.id]: ["disabled", 1],
+      [staysKey.id]: ["active", 0],
+      [saKey.id]: ["active", 0],
+    });
   });
 
   it("lets a user verify as soon as they join the operator org with the permission", async () => {
