@@ -21,7 +21,7 @@ import Fastify, {
 } from "fastify";
 import { AppError, ERROR_CODES, type ErrorCode, invalidField } from "../domain/errors.js";
 import type { OrgAccess } from "../services/access.js";
-import { REFUSALS, writeRefusal } from "../services/audit.js";
+import { isRefusal, writeRefusal } from "../services/audit.js";
 import { badTextAt } from "../domain/text.js";
 import { requestIds } from "../domain/ids.js";
 import { normaliseIp } from "../domain/ip-rules.js";
@@ -46,8 +46,7 @@ declare module "fastify" {
     judgesCredentials?: boolean;
     /**
      * A change whose refusals (403 FORBIDDEN, 422 POLICY_VIOLATION) are written to the org's
-     * audit log as denied, with the action and target it would have had. (Key changes audit
-     * their own, in KeyService.)
+     * audit log as denied, with the action and target it would have had.
      */
     audit?: { action: string; target?: (req: FastifyRequest) => { type: string; id: string } | undefined };
   }
@@ -247,7 +246,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   app.addHook("onError", async (req, _reply, err) => {
     const audit = req.routeOptions.config.audit;
     const orgId = req.orgAccess?.org.id;
-    if (!audit || !orgId || !(err instanceof AppError) || !REFUSALS.has(err.code)) return;
+    if (!audit || !orgId || !isRefusal(err)) return;
     const target = audit.target?.(req);
     await writeRefusal(
       services.deps.db.kysely,

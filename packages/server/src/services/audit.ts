@@ -1,3 +1,4 @@
+import { AppError } from "../domain/errors.js";
 import type { Kysely } from "kysely";
 import { randomBytes } from "node:crypto";
 import type { Database } from "../store/schema.js";
@@ -82,7 +83,15 @@ export async function writeAudits(
 }
 
 /** Kinds of failure that are refusals (audited as denied), not malformed requests. */
-export const REFUSALS = new Set(["FORBIDDEN", "POLICY_VIOLATION"]);
+const REFUSALS = new Set(["FORBIDDEN", "POLICY_VIOLATION"]);
+
+/**
+ * Whether a failure is a refused attempt, audited as denied: a 403 or 422, or an error that says
+ * so itself (a key that is not the caller's to see answers 404, yet was an attempt).
+ */
+export function isRefusal(err: unknown): err is AppError {
+  return err instanceof AppError && (REFUSALS.has(err.code) || (err as { refusal?: boolean }).refusal === true);
+}
 
 /** A refused change, written in its own transaction (the change's was rolled back). */
 export async function writeRefusal(

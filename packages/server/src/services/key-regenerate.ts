@@ -59,9 +59,7 @@ export async function regenerateKey(
   keyId: string,
   opts: { graceSeconds?: number; idempotencyKey?: string; ifMatch?: number },
 ): Promise<CreatedKey> {
-  return svc.guarded(ctx, access.org.id, "api_key.regenerate", keyId, () =>
-    retryWhileStale(opts.ifMatch, () => regenerateOnce(svc, ctx, access, keyId, opts)),
-  );
+  return retryWhileStale(opts.ifMatch, () => regenerateOnce(svc, ctx, access, keyId, opts));
 }
 
 async function regenerateOnce(

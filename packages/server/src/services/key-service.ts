@@ -4,7 +4,7 @@ import { grantableAt, holdsExplicitCreate } from "../domain/keys/policy.js";
 import { type Page, type PageRequest, paginate } from "../store/pagination.js";
 import type { ApiKeysTable } from "../store/schema.js";
 import type { OrgAccess } from "./access.js";
-import { REFUSALS, writeAudit, writeRefusal } from "./audit.js";
+import { writeAudit } from "./audit.js";
 import type { Deps, RequestCtx } from "./deps.js";
 import { createKey } from "./key-create.js";
 import { type KeySettingsInput, existingProjects } from "./key-input.js";
@@ -28,6 +28,8 @@ export interface CreatedKey {
  * exactly like a missing key, yet is audited as a denied attempt.
  */
 export class HiddenKeyError extends AppError {
+  /** Audited as a refusal (see isRefusal), though it answers as a missing key. */
+  readonly refusal = true;
   constructor() {
     super("NOT_FOUND", "API key not found");
   }
@@ -49,25 +51,6 @@ export class KeyService {
       .executeTakeFirst();
     if (!row) throw notFound("API key");
     return row.org_id;
-  }
-
-  /** Runs `fn`; a refusal it throws is written to the audit log (in its own transaction) before it propagates. */
-  async guarded<T>(
-    ctx: RequestCtx,
-    orgId: string,
-    action: string,
-    targetId: string | null,
-    fn: () => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof HiddenKeyError || (err instanceof AppError && REFUSALS.has(err.code))) {
-        const target = targetId ? { type: "api_key", id: targetId } : undefined;
-        await writeRefusal(this.deps.db.kysely, ctx, this.deps.now(), { orgId, action, target }, err);
-      }
-      throw err;
-    }
   }
 
   /** Permission names the caller may grant to a key acting in `scope` (null = org-wide). */
@@ -98,7 +81,7 @@ export class KeyService {
   }
 
   async create(ctx: RequestCtx, access: OrgAccess, input: CreateKeyInput): Promise<CreatedKey> {
-    return this.guarded(ctx, access.org.id, "api_key.create", null, () => createKey(this, ctx, access, input));
+    return createKey(this, ctx, access, input);
   }
 
   async list(access: OrgAccess, view: string, page: PageRequest): Promise<Page<ApiKeyView>> {
@@ -137,32 +120,28 @@ export class KeyService {
     patch: KeySettingsInput & { name?: string },
     ifMatch?: number,
   ): Promise<ApiKeyView> {
-    return this.guarded(ctx, access.org.id, "api_key.update", keyId, () =>
-      retryWhileStale(ifMatch, () => updateKey(this, ctx, access, keyId, patch, ifMatch)),
-    );
+    return retryWhileStale(ifMatch, () => updateKey(this, ctx, access, keyId, patch, ifMatch));
   }
 
   async delete(ctx: RequestCtx, access: OrgAccess, keyId: string, ifMatch?: number): Promise<void> {
-    await this.guarded(ctx, access.org.id, "api_key.delete", keyId, async () => {
-      const { row, rights } = await this.loadVisible(access, keyId);
-      if (!rights.delete) throw new AppError("FORBIDDEN", "You may view this key but not delete it");
-      checkVersion(row, ifMatch);
-      const now = this.deps.now();
-      await this.deps.db.kysely.transaction().execute(async (trx) => {
-        // Unconditional without If-Match: a rename at the same moment (by whoever holds the key,
-        // say) must not make a revocation fail.
-        let q = trx.deleteFrom("api_keys").where("id", "=", keyId);
-        if (ifMatch !== undefined) q = q.where("version", "=", row.version);
-        const res = await q.executeTakeFirst();
-        if (Number(res.numDeletedRows) === 0) throw ifMatch !== undefined ? staleVersion() : notFound("API key");
-        await writeAudit(trx, ctx, now, {
-          orgId: access.org.id,
-          action: "api_key.delete",
-          target: { type: "api_key", id: keyId },
-          details: { before: auditFields(toKeyView(row, now)) },
-        });
-        await this.deps.keyEvents.announce(trx, { kind: "key", keyId });
+    const { row, rights } = await this.loadVisible(access, keyId);
+    if (!rights.delete) throw new AppError("FORBIDDEN", "You may view this key but not delete it");
+    checkVersion(row, ifMatch);
+    const now = this.deps.now();
+    await this.deps.db.kysely.transaction().execute(async (trx) => {
+      // Unconditional without If-Match: a rename at the same moment (by whoever holds the key,
+      // say) must not make a revocation fail.
+      let q = trx.deleteFrom("api_keys").where("id", "=", keyId);
+      if (ifMatch !== undefined) q = q.where("version", "=", row.version);
+      const res = await q.executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) throw ifMatch !== undefined ? staleVersion() : notFound("API key");
+      await writeAudit(trx, ctx, now, {
+        orgId: access.org.id,
+        action: "api_key.delete",
+        target: { type: "api_key", id: keyId },
+        details: { before: auditFields(toKeyView(row, now)) },
       });
+      await this.deps.keyEvents.announce(trx, { kind: "key", keyId });
     });
     this.deps.keyEvents.emit({ kind: "key", keyId });
   }
@@ -176,56 +155,51 @@ export class KeyService {
     ifMatch?: number,
   ): Promise<ApiKeyView> {
     const action = status === "active" ? "api_key.enable" : "api_key.disable";
-    return this.guarded(ctx, access.org.id, action, keyId, async () => {
-      const { row, rights } = await this.loadVisible(access, keyId);
-      if (!rights.disable)
-        throw new AppError(
-          "FORBIDDEN",
-          `You may view this key but not ${status === "active" ? "enable" : "disable"} it`,
-        );
-      checkVersion(row, ifMatch);
-      // A key its administrator disabled (through iam:apikeys:manage, not as its owner) is theirs
-      // to enable: not its owner's, nor a sibling key's, or a disable for a leak would not hold.
-      if (status === "active" && row.status === "disabled" && row.disabled_by_manager === 1 && !rights.manage)
-        throw new AppError("FORBIDDEN", "An administrator disabled this key: enabling it needs iam:apikeys:manage");
-      const now = this.deps.now();
-      // A disable by whoever governs others' keys and is not the key's own principal (an admin,
-      // who may also act for a project or service account) holds against the owner's side.
-      const me = callerPrincipal(access);
-      const ownPrincipal = me.type === row.owner_type && me.id === row.owner_id;
-      const byManager = status === "disabled" && (!rights.edit || (rights.manage && !ownPrincipal)) ? 1 : 0;
-      // Nothing to change, unless an administrator disables a key its owner had disabled: from
-      // then on it is the administrator's to enable.
-      const marks = status === "disabled" && byManager === 1 && row.disabled_by_manager === 0;
-      if (row.status === status && !marks) return toKeyView(row, now);
-      const updatedAt = now.toISOString();
-      let next = row;
-      await this.deps.db.kysely.transaction().execute(async (trx) => {
-        // Unconditional without If-Match, as delete is.
-        let q = trx
-          .updateTable("api_keys")
-          .set((eb) => ({
-            status,
-            disabled_by_manager: byManager,
-            updated_at: updatedAt,
-            version: eb("version", "+", 1),
-          }))
-          .where("id", "=", keyId);
-        if (ifMatch !== undefined) q = q.where("version", "=", row.version);
-        const res = await q.executeTakeFirst();
-        if (Number(res.numUpdatedRows) === 0) throw ifMatch !== undefined ? staleVersion() : notFound("API key");
-        next = await trx.selectFrom("api_keys").selectAll().where("id", "=", keyId).executeTakeFirstOrThrow();
-        await writeAudit(trx, ctx, now, {
-          orgId: access.org.id,
-          action,
-          target: { type: "api_key", id: keyId },
-          details: { before: { status: row.status }, after: { status } },
-        });
-        await this.deps.keyEvents.announce(trx, { kind: "key", keyId });
+    const { row, rights } = await this.loadVisible(access, keyId);
+    if (!rights.disable)
+      throw new AppError("FORBIDDEN", `You may view this key but not ${status === "active" ? "enable" : "disable"} it`);
+    checkVersion(row, ifMatch);
+    // A key its administrator disabled (through iam:apikeys:manage, not as its owner) is theirs
+    // to enable: not its owner's, nor a sibling key's, or a disable for a leak would not hold.
+    if (status === "active" && row.status === "disabled" && row.disabled_by_manager === 1 && !rights.manage)
+      throw new AppError("FORBIDDEN", "An administrator disabled this key: enabling it needs iam:apikeys:manage");
+    const now = this.deps.now();
+    // A disable by whoever governs others' keys and is not the key's own principal (an admin,
+    // who may also act for a project or service account) holds against the owner's side.
+    const me = callerPrincipal(access);
+    const ownPrincipal = me.type === row.owner_type && me.id === row.owner_id;
+    const byManager = status === "disabled" && (!rights.edit || (rights.manage && !ownPrincipal)) ? 1 : 0;
+    // Nothing to change, unless an administrator disables a key its owner had disabled: from
+    // then on it is the administrator's to enable.
+    const marks = status === "disabled" && byManager === 1 && row.disabled_by_manager === 0;
+    if (row.status === status && !marks) return toKeyView(row, now);
+    const updatedAt = now.toISOString();
+    let next = row;
+    await this.deps.db.kysely.transaction().execute(async (trx) => {
+      // Unconditional without If-Match, as delete is.
+      let q = trx
+        .updateTable("api_keys")
+        .set((eb) => ({
+          status,
+          disabled_by_manager: byManager,
+          updated_at: updatedAt,
+          version: eb("version", "+", 1),
+        }))
+        .where("id", "=", keyId);
+      if (ifMatch !== undefined) q = q.where("version", "=", row.version);
+      const res = await q.executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw ifMatch !== undefined ? staleVersion() : notFound("API key");
+      next = await trx.selectFrom("api_keys").selectAll().where("id", "=", keyId).executeTakeFirstOrThrow();
+      await writeAudit(trx, ctx, now, {
+        orgId: access.org.id,
+        action,
+        target: { type: "api_key", id: keyId },
+        details: { before: { status: row.status }, after: { status } },
       });
-      this.deps.keyEvents.emit({ kind: "key", keyId });
-      return toKeyView(next, now);
+      await this.deps.keyEvents.announce(trx, { kind: "key", keyId });
     });
+    this.deps.keyEvents.emit({ kind: "key", keyId });
+    return toKeyView(next, now);
   }
 }
 

@@ -51,6 +51,9 @@ const IfMatchHeaders = Type.Object({
  * A key's last use as this node knows it: a use not yet flushed (usage is written in batches)
  * is shown on the key, as its usage page shows it, rather than "never used".
  */
+/** The key a key route acts on, for its audit event. */
+const keyTarget = (req: FastifyRequest) => ({ type: "api_key", id: (req.params as { keyId: string }).keyId });
+
 function withLastUse(s: Services, key: ApiKeyView): ApiKeyView {
   const pending = s.verify.usage.unflushed(key.id);
   if (!pending.lastUsedAt || (key.lastUsedAt && key.lastUsedAt >= pending.lastUsedAt)) return key;
@@ -64,6 +67,7 @@ export function apiKeyRoutes(app: App, s: Services) {
   app.post(
     "/v1/orgs/:orgId/api-keys",
     {
+      config: { audit: { action: "api_key.create" } },
       schema: {
         tags,
         summary: "Create an API key; the secret is in this response only",
@@ -153,6 +157,7 @@ export function apiKeyRoutes(app: App, s: Services) {
   app.patch(
     "/v1/api-keys/:keyId",
     {
+      config: { audit: { action: "api_key.update", target: keyTarget } },
       schema: {
         tags,
         summary: "Edit name, description, default project, restrictions and expiry; narrow permissions",
@@ -173,6 +178,7 @@ export function apiKeyRoutes(app: App, s: Services) {
   app.delete(
     "/v1/api-keys/:keyId",
     {
+      config: { audit: { action: "api_key.delete", target: keyTarget } },
       schema: {
         tags,
         summary: "Delete an API key at once",
@@ -190,6 +196,7 @@ export function apiKeyRoutes(app: App, s: Services) {
   app.post(
     "/v1/api-keys/:keyId/regenerate",
     {
+      config: { audit: { action: "api_key.regenerate", target: keyTarget } },
       schema: {
         tags,
         summary: "Issue a new secret for the same key; the old one stops now or after graceSeconds",
@@ -221,6 +228,7 @@ export function apiKeyRoutes(app: App, s: Services) {
     app.post(
       `/v1/api-keys/:keyId/${verb}`,
       {
+        config: { audit: { action: `api_key.${verb}`, target: keyTarget } },
         schema: {
           tags,
           summary: verb === "disable" ? "Lock a key without deleting it" : "Unlock a disabled key",
