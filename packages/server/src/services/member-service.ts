@@ -6,15 +6,7 @@ import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
 import { disableLeaversKeys } from "./owned-keys.js";
 import type { Deps, RequestCtx } from "./deps.js";
-import {
-  type RoleBinding,
-  bindingsOf,
-  checkBindings,
-  checkRevocable,
-  normaliseBindings,
-  removedBindings,
-  replaceBindings,
-} from "./role-bindings.js";
+import { type RoleBinding, bindingsOf, checkBindings, normaliseBindings, replaceBindings } from "./role-bindings.js";
 
 export interface MemberView {
   userId: string;
@@ -86,8 +78,7 @@ export class MemberService {
   async setRoles(ctx: RequestCtx, access: OrgAccess, userId: string, roles: RoleBinding[]): Promise<MemberView> {
     const before = await this.get(access, userId);
     access.require("iam:members:manage");
-    await checkBindings(this.deps, access, roles);
-    await checkRevocable(this.deps, access, removedBindings(before.roles, roles));
+    await checkBindings(this.deps, access, roles, { replacing: before.roles });
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await this.keepAnOwner(trx, access.org.id, userId, roles);
@@ -114,7 +105,7 @@ export class MemberService {
     const leaving = access.actor.kind === "user" && access.actor.id === userId && !access.actor.limit;
     if (!leaving) {
       access.require("iam:members:manage");
-      await checkRevocable(this.deps, access, member.roles);
+      await checkBindings(this.deps, access, [], { replacing: member.roles });
     }
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       await this.keepAnOwner(trx, access.org.id, userId, []);

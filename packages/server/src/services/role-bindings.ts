@@ -45,16 +45,36 @@ function beyondCaller(
 
 /**
  * Checks bindings before they are written: roles and projects exist in the org, and the
- * caller holds every permission it hands out (no escalation through roles).
+ * caller holds every permission it hands out (no escalation through roles). With `replacing`
+ * (the principal's bindings now), also that it could take away each one that goes: whoever may
+ * not make someone owner may not unmake an owner either (an admin neither demotes nor removes
+ * one). Only `iam:*` counts there: an admin, who holds no product permission of its own, still
+ * removes members and takes their roles.
  */
 export async function checkBindings(
   deps: Deps,
   access: OrgAccess,
   bindings: readonly RoleBinding[],
-  field = "roles",
+  opts: { replacing?: readonly RoleBinding[]; field?: string } = {},
 ): Promise<void> {
+  const field = opts.field ?? "roles";
   const roles = await rolePermissions(deps, access.org.id);
   const mine = expandGrants(access.grants, deps.catalog, access.org.isOperator);
+  for (const b of opts.replacing ? removedBindings(opts.replacing, bindings) : []) {
+    const missing = beyondCaller(deps, access, mine, roles.get(b.roleId) ?? [], b).filter((p) => p.startsWith("iam:"));
+    if (missing.length > 0) {
+      const where = b.projectId ? ` in project ${b.projectId}` : "";
+      throw new AppError(
+        "FORBIDDEN",
+        `You cannot take away role ${b.roleId}${where}: it grants permissions you do not hold (${missing.slice(0, 5).join(", ")})`,
+        {
+          errors: [
+            { path: field, code: "escalation", message: `takes away ${b.roleId}, which grants more than you hold` },
+          ],
+        },
+      );
+    }
+  }
   for (let i = 0; i < bindings.length; i++) {
     const b = bindings[i];
     const perms = roles.get(b.roleId);
@@ -82,40 +102,8 @@ export async function checkBindings(
   }
 }
 
-/**
- * Checks that the caller holds the administrative power (`iam:*`) of each binding it takes
- * away: whoever may not make someone owner may not unmake an owner either (an admin neither
- * demotes nor removes one). Product permissions do not count: an admin, who holds none of
- * its own, still removes members and takes their roles.
- */
-export async function checkRevocable(
-  deps: Deps,
-  access: OrgAccess,
-  removed: readonly RoleBinding[],
-  field = "roles",
-): Promise<void> {
-  if (removed.length === 0) return;
-  const roles = await rolePermissions(deps, access.org.id);
-  const mine = expandGrants(access.grants, deps.catalog, access.org.isOperator);
-  for (const b of removed) {
-    const missing = beyondCaller(deps, access, mine, roles.get(b.roleId) ?? [], b).filter((p) => p.startsWith("iam:"));
-    if (missing.length > 0) {
-      const where = b.projectId ? ` in project ${b.projectId}` : "";
-      throw new AppError(
-        "FORBIDDEN",
-        `You cannot take away role ${b.roleId}${where}: it grants permissions you do not hold (${missing.slice(0, 5).join(", ")})`,
-        {
-          errors: [
-            { path: field, code: "escalation", message: `takes away ${b.roleId}, which grants more than you hold` },
-          ],
-        },
-      );
-    }
-  }
-}
-
 /** The bindings of `before` that `after` no longer has. */
-export function removedBindings(before: readonly RoleBinding[], after: readonly RoleBinding[]): RoleBinding[] {
+function removedBindings(before: readonly RoleBinding[], after: readonly RoleBinding[]): RoleBinding[] {
   const kept = new Set(normaliseBindings(after).map((b) => `${b.roleId}|${b.projectId ?? ""}`));
   return normaliseBindings(before).filter((b) => !kept.has(`${b.roleId}|${b.projectId ?? ""}`));
 }

@@ -6,15 +6,7 @@ import type { OrgAccess } from "./access.js";
 import { diff, writeAudit } from "./audit.js";
 import { deleteOwnedKeys } from "./owned-keys.js";
 import type { Deps, RequestCtx } from "./deps.js";
-import {
-  type RoleBinding,
-  bindingsOf,
-  checkBindings,
-  checkRevocable,
-  normaliseBindings,
-  removedBindings,
-  replaceBindings,
-} from "./role-bindings.js";
+import { type RoleBinding, bindingsOf, checkBindings, normaliseBindings, replaceBindings } from "./role-bindings.js";
 
 export interface ServiceAccountView {
   id: string;
@@ -130,8 +122,7 @@ export class ServiceAccountService {
     const before = await this.view(access, id);
     if (patch.roles) {
       access.require("iam:bindings:manage");
-      await checkBindings(this.deps, access, patch.roles);
-      await checkRevocable(this.deps, access, removedBindings(before.roles, patch.roles));
+      await checkBindings(this.deps, access, patch.roles, { replacing: before.roles });
     }
     const t = this.deps.now();
     await this.deps.db.kysely.transaction().execute(async (trx) => {
@@ -179,7 +170,8 @@ export class ServiceAccountService {
     await this.load(access, id);
     access.require("iam:serviceaccounts:delete");
     // Deleting the account takes its roles away: only from whoever could have granted them.
-    await checkRevocable(this.deps, access, (await bindingsOf(this.deps, access.org.id, [id])).get(id) ?? []);
+    const bound = (await bindingsOf(this.deps, access.org.id, [id])).get(id) ?? [];
+    await checkBindings(this.deps, access, [], { replacing: bound });
     await this.deps.db.kysely.transaction().execute(async (trx) => {
       // The account's row first: a change to it under way finishes before (and what it bound
       // is then deleted below), or finds it gone.
