@@ -1,8 +1,6 @@
-import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Session, chromiumMissing, launchChromium } from "../support/browser";
+import { describe, expect, it } from "vitest";
+import { browserSuite, chromiumMissing } from "../support/browser";
 import { closeSecret, firstSignIn, orgIdOf, takeSecret } from "../support/console";
-import { type RunningServer, startServer } from "../support/server";
 
 // A user west of UTC (Chromium takes its time zone from TZ). Set before the browser starts.
 process.env.TZ = "America/New_York";
@@ -14,39 +12,26 @@ const day = (days: number) => {
 };
 
 describe.skipIf(chromiumMissing())("key expiry dates in a time zone west of UTC", () => {
-  let server: RunningServer;
-  let chrome: Session;
-  let page: Page;
-
-  beforeAll(async () => {
-    server = await startServer();
-    chrome = await launchChromium(server.url);
-    page = chrome.context.pages()[0] ?? (await chrome.context.newPage());
-    page.setDefaultTimeout(30_000);
-  });
-  afterAll(async () => {
-    await chrome?.close();
-    await server?.stop();
-  });
+  const suite = browserSuite();
 
   it("the key page's Expiry date field shows the day that was picked at creation", async () => {
-    await firstSignIn(page, server.email, server.printedPassword, "owner-password-123");
-    const orgId = orgIdOf(page);
-    expect(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone)).toBe("America/New_York");
+    await firstSignIn(suite.page, suite.server.email, suite.server.printedPassword, "owner-password-123");
+    const orgId = orgIdOf(suite.page);
+    expect(await suite.page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone)).toBe("America/New_York");
     const picked = day(10);
-    await page.getByRole("button", { name: "Create key" }).click();
-    const dialog = page.getByRole("dialog", { name: "Create API key" });
+    await suite.page.getByRole("button", { name: "Create key" }).click();
+    const dialog = suite.page.getByRole("dialog", { name: "Create API key" });
     await dialog.getByLabel("Name").fill("tz-key");
     await dialog.getByLabel("Expires").check({ force: true });
     await dialog.getByLabel("Expiry date").fill(picked);
     await dialog.getByLabel("Expiry date").press("Tab");
     await dialog.getByRole("button", { name: "Create key" }).click();
-    await takeSecret(page);
-    await closeSecret(page);
-    await page.getByRole("link", { name: "tz-key" }).click();
-    await page.getByRole("heading", { name: "tz-key" }).waitFor();
-    expect(page.url()).toContain(`/o/${orgId}/keys/`);
-    const form = page.getByRole("form", { name: "Edit key" });
+    await takeSecret(suite.page);
+    await closeSecret(suite.page);
+    await suite.page.getByRole("link", { name: "tz-key" }).click();
+    await suite.page.getByRole("heading", { name: "tz-key" }).waitFor();
+    expect(suite.page.url()).toContain(`/o/${orgId}/keys/`);
+    const form = suite.page.getByRole("form", { name: "Edit key" });
     // Before its fix: the field takes the UTC date of the stored instant (end of the picked day, local =
     // early next morning UTC), so it shows the day after the one picked and shown in "Expires".
     expect(await form.getByLabel("Expiry date").inputValue()).toBe(picked);

@@ -1,7 +1,9 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+import { type RunningServer, startServer } from "./server";
 
 /** Debian's Chromium; never a downloaded browser. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -62,4 +64,23 @@ export async function launchChromium(baseURL: string, viewport = { width: 1280, 
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A server and one Chromium tab for a describe block, started before its tests and stopped
+ * after them. Read the fields inside tests (they are set in beforeAll).
+ */
+export function browserSuite(): { server: RunningServer; chrome: Session; page: Page } {
+  const suite = {} as { server: RunningServer; chrome: Session; page: Page };
+  beforeAll(async () => {
+    suite.server = await startServer();
+    suite.chrome = await launchChromium(suite.server.url);
+    suite.page = suite.chrome.context.pages()[0] ?? (await suite.chrome.context.newPage());
+    suite.page.setDefaultTimeout(30_000);
+  });
+  afterAll(async () => {
+    await suite.chrome?.close();
+    await suite.server?.stop();
+  });
+  return suite;
 }
