@@ -64,7 +64,7 @@ describe.skipIf(chromiumMissing())("inviterManagesKeys in the console", () => {
     expect(
       (await api(suite.server.url, "POST", `/v1/orgs/${orgId}/api-keys`, newbie, { name: "newbie-key" })).status,
     ).toBe(201);
-    // The suite.server lets the mentor see it.
+    // The server lets the mentor see it.
     const asMentor = await api(suite.server.url, "GET", `/v1/orgs/${orgId}/api-keys?view=${newbieId}`, mentor);
     expect(asMentor.status).toBe(200);
     expect(asMentor.body.items.map((k: { name: string }) => k.name)).toEqual(["newbie-key"]);
