@@ -22,7 +22,8 @@ import Fastify, {
 import { AppError, ERROR_CODES, type ErrorCode, invalidField } from "../domain/errors.js";
 import type { OrgAccess } from "../services/access.js";
 import { isRefusal, writeRefusal } from "../services/audit.js";
-import { badTextAt } from "../domain/text.js";
+import { badTextAt, stringAt } from "../domain/text.js";
+import { holdsCredential } from "../domain/keys/secret.js";
 import { requestIds } from "../domain/ids.js";
 import { normaliseIp } from "../domain/ip-rules.js";
 import { redactCredentials } from "../domain/redact.js";
@@ -44,6 +45,8 @@ declare module "fastify" {
      * inactive): the request text check (badTextAt) leaves it alone.
      */
     judgesCredentials?: boolean;
+    /** The input carries a credential by design (a key to exchange): the credential check leaves it alone. */
+    carriesCredential?: boolean;
     /**
      * A change whose refusals (403 FORBIDDEN, 422 POLICY_VIOLATION) are written to the org's
      * audit log as denied, with the action and target it would have had.
@@ -360,14 +363,26 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     if (!waiting) return done();
     waiting.then(() => denyAnonymous(req)).then(() => done(), done);
   });
-  // Before the schemas: text no field may hold (see badTextAt), anywhere in the input, but on
-  // routes that judge a presented credential (`judgesCredentials`): decisions, not errors.
+  // Before the schemas: text no field may hold, anywhere in the input, but on routes that judge
+  // a presented credential (`judgesCredentials`): decisions, not errors. That is characters no
+  // database keeps as sent (see badTextAt), and credentials: a key or token pasted into a name
+  // would be stored, audited and shown to every reader, so it is refused before anything is.
+  const isCredential = (s: string) => holdsCredential(s, config.keyPrefixes);
   app.addHook("preValidation", (req, _reply, done) => {
     if (req.routeOptions.config.judgesCredentials) return done();
     for (const value of [req.body, req.query, req.params]) {
       const path = badTextAt(value);
       if (path !== null)
         return done(invalidField(path, "must not hold a NUL character or an unpaired surrogate", "characters"));
+      const secretAt = req.routeOptions.config.carriesCredential ? null : stringAt(value, isCredential);
+      if (secretAt !== null)
+        return done(
+          invalidField(
+            secretAt,
+            "holds an API key secret or a token: credentials are never stored (if it was shared, regenerate that key)",
+            "credential",
+          ),
+        );
     }
     done();
   });

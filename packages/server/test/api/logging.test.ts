@@ -102,13 +102,21 @@ describeEachDialect("structured logs", (dialect) => {
       `/v1/orgs/${orgId}/api-keys?view=${key}`,
     ])
       await inject_("GET", url);
-    // An error answer quoting a credential sent in the wrong field does not repeat it either.
+    // An error answer quoting a credential sent in the wrong field does not repeat it either:
+    // a key is refused as one, and what merely looks like a credential is redacted.
+    const refused = await inject_("POST", `/v1/orgs/${orgId}/api-keys`, {
+      token,
+      body: { name: "k", permissions: [key] },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([expect.objectContaining({ path: "permissions/0", code: "credential" })]);
+    expect(JSON.stringify(refused.body)).not.toContain(key);
     const echoed = await inject_("POST", `/v1/orgs/${orgId}/api-keys`, {
       token,
-      body: { name: "k", permissions: [key], roles: [second.body.token] },
+      body: { name: "k", permissions: [second.body.token] },
     });
     expect(echoed.status).toBe(400);
-    expect(JSON.stringify(echoed.body)).not.toContain(key);
+    expect(JSON.stringify(echoed.body)).not.toContain(second.body.token);
     expect(JSON.stringify(echoed.body)).toContain("[redacted]");
     await inject_("GET", "/v1/test-boom");
     await inject_("POST", "/v1/auth/logout", { token });

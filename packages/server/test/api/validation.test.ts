@@ -8,6 +8,7 @@ describeEachDialect("input validation and errors", (dialect) => {
   let h: Harness;
   let token: string;
   let orgId: string;
+  let verifier: string;
 
   beforeAll(async () => {
     h = await Harness.init(dialect);
@@ -17,6 +18,7 @@ describeEachDialect("input validation and errors", (dialect) => {
     });
     token = await h.login();
     orgId = h.operatorOrgId;
+    verifier = await verifierKey(h);
   });
   afterAll(async () => h?.close());
 
@@ -147,7 +149,6 @@ describeEachDialect("input validation and errors", (dialect) => {
     expect(await projects()).toBe(before);
     // A credential presented with one is judged, not refused: a key MALFORMED, a token inactive;
     // the token exchange answers as OAuth does.
-    const verifier = await verifierKey(h);
     const v = await h.req("POST", "/v1/verify", { token: verifier, body: { key: "kw_\u0000abc" } });
     expect(v.body).toEqual({ valid: false, code: "MALFORMED" });
     const i = await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: "eyJ\u0000" } });
@@ -161,6 +162,49 @@ describeEachDialect("input validation and errors", (dialect) => {
     const ok = await h.req("POST", `/v1/orgs/${orgId}/projects`, { token, body: { name: "keys 🔑 \u202e" } });
     expect(ok.status).toBe(201);
     expect((await h.req("GET", `/v1/projects/${ok.body.id}`, { token })).body.name).toBe("keys 🔑 \u202e");
+  });
+
+  it("refuses an API key secret or a token pasted into any field, naming where, storing and echoing nothing", async () => {
+    const key = (await h.req("POST", `/v1/orgs/${orgId}/api-keys`, { token, body: { name: "pasted" } })).body.secret;
+    const jwt = (
+      await h.req("POST", "/v1/token", {
+        body: { grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: verifier },
+      })
+    ).body.access_token;
+    expect(jwt).toMatch(/^eyJ/);
+    const cases: [string, string, unknown, string][] = [
+      ["POST", `/v1/orgs/${orgId}/api-keys`, { name: `prod ${key}` }, "name"],
+      ["POST", `/v1/orgs/${orgId}/api-keys`, { name: "k", description: `see${key}!` }, "description"],
+      ["POST", `/v1/orgs/${orgId}/projects`, { name: "p", description: `token: ${jwt}` }, "description"],
+      ["POST", `/v1/orgs/${orgId}/service-accounts`, { name: key }, "name"],
+      ["PATCH", `/v1/orgs/${orgId}`, { name: `org ${key}` }, "name"],
+      ["GET", `/v1/orgs/${orgId}/audit-events?action=${key}`, undefined, "action"],
+    ];
+    const names = async () =>
+      JSON.stringify([
+        (await h.req("GET", `/v1/orgs/${orgId}/projects?limit=200`, { token })).body,
+        (await h.req("GET", `/v1/orgs/${orgId}/api-keys?limit=200`, { token })).body,
+        (await h.req("GET", `/v1/orgs/${orgId}/service-accounts?limit=200`, { token })).body,
+        (await h.req("GET", `/v1/orgs/${orgId}`, { token })).body,
+      ]);
+    const before = await names();
+    for (const [method, url, body, path] of cases) {
+      const res = await h.req(method, url, { token, body });
+      expect(res.status, `${method} ${url}`).toBe(400);
+      expect(res.body.errors, `${method} ${url}`).toEqual([expect.objectContaining({ path, code: "credential" })]);
+      expect(JSON.stringify(res.body)).not.toContain(key);
+      expect(JSON.stringify(res.body)).not.toContain(jwt);
+    }
+    expect(await names()).toBe(before);
+    // What only looks like a key (a checksum off, an id) is a name like any other.
+    const lookalike = `${key.slice(0, -1)}${key.endsWith("A") ? "B" : "A"}`;
+    const ok = await h.req("POST", `/v1/orgs/${orgId}/projects`, { token, body: { name: `x ${lookalike}` } });
+    expect(ok.status).toBe(201);
+    // The routes that take a credential still take one.
+    expect((await h.req("POST", "/v1/verify", { token: verifier, body: { key } })).body.valid).toBe(true);
+    expect((await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: jwt } })).body.active).toBe(
+      true,
+    );
   });
 
   it("validates path ids", async () => {

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { deriveSecret, generateSecret, hashSecret, isWellFormedSecret } from "./secret.js";
+import { deriveSecret, generateSecret, hashSecret, holdsCredential, isWellFormedSecret } from "./secret.js";
 
 describe("API key secrets", () => {
   it("has the documented shape and a valid checksum", () => {
@@ -64,5 +64,20 @@ describe("API key secrets", () => {
         );
     // A long message after a short one: nothing of the earlier one is left in the scratch buffer.
     expect(hashSecret("ab", "p")).toBe(createHmac("sha256", "p").update("ab").digest("hex"));
+  });
+
+  it("finds a secret or a JWT anywhere in a text, and nothing that only looks like one", () => {
+    const kw = generateSecret("kw").secret;
+    const acme = generateSecret("acme").secret;
+    expect(holdsCredential(kw, ["kw"])).toBe(true);
+    expect(holdsCredential(`my key: ${kw}.`, ["kw"])).toBe(true);
+    expect(holdsCredential(`x${kw}x`, ["kw"])).toBe(true); // glued to other text, still the secret
+    expect(holdsCredential(`old ${acme}`, ["kw", "acme"])).toBe(true);
+    expect(holdsCredential(`old ${acme}`, ["kw"])).toBe(false); // not a prefix this server accepts
+    expect(holdsCredential(`${kw.slice(0, -1)}${kw.endsWith("0") ? "1" : "0"}`, ["kw"])).toBe(false);
+    expect(holdsCredential("kw_kw_kw_kw_kw_kw_kw_kw_kw_kw_kw_kw_kw_kw_kw_kw", ["kw"])).toBe(false);
+    expect(holdsCredential("usr_0123456789abcdefghijklmn prj_0123456789abcdefghijklmn", ["kw", "usr"])).toBe(false);
+    expect(holdsCredential("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJrZXlfMSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ", ["kw"])).toBe(true);
+    expect(holdsCredential("eyJ in a sentence. eyJ again.", ["kw"])).toBe(false);
   });
 });

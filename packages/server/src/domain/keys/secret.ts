@@ -94,6 +94,31 @@ export function isWellFormedSecretOf(token: string, prefixes: readonly string[])
   return false;
 }
 
+/** A JWT: a JSON header and payload (base64url of `{"`), then a signature. */
+const JWT = /eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{20,}/;
+
+/**
+ * Whether `text` holds a credential anywhere in it: an API key secret under any of `prefixes`
+ * (its checksum right, so no name that merely looks like one), or a JWT such as an exchanged
+ * token. A key pasted into a name or a description would be stored, audited and shown to
+ * everyone who can read it.
+ * @example holdsCredential("prod key kw_3kTq…(38 chars)", ["kw"]) // true
+ */
+export function holdsCredential(text: string, prefixes: readonly string[]): boolean {
+  if (text.length < BODY_LENGTH + CHECK_LENGTH + 2) return false;
+  for (const prefix of prefixes) {
+    const length = prefix.length + 1 + BODY_LENGTH + CHECK_LENGTH;
+    for (
+      let at = text.indexOf(`${prefix}_`);
+      at >= 0 && at + length <= text.length;
+      at = text.indexOf(`${prefix}_`, at + 1)
+    ) {
+      if (isWellFormedSecret(text.slice(at, at + length), prefix)) return true;
+    }
+  }
+  return JWT.test(text);
+}
+
 /** SHA-256 block size: HMAC pads its key to this many bytes. */
 const BLOCK = 64;
 /** Longest message (bytes) hashed through the scratch buffer; longer ones take `createHmac`. */

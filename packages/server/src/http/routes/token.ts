@@ -64,6 +64,7 @@ export async function tokenRoutes(app: App, s: Services) {
     api.post(
       "/v1/token",
       {
+        config: { carriesCredential: true },
         attachValidation: true,
         // A body that cannot be read as a request (bad JSON, a form parameter sent twice) is an
         // OAuth invalid_request too; only transport failures (413, 415) stay problem+json.
