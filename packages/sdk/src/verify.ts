@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type JWTPayload, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { SigningKeys } from "./signing-keys.js";
 import { KeywardError } from "./errors.js";
+import { ipAdmitted } from "./ip-lists.js";
 import { allPermitted } from "./permissions.js";
 
 /** Why a key was refused, as `POST /v1/verify` says; `INVALID_TOKEN` is an exchanged token that failed its offline check. */
@@ -250,9 +251,11 @@ export class Verifier {
       if (BAD_TOKEN.some((bad) => err instanceof bad)) return { valid: false, code: "INVALID_TOKEN" };
       throw err; // no answer: the JWKS could not be fetched, or timed out
     }
-    // Claims of Keyward's exchanged tokens: sub + owner_type, org, key_id, perms, projects, ro.
+    // Claims of Keyward's exchanged tokens: sub + owner_type, org, key_id, perms, projects, ro,
+    // and the key's and the org's IP allow lists when they have them (ips, org_ips).
     const c = claims as Record<string, unknown>;
     if (typeof c.key_id !== "string" || typeof c.org !== "string") return { valid: false, code: "INVALID_TOKEN" };
+    if (!ipAdmitted(c.ips, req.ip) || !ipAdmitted(c.org_ips, req.ip)) return { valid: false, code: "IP_NOT_ALLOWED" };
     const permissions = Array.isArray(c.perms)
       ? (c.perms as string[])
       : typeof c.scope === "string"

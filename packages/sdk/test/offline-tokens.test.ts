@@ -159,6 +159,36 @@ describe("offline tokens", () => {
     }
   });
 
+  it("keeps a token to its key's IP allow list, as Keyward does", async () => {
+    // The exchange comes from 127.0.0.1, which the list admits too.
+    const { secret } = await unwrap(
+      client.POST("/v1/orgs/{orgId}/api-keys", {
+        params: { path: { orgId } },
+        body: { name: "office", permissions: ["compute:read"], allowedIps: ["127.0.0.1", "203.0.113.0/24"] } as never,
+      }),
+    );
+    const res = await fetch(`${url}/v1/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: secret }),
+    });
+    const token = ((await res.json()) as { access_token: string }).access_token;
+    const online = createVerifier({ baseUrl: url, rootKey: session, cacheTtlMs: 0 });
+    const offline = createVerifier({ baseUrl: url, tokens: { offline: true } });
+    for (const [ip, expected] of [
+      ["203.0.113.9", "ok"],
+      ["::ffff:203.0.113.9", "ok"], // what a dual-stack server reports for an IPv4 client
+      ["198.51.100.1", "IP_NOT_ALLOWED"],
+      ["2001:db8::1", "IP_NOT_ALLOWED"],
+      [undefined, "IP_NOT_ALLOWED"], // an allow list admits no unknown address
+    ] as const) {
+      for (const verifier of [online, offline]) {
+        const r = await verifier.verify(token, { permissions: ["compute:read"], ...(ip ? { ip } : {}) });
+        expect(r.valid ? "ok" : r.code, `${ip} ${verifier === online ? "online" : "offline"}`).toBe(expected);
+      }
+    }
+  });
+
   it("does not fetch the JWKS once per request while Keyward cannot serve it", async () => {
     const token = await tokenOf();
     let jwksFetches = 0;

@@ -98,6 +98,28 @@ describeEachDialect("token exchange", (dialect) => {
       expect(orgs.body.detail).toContain("Bearer");
     });
 
+    it("carries the key's and the org's IP allow lists, so an offline check keeps to them", async () => {
+      const plain = await mkKey(h, org.token, org.orgId, { name: "anywhere" });
+      const open = decodeJwt((await exchange({ grant_type: GRANT, apikey: plain.secret })).body.access_token);
+      expect(open).not.toHaveProperty("ips");
+      expect(open).not.toHaveProperty("org_ips");
+      const k = await mkKey(h, org.token, org.orgId, { name: "net", allowedIps: ["203.0.113.0/24", "2001:DB8::1"] });
+      const set = await h.req("PATCH", `/v1/orgs/${org.orgId}`, {
+        token: org.token,
+        body: { settings: { allowedIps: ["203.0.113.0/25", "2001:db8::/32"] } },
+      });
+      expect(set.status).toBe(200);
+      const res = await exchange({ grant_type: GRANT, apikey: k.secret }, "203.0.113.7");
+      expect(res.status).toBe(200);
+      const claims = decodeJwt(res.body.access_token);
+      expect(claims.ips).toEqual(["203.0.113.0/24", "2001:db8::1"]);
+      expect(claims.org_ips).toEqual(["203.0.113.0/25", "2001:db8::/32"]);
+      // The key without a list of its own still carries the org's.
+      const orgOnly = await exchange({ grant_type: GRANT, apikey: plain.secret }, "203.0.113.7");
+      expect(decodeJwt(orgOnly.body.access_token)).toMatchObject({ org_ips: ["203.0.113.0/25", "2001:db8::/32"] });
+      expect(decodeJwt(orgOnly.body.access_token)).not.toHaveProperty("ips");
+    });
+
     it("never outlives the key", async () => {
       const expiresAt = new Date(Date.now() + 120_000).toISOString();
       const k = await mkKey(h, org.token, org.orgId, { name: "ci", expiresAt });

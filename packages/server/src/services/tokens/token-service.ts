@@ -33,6 +33,12 @@ export interface TokenClaims {
   /** Read-only: read actions and safe methods only. */
   ro: boolean;
   /**
+   * The key's IP allow list (addresses and CIDRs), when it has one, and the org's: a request
+   * must come from an address both admit, offline as at Keyward. Absent: any address.
+   */
+  ips?: string[];
+  org_ips?: string[];
+  /**
    * The secret the token was bought with ({@link secretTag} of its stored hash): the token
    * works while that secret does. Absent in tokens issued before it existed.
    */
@@ -107,6 +113,8 @@ export class TokenService {
         ? { default_project: key.defaultProjectId }
         : {}),
       ro: key.readOnly,
+      ...(key.allowedIps.length > 0 ? { ips: key.allowedIps.map((r) => r.text) } : {}),
+      ...(key.orgAllowedIps.length > 0 ? { org_ips: key.orgAllowedIps.map((r) => r.text) } : {}),
       sec: secretTag(grant.secretHash),
     };
     const { kid, key: privateKey } = await this.signingKeys.signer();
