@@ -41,6 +41,19 @@ describeEachDialect("key usage", (dialect) => {
         list: res.body.lastUsedAt,
         ip: "203.0.113.7",
       });
+      // So does every answer that carries the key: the console and the CLI show it as the key.
+      const last = { lastUsedAt: res.body.lastUsedAt, lastUsedIp: "203.0.113.7" };
+      const auth = { token: org.token };
+      const patched = await h.req("PATCH", `/v1/api-keys/${k.id}`, { ...auth, body: { description: "d" } });
+      expect(patched.body).toMatchObject(last);
+      expect((await h.req("POST", `/v1/api-keys/${k.id}/disable`, auth)).body).toMatchObject(last);
+      expect((await h.req("POST", `/v1/api-keys/${k.id}/enable`, auth)).body).toMatchObject(last);
+      const regenerated = await h.req("POST", `/v1/api-keys/${k.id}/regenerate`, {
+        ...auth,
+        body: { graceSeconds: 60 },
+      });
+      expect(regenerated.body.apiKey).toMatchObject(last);
+      k.secret = regenerated.body.secret;
 
       await usage.flush();
       const rows = await h.kw.db.kysely.selectFrom("key_usage").selectAll().where("key_id", "=", k.id).execute();

@@ -47,13 +47,14 @@ const IfMatchHeaders = Type.Object({
   "if-match": Type.Optional(Type.String({ description: 'ETag of the version you read, like "v3"' })),
 });
 
-/**
- * A key's last use as this node knows it: a use not yet flushed (usage is written in batches)
- * is shown on the key, as its usage page shows it, rather than "never used".
- */
 /** The key a key route acts on, for its audit event. */
 const keyTarget = (req: FastifyRequest) => ({ type: "api_key", id: (req.params as { keyId: string }).keyId });
 
+/**
+ * A key's last use as this node knows it: a use not yet flushed (usage is written in batches)
+ * is shown on every answer that carries the key, as its usage page shows it, rather than
+ * "never used" or an older use.
+ */
 function withLastUse(s: Services, key: ApiKeyView): ApiKeyView {
   const pending = s.verify.usage.unflushed(key.id);
   if (!pending.lastUsedAt || (key.lastUsedAt && key.lastUsedAt >= pending.lastUsedAt)) return key;
@@ -171,7 +172,7 @@ export function apiKeyRoutes(app: App, s: Services) {
       const access = await byKey(req, req.params.keyId);
       const key = await s.apiKeys.update(req.ctx, access, req.params.keyId, req.body, ifMatchVersion(req));
       reply.header("etag", etag(key.version));
-      return key;
+      return withLastUse(s, key);
     },
   );
 
@@ -217,7 +218,10 @@ export function apiKeyRoutes(app: App, s: Services) {
         idempotencyKey: req.headers["idempotency-key"],
         ifMatch: ifMatchVersion(req),
       });
-      return reply.header("etag", etag(res.apiKey.version)).header("cache-control", "no-store").send(res);
+      return reply
+        .header("etag", etag(res.apiKey.version))
+        .header("cache-control", "no-store")
+        .send({ ...res, apiKey: withLastUse(s, res.apiKey) });
     },
   );
 
@@ -241,7 +245,7 @@ export function apiKeyRoutes(app: App, s: Services) {
         const { keyId } = req.params as { keyId: string };
         const key = await s.apiKeys.setStatus(req.ctx, await byKey(req, keyId), keyId, status, ifMatchVersion(req));
         reply.header("etag", etag(key.version));
-        return key;
+        return withLastUse(s, key);
       },
     );
   }
