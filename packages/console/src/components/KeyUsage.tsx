@@ -5,7 +5,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError, api } from "../api/client";
 import { formatDate } from "../lib/format";
-import { dayLabel, hourLabel, usageBuckets, usageSeries } from "../lib/usage";
+import { dayLabel, hourLabel, startOfLocalDays, usageBuckets, usageSeries } from "../lib/usage";
 
 const RANGES = [
   { value: "24", label: "24 hours" },
@@ -19,8 +19,12 @@ export default function KeyUsage({ keyId }: { keyId: string }) {
   const usage = useQuery({
     queryKey: ["usage", keyId, hours],
     queryFn: async () => {
+      // A day hour by hour; longer ranges as whole local days, today's included.
       const to = new Date();
-      const from = new Date(to.getTime() - Number(hours) * 3_600_000);
+      const from =
+        Number(hours) > 24
+          ? startOfLocalDays(to, Number(hours) / 24)
+          : new Date(to.getTime() - Number(hours) * 3_600_000);
       const res = await api<unknown>("GET", `/v1/api-keys/${keyId}/usage`, {
         query: { from: from.toISOString(), to: to.toISOString() },
       });
@@ -44,7 +48,7 @@ export default function KeyUsage({ keyId }: { keyId: string }) {
   const lastUsed = (res as { lastUsedAt?: string | null })?.lastUsedAt;
   // Hourly bars for a day; daily bars for longer ranges.
   const daily = Number(hours) > 24;
-  const series = usageSeries(buckets, from, to, daily ? 24 : 1);
+  const series = usageSeries(buckets, from, to, daily ? "day" : "hour");
   return (
     <Stack gap="sm">
       <SegmentedControl aria-label="Usage range" value={hours} onChange={setHours} data={RANGES} w="fit-content" />

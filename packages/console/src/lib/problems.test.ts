@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ApiError, csrfToken } from "../api/client";
 import { auditQuery, auditRow } from "./audit";
 import { fieldErrors, formErrors, unclaimedErrors } from "./problems";
-import { usageBuckets, usageSeries } from "./usage";
+import { usageBuckets } from "./usage";
 
 describe("fieldErrors", () => {
   it("maps problem+json paths to form fields", () => {
@@ -57,28 +57,6 @@ describe("audit", () => {
       ip: "127.0.0.1",
     });
     expect(auditQuery({ actor: " usr_1 ", action: "", target: "", from: null, to: null })).toEqual({ actor: "usr_1" });
-  });
-});
-
-describe("usageSeries", () => {
-  it("fills quiet hours with zeros and sums hours into days", () => {
-    const from = new Date("2026-01-01T00:00:00Z");
-    const to = new Date("2026-01-01T03:30:00Z");
-    const hourly = usageSeries([{ time: "2026-01-01T02:00:00.000Z", count: 5 }], from, to, 1);
-    expect(hourly.map((b) => b.count)).toEqual([0, 0, 5, 0]);
-    const daily = usageSeries(
-      [
-        { time: "2026-01-01T02:00:00.000Z", count: 5 },
-        { time: "2026-01-01T20:00:00.000Z", count: 1 },
-      ],
-      from,
-      new Date("2026-01-02T12:00:00Z"),
-      24,
-    );
-    expect(daily).toEqual([
-      { time: "2026-01-01T00:00:00.000Z", count: 6 },
-      { time: "2026-01-02T00:00:00.000Z", count: 0 },
-    ]);
   });
 });
 

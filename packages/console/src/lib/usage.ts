@@ -42,20 +42,40 @@ export const hourLabel = (iso: string) => {
     : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit" });
 };
 
+const HOUR = 3_600_000;
+
 /**
- * A continuous series from `from` to `to` in steps of `stepHours`, summing the hourly buckets
- * into their step, so quiet hours show as zero instead of disappearing.
+ * A continuous series from `from` to `to`, hour by hour or day by day, summing the hourly
+ * buckets into their step, so quiet steps show as zero instead of disappearing. Days are the
+ * viewer's calendar days (23 or 25 hours across a daylight-saving change), as their labels say.
  */
-export function usageSeries(buckets: readonly UsageBucket[], from: Date, to: Date, stepHours: number): UsageBucket[] {
-  const step = stepHours * 3_600_000;
-  const start = Math.floor(from.getTime() / step) * step;
-  const out: UsageBucket[] = [];
-  for (let t = start; t <= to.getTime(); t += step) out.push({ time: new Date(t).toISOString(), count: 0 });
+export function usageSeries(
+  buckets: readonly UsageBucket[],
+  from: Date,
+  to: Date,
+  step: "hour" | "day",
+): UsageBucket[] {
+  const starts: number[] = [];
+  if (step === "hour") {
+    for (let t = Math.floor(from.getTime() / HOUR) * HOUR; t <= to.getTime(); t += HOUR) starts.push(t);
+  } else {
+    const day = new Date(from.getFullYear(), from.getMonth(), from.getDate());
+    for (; day.getTime() <= to.getTime(); day.setDate(day.getDate() + 1)) starts.push(day.getTime());
+  }
+  const out = starts.map((t) => ({ time: new Date(t).toISOString(), count: 0 }));
   for (const b of buckets) {
-    const i = Math.floor((Date.parse(b.time) - start) / step);
-    if (i >= 0 && i < out.length) out[i].count += b.count;
+    const t = Date.parse(b.time);
+    // The last step that starts at or before the bucket's hour.
+    let i = starts.length - 1;
+    while (i >= 0 && starts[i] > t) i--;
+    if (i >= 0 && t < (starts[i + 1] ?? to.getTime() + 1)) out[i].count += b.count;
   }
   return out;
+}
+
+/** The start of the local day `days - 1` days before `now`'s: a range of `days` whole calendar days, today's included. */
+export function startOfLocalDays(now: Date, days: number): Date {
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate() - (days - 1));
 }
 
 /** Day label for the chart axis. */
