@@ -1,6 +1,6 @@
 import { AppError } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
-import { checkKeyPolicy, excess, refuseLoosened, tooManyKeys } from "../domain/keys/policy.js";
+import { checkKeyPolicy, excess, tooManyKeys } from "../domain/keys/policy.js";
 import { keyPermissionSet, limitsOf } from "../domain/keys/record.js";
 import { generateSecret, hashSecret } from "../domain/keys/secret.js";
 import { type Kysely, sql } from "kysely";
@@ -19,7 +19,7 @@ import {
   normaliseIps,
   unique,
 } from "./key-input.js";
-import { callerPrincipal, ownerRights } from "./key-rights.js";
+import { callerPrincipal, ownerRights, refuseLooserThanCaller } from "./key-rights.js";
 import type { CreateKeyInput, CreatedKey, KeyService } from "./key-service.js";
 import { auditFields, toKeyView } from "./key-view.js";
 
@@ -171,18 +171,7 @@ export async function createKey(
     last_used_ip: null,
     version: 1,
   };
-  // A key or token creates keys no less restricted than its own key: a rate-limited, IP-bound
-  // or expiring key must not mint itself a free twin. Anything looser is a signed-in act.
-  const { credential } = access.actor;
-  const callerKeyId = credential.type === "api_key" ? credential.id : credential.keyId;
-  if (access.actor.limit && callerKeyId) {
-    const caller = await deps.db.kysely
-      .selectFrom("api_keys")
-      .select(["allowed_ips", "expires_at", "ratelimit_limit", "ratelimit_window"])
-      .where("id", "=", callerKeyId)
-      .executeTakeFirst();
-    if (caller) refuseLoosened(limitsOf(caller), limitsOf(row), "Sign in to create a key with a looser");
-  }
+  await refuseLooserThanCaller(deps, access, limitsOf(row), "Sign in to create a key with a looser");
   const apiKey = toKeyView(row, now);
   await deps.db.kysely.transaction().execute(async (trx) => {
     await holdNamedRows(trx, deps.db.dialect, orgId, {

@@ -2,10 +2,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { AppError, invalidField } from "../domain/errors.js";
 import { deriveSecret, generateSecret, hashSecret } from "../domain/keys/secret.js";
 import { excess } from "../domain/keys/policy.js";
-import { keyPermissionSet, parseList } from "../domain/keys/record.js";
+import { keyPermissionSet, limitsOf, parseList } from "../domain/keys/record.js";
 import type { ApiKeysTable } from "../store/schema.js";
 import { type OrgAccess, rolePermissions } from "./access.js";
-import { callerPrincipal } from "./key-rights.js";
+import { callerPrincipal, refuseLooserThanCaller } from "./key-rights.js";
 import { writeAudit } from "./audit.js";
 import type { RequestCtx } from "./deps.js";
 import { type CreatedKey, type KeyService, checkVersion, retryWhileStale, staleVersion } from "./key-service.js";
@@ -77,6 +77,7 @@ async function regenerateOnce(
   const { row, rights } = await svc.loadVisible(access, keyId);
   if (!rights.edit) throw new AppError("FORBIDDEN", "You may view this key but not regenerate it");
   await assertMayHoldSecret(svc, access, row);
+  await refuseLooserThanCaller(deps, access, limitsOf(row), "Sign in to regenerate a key with a looser");
   const prefix = deps.config.keyPrefix;
   const idem = opts.idempotencyKey;
   // Bound to the caller: only whoever regenerated may replay it. Another principal allowed to

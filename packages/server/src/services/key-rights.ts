@@ -1,5 +1,7 @@
 import { AppError, invalidField } from "../domain/errors.js";
 import type { KeyOwnerType } from "../domain/keys/decide.js";
+import { type KeyLimits, refuseLoosened } from "../domain/keys/policy.js";
+import { limitsOf } from "../domain/keys/record.js";
 import type { OrgAccess } from "./access.js";
 import type { Deps } from "./deps.js";
 
@@ -147,4 +149,26 @@ export async function listFilter(deps: Deps, access: OrgAccess, view: string): P
     return { kind: "owner", ids: [view] };
   }
   throw deny();
+}
+
+/**
+ * A key or token may give no one a key less restricted than its own key (a rate-limited,
+ * IP-bound or expiring key must not mint itself a free twin, by creating one or by taking a
+ * sibling's new secret): 403 naming what `limits` loosens. Signed in, anything goes.
+ */
+export async function refuseLooserThanCaller(
+  deps: Deps,
+  access: OrgAccess,
+  limits: KeyLimits,
+  refusal: string,
+): Promise<void> {
+  const { credential } = access.actor;
+  const callerKeyId = credential.type === "api_key" ? credential.id : credential.keyId;
+  if (!access.actor.limit || !callerKeyId) return;
+  const caller = await deps.db.kysely
+    .selectFrom("api_keys")
+    .select(["allowed_ips", "expires_at", "ratelimit_limit", "ratelimit_window"])
+    .where("id", "=", callerKeyId)
+    .executeTakeFirst();
+  if (caller) refuseLoosened(limitsOf(caller), limits, refusal);
 }

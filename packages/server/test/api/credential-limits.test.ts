@@ -216,6 +216,45 @@ describeEachDialect("credential limits on Keyward's own API", (dialect) => {
       // Its owner, signed in, may create a key without them.
       expect((await create(owner, {})).status).toBe(201);
     });
+
+    it("a limited key, or its token, takes no new secret of a sibling less limited than itself", async () => {
+      const ratelimit = { limit: 1, windowSeconds: 3600 };
+      const expiresAt = soon();
+      const k = await mkKey(h, owner, org, {
+        name: "limited-rotator",
+        permissions: ["iam:apikeys:create", "compute:read"],
+        ratelimit,
+        allowedIps: ["203.0.113.0/24"],
+        expiresAt,
+      });
+      const tok = await h.req("POST", "/v1/token", {
+        body: { grant_type: GRANT, apikey: k.secret },
+        ip: "203.0.113.5",
+      });
+      expect(tok.status).toBe(200);
+      const free = await mkKey(h, owner, org, { name: "free sibling", permissions: ["compute:read"] });
+      const regenerate = (token: string, keyId: string) =>
+        h.req("POST", `/v1/api-keys/${keyId}/regenerate`, { token, ip: "203.0.113.5", body: {} });
+      for (const token of [k.secret, tok.body.access_token]) {
+        const res = await regenerate(token, free.id);
+        refused(res);
+        expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(["allowedIps", "expiresAt", "ratelimit"]);
+      }
+      // The free sibling's secret still works: nothing was regenerated.
+      expect((await h.req("GET", "/v1/me", { token: free.secret })).status).toBe(200);
+      // A sibling as limited, or more, and the key itself, it may regenerate.
+      const tight = await mkKey(h, owner, org, {
+        name: "tight sibling",
+        permissions: ["compute:read"],
+        ratelimit,
+        allowedIps: ["203.0.113.5"],
+        expiresAt,
+      });
+      expect((await regenerate(k.secret, tight.id)).status).toBe(200);
+      expect((await regenerate(k.secret, k.id)).status).toBe(200);
+      // Its owner, signed in, may regenerate the free one.
+      expect((await regenerate(owner, free.id)).status).toBe(200);
+    });
   });
 
   describe("inviterManagesKeys reaches others' keys only through a credential that could act org-wide", () => {
