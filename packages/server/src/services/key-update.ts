@@ -185,7 +185,9 @@ export async function updateKey(
         ...(patch.defaultProjectId ? [patch.defaultProjectId] : []),
       ],
     });
-    const { id: _id, ...values } = next;
+    // The last use is the usage flush's to write (without a new version): an edit that wrote
+    // back what it read would undo a flush that committed meanwhile.
+    const { id: _id, last_used_at: _at, last_used_ip: _ip, ...values } = next;
     const res = await trx
       .updateTable("api_keys")
       .set(values)

@@ -168,6 +168,59 @@ describeEachDialect("key usage", (dialect) => {
         token: org.token,
       });
       expect(long.status).toBe(400);
+      // Counted in the whole hours answered: 92 days from half past an hour would be 92 days
+      // and an hour of buckets.
+      const half = await h.req(
+        "GET",
+        `/v1/api-keys/${k.id}/usage?from=${iso(d + HOUR / 2 - 92 * DAY)}&to=${iso(d + HOUR / 2)}`,
+        {
+          token: org.token,
+        },
+      );
+      expect(half.status).toBe(400);
+      expect(half.body.errors[0].path).toBe("from");
+    });
+
+    it("shows the last use that goes with the counts, though a flush commits during the read", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "k" });
+      const { usage } = h.kw.services.verify;
+      usage.stop();
+      expect((await verify(h, verifier, { key: k.secret, ip: "203.0.113.9" })).body.valid).toBe(true);
+      // The flush commits after the route found the key, before it reads the counts.
+      const original = usage.consistentRead.bind(usage);
+      usage.consistentRead = (async (read: () => Promise<unknown>) => {
+        await usage.flush(true);
+        return original(read);
+      }) as typeof usage.consistentRead;
+      const res = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
+      usage.consistentRead = original;
+      expect(res.body).toMatchObject({ total: 1, lastUsedIp: "203.0.113.9" });
+      expect(res.body.lastUsedAt).not.toBeNull();
+    });
+
+    it("keeps a last use that a flush wrote while a PATCH of the key was under way", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "k" });
+      const { usage } = h.kw.services.verify;
+      usage.stop();
+      expect((await verify(h, verifier, { key: k.secret, ip: "203.0.113.7" })).body.valid).toBe(true);
+      // The periodic flush commits between the PATCH's read of the key and its write.
+      const svc = h.kw.services.apiKeys;
+      const original = svc.loadVisible.bind(svc);
+      svc.loadVisible = async (...args: Parameters<typeof original>) => {
+        const got = await original(...args);
+        await usage.flush(true);
+        return got;
+      };
+      const patch = await h.req("PATCH", `/v1/api-keys/${k.id}`, { token: org.token, body: { name: "renamed" } });
+      svc.loadVisible = original;
+      expect(patch.status).toBe(200);
+      const stored = await h.kw.db.kysely
+        .selectFrom("api_keys")
+        .select(["name", "last_used_at", "last_used_ip"])
+        .where("id", "=", k.id)
+        .executeTakeFirstOrThrow();
+      expect(stored).toMatchObject({ name: "renamed", last_used_ip: "203.0.113.7" });
+      expect(stored.last_used_at).not.toBeNull();
     });
 
     it("answers 400 naming the field for a date-time that is no instant (a leap second)", async () => {

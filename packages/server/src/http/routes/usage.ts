@@ -34,7 +34,7 @@ export function usageRoutes(app: App, s: Services) {
       const { deps } = s;
       const row = await deps.db.kysely
         .selectFrom("api_keys")
-        .select(["id", "org_id", "owner_type", "owner_id", "last_used_at", "last_used_ip"])
+        .select(["id", "org_id", "owner_type", "owner_id"])
         .where("id", "=", req.params.keyId)
         .executeTakeFirst();
       if (!row) throw notFound("API key");
@@ -51,9 +51,9 @@ export function usageRoutes(app: App, s: Services) {
       const to = req.query.to ? queryInstant("to", req.query.to) : now;
       const from = req.query.from ? queryInstant("from", req.query.from) : to - 7 * DAY;
       if (from > to) throw invalidField("from", "from must not be after to");
-      if (to - from > MAX_RANGE_DAYS * DAY)
+      // Whole hours, half-open: [fromHour, toHour), at most the documented span once rounded.
+      if (ceilHour(to) - floorHour(from) > MAX_RANGE_DAYS * DAY)
         throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
-      // Whole hours, half-open: [fromHour, toHour).
       if (ceilHour(to) > LAST_HOUR) throw invalidField("to", "to must be before 9999-12-31T23:00:00Z", "range");
       if (floorHour(from) < FIRST_HOUR)
         throw invalidField(req.query.from ? "from" : "to", "the range must start in year 0000 or later", "range");
@@ -61,9 +61,14 @@ export function usageRoutes(app: App, s: Services) {
       const toHour = new Date(ceilHour(to)).toISOString();
 
       // Counts this node has not flushed yet are added, so the answer is current here; read
-      // so that a flush committing meanwhile is counted once.
+      // so that a flush committing meanwhile is counted once, and the last use with them.
       const { usage } = s.verify;
-      const { rows, pending } = await usage.consistentRead(async () => ({
+      const { last, rows, pending } = await usage.consistentRead(async () => ({
+        last: await deps.db.kysely
+          .selectFrom("api_keys")
+          .select(["last_used_at", "last_used_ip"])
+          .where("id", "=", row.id)
+          .executeTakeFirst(),
         rows: await deps.db.kysely
           .selectFrom("key_usage")
           .select(["hour", "count"])
@@ -79,13 +84,14 @@ export function usageRoutes(app: App, s: Services) {
         buckets.set(b.hour, (buckets.get(b.hour) ?? 0) + b.count);
       }
       const items = [...buckets].sort(([a], [b]) => (a < b ? -1 : 1)).map(([hour, count]) => ({ hour, count }));
-      const newer = pending.lastUsedAt && (!row.last_used_at || pending.lastUsedAt > row.last_used_at);
+      const stored = { at: last?.last_used_at ?? null, ip: last?.last_used_ip ?? null };
+      const newer = pending.lastUsedAt && (!stored.at || pending.lastUsedAt > stored.at);
       return {
         keyId: row.id,
         from: fromHour,
         to: toHour,
-        lastUsedAt: newer ? pending.lastUsedAt : row.last_used_at,
-        lastUsedIp: newer ? pending.lastUsedIp : row.last_used_ip,
+        lastUsedAt: newer ? pending.lastUsedAt : stored.at,
+        lastUsedIp: newer ? pending.lastUsedIp : stored.ip,
         total: items.reduce((n, i) => n + i.count, 0),
         items,
       };
