@@ -11,6 +11,7 @@ import * as m0005 from "./migrations/0005-key-disabled-by-manager.js";
 import * as m0006 from "./migrations/0006-instance-settings.js";
 import * as m0007 from "./migrations/0007-audit-actor-key.js";
 import * as m0008 from "./migrations/0008-disable-leavers-keys.js";
+import * as m0009 from "./migrations/0009-key-usage-count-bigint.js";
 import { type PgLimits, PreparingClient } from "./pg-prepared.js";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   "0006-instance-settings": m0006,
   "0007-audit-actor-key": m0007,
   "0008-disable-leavers-keys": m0008,
+  "0009-key-usage-count-bigint": m0009,
 };
 
 /**

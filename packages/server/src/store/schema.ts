@@ -144,7 +144,8 @@ export interface KeyUsageTable {
   key_id: string;
   /** Start of the UTC hour. */
   hour: string;
-  count: number;
+  /** 64-bit: PostgreSQL answers a `bigint` as a string; read it with `Number()`. */
+  count: number | string;
 }
 
 export interface AuditEventsTable {

@@ -100,6 +100,24 @@ describeEachDialect("usage flush", (dialect) => {
     expect(await lastUse()).toEqual({ last_used_at: new Date(hour + 6).toISOString(), last_used_ip: "203.0.113.2" });
   });
 
+  it("stores an hour's count past 2^31, and the other keys of the same flush (PostgreSQL's integer is 32 bits)", async () => {
+    const quiet = await mkKey(h, org.token, org.orgId, { name: "quiet" });
+    const { usage } = h.kw.services.verify;
+    const now = Date.now();
+    const hour = new Date(now - (now % HOUR)).toISOString();
+    // What earlier flushes of this hour stored for a very hot key (other nodes' included).
+    await h.kw.db.kysely.insertInto("key_usage").values({ key_id: keyId, hour, count: 2_147_483_000 }).execute();
+    for (let i = 0; i < 1000; i++) usage.record(keyId, null, now);
+    usage.record(quiet.id, "203.0.113.1", now);
+    await usage.flush(true);
+    expect(usage.stats.failedFlushes).toBe(0);
+    const rows = await h.kw.db.kysely.selectFrom("key_usage").select(["key_id", "count"]).execute();
+    expect(Number(rows.find((r) => r.key_id === quiet.id)?.count)).toBe(1);
+    expect(Number(rows.find((r) => r.key_id === keyId)?.count)).toBe(2_147_484_000);
+    const read = await h.req("GET", `/v1/api-keys/${keyId}/usage`, { token: org.token });
+    expect(read.body.total).toBe(2_147_484_000);
+  });
+
   it("keeps a failed flush's counts for the next one, and writes them once", async () => {
     const { usage } = h.kw.services.verify;
     const now = Date.now();
