@@ -1,5 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors.js";
+import { MAX_CREDENTIAL_LENGTH } from "../domain/keys/secret.js";
 import type { Actor } from "../services/deps.js";
 import type { Services } from "../services/index.js";
 import { SESSION_TOKEN_PREFIX, type SessionInfo, safeEqual } from "../services/auth-service.js";
@@ -16,9 +17,11 @@ export const CSRF_HEADER = "x-csrf-token";
  */
 export type BearerResolver = (token: string, ip: string | null) => Actor | null | Promise<Actor | null>;
 
+const BEARER = new RegExp(`^Bearer\\s+(\\S{1,${MAX_CREDENTIAL_LENGTH}})$`, "i");
+
 /** The credential of an `Authorization` header; a header of another shape answers 401. */
 export function bearerToken(header: string): string {
-  const match = /^Bearer\s+(\S{1,4096})$/i.exec(header);
+  const match = BEARER.exec(header);
   if (!match) throw new AppError("UNAUTHENTICATED", "Authorization must be 'Bearer <credential>'");
   return match[1];
 }

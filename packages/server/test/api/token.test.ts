@@ -509,3 +509,52 @@ describeEachDialect("token exchange", (dialect) => {
     });
   });
 });
+
+describe("tokens of keys with many permissions", () => {
+  // A platform's catalog: `services` services × 5 actions.
+  const catalogOf = (services: number) =>
+    Array.from({ length: services }, (_, i) => `service${String(i).padStart(3, "0")}`).flatMap((s) =>
+      ["instances:read", "instances:write", "instances:delete", "volumes:read", "volumes:write"].map((a) => ({
+        name: `${s}:${a}`,
+        description: a,
+      })),
+    );
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it("issues a default-scope token that Keyward itself takes: as a bearer, to /v1/verify and to introspection", async () => {
+    h = await Harness.init("sqlite", {}, (c) => {
+      c.permissions = [...c.permissions, ...catalogOf(30)];
+    });
+    const org = await h.newOrgWithOwner("big");
+    const verifier = await verifierKey(h);
+    // A key without a permission list carries all of its owner's: 150 product permissions and iam:*.
+    const k = await mkKey(h, org.token, org.orgId, { name: "all" });
+    const res = await h.req("POST", "/v1/token", { body: { grant_type: GRANT, apikey: k.secret } });
+    expect(res.status).toBe(200);
+    const t = res.body.access_token as string;
+    expect(t.length).toBeGreaterThan(4096); // past the limit Keyward had
+    expect((await verify(h, verifier, { key: t })).body.valid).toBe(true);
+    expect((await h.req("POST", "/v1/token/introspect", { token: verifier, body: { token: t } })).body.active).toBe(
+      true,
+    );
+    expect((await h.req("GET", "/v1/me", { token: t })).status).toBe(200);
+  });
+
+  it("refuses at exchange a token too long to be taken back, and issues the narrowed one", async () => {
+    h = await Harness.init("sqlite", {}, (c) => {
+      c.permissions = [...c.permissions, ...catalogOf(100)];
+    });
+    const org = await h.newOrgWithOwner("huge");
+    const k = await mkKey(h, org.token, org.orgId, { name: "all" });
+    const res = await h.req("POST", "/v1/token", { body: { grant_type: GRANT, apikey: k.secret } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe("invalid_scope");
+    expect(res.body.error_description).toMatch(/narrow it with scope/);
+    const narrowed = await h.req("POST", "/v1/token", {
+      body: { grant_type: GRANT, apikey: k.secret, scope: "service000:instances:read service099:volumes:write" },
+    });
+    expect(narrowed.status).toBe(200);
+    expect((await h.req("GET", "/v1/me", { token: narrowed.body.access_token })).status).toBe(200);
+  });
+});

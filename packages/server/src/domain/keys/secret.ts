@@ -1,6 +1,13 @@
 import { createHmac, hash, randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 
+/**
+ * The longest credential Keyward takes anywhere (an `Authorization` header, `/v1/verify`'s
+ * `key`, introspection's `token`): a token that would carry more permissions than fit is
+ * refused at exchange, so every token issued is one Keyward accepts.
+ */
+export const MAX_CREDENTIAL_LENGTH = 8192;
+
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const BODY_LENGTH = 32; // 32 base62 chars ≈ 190 random bits
 const CHECK_LENGTH = 6; // 62^6 > 2^32: a CRC32 fits

@@ -1,3 +1,4 @@
+import { MAX_CREDENTIAL_LENGTH } from "../../domain/keys/secret.js";
 import type { FastifyReply } from "fastify";
 import { AppError } from "../../domain/errors.js";
 import { type DenyCode, type ResolvedKey, keptProjects } from "../../domain/keys/decide.js";
@@ -137,6 +138,27 @@ export async function tokenRoutes(app: App, s: Services) {
           const [error, description] = GRANT_ERRORS[code] ?? ["invalid_grant", `API key rejected (${code})`];
           return oauthError(reply, 400, error, description);
         }
+        const key = entry.key;
+        // The token acts where its permissions were worked out: the project the decision placed
+        // the request in (named, the key's own project or its preferred one), else org-wide
+        // (only a key without allowedProjects gets here). A token with one project's rights
+        // and no project would carry them into every other project.
+        const projects = d.projectId ? [d.projectId] : null;
+        const issued = await v.tokens.issue(key, {
+          perms: scopeList ?? d.permissions,
+          projects,
+          ttl,
+          secretHash: v.secretHash(apikey),
+        });
+        // Issued only if Keyward itself takes it back as a credential.
+        if (issued.access_token.length > MAX_CREDENTIAL_LENGTH) {
+          return oauthError(
+            reply,
+            400,
+            "invalid_scope",
+            `A token with the key's ${issued.claims.perms.length} permissions would be longer than a credential may be (${MAX_CREDENTIAL_LENGTH} characters): narrow it with scope`,
+          );
+        }
         if (d.ratelimit) {
           const r = await v.rateLimiter.consume(d.keyId, d.ratelimit, now.getTime());
           if (!r.allowed) {
@@ -150,18 +172,6 @@ export async function tokenRoutes(app: App, s: Services) {
           }
         }
         v.usage.record(d.keyId, req.ctx.ip, now.getTime());
-        const key = entry.key;
-        // The token acts where its permissions were worked out: the project the decision placed
-        // the request in (named, the key's own project or its preferred one), else org-wide
-        // (only a key without allowedProjects gets here). A token with one project's rights
-        // and no project would carry them into every other project.
-        const projects = d.projectId ? [d.projectId] : null;
-        const issued = await v.tokens.issue(key, {
-          perms: scopeList ?? d.permissions,
-          projects,
-          ttl,
-          secretHash: v.secretHash(apikey),
-        });
         return {
           access_token: issued.access_token,
           token_type: issued.token_type,

@@ -1,4 +1,5 @@
 import Type, { type Static } from "typebox";
+import { MAX_CREDENTIAL_LENGTH } from "../../domain/keys/secret.js";
 
 /** `string | null` as one JSON-Schema type list (cheaper to serialize than anyOf). */
 const NullableString = (opts: Record<string, unknown> = {}) =>
@@ -20,7 +21,7 @@ export const VERIFY_CODES = [
 export const VerifyBody = Type.Object(
   {
     key: Type.String({
-      maxLength: 4096,
+      maxLength: MAX_CREDENTIAL_LENGTH,
       description: "The API key secret (or an exchanged token) the end client presented",
     }),
     permissions: Type.Optional(
@@ -116,7 +117,10 @@ export const OAuthError = Type.Object({
 });
 
 export const IntrospectBody = Type.Object(
-  { token: Type.String({ maxLength: 8192 }), token_type_hint: Type.Optional(Type.String({ maxLength: 40 })) },
+  {
+    token: Type.String({ maxLength: MAX_CREDENTIAL_LENGTH }),
+    token_type_hint: Type.Optional(Type.String({ maxLength: 40 })),
+  },
   { additionalProperties: false },
 );
 
