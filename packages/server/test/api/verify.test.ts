@@ -100,6 +100,30 @@ for (const transport of TRANSPORTS)
         expect((await verify(h, verifier, { key: k.secret })).body).toEqual({ valid: false, code: "IP_NOT_ALLOWED" });
       });
 
+      it("judges each client's address on every call, and remembers decisions without it", async () => {
+        const k = await mkKey(h, org.token, org.orgId, { name: "busy", allowedIps: ["203.0.113.0/25"] });
+        const ask = async (ip: string) =>
+          (await verify(h, verifier, { key: k.secret, ip, permissions: ["compute:read"] })).body;
+        // Many clients of one key, in and out of its list, in turns: each answered for its own address.
+        for (let i = 0; i < 40; i++) {
+          expect((await ask(`203.0.113.${i}`)).valid).toBe(true);
+          expect(await ask(`203.0.113.${128 + i}`)).toEqual({ valid: false, code: "IP_NOT_ALLOWED" });
+        }
+        // One remembered decision for that request, whatever the address (a memo per client cost
+        // many times the key's own memory).
+        const entry = [
+          ...(
+            h.kw.services.verify.cache as unknown as {
+              entries: Map<string, { value: { key: { id: string }; memo: Map<string, unknown> | null } }>;
+            }
+          ).entries.values(),
+        ].find((e) => e.value.key.id === k.id);
+        expect(entry?.value.memo?.size).toBe(1);
+        // A refusal of the key itself comes before its address, as ever.
+        await h.req("POST", `/v1/api-keys/${k.id}/disable`, { token: org.token });
+        expect(await ask("198.51.100.1")).toEqual({ valid: false, code: "DISABLED" });
+      });
+
       it("enforces read-only keys and project restrictions", async () => {
         const p1 = await mkProject(h, org.token, org.orgId, "p1");
         const p2 = await mkProject(h, org.token, org.orgId, "p2");
@@ -219,7 +243,7 @@ for (const transport of TRANSPORTS)
             400,
           ],
           [
-            { payload: JSON.stringify({ key: "x".repeat(5000) }), headers: { "content-type": "application/json" } },
+            { payload: JSON.stringify({ key: "x".repeat(8193) }), headers: { "content-type": "application/json" } },
             400,
           ],
           [

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseIpRule } from "../ip-rules.js";
 import { DEFAULT_ORG_SETTINGS } from "../org-settings.js";
-import { type ResolvedKey, decide, isReadMethod } from "./decide.js";
+import { type ResolvedKey, decide, decideFromAnyAddress, isReadMethod, refusedForAddress } from "./decide.js";
 import { effectivePermissions } from "./effective.js";
 
 const catalog = ["compute:read", "compute:write", "storage:read", "storage:write", "iam:apikeys:verify"].map(
@@ -84,6 +84,35 @@ describe("decide", () => {
   });
   /** A project of the key's org. */
   const inOrg = { projectOrgId: "org_1" };
+  it("answers as decide does when the address is judged apart from a decision for any address", () => {
+    const keys = [
+      key(),
+      key({ allowedIps: rules("203.0.113.0/24") }),
+      key({ orgAllowedIps: rules("203.0.113.0/25"), allowedIps: rules("203.0.113.0/24") }),
+      key({ allowedIps: rules("203.0.113.0/24"), status: "disabled" }),
+      key({ allowedIps: rules("203.0.113.0/24"), ownerActive: false }),
+      key({ allowedIps: rules("203.0.113.0/24"), expiresAt: now.toISOString() }),
+      key({ allowedIps: rules("203.0.113.0/24"), readOnly: true }),
+      key({ allowedIps: rules("203.0.113.0/24"), allowedProjects: ["prj_a"] }),
+    ];
+    const requests = [
+      {},
+      { permissions: ["storage:write"] },
+      { method: "POST" },
+      { projectId: "prj_b", projectOrgId: "org_1" },
+    ];
+    let seen = 0;
+    for (const k of keys)
+      for (const r of requests)
+        for (const ip of [null, "203.0.113.7", "203.0.113.200", "198.51.100.1"]) {
+          const any = decideFromAnyAddress(k, r, now);
+          const apart = refusedForAddress(any, k, ip) ? { valid: false, code: "IP_NOT_ALLOWED" } : any;
+          expect(apart, JSON.stringify([k.status, k.allowedIps.length, r, ip])).toEqual(decide(k, { ...r, ip }, now));
+          seen++;
+        }
+    expect(seen).toBe(128);
+  });
+
   it("keeps a key inside its allowed projects, and a project key inside its project", () => {
     expect(decide(key({ allowedProjects: ["prj_a"] }), { projectId: "prj_b", ...inOrg }, now)).toMatchObject({
       code: "PROJECT_NOT_ALLOWED",

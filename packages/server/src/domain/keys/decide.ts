@@ -113,7 +113,11 @@ export function requestProject(key: ResolvedKey, req: DecideRequest): string | n
  * the checks of {@link decide} that do not depend on what the request asks for. Allocates
  * nothing, so credential checks on every request stay cheap.
  */
-export function credentialDenial(key: ResolvedKey | null, ip: string | null, now: Date): DenyCode | null {
+export function credentialDenial(
+  key: ResolvedKey | null,
+  ip: string | null | typeof ANY_ADDRESS,
+  now: Date,
+): DenyCode | null {
   if (!key) return "NOT_FOUND";
   // A previous secret past its grace period is gone, as if never issued.
   if (key.matched === "previous" && (!key.graceEndsAt || Date.parse(key.graceEndsAt) <= now.getTime()))
@@ -122,9 +126,33 @@ export function credentialDenial(key: ResolvedKey | null, ip: string | null, now
   if (!key.ownerActive) return "OWNER_INACTIVE";
   if (key.status !== "active") return "DISABLED";
   if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now.getTime()) return "EXPIRED";
-  // Both the org's and the key's allow lists must admit the address (their intersection).
-  if (!ipAllowed(key.orgAllowedIps, ip) || !ipAllowed(key.allowedIps, ip)) return "IP_NOT_ALLOWED";
+  if (ip !== ANY_ADDRESS && !addressAdmitted(key, ip)) return "IP_NOT_ALLOWED";
   return null;
+}
+
+/** Both the org's and the key's allow lists admit the address (their intersection). */
+export const addressAdmitted = (key: ResolvedKey, ip: string | null) =>
+  ipAllowed(key.orgAllowedIps, ip) && ipAllowed(key.allowedIps, ip);
+
+/** Stands for the client's address in a request decided apart from it: the allow lists are not checked. */
+export const ANY_ADDRESS = Symbol("any address");
+
+/** What is judged before the address: the credential itself. */
+const BEFORE_ADDRESS = new Set<string>(["MALFORMED", "NOT_FOUND", "OWNER_INACTIVE", "DISABLED", "EXPIRED"]);
+
+/**
+ * Whether {@link decide} refuses a request from `ip` with IP_NOT_ALLOWED, given its answer for
+ * the same request from any address ({@link decideFromAnyAddress}); otherwise it answers that.
+ * So a caller may remember decisions by request shape without the client's address in it, and
+ * judge the address, which is cheap, every time.
+ */
+export function refusedForAddress(
+  anyAddress: { valid: true } | { valid: false; code: string },
+  key: ResolvedKey,
+  ip: string | null,
+): boolean {
+  if (!anyAddress.valid && BEFORE_ADDRESS.has(anyAddress.code)) return false;
+  return !addressAdmitted(key, ip);
 }
 
 /**
@@ -144,7 +172,20 @@ function credentialEnd(key: ResolvedKey): string | null {
  * @example decide(key, { permissions: ["compute:read"], ip: "203.0.113.9", method: "GET" }, new Date())
  */
 export function decide(key: ResolvedKey | null, req: DecideRequest, now: Date): Decision {
-  const denied = credentialDenial(key, req.ip ?? null, now);
+  return decideFrom(req.ip ?? null, key, req, now);
+}
+
+/** {@link decide} for the request from any address: its allow lists are judged apart ({@link refusedForAddress}). */
+export const decideFromAnyAddress = (key: ResolvedKey | null, req: DecideRequest, now: Date): Decision =>
+  decideFrom(ANY_ADDRESS, key, req, now);
+
+function decideFrom(
+  ip: string | null | typeof ANY_ADDRESS,
+  key: ResolvedKey | null,
+  req: DecideRequest,
+  now: Date,
+): Decision {
+  const denied = credentialDenial(key, ip, now);
   if (denied !== null || !key) return { valid: false, code: denied ?? "NOT_FOUND" };
   const projectId = requestProject(key, req);
   // A key kept to some projects does nothing outside them, org-wide requests included.

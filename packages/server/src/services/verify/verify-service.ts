@@ -7,6 +7,8 @@ import {
   MALFORMED,
   credentialDenial,
   decide,
+  decideFromAnyAddress,
+  refusedForAddress,
   keptProjects,
 } from "../../domain/keys/decide.js";
 import { hashSecret, isWellFormedSecretOf } from "../../domain/keys/secret.js";
@@ -89,6 +91,10 @@ function splitDecision(d: Decision): SplitOutcome {
 
 const NOT_FOUND_SPLIT = Object.freeze({
   result: Object.freeze({ valid: false as const, code: "NOT_FOUND" }),
+  rule: null,
+});
+const IP_NOT_ALLOWED_SPLIT = Object.freeze({
+  result: Object.freeze({ valid: false as const, code: "IP_NOT_ALLOWED" }),
   rule: null,
 });
 
@@ -304,21 +310,31 @@ export class VerifyService {
     if (entry.graceEndsAt !== null && entry.graceEndsAt <= nowMs) return NOT_FOUND_SPLIT;
     // Past its expiry the key's answer changes: no memo (decide says EXPIRED).
     if (entry.expiresAtMs !== null && entry.expiresAtMs <= nowMs) return splitDecision(decide(entry.key, input, now));
-    if (!(input.permissions || input.projectId || input.ip || input.method)) {
-      entry.plain ??= splitDecision(decide(entry.key, input, now));
-      return entry.plain;
+    // Remembered without the client's address, which is judged on every call: a memo per
+    // address (every client of a busy key) cost many times the key's own memory.
+    const ip = input.ip ?? null;
+    if (!(input.permissions || input.projectId || input.method)) {
+      entry.plain ??= splitDecision(decideFromAnyAddress(entry.key, input, now));
+      return this.fromAddress(entry.plain, entry, ip);
     }
     // JSON: no value can run into the next (a "|"-joined shape let two requests share one).
-    const shape = JSON.stringify([input.projectId, input.method, input.ip, input.permissions]);
+    const shape = JSON.stringify([input.projectId, input.method, input.permissions]);
     let memo = entry.memo;
-    const hit = memo?.get(shape);
-    if (hit) return hit;
-    const split = splitDecision(decide(entry.key, { ...input, projectOrgId }, now));
-    if (!memo) memo = entry.memo = new Map();
-    // Bounded: many distinct shapes (client IPs) just recompute.
-    if (memo.size >= 32) memo.clear();
-    memo.set(shape, split);
-    return split;
+    let split = memo?.get(shape);
+    if (!split) {
+      split = splitDecision(decideFromAnyAddress(entry.key, { ...input, projectOrgId }, now));
+      if (!memo) memo = entry.memo = new Map();
+      // Bounded: many distinct shapes just recompute.
+      if (memo.size >= 32) memo.clear();
+      memo.set(shape, split);
+    }
+    return this.fromAddress(split, entry, ip);
+  }
+
+  /** A remembered decision, for a request from `ip`. */
+  private fromAddress(split: SplitOutcome, entry: CachedKey, ip: string | null): SplitOutcome {
+    if (entry.key.allowedIps.length === 0 && entry.key.orgAllowedIps.length === 0) return split;
+    return refusedForAddress(split.result, entry.key, ip) ? IP_NOT_ALLOWED_SPLIT : split;
   }
 
   /** The operator org's id (the org with is_operator = 1); it never changes once made. */
