@@ -272,7 +272,8 @@ export class Verifier {
     if (projects ? !projectId || !projects.includes(projectId) : req.projectId) {
       return { valid: false, code: "PROJECT_NOT_ALLOWED" };
     }
-    if (c.ro === true && req.method && !SAFE_METHODS.has(req.method.toUpperCase())) {
+    // As written, as Keyward judges it: methods are case-sensitive (RFC 9110 §9.1).
+    if (c.ro === true && req.method !== undefined && !SAFE_METHODS.has(req.method)) {
       return { valid: false, code: "READ_ONLY" };
     }
     if (req.permissions?.length && !allPermitted(permissions, req.permissions)) {
@@ -314,7 +315,7 @@ function hashRequest(credential: string, req: VerifyRequest): string {
   const perms = req.permissions ? [...req.permissions].sort() : [];
   return createHash("sha256")
     .update(
-      JSON.stringify([credential, perms, req.projectId ?? null, req.ip ?? null, (req.method ?? "").toUpperCase()]),
+      JSON.stringify([credential, perms, req.projectId ?? null, req.ip ?? null, req.method ?? null]),
     )
     .digest("base64url");
 }

@@ -26,6 +26,14 @@ export function newId(prefix: IdPrefix): string {
 }
 
 /**
+ * Whether `s` has the shape of an id with `prefix` (base62 after it, of any length an id of
+ * this or an earlier version had): one that does not names nothing, so it need not be looked up.
+ * @example looksLikeId("prj", "prj_\u0000") // false
+ */
+export const looksLikeId = (prefix: IdPrefix, s: string) =>
+  s.length <= prefix.length + 41 && s.startsWith(`${prefix}_`) && /^[0-9A-Za-z]+$/.test(s.slice(prefix.length + 1));
+
+/**
  * Request ids (`req_` + 24 base62 chars, the shape of every id), cheap enough for every
  * request: a random part drawn once per process and a counter. They correlate logs, problems
  * and audit events; they are not secrets.

@@ -124,6 +124,30 @@ for (const transport of TRANSPORTS)
         expect(await ask("198.51.100.1")).toEqual({ valid: false, code: "DISABLED" });
       });
 
+      it("takes methods as written (case-sensitive) and a project id of no project's shape as no project", async () => {
+        const ro = await mkKey(h, org.token, org.orgId, { name: "ro", readOnly: true });
+        expect((await verify(h, verifier, { key: ro.secret, method: "GET" })).body.valid).toBe(true);
+        for (const method of ["get", "Get", "head", "options"])
+          expect((await verify(h, verifier, { key: ro.secret, method })).body, method).toEqual({
+            valid: false,
+            code: "READ_ONLY",
+          });
+        // Text no project id holds (a NUL: PostgreSQL refuses to compare it) is a decision, not a 503.
+        const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+        const p = await mkProject(h, org.token, org.orgId, "p");
+        const tok = await h.req("POST", "/v1/token", {
+          body: { grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey: k.secret },
+        });
+        for (const key of [k.secret, tok.body.access_token])
+          for (const projectId of ["prj_\u0000abc", `${p}\u0000`, "prj_\ud800x", "\u0000"]) {
+            const res = await verify(h, verifier, { key, projectId });
+            expect({ status: res.status, body: res.body }, JSON.stringify(projectId)).toEqual({
+              status: 200,
+              body: { valid: false, code: "PROJECT_NOT_ALLOWED" },
+            });
+          }
+      });
+
       it("enforces read-only keys and project restrictions", async () => {
         const p1 = await mkProject(h, org.token, org.orgId, "p1");
         const p2 = await mkProject(h, org.token, org.orgId, "p2");

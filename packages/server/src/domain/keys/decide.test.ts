@@ -144,7 +144,9 @@ describe("decide", () => {
     const k = key({ readOnly: true, permissions: new Set(["compute:read"]) });
     expect(decide(k, { method: "POST" }, now)).toMatchObject({ code: "READ_ONLY" });
     expect(decide(k, { permissions: ["compute:write"] }, now)).toMatchObject({ code: "READ_ONLY" });
-    expect(decide(k, { method: "get", permissions: ["compute:read"] }, now).valid).toBe(true);
+    expect(decide(k, { method: "GET", permissions: ["compute:read"] }, now).valid).toBe(true);
+    // Methods are case-sensitive: `get` is no GET to a service that branches on "GET".
+    expect(decide(k, { method: "get", permissions: ["compute:read"] }, now)).toMatchObject({ code: "READ_ONLY" });
     expect(isReadMethod("HEAD")).toBe(true);
     expect(isReadMethod("DELETE")).toBe(false);
     expect(decide(k, { method: "" }, now)).toMatchObject({ code: "READ_ONLY" });

@@ -93,9 +93,13 @@ const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** The decision for a presented secret that fails its format or checksum. */
 export const MALFORMED: Decision = Object.freeze({ valid: false, code: "MALFORMED" }) as Decision;
 
-/** Is the method a read (GET/HEAD/OPTIONS)? Absent counts as read; anything else, "" too, writes. */
+/**
+ * Is the method a read (GET/HEAD/OPTIONS, as written: methods are case-sensitive, RFC 9110
+ * §9.1, and a service may treat `get` as something else)? Absent counts as read; anything
+ * else, "" too, writes.
+ */
 export const isReadMethod = (method: string | null | undefined) =>
-  method === undefined || method === null || READ_METHODS.has(method.toUpperCase());
+  method === undefined || method === null || READ_METHODS.has(method);
 
 /** The project a request acts in, after defaults. */
 /** The projects a key is kept to (a project key: its own), or null when it may act anywhere in its org. */

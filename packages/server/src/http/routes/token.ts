@@ -1,3 +1,4 @@
+import { looksLikeId } from "../../domain/ids.js";
 import { MAX_CREDENTIAL_LENGTH } from "../../domain/keys/secret.js";
 import type { FastifyReply } from "fastify";
 import { AppError } from "../../domain/errors.js";
@@ -111,7 +112,7 @@ export async function tokenRoutes(app: App, s: Services) {
             "scope must list concrete permission names separated by spaces",
           );
         }
-        if (projectId !== undefined && !/^prj_[0-9A-Za-z]{1,40}$/.test(projectId)) {
+        if (projectId !== undefined && !looksLikeId("prj", projectId)) {
           return oauthError(reply, 400, "invalid_request", "projectId must be a project id");
         }
 

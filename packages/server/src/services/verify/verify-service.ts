@@ -12,6 +12,7 @@ import {
   keptProjects,
 } from "../../domain/keys/decide.js";
 import { hashSecret, isWellFormedSecretOf } from "../../domain/keys/secret.js";
+import { looksLikeId } from "../../domain/ids.js";
 import { AppError } from "../../domain/errors.js";
 import { loadAccess, projectOrgId } from "../access.js";
 import type { Actor, Deps } from "../deps.js";
@@ -170,6 +171,8 @@ export class VerifyService {
 
   /** The org a project belongs to (null: no such project), from the cache when it can. */
   projectOrg(projectId: string): string | null | Promise<string | null> {
+    // Text no project id has (a NUL, say, which PostgreSQL refuses to compare) names none.
+    if (!looksLikeId("prj", projectId)) return null;
     const p = this.projects.get(projectId, this.loadProject);
     return p instanceof Promise ? p.then((v) => v?.orgId ?? null) : (p?.orgId ?? null);
   }
