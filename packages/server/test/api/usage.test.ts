@@ -103,6 +103,19 @@ describeEachDialect("key usage", (dialect) => {
       expect(h.kw.services.verify.usage.unflushed(kept.id).buckets).toEqual([]);
     });
 
+    it("records the end client's address as an address, not as the text sent", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      for (const [sent, stored] of [
+        ["\u00a0\t203.0.113.9\u2028 ", "203.0.113.9"],
+        ["::FFFF:203.0.113.10", "203.0.113.10"],
+        ["2001:DB8:0:0::1", "2001:db8::1"],
+      ]) {
+        expect((await verify(h, verifier, { key: k.secret, ip: sent })).body.valid).toBe(true);
+        const usage = await h.req("GET", `/v1/api-keys/${k.id}/usage`, { token: org.token });
+        expect(usage.body.lastUsedIp).toBe(stored);
+      }
+    });
+
     it("filters by from/to", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
       await verify(h, verifier, { key: k.secret });

@@ -29,9 +29,14 @@ export function verifyAnswerer(s: Services) {
   };
   const answer = (permitted: boolean, body: VerifyInput, log: FastifyBaseLogger) => {
     if (!permitted) throw notPermitted();
-    if (body.ip != null && normaliseIp(body.ip) === null)
-      throw invalidField("ip", "ip must be an IPv4 or IPv6 address");
-    const result = s.verify.verify(body);
+    let input = body;
+    if (body.ip != null) {
+      // Judged and recorded (the key's lastUsedIp) as the address it is, not as the text sent.
+      const ip = normaliseIp(body.ip);
+      if (ip === null) throw invalidField("ip", "ip must be an IPv4 or IPv6 address");
+      if (ip !== body.ip) input = { ...body, ip };
+    }
+    const result = s.verify.verify(input);
     return result instanceof Promise ? result.catch(unavailable(log)) : result;
   };
   return (actor: Actor, body: VerifyInput, log: FastifyBaseLogger): VerifyResult | Promise<VerifyResult> => {
