@@ -115,7 +115,9 @@ export function verifyLane(d: VerifyLaneDeps) {
       // As Fastify's JSON parser: a BOM is dropped, `__proto__` and `constructor` refused.
       body = secureJson.parse(text, PARSE_OPTIONS);
     } catch {
-      return fail(x, new AppError("INVALID_REQUEST", INVALID_JSON));
+      // As Fastify answers it: a body it could not parse ends the connection too.
+      const p = problemOf(new AppError("INVALID_REQUEST", INVALID_JSON), x.id, d.log);
+      return problem(x, { ...p, headers: { ...p.headers, connection: "close" } });
     }
     if (!d.validate(body)) return problem(x, invalidInput(d.validate.errors ?? [], "body", x.id));
     let result: VerifyResult | Promise<VerifyResult>;

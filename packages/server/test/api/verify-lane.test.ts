@@ -131,6 +131,13 @@ describeEachDialect("POST /v1/verify over HTTP (the lane)", (dialect) => {
       expect(withoutRequestId(lane.body), label).toEqual(withoutRequestId(route.body));
       if (lane.status !== 200) expect(lane.body.requestId, label).toBe(lane.headers["x-request-id"]);
     }
+    // A body that cannot be parsed ends the connection, whichever answers it (a session caller's
+    // request is Fastify's).
+    for (const token of [verifier.secret, customer.token]) {
+      const res = await post(token, '{"key":"kw_x","__proto__":{}}');
+      expect(res.status).toBe(400);
+      expect(res.headers.connection, token === verifier.secret ? "lane" : "Fastify").toBe("close");
+    }
   });
 
   it("reads a body that arrives in pieces, a character split between them", async () => {
