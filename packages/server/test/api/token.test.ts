@@ -1,4 +1,6 @@
 import { SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import pino from "pino";
 import type { Deps } from "../../src/services/deps.js";
 import { SIGNING_ALG, SigningKeys } from "../../src/services/tokens/signing-keys.js";
@@ -539,6 +541,40 @@ describe("tokens of keys with many permissions", () => {
       true,
     );
     expect((await h.req("GET", "/v1/me", { token: t })).status).toBe(200);
+  });
+
+  it("holds a bounded amount of memory however many tokens of a key are presented", async () => {
+    h = await Harness.init("sqlite", {}, (c) => {
+      c.permissions = [...c.permissions, ...catalogOf(16)]; // 80 product permissions
+    });
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const heap = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const org = await h.newOrgWithOwner("mint");
+    const verifier = await verifierKey(h);
+    const k = await mkKey(h, org.token, org.orgId, { name: "minter" });
+    const mint = async () =>
+      (await h.req("POST", "/v1/token", { body: { grant_type: GRANT, apikey: k.secret } })).body.access_token as string;
+    const first = await mint();
+    expect((await verify(h, verifier, { key: first })).body.valid).toBe(true);
+    const before = heap();
+    const n = 3000;
+    let chars = 0;
+    for (let i = 0; i < n; i++) {
+      const t = await mint(); // each one new: its own jti
+      chars += t.length;
+      expect((await verify(h, verifier, { key: t })).body.valid).toBe(true);
+    }
+    const grown = heap() - before;
+    // About 13 MB of token text was presented; the checked-token cache keeps at most 8 million
+    // characters of it, and tokens of one key share their narrowed key. (Each token held its
+    // text, its claims and its own narrowed key: 11.5 KB a token.)
+    expect(chars).toBeGreaterThan(9_000_000);
+    expect(grown).toBeLessThan(14_000_000);
   });
 
   it("refuses at exchange a token too long to be taken back, and issues the narrowed one", async () => {

@@ -207,7 +207,7 @@ export async function tokenRoutes(app: App, s: Services) {
         if (!("key" in t)) return { active: false };
         const { key, claims } = t;
         const now = s.deps.now().getTime();
-        // The key as the token narrowed it: its expiry is the token's end (see narrowToToken).
+        // The key as the token narrowed it: its expiry is the token's end (see tokenEnd).
         const endsAt = key.expiresAt === null ? claims.exp * 1000 : Date.parse(key.expiresAt);
         const keyActive = key.status === "active" && key.ownerActive && endsAt > now;
         if (!keyActive) return { active: false };

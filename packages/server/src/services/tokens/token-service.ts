@@ -72,8 +72,17 @@ export const looksLikeJwt = (s: string) => s.startsWith("eyJ") && /^[\w-]+\.[\w-
  */
 export class TokenService {
   readonly signingKeys: SigningKeys;
+  /**
+   * Checked tokens by their text, oldest first, bounded by count and by the characters of
+   * text held: any key can mint tokens by the thousand, each several kilobytes when it
+   * carries many permissions, and the cache must not grow with them.
+   */
   private checked = new Map<string, TokenClaims>();
+  private checkedChars = 0;
   private readonly maxChecked = 50_000;
+  private readonly maxCheckedChars = 8_000_000;
+  /** One array per distinct permission list (tokens of one key mostly share theirs). */
+  private permLists = new Map<string, string[]>();
 
   constructor(
     private readonly deps: Deps,
@@ -130,7 +139,7 @@ export class TokenService {
     const hit = this.checked.get(token);
     if (hit) {
       if (hit.exp * 1000 > nowMs) return { ok: true, claims: hit };
-      this.checked.delete(token);
+      this.forget(token);
       return { ok: false, reason: "expired" };
     }
     if (!looksLikeJwt(token)) return { ok: false, reason: "malformed" };
@@ -157,16 +166,37 @@ export class TokenService {
       if (typeof claims.key_id !== "string" || typeof claims.org !== "string" || !Array.isArray(claims.perms)) {
         return { ok: false, reason: "invalid" };
       }
-      if (this.checked.size >= this.maxChecked) {
-        const oldest = this.checked.keys().next().value;
-        if (oldest !== undefined) this.checked.delete(oldest);
-      }
-      this.checked.set(token, claims);
+      this.remember(token, claims);
       return { ok: true, claims };
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired" };
       return { ok: false, reason: "invalid" };
     }
+  }
+
+  private remember(token: string, claims: TokenClaims) {
+    const text = claims.perms.join(" ");
+    let perms = this.permLists.get(text);
+    if (!perms) {
+      if (this.permLists.size >= 10_000) this.permLists.clear();
+      perms = claims.perms;
+      this.permLists.set(text, perms);
+    }
+    claims.perms = perms;
+    while (
+      this.checked.size > 0 &&
+      (this.checked.size >= this.maxChecked || this.checkedChars + token.length > this.maxCheckedChars)
+    ) {
+      const oldest = this.checked.keys().next().value;
+      if (oldest === undefined) break;
+      this.forget(oldest);
+    }
+    this.checked.set(token, claims);
+    this.checkedChars += token.length;
+  }
+
+  private forget(token: string) {
+    if (this.checked.delete(token)) this.checkedChars -= token.length;
   }
 }
 

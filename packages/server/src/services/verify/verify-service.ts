@@ -137,8 +137,15 @@ export class VerifyService {
    */
   private credentialHashes = new Map<string, string>();
   private operatorOrgId: string | null = null;
-  /** Token text -> its key as narrowed by the token, while the cached key object is the same. */
-  private narrowed = new Map<string, { base: CachedKey; key: ResolvedKey }>();
+  /**
+   * Cached keys as narrowed by tokens, by the tokens' shape (permissions, projects, read-only):
+   * the many tokens of one key share one, whatever their text (each one's end is set per use).
+   * They go with the cached key object. A map by token text held one per token ever presented.
+   */
+  private narrowed = new WeakMap<CachedKey, Map<string, ResolvedKey>>();
+  /** A number per permission list of tokens (TokenService keeps one array per list). */
+  private permListIds = new WeakMap<string[], number>();
+  private nextPermListId = 0;
   /**
    * The org of each project a request names (null: no such project), so a key is never
    * answered for another org's project. Dropped with its org's changes (a project's deletion
@@ -222,20 +229,35 @@ export class VerifyService {
     // The secret it was bought with must still work: a regenerate ends its tokens with it.
     if (claims.sec !== undefined && !secretWorks(base.secrets, claims.sec, this.deps.now().getTime()))
       return { claims, code: "NOT_FOUND" };
-    const memo = this.narrowed.get(token);
-    if (memo && memo.base === base) return { claims, key: memo.key };
     // Bought with the previous secret: the token ends with that secret's grace, if not before.
     const secretEndsAtMs =
       claims.sec !== undefined && base.secrets && claims.sec !== base.secrets.current
         ? base.secrets.previousEndsAtMs
         : null;
-    const key = narrowToToken(base.key, claims, secretEndsAtMs);
-    if (this.narrowed.size >= 50_000) {
-      const oldest = this.narrowed.keys().next().value;
-      if (oldest !== undefined) this.narrowed.delete(oldest);
-    }
-    this.narrowed.set(token, { base, key });
+    const key = { ...this.narrowedTo(base, claims), expiresAt: tokenEnd(base.key, claims, secretEndsAtMs) };
     return { claims, key };
+  }
+
+  /** The cached key as tokens of this one's shape narrow it (its expiry still the key's). */
+  private narrowedTo(base: CachedKey, claims: TokenClaims): ResolvedKey {
+    let list = this.permListIds.get(claims.perms);
+    if (list === undefined) {
+      list = this.nextPermListId++;
+      this.permListIds.set(claims.perms, list);
+    }
+    const shape = `${list}|${claims.ro === true}|${claims.projects?.join(",") ?? "*"}`;
+    let byShape = this.narrowed.get(base);
+    if (!byShape) {
+      byShape = new Map();
+      this.narrowed.set(base, byShape);
+    }
+    let key = byShape.get(shape);
+    if (!key) {
+      if (byShape.size >= 256) byShape.clear();
+      key = narrowToClaims(base.key, claims);
+      byShape.set(shape, key);
+    }
+    return key;
   }
 
   /**
@@ -452,20 +474,9 @@ export class VerifyService {
 
 /**
  * A key as a token from it may use it: the token's permissions, projects and read-only flag on
- * top, and its expiry (the earliest of the key's, the token's and, for a token bought with a
- * secret in its grace period, that grace's end), so an answer says how long the token, not its
- * key, may be trusted.
+ * top. Its expiry is set apart ({@link tokenEnd}).
  */
-export function narrowToToken(
-  key: ResolvedKey,
-  claims: TokenClaims,
-  secretEndsAtMs: number | null = null,
-): ResolvedKey {
-  const tokenEndsMs = Math.min(claims.exp * 1000, secretEndsAtMs ?? Number.POSITIVE_INFINITY);
-  const expiresAt =
-    key.expiresAt !== null && Date.parse(key.expiresAt) <= tokenEndsMs
-      ? key.expiresAt
-      : new Date(tokenEndsMs).toISOString();
+function narrowToClaims(key: ResolvedKey, claims: TokenClaims): ResolvedKey {
   const perms = new Set(claims.perms);
   const projectPermissions = new Map<string, Set<string>>();
   for (const [id, set] of key.projectPermissions) projectPermissions.set(id, intersectSets(set, perms));
@@ -478,6 +489,17 @@ export function narrowToToken(
     projectPermissions,
     allowedProjects,
     readOnly: key.readOnly || claims.ro === true,
-    expiresAt,
   };
+}
+
+/**
+ * When a token stops: the earliest of its key's expiry, its own and, for a token bought with a
+ * secret in its grace period, that grace's end; so an answer says how long the token, not its
+ * key, may be trusted.
+ */
+function tokenEnd(key: ResolvedKey, claims: TokenClaims, secretEndsAtMs: number | null): string {
+  const tokenEndsMs = Math.min(claims.exp * 1000, secretEndsAtMs ?? Number.POSITIVE_INFINITY);
+  return key.expiresAt !== null && Date.parse(key.expiresAt) <= tokenEndsMs
+    ? key.expiresAt
+    : new Date(tokenEndsMs).toISOString();
 }
