@@ -47,6 +47,8 @@ declare module "fastify" {
     judgesCredentials?: boolean;
     /** The input carries a credential by design (a key to exchange): the credential check leaves it alone. */
     carriesCredential?: boolean;
+    /** An `Authorization` header or session cookie is not read: the route answers anyone alike. */
+    ignoresCallerCredential?: boolean;
     /**
      * A change whose refusals (403 FORBIDDEN, 422 POLICY_VIOLATION) are written to the org's
      * audit log as denied, with the action and target it would have had.
@@ -353,6 +355,9 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       userAgent: req.headers["user-agent"] ?? null,
       requestId: req.id,
     };
+    // A route whose answer is the same for anyone (the JWKS) or whose credential is in its body
+    // (the token exchange) does not read the caller's: a fetcher's unrelated header is no 401.
+    if (req.routeOptions.config.ignoresCallerCredential) return done();
     let waiting: void | Promise<void>;
     try {
       waiting = authenticateRequest(req);

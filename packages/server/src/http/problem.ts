@@ -72,8 +72,13 @@ export interface ProblemAnswer {
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json; charset=utf-8";
 
+/** What a 401 says a credential is taken as (RFC 6750 §3). */
+const CHALLENGE = { "www-authenticate": 'Bearer realm="keyward"' };
+
 export function problem(code: ErrorCode, detail: string, requestId: string, errors?: FieldError[]): ProblemAnswer {
-  return { status: ERROR_CODES[code].status, body: JSON.stringify(problemBody(code, detail, requestId, errors)) };
+  const { status } = ERROR_CODES[code];
+  const body = JSON.stringify(problemBody(code, detail, requestId, errors));
+  return status === 401 ? { status, headers: CHALLENGE, body } : { status, body };
 }
 
 export const INVALID_JSON = "Body is not valid JSON";
@@ -92,10 +97,8 @@ export function problemOf(
   log: FastifyBaseLogger,
 ): ProblemAnswer {
   if (err instanceof AppError) {
-    return {
-      ...problem(err.code, err.message, requestId, err.errors),
-      ...(err.headers ? { headers: err.headers } : {}),
-    };
+    const p = problem(err.code, err.message, requestId, err.errors);
+    return err.headers ? { ...p, headers: { ...p.headers, ...err.headers } } : p;
   }
   const fe = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (fe.validation) return invalidInput(fe.validation, fe.validationContext, requestId);

@@ -45,6 +45,7 @@ export async function tokenRoutes(app: App, s: Services) {
   app.get(
     "/.well-known/jwks.json",
     {
+      config: { ignoresCallerCredential: true },
       schema: {
         tags: ["tokens"],
         summary: "Public keys that sign exchanged tokens (JWKS)",
@@ -66,7 +67,7 @@ export async function tokenRoutes(app: App, s: Services) {
     api.post(
       "/v1/token",
       {
-        config: { carriesCredential: true },
+        config: { carriesCredential: true, ignoresCallerCredential: true },
         attachValidation: true,
         // A body that cannot be read as a request (bad JSON, a form parameter sent twice) is an
         // OAuth invalid_request too; only transport failures (413, 415) stay problem+json.
@@ -151,6 +152,9 @@ export async function tokenRoutes(app: App, s: Services) {
           ttl,
           secretHash: v.secretHash(apikey),
         });
+        // The key (or the secret's grace) ends within this second: a token would be born expired.
+        if (issued.expires_in <= 0)
+          return oauthError(reply, 400, "invalid_grant", "API key rejected (EXPIRED): it expires this second");
         // Issued only if Keyward itself takes it back as a credential.
         if (issued.access_token.length > MAX_CREDENTIAL_LENGTH) {
           return oauthError(
