@@ -19,7 +19,8 @@ export function parseExpires(value: string, now = new Date()): string {
   if (/^\d+\s*[smhdwy]$/i.test(v)) return new Date(now.getTime() + parseDuration(v, "--expires") * 1000).toISOString();
   if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
     const t = Date.parse(`${v}T00:00:00Z`);
-    if (!Number.isNaN(t)) return new Date(t).toISOString();
+    // Off the calendar (2027-02-30) parses as a day of the next month: not a date.
+    if (!Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === v) return new Date(t).toISOString();
   }
   if (/^\d{4}-\d{2}-\d{2}T/.test(v)) {
     const t = Date.parse(v);
@@ -30,11 +31,34 @@ export function parseExpires(value: string, now = new Date()): string {
   );
 }
 
-/** `100/60s` or `100/1m` → {limit, windowSeconds}. */
+/** The server's bounds of a rate limit: requests per window, and the window's length. */
+const RATE_LIMIT_MAX = 1_000_000_000;
+const WINDOW_MAX_SECONDS = 86_400;
+
+/** `100/60s` or `100/1m` → {limit, windowSeconds}: 1 to a billion requests, a window of 1 s to a day. */
 export function parseRateLimit(value: string): { limit: number; windowSeconds: number } {
   const m = /^(\d+)\/(.+)$/.exec(value.trim());
   if (!m) throw new UsageError(`--rate-limit: "${value}" should look like 100/60s`);
-  return { limit: Number(m[1]), windowSeconds: parseDuration(m[2], "--rate-limit") };
+  const limit = Number(m[1]);
+  const windowSeconds = parseDuration(m[2], "--rate-limit");
+  if (limit < 1 || limit > RATE_LIMIT_MAX)
+    throw new UsageError(`--rate-limit: "${value}" must allow 1 to ${RATE_LIMIT_MAX.toLocaleString("en-US")} requests`);
+  if (windowSeconds < 1 || windowSeconds > WINDOW_MAX_SECONDS)
+    throw new UsageError(`--rate-limit: "${value}" needs a window of 1 second to 1 day (86400s)`);
+  return { limit, windowSeconds };
+}
+
+/**
+ * `--from`/`--to` of a usage query: an RFC 3339 instant as given, or a date, which starts at
+ * midnight UTC; `--to` a date counts that whole day (the range ends at the next midnight).
+ */
+export function usageBound(value: string | undefined, end: boolean): string | undefined {
+  if (!value || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
+  const t = Date.parse(`${value}T00:00:00.000Z`);
+  // Off the calendar (2026-02-30) parses as a day of the next month: not a date.
+  if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== value)
+    throw new UsageError(`${end ? "--to" : "--from"}: "${value}" is not a date`);
+  return new Date(end ? t + 86_400_000 : t).toISOString();
 }
 
 /** Repeatable flag collector for commander. */

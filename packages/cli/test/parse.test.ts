@@ -7,6 +7,7 @@ import {
   parseOwner,
   parseRateLimit,
   parseRoleBindings,
+  usageBound,
 } from "../src/parse.js";
 
 const now = new Date("2026-11-23T10:00:00.000Z");
@@ -29,6 +30,7 @@ describe("flag parsing", () => {
     expect(parseExpires("2027-01-01", now)).toBe("2027-01-01T00:00:00.000Z");
     expect(parseExpires("2027-01-01T12:30:00+02:00", now)).toBe("2027-01-01T10:30:00.000Z");
     expect(() => parseExpires("2027-13-45", now)).toThrow(UsageError);
+    expect(() => parseExpires("2027-02-30", now)).toThrow(UsageError);
     expect(() => parseExpires("tomorrow", now)).toThrow(/--expires/);
   });
 
@@ -36,6 +38,16 @@ describe("flag parsing", () => {
     expect(parseRateLimit("100/60s")).toEqual({ limit: 100, windowSeconds: 60 });
     expect(parseRateLimit("5/1m")).toEqual({ limit: 5, windowSeconds: 60 });
     expect(() => parseRateLimit("100")).toThrow(UsageError);
+    // The server's bounds, checked here (exit 2), not sent to be refused as an API error.
+    expect(parseRateLimit("1000000000/1d")).toEqual({ limit: 1_000_000_000, windowSeconds: 86_400 });
+    for (const bad of ["0/60s", "1000000001/60s", "100/2d", "100/0s"])
+      expect(() => parseRateLimit(bad), bad).toThrow(/--rate-limit/);
+    // Usage ranges: a date is its midnight UTC; as the end, that whole day.
+    expect(usageBound("2026-11-25", false)).toBe("2026-11-25T00:00:00.000Z");
+    expect(usageBound("2026-11-25", true)).toBe("2026-11-26T00:00:00.000Z");
+    expect(usageBound("2026-11-25T10:00:00Z", true)).toBe("2026-11-25T10:00:00Z");
+    expect(usageBound(undefined, true)).toBeUndefined();
+    expect(() => usageBound("2026-02-30", false)).toThrow(/--from/);
     expect(parseOwner("sa_1")).toEqual({ type: "service_account", id: "sa_1" });
     expect(parseOwner("prj_1")).toEqual({ type: "project", id: "prj_1" });
     expect(parseOwner("usr_1")).toEqual({ type: "user", id: "usr_1" });

@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { api, compact, list, seg } from "../api.js";
 import type { Ctx } from "../context.js";
 import { type Column, bold, printJson, printList, printRecord, printTable, printable, yellow } from "../output.js";
-import { UsageError, collect, parseDuration, parseExpires, parseOwner, parseRateLimit } from "../parse.js";
+import { UsageError, collect, parseDuration, parseExpires, parseOwner, parseRateLimit, usageBound } from "../parse.js";
 import { act, confirm, examples, listOptions } from "./util.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: API records are printed as they come
@@ -258,14 +258,13 @@ export function keysCommand(): Command {
       .command("usage")
       .description("request counts per hour and last use")
       .argument("<keyId>")
-      .option("--from <when>", "start (date or instant)")
-      .option("--to <when>", "end (date or instant)"),
-    ["keyward keys usage key_123 --from 2026-11-01"],
+      .option("--from <when>", "start (a date: its midnight UTC; or an instant)")
+      .option("--to <when>", "end (a date: that whole day UTC; or an instant, not included)"),
+    ["keyward keys usage key_123 --from 2026-11-01 --to 2026-11-30"],
   ).action(
     act(async (ctx, keyId: string, o: { from?: string; to?: string }) => {
-      const instant = (v: string | undefined) => (v && /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00.000Z` : v);
       const data = await api(ctx, "GET", `/v1/api-keys/${seg(keyId)}/usage`, {
-        query: { from: instant(o.from), to: instant(o.to) },
+        query: { from: usageBound(o.from, false), to: usageBound(o.to, true) },
       });
       if (ctx.io.json) return printJson(ctx.io, data);
       ctx.io.out(

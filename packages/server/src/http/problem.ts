@@ -10,9 +10,27 @@ export interface AjvError {
   message?: string;
 }
 
+/**
+ * Ajv's errors of a nullable field whose value failed its other branch: "must be null" and
+ * "must match a schema in anyOf" say nothing the branch's own errors do not, and read as if
+ * only null were allowed. Dropped when that branch's errors are there.
+ */
+function withoutNullableNoise(errors: AjvError[]): AjvError[] {
+  const told = (path: string) =>
+    errors.some(
+      (e) =>
+        e.keyword !== "anyOf" &&
+        !(e.keyword === "type" && e.params.type === "null") &&
+        (e.instancePath === path || e.instancePath.startsWith(`${path}/`)),
+    );
+  return errors.filter(
+    (e) => !((e.keyword === "anyOf" || (e.keyword === "type" && e.params.type === "null")) && told(e.instancePath)),
+  );
+}
+
 /** Turns Ajv's errors into field errors: `path` names the field a user sent. */
 export function fieldErrors(errors: AjvError[], context?: string): FieldError[] {
-  return errors.map((e) => {
+  return withoutNullableNoise(errors).map((e) => {
     let path = e.instancePath.replace(/^\//, "");
     if (e.keyword === "required") path = [path, e.params.missingProperty].filter(Boolean).join("/");
     if (e.keyword === "additionalProperties") {

@@ -207,6 +207,24 @@ describeEachDialect("input validation and errors", (dialect) => {
     );
   });
 
+  it("names what is wrong with a nullable field's value, not that it is not null", async () => {
+    const key = (await h.req("POST", `/v1/orgs/${orgId}/api-keys`, { token, body: { name: "rl" } })).body.apiKey;
+    const cases: [unknown, { path: string; code: string }[]][] = [
+      [{ limit: 5, windowSeconds: 172_800 }, [{ path: "ratelimit/windowSeconds", code: "maximum" }]],
+      [{ limit: 0, windowSeconds: 60 }, [{ path: "ratelimit/limit", code: "minimum" }]],
+      ["5/60s", [{ path: "ratelimit", code: "type" }]],
+    ];
+    for (const [ratelimit, errors] of cases) {
+      const res = await h.req("PATCH", `/v1/api-keys/${key.id}`, { token, body: { ratelimit } });
+      expect(res.status).toBe(400);
+      expect(
+        res.body.errors.map((e: { path: string; code: string }) => ({ path: e.path, code: e.code })),
+        JSON.stringify(ratelimit),
+      ).toEqual(errors);
+      expect(res.body.detail).not.toMatch(/must be null|anyOf/);
+    }
+  });
+
   it("validates path ids", async () => {
     const res = await h.req("GET", "/v1/projects/not-an-id", { token });
     expect(res.status).toBe(400);
