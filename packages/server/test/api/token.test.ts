@@ -262,13 +262,37 @@ describeEachDialect("token exchange", (dialect) => {
       const res = await exchange({ grant_type: GRANT, apikey: k.secret, scope: "compute:write" });
       expect(res.status).toBe(200);
       const t = res.body.access_token;
-      expect(decodeJwt(t).projects).toEqual([a]);
+      // The key only prefers a: its token acts where the key does, org-wide.
+      expect(decodeJwt(t).projects).toBeNull();
       // Said in the token, for offline checks to place a request naming no project as Keyward does.
       expect(decodeJwt(t).default_project).toBe(a);
       const write = (projectId?: string) => verify(h, verifier, { key: t, permissions: ["compute:write"], projectId });
       expect((await write(a)).body).toMatchObject({ valid: true, projectId: a });
       expect((await write()).body).toMatchObject({ valid: true, projectId: a });
-      expect((await write(b)).body).toEqual({ valid: false, code: "PROJECT_NOT_ALLOWED" });
+      // Its rights in a are not carried into b, where the key holds none.
+      expect((await write(b)).body).toEqual({ valid: false, code: "INSUFFICIENT_PERMISSIONS" });
+      // Asked for a, it is kept to a.
+      const kept = await exchange({ grant_type: GRANT, apikey: k.secret, scope: "compute:write", projectId: a });
+      expect(decodeJwt(kept.body.access_token)).toMatchObject({ projects: [a], default_project: a });
+      expect((await verify(h, verifier, { key: kept.body.access_token, projectId: b })).body).toEqual({
+        valid: false,
+        code: "PROJECT_NOT_ALLOWED",
+      });
+    });
+
+    it("exchanges a key that prefers a project for a token that acts org-wide, as the key does", async () => {
+      const p = await mkProject(h, org.token, org.orgId, "preferred");
+      const q = await mkProject(h, org.token, org.orgId, "other");
+      const k = await mkKey(h, org.token, org.orgId, { name: "admin", defaultProjectId: p });
+      const t = (await exchange({ grant_type: GRANT, apikey: k.secret })).body.access_token;
+      for (const credential of [k.secret, t]) {
+        expect((await h.req("GET", `/v1/orgs/${org.orgId}/members`, { token: credential })).status).toBe(200);
+        expect((await verify(h, verifier, { key: credential, projectId: q })).body).toMatchObject({
+          valid: true,
+          projectId: q,
+        });
+        expect((await verify(h, verifier, { key: credential })).body).toMatchObject({ valid: true, projectId: p });
+      }
     });
 
     it("introspects a token's scope as its key now allows it, and lists a permission once", async () => {

@@ -141,11 +141,12 @@ export async function tokenRoutes(app: App, s: Services) {
           return oauthError(reply, 400, error, description);
         }
         const key = entry.key;
-        // The token acts where its permissions were worked out: the project the decision placed
-        // the request in (named, the key's own project or its preferred one), else org-wide
-        // (only a key without allowedProjects gets here). A token with one project's rights
-        // and no project would carry them into every other project.
-        const projects = d.projectId ? [d.projectId] : null;
+        // Where the token acts: the project asked for, or for a key kept to projects (a project
+        // key's, or one with allowedProjects) the one the decision placed it in. A key that only
+        // prefers a project, asked for none, acts org-wide, and so does its token: a request
+        // naming no project is placed in that project (default_project), one naming another is
+        // judged there (at Keyward; offline, an org-wide token is refused for a named project).
+        const projects = d.projectId && (projectId || keptProjects(key)) ? [d.projectId] : null;
         const issued = await v.tokens.issue(key, {
           perms: scopeList ?? d.permissions,
           projects,

@@ -26,8 +26,9 @@ export interface TokenClaims {
   /** Projects the token may act in; null = any the key may. */
   projects: string[] | null;
   /**
-   * The project a request naming none is placed in, when the key prefers one of the token's
-   * projects (a project key's is its own, `sub`): so an offline check places it as Keyward would.
+   * The project a request naming none is placed in, when the key prefers one and the token acts
+   * there (org-wide, or kept to it; a project key's is its own, `sub`): so an offline check
+   * places it as Keyward would.
    */
   default_project?: string;
   /** Read-only: read actions and safe methods only. */
@@ -118,7 +119,7 @@ export class TokenService {
       key_id: key.id,
       perms: [...grant.perms].sort(),
       projects: grant.projects,
-      ...(key.defaultProjectId && grant.projects?.includes(key.defaultProjectId)
+      ...(key.defaultProjectId && (grant.projects === null || grant.projects.includes(key.defaultProjectId))
         ? { default_project: key.defaultProjectId }
         : {}),
       ro: key.readOnly,
