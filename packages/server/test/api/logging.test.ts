@@ -128,6 +128,14 @@ describeEachDialect("structured logs", (dialect) => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("warns at start, on PostgreSQL without Redis, that each node counts rate limits alone", () => {
+    const warned = lines
+      .map((l) => JSON.parse(l))
+      .filter((e) => /rate limits are counted on this node only/.test(e.msg));
+    expect(warned.length).toBe(dialect === "postgres" ? 1 : 0);
+    if (warned.length) expect(warned[0].level).toBe(40);
+  });
+
   it("writes one JSON object per line with level, time and request id", () => {
     expect(lines.length).toBeGreaterThan(10);
     const entries = lines.map((l) => JSON.parse(l));

@@ -27,6 +27,12 @@ export function buildVerification(deps: Deps, opts: VerificationOptions = {}): V
       ? new PgInvalidationBus(deps.keyEvents, deps.db.pgPool, deps.db.schema ?? "", deps.logger)
       : new LocalInvalidationBus(deps.keyEvents);
   const limiter = createRateLimiter({ redisUrl: deps.config.redisUrl, logger: deps.logger });
+  // PostgreSQL is how nodes share a cluster: without Redis each counts alone, and a key's limit
+  // is admitted once per node. Fine for one node; said at start for the others.
+  if (deps.db.dialect === "postgres" && !deps.config.redisUrl)
+    deps.logger.warn(
+      "rate limits are counted on this node only (KEYWARD_REDIS_URL is unset): with several nodes, each admits a key's whole limit",
+    );
   const usage = new UsageAggregator(deps.db, deps.logger, {
     flushIntervalMs: opts.usageFlushMs,
     retentionDays: deps.config.usageRetentionDays,
