@@ -253,7 +253,9 @@ describe("against a running server", () => {
 
   it("says when a rate-limited key may be used again", async () => {
     const { secret } = (await kw(["keys", "create", "limited", "--rate-limit", "1/60s", "--json"])).json();
-    expect((await kw(["verify", secret])).code).toBe(0);
+    const admitted = await kw(["verify", secret]);
+    expect(admitted.code).toBe(0);
+    expect(admitted.stdout).toMatch(/rate limit\s+0 of 1 left, until \d{4}-/);
     const refused = await kw(["verify", secret]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/RATE_LIMITED/);

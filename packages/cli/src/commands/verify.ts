@@ -28,7 +28,14 @@ export function verifyCommand(): Command {
           ["org", result.orgId],
           ["owner", result.owner ? `${result.owner.type} ${result.owner.id}` : undefined],
           ["permissions", result.permissions],
+          ["project", result.projectId ?? undefined],
           ["expires", result.expiresAt ?? "never"],
+          [
+            "rate limit",
+            result.ratelimit
+              ? `${result.ratelimit.remaining} of ${result.ratelimit.limit} left, until ${result.ratelimit.resetAt}`
+              : undefined,
+          ],
         ]);
       } else {
         ctx.io.out(`${red(ctx.io, "refused")}: ${bold(ctx.io, result.code)}`);
