@@ -3,7 +3,8 @@ import { RATE_LIMIT_MAX, RATE_WINDOW_MAX, type RateLimitValue } from "../lib/val
 
 /**
  * A key's rate limit: off, or at most so many requests per window. Verification answers
- * RATE_LIMITED past it (counted across every Keyward node when they share Redis).
+ * RATE_LIMITED past it (counted across every Keyward node when they share Redis). A value out
+ * of range is kept as typed, for the form to say so, never quietly changed to the bound.
  */
 export function RateLimitInput({
   value,
@@ -28,6 +29,7 @@ export function RateLimitInput({
             label="Requests"
             min={1}
             max={RATE_LIMIT_MAX}
+            clampBehavior="none"
             allowDecimal={false}
             allowNegative={false}
             thousandSeparator=","
@@ -39,6 +41,7 @@ export function RateLimitInput({
             label="Per window (seconds)"
             min={1}
             max={RATE_WINDOW_MAX}
+            clampBehavior="none"
             allowDecimal={false}
             allowNegative={false}
             value={value.windowSeconds}

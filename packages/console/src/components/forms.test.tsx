@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { IpRulesInput } from "./IpRulesInput";
 import { PermissionPicker } from "./PermissionPicker";
 import { RateLimitInput } from "./RateLimitInput";
-import { type RateLimitValue, rateLimitValue } from "../lib/validation";
+import { type RateLimitValue, rateLimitError, rateLimitValue } from "../lib/validation";
 
 const wrap = (ui: ReactNode) => render(<MantineProvider>{ui}</MantineProvider>);
 afterEach(cleanup);
@@ -97,6 +97,15 @@ describe("RateLimitInput", () => {
       limit: 250,
       windowSeconds: 10,
     });
+  });
+  it("keeps a value out of range as typed, for the form to refuse, rather than changing it to the bound", () => {
+    wrap(<RateHarness initial={rateLimitValue({ limit: 5, windowSeconds: 60 })} />);
+    const window = screen.getByLabelText("Per window (seconds)");
+    fireEvent.change(window, { target: { value: "172800" } });
+    fireEvent.blur(window);
+    const v = JSON.parse(screen.getByTestId("value").textContent ?? "");
+    expect(v.windowSeconds).toBe(172800);
+    expect(rateLimitError(v)).toMatch(/from 1 to 86,400/);
   });
   it("starts from a key's own limit", () => {
     wrap(<RateHarness initial={rateLimitValue({ limit: 5, windowSeconds: 60 })} />);
