@@ -336,7 +336,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
    * forwarded it, so junk never becomes a `lastUsedIp` or an audit event's address.
    */
   const clientAddress = (req: IncomingMessage): string | null => {
-    if (trust === null) return req.socket.remoteAddress ?? null;
+    // As normalised, never as sent: a server listening on `::` sees IPv4 clients as ::ffff:….
+    if (trust === null) return req.socket.remoteAddress ? normaliseIp(req.socket.remoteAddress) : null;
     const addrs = proxyAddr.all(req, trust);
     for (let i = addrs.length - 1; i >= 0; i--) {
       // As normalised (zone dropped), never as sent: it is stored, logged and shown.

@@ -129,8 +129,17 @@ describe("client IP", () => {
     });
   }
 
-  it("matches IPv4-mapped IPv6 socket addresses against IPv4 rules", async () => {
-    const { exchange } = await setup();
+  it("matches IPv4-mapped IPv6 socket addresses against IPv4 rules, and records them as IPv4", async () => {
+    const { exchange, me } = await setup();
+    // What Node reports for an IPv4 client of a server listening on "::".
     expect(await exchange("::ffff:203.0.113.5")).toBe("ok");
+    const org = await h.newOrgWithOwner("ip2");
+    const k = await mkKey(h, org.token, org.orgId, { name: "dual-stack" });
+    const last = async () => (await h.req("GET", `/v1/api-keys/${k.id}`, { token: org.token })).body.lastUsedIp;
+    await h.req("POST", "/v1/token", { ip: "::ffff:203.0.113.7", body: { grant_type: GRANT, apikey: k.secret } });
+    expect(await last()).toBe("203.0.113.7");
+    expect((await h.req("GET", "/v1/me", { token: k.secret, ip: "::FFFF:203.0.113.8" })).status).toBe(200);
+    expect(await last()).toBe("203.0.113.8");
+    expect(await me("::ffff:203.0.113.5")).toBe(200);
   });
 });

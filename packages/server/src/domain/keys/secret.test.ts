@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { deriveSecret, generateSecret, hashSecret, holdsCredential, isWellFormedSecret } from "./secret.js";
+import { deriveSecret, generateSecret, hashSecret, holdsCredential, holdsJwt, isWellFormedSecret } from "./secret.js";
 
 describe("API key secrets", () => {
   it("has the documented shape and a valid checksum", () => {
@@ -79,5 +79,44 @@ describe("API key secrets", () => {
     expect(holdsCredential("usr_0123456789abcdefghijklmn prj_0123456789abcdefghijklmn", ["kw", "usr"])).toBe(false);
     expect(holdsCredential("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJrZXlfMSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ", ["kw"])).toBe(true);
     expect(holdsCredential("eyJ in a sentence. eyJ again.", ["kw"])).toBe(false);
+  });
+
+  it("finds a JWT as the regular expression would, in time linear in the text", () => {
+    const JWT = /eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{20,}/;
+    const alphabet = [
+      "eyJ",
+      "eyJxxxxxxxxxx",
+      "e",
+      "y",
+      "J",
+      "a",
+      "-",
+      "_",
+      ".",
+      ".",
+      " ",
+      "x".repeat(10),
+      "b".repeat(20),
+    ];
+    let found = 0;
+    for (let n = 0; n < 20_000; n++) {
+      let text = "";
+      const parts = 1 + (n % 30);
+      for (let i = 0; i < parts; i++) text += alphabet[Math.floor(Math.random() * alphabet.length)];
+      expect(holdsJwt(text), JSON.stringify(text)).toBe(JWT.test(text));
+      if (JWT.test(text)) found++;
+    }
+    expect(found).toBeGreaterThan(10); // the texts drawn include JWTs, not only misses
+    // What made the regular expression take seconds (2.4 s for 60 KB, growing with the square of
+    // the length): 600 KB of it would take minutes, past this test's timeout, where one pass
+    // takes milliseconds.
+    for (const hostile of [
+      "eyJ".repeat(200_000),
+      `${"eyJ".repeat(200_000)}.`,
+      `eyJaaaaaaaaaaaa.${"eyJ".repeat(200_000)}`,
+    ]) {
+      expect(holdsJwt(hostile)).toBe(false);
+      expect(holdsCredential(hostile, ["kw", "eyJ"])).toBe(false);
+    }
   });
 });

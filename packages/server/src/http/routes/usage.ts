@@ -51,8 +51,9 @@ export function usageRoutes(app: App, s: Services) {
       const to = req.query.to ? queryInstant("to", req.query.to) : now;
       const from = req.query.from ? queryInstant("from", req.query.from) : to - 7 * DAY;
       if (from > to) throw invalidField("from", "from must not be after to");
-      // Whole hours, half-open: [fromHour, toHour), at most the documented span once rounded.
-      if (ceilHour(to) - floorHour(from) > MAX_RANGE_DAYS * DAY)
+      // At most the documented span, as asked ("the last 92 days" is taken); answered in whole
+      // hours, half-open: [fromHour, toHour), so up to two hours more once rounded.
+      if (to - from > MAX_RANGE_DAYS * DAY)
         throw invalidField("from", `the range may span at most ${MAX_RANGE_DAYS} days`);
       if (ceilHour(to) > LAST_HOUR) throw invalidField("to", "to must be before 9999-12-31T23:00:00Z", "range");
       if (floorHour(from) < FIRST_HOUR)

@@ -184,6 +184,8 @@ export class TokenService {
       this.permLists.set(text, perms);
     }
     claims.perms = perms;
+    // Checked by several requests at once (a client's first burst): held, and counted, once.
+    if (this.checked.has(token)) return;
     while (
       this.checked.size > 0 &&
       (this.checked.size >= this.maxChecked || this.checkedChars + token.length > this.maxCheckedChars)
