@@ -1,3 +1,4 @@
+import { readAddress } from "./ip-lists.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { KeywardError } from "./errors.js";
 import type { VerifiedKey, Verifier, VerifyRequest } from "./verify.js";
@@ -116,7 +117,10 @@ export async function authenticateRequest<R extends RequestLike>(
   const projectId = opts.projectId?.(req);
   if (projectId) vr.projectId = projectId;
   if (opts.ip !== false) {
-    const ip = opts.ip ? opts.ip(req) : (req.ip ?? req.socket?.remoteAddress);
+    // As an address Keyward reads (a proxy may have written a port); one that is none is not
+    // sent: an allow-listed key is then refused, as Keyward refuses a request with no address,
+    // and any other key passes.
+    const ip = readAddress(opts.ip ? opts.ip(req) : (req.ip ?? req.socket?.remoteAddress));
     if (ip) vr.ip = ip;
   }
   if (opts.forwardMethod !== false && req.method) vr.method = req.method;
@@ -125,9 +129,15 @@ export async function authenticateRequest<R extends RequestLike>(
     result = await verifier.verify(credential, vr);
   } catch (err) {
     if (err instanceof KeywardError) {
-      // Keyward could not read the question: the client's credential (or what the request
-      // named) is too long or malformed. A refusal, not an outage.
-      if (err.status === 400 || err.status === 413) return { ok: false, refusal: refusal("MALFORMED") };
+      // Keyward could not read the client's credential (too long, malformed): a refusal, not
+      // an outage. Any other field it could not read (the permissions or project this service
+      // asked about) is the service's own mistake, for its operator to see, not the client's.
+      if (err.status === 413 || (err.status === 400 && err.errors.some((e) => e.path === "key")))
+        return { ok: false, refusal: refusal("MALFORMED") };
+      if (err.status === 400)
+        throw new Error(`Keyward could not read the verification this service asked for: ${err.detail}`, {
+          cause: err,
+        });
       // The verifier's own credential was refused: a misconfiguration for the operator to see
       // (the framework's error path, a 500), not a 503 that invites clients to retry. Not the
       // KeywardError itself: frameworks answer with an error's `status`, which would tell the

@@ -15,3 +15,9 @@ export function permissionMatches(pattern: string, permission: string): boolean 
 /** Every permission in `wanted` is covered by some grant in `granted`. */
 export const allPermitted = (granted: readonly string[], wanted: readonly string[]) =>
   wanted.every((w) => granted.some((g) => permissionMatches(g, w)));
+
+/** Read actions: a permission whose last segment is one of these only reads (as the server says). */
+const READ_ACTIONS = new Set(["read", "list", "get"]);
+
+/** Does the permission only read (`compute:read`, `storage:bucket:list`)? */
+export const isReadPermission = (name: string) => READ_ACTIONS.has(name.slice(name.lastIndexOf(":") + 1));

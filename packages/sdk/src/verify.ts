@@ -3,7 +3,7 @@ import { type JWTPayload, decodeJwt, errors as joseErrors, jwtVerify } from "jos
 import { SigningKeys } from "./signing-keys.js";
 import { KeywardError } from "./errors.js";
 import { ipAdmitted } from "./ip-lists.js";
-import { allPermitted } from "./permissions.js";
+import { allPermitted, isReadPermission } from "./permissions.js";
 
 /** Why a key was refused, as `POST /v1/verify` says; `INVALID_TOKEN` is an exchanged token that failed its offline check. */
 export type VerifyDenyCode =
@@ -130,6 +130,12 @@ export class Verifier {
   // An ES private field: the rootKey never shows when the verifier is logged or serialised.
   readonly #opts: VerifierOptions;
   private readonly cache = new Map<string, { until: number; result: VerifiedKey }>();
+  /** Questions asked of Keyward and not answered yet, by cache key: a burst of one question asks once. */
+  private readonly inflight = new Map<string, Promise<VerifyResult>>();
+  /** Bumped by clearCache: an answer to a question asked before it is not kept. */
+  private generation = 0;
+  /** One frozen array per permission list answered: a key's answers for many clients share it. */
+  private readonly permLists = new Map<string, readonly string[]>();
   private signingKeys?: SigningKeys;
 
   constructor(opts: VerifierOptions) {
@@ -147,9 +153,16 @@ export class Verifier {
     return this.#opts.cacheTtlMs ?? 10_000;
   }
 
-  /** Forgets every cached answer. */
+  /** Forgets every cached answer, and every answer still on its way. */
   clearCache(): void {
     this.cache.clear();
+    this.inflight.clear();
+    this.generation++;
+  }
+
+  private get cacheMax() {
+    const max = this.#opts.cacheMax;
+    return max !== undefined && Number.isFinite(max) && max >= 0 ? max : 10_000;
   }
 
   private get offlineTokens(): boolean {
@@ -164,30 +177,55 @@ export class Verifier {
     // not an outage anyone could provoke.
     if (!this.#opts.rootKey && this.offlineTokens) return { valid: false, code: "NOT_FOUND" };
     const cacheKey = this.ttl > 0 ? hashRequest(credential, req) : "";
-    if (cacheKey) {
-      const hit = this.cache.get(cacheKey);
-      if (hit && hit.until > Date.now()) return hit.result;
-      if (hit) this.cache.delete(cacheKey);
+    if (!cacheKey) return this.verifyRemote(credential, req);
+    const hit = this.cache.get(cacheKey);
+    if (hit && hit.until > Date.now()) return hit.result;
+    if (hit) this.cache.delete(cacheKey);
+    const asked = this.inflight.get(cacheKey);
+    if (asked) {
+      // The same question, asked a moment ago: its answer, if it is one the cache would keep.
+      // A refusal or a rate-limited key's answer is asked again, so each use is counted.
+      const shared = await asked.catch(() => null);
+      if (shared?.valid && !shared.ratelimit) return shared;
+      return this.verifyRemote(credential, req);
     }
+    const answer = this.ask(cacheKey, credential, req, token);
+    this.inflight.set(cacheKey, answer);
+    try {
+      return await answer;
+    } finally {
+      if (this.inflight.get(cacheKey) === answer) this.inflight.delete(cacheKey);
+    }
+  }
+
+  /** Asks Keyward, and keeps a positive answer for at most `cacheTtlMs` from when it was asked. */
+  private async ask(cacheKey: string, credential: string, req: VerifyRequest, token: boolean): Promise<VerifyResult> {
+    const askedAt = Date.now();
+    const generation = this.generation;
     const result = await this.verifyRemote(credential, req);
-    // Keys with a rate limit are asked every time, so the limit holds.
-    if (cacheKey && result.valid && !result.ratelimit) {
-      // Never cache past the key's own expiry, nor a token's.
-      let exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
-      if (token) exp = Math.min(exp, tokenExpiry(credential));
-      // Frozen: every request answered from the cache gets this object; none may change it for the next.
-      Object.freeze(result.permissions);
-      Object.freeze(result.owner);
-      Object.freeze(result);
-      this.cache.set(cacheKey, { until: Math.min(Date.now() + this.ttl, exp), result });
-      const max = this.#opts.cacheMax ?? 10_000;
-      while (this.cache.size > max) {
-        const oldest = this.cache.keys().next().value;
-        if (oldest === undefined) break;
-        this.cache.delete(oldest);
-      }
+    // Keys with a rate limit are asked every time, so the limit holds. An answer to a question
+    // asked before clearCache() is not kept.
+    if (!result.valid || result.ratelimit || generation !== this.generation) return result;
+    // Never cache past the key's own expiry, nor a token's.
+    let exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
+    if (token) exp = Math.min(exp, tokenExpiry(credential));
+    // Frozen: every request answered from the cache gets this object; none may change it for
+    // the next. Its permissions are one array per list, however many clients' answers hold it.
+    const text = result.permissions.join(" ");
+    let permissions = this.permLists.get(text);
+    if (!permissions) {
+      if (this.permLists.size >= 10_000) this.permLists.clear();
+      permissions = Object.freeze(result.permissions);
+      this.permLists.set(text, permissions);
     }
-    return result;
+    const kept = Object.freeze({ ...result, owner: Object.freeze(result.owner), permissions }) as VerifiedKey;
+    this.cache.set(cacheKey, { until: Math.min(askedAt + this.ttl, exp), result: kept });
+    while (this.cache.size > this.cacheMax) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.cache.delete(oldest);
+    }
+    return kept;
   }
 
   private async verifyRemote(key: string, req: VerifyRequest): Promise<VerifyResult> {
@@ -269,11 +307,18 @@ export class Verifier {
     const ownProject = c.owner_type === "project" || claims.sub?.startsWith("prj_") ? claims.sub : undefined;
     const preferred = typeof c.default_project === "string" ? c.default_project : undefined;
     const projectId = req.projectId ?? ownProject ?? preferred;
-    if (projects ? !projectId || !projects.includes(projectId) : req.projectId) {
+    // An org-wide token of a key that prefers a project acts there too: its permissions were
+    // worked out there when it was exchanged.
+    if (projects ? !projectId || !projects.includes(projectId) : req.projectId && req.projectId !== preferred) {
       return { valid: false, code: "PROJECT_NOT_ALLOWED" };
     }
-    // As written, as Keyward judges it: methods are case-sensitive (RFC 9110 §9.1).
-    if (c.ro === true && req.method !== undefined && !SAFE_METHODS.has(req.method)) {
+    // As Keyward judges it: a read-only token makes no request that writes (methods are
+    // case-sensitive, RFC 9110 §9.1) nor one that needs a permission that is not a read.
+    if (
+      c.ro === true &&
+      ((req.method !== undefined && !SAFE_METHODS.has(req.method)) ||
+        req.permissions?.some((p) => !isReadPermission(p)))
+    ) {
       return { valid: false, code: "READ_ONLY" };
     }
     if (req.permissions?.length && !allPermitted(permissions, req.permissions)) {
@@ -314,9 +359,7 @@ function tokenExpiry(token: string): number {
 function hashRequest(credential: string, req: VerifyRequest): string {
   const perms = req.permissions ? [...req.permissions].sort() : [];
   return createHash("sha256")
-    .update(
-      JSON.stringify([credential, perms, req.projectId ?? null, req.ip ?? null, req.method ?? null]),
-    )
+    .update(JSON.stringify([credential, perms, req.projectId ?? null, req.ip ?? null, req.method ?? null]))
     .digest("base64url");
 }
 

@@ -90,6 +90,65 @@ describe("Verifier", () => {
     expect(verifyCalls).toBe(2);
   });
 
+  it("asks Keyward once for a burst of the same question, and shares one permission list", async () => {
+    const key = await newKey({ name: "burst", permissions: ["compute:read"] });
+    const verifier = createVerifier({ baseUrl: server.url, rootKey, fetch: countingFetch });
+    verifyCalls = 0;
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        verifier.verify(key.secret, { permissions: ["compute:read"], ip: "203.0.113.9" }),
+      ),
+    );
+    expect(burst.every((r) => r.valid)).toBe(true);
+    expect(verifyCalls).toBe(1);
+    // Another client's answer is its own entry, holding the same frozen permission list.
+    const other = await verifier.verify(key.secret, { permissions: ["compute:read"], ip: "203.0.113.10" });
+    expect(verifyCalls).toBe(2);
+    expect(other.valid && burst[0].valid && other.permissions === burst[0].permissions).toBe(true);
+    // A rate-limited key's answers are never shared: each use is Keyward's to count.
+    const limited = await newKey({ name: "limited burst", ratelimit: { limit: 100, windowSeconds: 60 } });
+    verifyCalls = 0;
+    await Promise.all(Array.from({ length: 5 }, () => verifier.verify(limited.secret)));
+    expect(verifyCalls).toBe(5);
+  });
+
+  it("keeps an answer for cacheTtlMs from when it asked, and none asked before clearCache()", async () => {
+    const key = await newKey({ name: "ttl" });
+    // Keyward's answer arrives 300 ms after it decided (a loaded Keyward, a slow network).
+    const slowFetch: typeof fetch = async (input, init) => {
+      const res = await countingFetch(input, init);
+      await new Promise((r) => setTimeout(r, 300));
+      return res;
+    };
+    const verifier = createVerifier({ baseUrl: server.url, rootKey, cacheTtlMs: 500, fetch: slowFetch });
+    verifyCalls = 0;
+    const asked = Date.now();
+    await verifier.verify(key.secret);
+    await new Promise((r) => setTimeout(r, Math.max(0, asked + 550 - Date.now())));
+    await verifier.verify(key.secret); // 550 ms after asking: asked again
+    expect(verifyCalls).toBe(2);
+    // Cleared while a question was on its way: its answer is not kept.
+    const pending = verifier.verify(key.secret, { method: "GET" });
+    verifier.clearCache();
+    expect((await pending).valid).toBe(true);
+    await verifier.verify(key.secret, { method: "GET" });
+    expect(verifyCalls).toBe(4);
+  });
+
+  it("keeps cacheMax a bound when it is not a number", async () => {
+    const key = await newKey({ name: "bounded" });
+    const verifier = createVerifier({
+      baseUrl: server.url,
+      rootKey,
+      cacheMax: Number(undefined),
+      fetch: countingFetch,
+    });
+    const cache = (verifier as unknown as { cache: Map<string, unknown> }).cache;
+    await verifier.verify(key.secret);
+    expect(cache.size).toBe(1); // NaN as the bound kept nothing out, and 0 would keep nothing
+    expect((verifier as unknown as { cacheMax: number }).cacheMax).toBe(10_000);
+  });
+
   it("answers NOT_FOUND / MALFORMED for bad keys", async () => {
     const verifier = new Verifier({ baseUrl: server.url, rootKey });
     expect((await verifier.verify("kw_definitelynotarealkeyatallxxxxxxxxxxxx")).valid).toBe(false);
@@ -191,6 +250,33 @@ describe("Verifier", () => {
 });
 
 describe("authenticateRequest", () => {
+  it("sends the client address as one Keyward reads, or none; a question it cannot read is the service's error", async () => {
+    const anywhere = await newKey({ name: "anywhere", permissions: ["compute:read"] });
+    const pinned = await newKey({ name: "pinned", permissions: ["compute:read"], allowedIps: ["203.0.113.7"] });
+    const verifier = createVerifier({ baseUrl: server.url, rootKey, cacheTtlMs: 0 });
+    const ask = async (secret: string, ip: string) => {
+      const out = await authenticateRequest(verifier, { headers: { authorization: `Bearer ${secret}` }, ip });
+      return out.ok ? "ok" : out.refusal.body.reason;
+    };
+    // What some load balancers write into X-Forwarded-For, and so into a trusting req.ip.
+    expect(await ask(anywhere.secret, "203.0.113.7:50312")).toBe("ok");
+    expect(await ask(pinned.secret, "203.0.113.7:50312")).toBe("ok");
+    expect(await ask(pinned.secret, "[::ffff:203.0.113.7]:443")).toBe("ok");
+    expect(await ask(anywhere.secret, "unknown")).toBe("ok");
+    expect(await ask(pinned.secret, "unknown")).toBe("IP_NOT_ALLOWED");
+    // A credential Keyward cannot read is the client's: MALFORMED.
+    expect(await ask(`kw_${"x".repeat(9000)}`, "203.0.113.7")).toBe("MALFORMED");
+    // A route asking about more permissions than Keyward takes is the service's mistake: thrown
+    // for the framework's error path (a 500), not blamed on the client's key.
+    const err = await authenticateRequest(
+      verifier,
+      { headers: { authorization: `Bearer ${anywhere.secret}` } },
+      { permissions: Array.from({ length: 101 }, (_, i) => `compute:p${i}:read`) },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/could not read the verification/);
+  });
+
   it("surfaces a verifier whose own credential may not verify, instead of answering 503", async () => {
     const plain = await newKey({ name: "not a verifier", permissions: ["compute:read"] });
     const verifier = createVerifier({ baseUrl: server.url, rootKey: plain.secret });

@@ -159,6 +159,44 @@ describe("offline tokens", () => {
     }
   });
 
+  it("answers as Keyward does for a read-only token asked for a write, and for the project a key prefers", async () => {
+    const exchange = async (apikey: string) => {
+      const res = await fetch(`${url}/v1/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "urn:keyward:params:oauth:grant-type:apikey", apikey }),
+      });
+      return ((await res.json()) as { access_token: string }).access_token;
+    };
+    const mk = async (body: Record<string, unknown>) =>
+      (
+        await unwrap(
+          client.POST("/v1/orgs/{orgId}/api-keys", {
+            params: { path: { orgId } },
+            body: { name: `k${Math.random()}`, ...body } as never,
+          }),
+        )
+      ).secret;
+    const project = await unwrap(
+      client.POST("/v1/orgs/{orgId}/projects", { params: { path: { orgId } }, body: { name: "preferred" } }),
+    );
+    const readOnly = await exchange(await mk({ permissions: ["compute:read"], readOnly: true }));
+    const prefers = await exchange(await mk({ permissions: ["compute:read"], defaultProjectId: project.id }));
+    const online = createVerifier({ baseUrl: url, rootKey: session, cacheTtlMs: 0 });
+    const offline = createVerifier({ baseUrl: url, tokens: { offline: true } });
+    const cases: [string, Parameters<typeof online.verify>[1]][] = [
+      [readOnly, { method: "GET", permissions: ["compute:write"] }],
+      [readOnly, { method: "GET", permissions: ["compute:read"] }],
+      [prefers, { permissions: ["compute:read"], projectId: project.id }],
+      [prefers, { permissions: ["compute:read"] }],
+    ];
+    for (const [token, req] of cases) {
+      const a = await online.verify(token, req);
+      const b = await offline.verify(token, req);
+      expect(b.valid ? "ok" : b.code, JSON.stringify(req)).toBe(a.valid ? "ok" : a.code);
+    }
+  });
+
   it("keeps a token to its key's IP allow list, as Keyward does", async () => {
     // The exchange comes from 127.0.0.1, which the list admits too.
     const { secret } = await unwrap(
