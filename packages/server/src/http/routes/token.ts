@@ -162,7 +162,7 @@ export async function tokenRoutes(app: App, s: Services) {
             reply,
             400,
             "invalid_scope",
-            `A token with the key's ${issued.claims.perms.length} permissions would be longer than a credential may be (${MAX_CREDENTIAL_LENGTH} characters): narrow it with scope`,
+            `The token (${issued.claims.perms.length} permissions, and the key's and the organization's IP lists) would be longer than a credential may be (${MAX_CREDENTIAL_LENGTH} characters): narrow it with scope`,
           );
         }
         if (d.ratelimit) {
