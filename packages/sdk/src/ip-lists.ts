@@ -4,19 +4,38 @@ import { BlockList, isIP } from "node:net";
 const MAPPED = new BlockList();
 MAPPED.addSubnet("::ffff:0:0", 96, "ipv6");
 
+/** What an interface name looks like (Linux allows 15 characters), as Keyward reads a zone id. */
+const ZONE_ID = /^[0-9A-Za-z._-]{1,15}$/;
+
 /**
- * A client address as Keyward reads one, or null when it is none: surrounding whitespace, an
- * IPv6 zone id, and the port or brackets some proxies write into `X-Forwarded-For`
- * (`203.0.113.7:50312`, `[2001:db8::1]:443`) are dropped.
- * @example readAddress("203.0.113.7:50312") // "203.0.113.7"
+ * An address as Keyward reads one, or null when it is none: surrounding whitespace and an IPv6
+ * zone id (`fe80::1%eth0`) are dropped; a zone on IPv4, or one that is no interface name, makes
+ * it none.
+ * @example readAddress(" fe80::1%eth0 ") // "fe80::1"
  */
 export function readAddress(raw: string | undefined | null): string | null {
   let s = raw?.trim() ?? "";
+  const zone = s.indexOf("%");
+  if (zone >= 0) {
+    if (!ZONE_ID.test(s.slice(zone + 1))) return null;
+    s = s.slice(0, zone);
+  }
+  const family = isIP(s);
+  return family === 0 || (family === 4 && zone >= 0) ? null : s;
+}
+
+/**
+ * A client address as a request names it (`req.ip`, which a trusting framework takes from
+ * `X-Forwarded-For`), without the port or brackets some proxies write there
+ * (`203.0.113.7:50312`, `[2001:db8::1]:443`); null when it is no address.
+ * @example forwardedAddress("203.0.113.7:50312") // "203.0.113.7"
+ */
+export function forwardedAddress(raw: string | undefined | null): string | null {
+  const s = raw?.trim() ?? "";
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(s);
-  if (bracketed) s = bracketed[1];
-  else if (/^[\d.]+:\d+$/.test(s)) s = s.slice(0, s.lastIndexOf(":"));
-  s = s.replace(/%.*$/, "");
-  return isIP(s) === 0 ? null : s;
+  if (bracketed) return readAddress(bracketed[1]);
+  if (/^[\d.]+:\d+$/.test(s)) return readAddress(s.slice(0, s.lastIndexOf(":")));
+  return readAddress(s);
 }
 
 /**

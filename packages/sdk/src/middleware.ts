@@ -1,4 +1,4 @@
-import { readAddress } from "./ip-lists.js";
+import { forwardedAddress } from "./ip-lists.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { KeywardError } from "./errors.js";
 import type { VerifiedKey, Verifier, VerifyRequest } from "./verify.js";
@@ -120,7 +120,7 @@ export async function authenticateRequest<R extends RequestLike>(
     // As an address Keyward reads (a proxy may have written a port); one that is none is not
     // sent: an allow-listed key is then refused, as Keyward refuses a request with no address,
     // and any other key passes.
-    const ip = readAddress(opts.ip ? opts.ip(req) : (req.ip ?? req.socket?.remoteAddress));
+    const ip = forwardedAddress(opts.ip ? opts.ip(req) : (req.ip ?? req.socket?.remoteAddress));
     if (ip) vr.ip = ip;
   }
   if (opts.forwardMethod !== false && req.method) vr.method = req.method;
@@ -129,15 +129,22 @@ export async function authenticateRequest<R extends RequestLike>(
     result = await verifier.verify(credential, vr);
   } catch (err) {
     if (err instanceof KeywardError) {
-      // Keyward could not read the client's credential (too long, malformed): a refusal, not
-      // an outage. Any other field it could not read (the permissions or project this service
-      // asked about) is the service's own mistake, for its operator to see, not the client's.
-      if (err.status === 413 || (err.status === 400 && err.errors.some((e) => e.path === "key")))
-        return { ok: false, refusal: refusal("MALFORMED") };
-      if (err.status === 400)
-        throw new Error(`Keyward could not read the verification this service asked for: ${err.detail}`, {
+      // Keyward could not read part of the question. What a client may have written is a
+      // refusal, not an outage: the credential (too long, malformed), a project id or a
+      // permission name too long to be one (a service may take them from the URL). Anything
+      // else (more permissions than Keyward takes) is the service's own mistake, for its
+      // operator to see (a 500 with nothing of Keyward's answer in its message).
+      if (err.status === 413) return { ok: false, refusal: refusal("MALFORMED") };
+      if (err.status === 400) {
+        const unread = err.errors.map((e) => e.path);
+        if (unread.includes("key")) return { ok: false, refusal: refusal("MALFORMED") };
+        if (unread.includes("projectId")) return { ok: false, refusal: refusal("PROJECT_NOT_ALLOWED") };
+        if (unread.length > 0 && unread.every((p) => /^permissions\/\d+$/.test(p)))
+          return { ok: false, refusal: refusal("INSUFFICIENT_PERMISSIONS") };
+        throw new Error("Keyward could not read the verification this service asked for (see cause)", {
           cause: err,
         });
+      }
       // The verifier's own credential was refused: a misconfiguration for the operator to see
       // (the framework's error path, a 500), not a 503 that invites clients to retry. Not the
       // KeywardError itself: frameworks answer with an error's `status`, which would tell the

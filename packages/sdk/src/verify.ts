@@ -68,7 +68,7 @@ export interface VerifierOptions {
    * Keyward may keep passing here for up to this long.
    */
   cacheTtlMs?: number;
-  /** Most answers kept (default 10 000; oldest go first). */
+  /** Most answers kept (default 10 000; oldest go first; `Infinity`: no bound). */
   cacheMax?: number;
   /**
    * Exchanged tokens (JWTs from POST /v1/token). By default they go to POST /v1/verify like
@@ -160,9 +160,10 @@ export class Verifier {
     this.generation++;
   }
 
+  /** `cacheMax`, when it is a number from 0 up (Infinity: no bound); otherwise the default. */
   private get cacheMax() {
     const max = this.#opts.cacheMax;
-    return max !== undefined && Number.isFinite(max) && max >= 0 ? max : 10_000;
+    return typeof max === "number" && max >= 0 ? max : 10_000;
   }
 
   private get offlineTokens(): boolean {
@@ -183,10 +184,11 @@ export class Verifier {
     if (hit) this.cache.delete(cacheKey);
     const asked = this.inflight.get(cacheKey);
     if (asked) {
-      // The same question, asked a moment ago: its answer, if it is one the cache would keep.
-      // A refusal or a rate-limited key's answer is asked again, so each use is counted.
-      const shared = await asked.catch(() => null);
-      if (shared?.valid && !shared.ratelimit) return shared;
+      // The same question, asked a moment ago: its answer (or its failure: the same question
+      // gets no better answer in the same moment), if it is one the cache would keep. A
+      // refusal or a rate-limited key's answer is asked again, so each use is counted.
+      const shared = await asked;
+      if (shared.valid && !shared.ratelimit) return shared;
       return this.verifyRemote(credential, req);
     }
     const answer = this.ask(cacheKey, credential, req, token);
@@ -203,14 +205,12 @@ export class Verifier {
     const askedAt = Date.now();
     const generation = this.generation;
     const result = await this.verifyRemote(credential, req);
-    // Keys with a rate limit are asked every time, so the limit holds. An answer to a question
-    // asked before clearCache() is not kept.
-    if (!result.valid || result.ratelimit || generation !== this.generation) return result;
-    // Never cache past the key's own expiry, nor a token's.
-    let exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
-    if (token) exp = Math.min(exp, tokenExpiry(credential));
-    // Frozen: every request answered from the cache gets this object; none may change it for
-    // the next. Its permissions are one array per list, however many clients' answers hold it.
+    // Keys with a rate limit are asked every time, so the limit holds (and their answers are
+    // each request's own).
+    if (!result.valid || result.ratelimit) return result;
+    // Frozen: every request answered from the cache, or waiting on this question, gets this
+    // object; none may change it for the next. Its permissions are one array per list,
+    // however many clients' answers hold it.
     const text = result.permissions.join(" ");
     let permissions = this.permLists.get(text);
     if (!permissions) {
@@ -219,6 +219,11 @@ export class Verifier {
       this.permLists.set(text, permissions);
     }
     const kept = Object.freeze({ ...result, owner: Object.freeze(result.owner), permissions }) as VerifiedKey;
+    // An answer to a question asked before clearCache() is not kept.
+    if (generation !== this.generation) return kept;
+    // Never cache past the key's own expiry, nor a token's.
+    let exp = result.expiresAt ? Date.parse(result.expiresAt) : Number.POSITIVE_INFINITY;
+    if (token) exp = Math.min(exp, tokenExpiry(credential));
     this.cache.set(cacheKey, { until: Math.min(askedAt + this.ttl, exp), result: kept });
     while (this.cache.size > this.cacheMax) {
       const oldest = this.cache.keys().next().value;

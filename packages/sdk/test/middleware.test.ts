@@ -135,18 +135,49 @@ describe("Verifier", () => {
     expect(verifyCalls).toBe(4);
   });
 
-  it("keeps cacheMax a bound when it is not a number", async () => {
+  it("keeps cacheMax a bound when it is not a number, and none when it is Infinity", async () => {
     const key = await newKey({ name: "bounded" });
+    const bound = (cacheMax: number) =>
+      (createVerifier({ baseUrl: server.url, rootKey, cacheMax }) as unknown as { cacheMax: number }).cacheMax;
+    expect(bound(Number(undefined))).toBe(10_000); // NaN, from an unset variable: the default
+    expect(bound(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
+    expect(bound(0)).toBe(0);
     const verifier = createVerifier({
       baseUrl: server.url,
       rootKey,
       cacheMax: Number(undefined),
       fetch: countingFetch,
     });
-    const cache = (verifier as unknown as { cache: Map<string, unknown> }).cache;
+    verifyCalls = 0;
     await verifier.verify(key.secret);
-    expect(cache.size).toBe(1); // NaN as the bound kept nothing out, and 0 would keep nothing
-    expect((verifier as unknown as { cacheMax: number }).cacheMax).toBe(10_000);
+    await verifier.verify(key.secret);
+    expect(verifyCalls).toBe(1);
+  });
+
+  it("shares a burst's failure and its frozen answer, cleared or not", async () => {
+    const silent = net.createServer(() => {}); // accepts, never answers
+    const url = await listen(silent as unknown as http.Server);
+    try {
+      let calls = 0;
+      const counting: typeof fetch = (input, init) => {
+        calls++;
+        return fetch(input, init);
+      };
+      const hung = createVerifier({ baseUrl: url, rootKey, timeoutMs: 300, fetch: counting });
+      const burst = await Promise.allSettled(Array.from({ length: 5 }, () => hung.verify("kw_any")));
+      expect(burst.every((r) => r.status === "rejected")).toBe(true);
+      expect(calls).toBe(1); // the waiters did not each ask again, and wait out a timeout of their own
+    } finally {
+      silent.close();
+    }
+    const key = await newKey({ name: "shared", permissions: ["compute:read"] });
+    const verifier = createVerifier({ baseUrl: server.url, rootKey });
+    const a = verifier.verify(key.secret);
+    const b = verifier.verify(key.secret);
+    verifier.clearCache();
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(rb).toBe(ra);
+    expect(Object.isFrozen(rb) && rb.valid && Object.isFrozen(rb.permissions)).toBe(true);
   });
 
   it("answers NOT_FOUND / MALFORMED for bad keys", async () => {
@@ -266,15 +297,29 @@ describe("authenticateRequest", () => {
     expect(await ask(pinned.secret, "unknown")).toBe("IP_NOT_ALLOWED");
     // A credential Keyward cannot read is the client's: MALFORMED.
     expect(await ask(`kw_${"x".repeat(9000)}`, "203.0.113.7")).toBe("MALFORMED");
+    // What a client may have put in the URL, too long to be a project id or a permission:
+    // refused as such, not a 500.
+    const named = async (opts: Parameters<typeof authenticateRequest>[2]) => {
+      const out = await authenticateRequest(
+        verifier,
+        { headers: { authorization: `Bearer ${anywhere.secret}` } },
+        opts,
+      );
+      return out.ok ? "ok" : out.refusal.body.reason;
+    };
+    expect(await named({ projectId: () => "p".repeat(49) })).toBe("PROJECT_NOT_ALLOWED");
+    expect(await named({ permissions: [`storage:${"b".repeat(200)}:read`] })).toBe("INSUFFICIENT_PERMISSIONS");
     // A route asking about more permissions than Keyward takes is the service's mistake: thrown
-    // for the framework's error path (a 500), not blamed on the client's key.
+    // for the framework's error path (a 500), not blamed on the client's key, and with nothing
+    // of Keyward's answer in the message a framework may show.
     const err = await authenticateRequest(
       verifier,
       { headers: { authorization: `Bearer ${anywhere.secret}` } },
       { permissions: Array.from({ length: 101 }, (_, i) => `compute:p${i}:read`) },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/could not read the verification/);
+    expect((err as Error).message).toBe("Keyward could not read the verification this service asked for (see cause)");
+    expect((err as Error).cause).toMatchObject({ name: "KeywardError", status: 400 });
   });
 
   it("surfaces a verifier whose own credential may not verify, instead of answering 503", async () => {
