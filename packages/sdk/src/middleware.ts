@@ -135,12 +135,13 @@ export async function authenticateRequest<R extends RequestLike>(
       // else (more permissions than Keyward takes) is the service's own mistake, for its
       // operator to see (a 500 with nothing of Keyward's answer in its message).
       if (err.status === 413) return { ok: false, refusal: refusal("MALFORMED") };
-      if (err.status === 400) {
-        const unread = err.errors.map((e) => e.path);
+      const unread = err.status === 400 ? err.errors.map((e) => e.path) : [];
+      if (unread.length > 0 && unread.every((p) => p === "key" || p === "projectId" || /^permissions\/\d+$/.test(p))) {
         if (unread.includes("key")) return { ok: false, refusal: refusal("MALFORMED") };
         if (unread.includes("projectId")) return { ok: false, refusal: refusal("PROJECT_NOT_ALLOWED") };
-        if (unread.length > 0 && unread.every((p) => /^permissions\/\d+$/.test(p)))
-          return { ok: false, refusal: refusal("INSUFFICIENT_PERMISSIONS") };
+        return { ok: false, refusal: refusal("INSUFFICIENT_PERMISSIONS") };
+      }
+      if (err.status === 400) {
         throw new Error("Keyward could not read the verification this service asked for (see cause)", {
           cause: err,
         });

@@ -68,7 +68,7 @@ export interface VerifierOptions {
    * Keyward may keep passing here for up to this long.
    */
   cacheTtlMs?: number;
-  /** Most answers kept (default 10 000; oldest go first; `Infinity`: no bound). */
+  /** Most answers kept: a number from 0 up (default 10 000; oldest go first; `Infinity`: no bound). */
   cacheMax?: number;
   /**
    * Exchanged tokens (JWTs from POST /v1/token). By default they go to POST /v1/verify like
@@ -78,11 +78,12 @@ export interface VerifierOptions {
    *
    * `{ offline: true }` (or `true`) checks them here instead, against `/.well-known/jwks.json`
    * (fetched once and cached by jose): no request per token, but only what the token itself
-   * says: signature, audience, expiry, permissions, projects, read-only. Offline, a token keeps
-   * passing after its key is disabled or regenerated (until it expires: at most an hour), from
-   * outside the key's IP allow list, and past its rate limit; and an org-wide token is refused
-   * for a named project (which org a project belongs to is not known here: exchange the key for
-   * that project). A JWKS that cannot be fetched is an error (the middleware answers 503).
+   * says: signature, audience, expiry, the key's and the org's IP allow lists it carries,
+   * permissions, projects, read-only. Offline, a token keeps passing after its key is disabled
+   * or regenerated (until it expires: at most an hour) and past its rate limit; and an org-wide
+   * token is refused for a named project other than its key's preferred one (which org a project
+   * belongs to is not known here: exchange the key for that project). A JWKS that cannot be
+   * fetched is an error (the middleware answers 503).
    */
   tokens?:
     | boolean
@@ -132,6 +133,8 @@ export class Verifier {
   private readonly cache = new Map<string, { until: number; result: VerifiedKey }>();
   /** Questions asked of Keyward and not answered yet, by cache key: a burst of one question asks once. */
   private readonly inflight = new Map<string, Promise<VerifyResult>>();
+  /** Questions whose answers said the key has a rate limit, until when they go straight to Keyward. */
+  private readonly limited = new Map<string, number>();
   /** Bumped by clearCache: an answer to a question asked before it is not kept. */
   private generation = 0;
   /** One frozen array per permission list answered: a key's answers for many clients share it. */
@@ -157,6 +160,7 @@ export class Verifier {
   clearCache(): void {
     this.cache.clear();
     this.inflight.clear();
+    this.limited.clear();
     this.generation++;
   }
 
@@ -182,13 +186,18 @@ export class Verifier {
     const hit = this.cache.get(cacheKey);
     if (hit && hit.until > Date.now()) return hit.result;
     if (hit) this.cache.delete(cacheKey);
+    // A rate-limited key's question is asked every time (each use is Keyward's to count), and
+    // without waiting on another: once an answer said the key has a limit, for as long as an
+    // answer would be cached.
+    const limitedUntil = this.limited.get(cacheKey);
+    if (limitedUntil !== undefined && limitedUntil > Date.now()) return this.verifyRemote(credential, req);
     const asked = this.inflight.get(cacheKey);
     if (asked) {
-      // The same question, asked a moment ago: its answer (or its failure: the same question
-      // gets no better answer in the same moment), if it is one the cache would keep. A
-      // refusal or a rate-limited key's answer is asked again, so each use is counted.
+      // The same question, asked a moment ago: its answer, a refusal too, or its failure (the
+      // same question gets no other answer in the same moment); a rate-limited key's answer is
+      // the one that asked, so this one asks too.
       const shared = await asked;
-      if (shared.valid && !shared.ratelimit) return shared;
+      if (!shared.ratelimit) return shared;
       return this.verifyRemote(credential, req);
     }
     const answer = this.ask(cacheKey, credential, req, token);
@@ -207,7 +216,13 @@ export class Verifier {
     const result = await this.verifyRemote(credential, req);
     // Keys with a rate limit are asked every time, so the limit holds (and their answers are
     // each request's own).
-    if (!result.valid || result.ratelimit) return result;
+    if (result.ratelimit) {
+      if (this.limited.size >= 10_000) this.limited.clear();
+      this.limited.set(cacheKey, Date.now() + this.ttl);
+      return result;
+    }
+    // A refusal is not kept, but the requests waiting on this question share it: frozen.
+    if (!result.valid) return Object.freeze(result);
     // Frozen: every request answered from the cache, or waiting on this question, gets this
     // object; none may change it for the next. Its permissions are one array per list,
     // however many clients' answers hold it.
@@ -305,7 +320,8 @@ export class Verifier {
         ? c.scope.split(" ").filter(Boolean)
         : [];
     // Only the token's own projects can be checked here: an org-wide token (projects null) is
-    // refused for a named project, whose org is not known offline. A token kept to projects acts
+    // refused for a named project, whose org is not known offline, but its key's preferred one
+    // (`default_project`, where its permissions were worked out). A token kept to projects acts
     // only in one the request names, as Keyward decides (a request naming none is org-wide),
     // or, naming none, in the project its key prefers (`default_project`) or a project key's own.
     const projects = Array.isArray(c.projects) ? (c.projects as string[]) : null;

@@ -105,11 +105,34 @@ describe("Verifier", () => {
     const other = await verifier.verify(key.secret, { permissions: ["compute:read"], ip: "203.0.113.10" });
     expect(verifyCalls).toBe(2);
     expect(other.valid && burst[0].valid && other.permissions === burst[0].permissions).toBe(true);
-    // A rate-limited key's answers are never shared: each use is Keyward's to count.
-    const limited = await newKey({ name: "limited burst", ratelimit: { limit: 100, windowSeconds: 60 } });
+    // A refusal is shared by the burst that asked it.
     verifyCalls = 0;
-    await Promise.all(Array.from({ length: 5 }, () => verifier.verify(limited.secret)));
+    const refused = await Promise.all(
+      Array.from({ length: 5 }, () => verifier.verify(key.secret, { permissions: ["compute:write"] })),
+    );
+    expect(refused.every((r) => !r.valid && r.code === "INSUFFICIENT_PERMISSIONS")).toBe(true);
+    expect(verifyCalls).toBe(1);
+    // A rate-limited key's answers are never shared: each use is Keyward's to count. Once an
+    // answer said so, its requests ask at once rather than wait on another's call.
+    const limited = await newKey({ name: "limited burst", ratelimit: { limit: 100, windowSeconds: 60 } });
+    let inFlight = 0;
+    let most = 0;
+    const concurrent: typeof fetch = async (input, init) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await countingFetch(input, init);
+      } finally {
+        inFlight--;
+      }
+    };
+    const limitedVerifier = createVerifier({ baseUrl: server.url, rootKey, fetch: concurrent });
+    verifyCalls = 0;
+    await Promise.all(Array.from({ length: 5 }, () => limitedVerifier.verify(limited.secret)));
     expect(verifyCalls).toBe(5);
+    most = 0;
+    await Promise.all(Array.from({ length: 5 }, () => limitedVerifier.verify(limited.secret)));
+    expect(verifyCalls).toBe(10);
+    expect(most).toBe(5);
   });
 
   it("keeps an answer for cacheTtlMs from when it asked, and none asked before clearCache()", async () => {
@@ -309,6 +332,13 @@ describe("authenticateRequest", () => {
     };
     expect(await named({ projectId: () => "p".repeat(49) })).toBe("PROJECT_NOT_ALLOWED");
     expect(await named({ permissions: [`storage:${"b".repeat(200)}:read`] })).toBe("INSUFFICIENT_PERMISSIONS");
+    // With the service's own mistake in the same question, the mistake is what is seen.
+    await expect(
+      named({
+        projectId: () => "p".repeat(49),
+        permissions: Array.from({ length: 101 }, (_, i) => `compute:p${i}:read`),
+      }),
+    ).rejects.toThrow(/could not read the verification/);
     // A route asking about more permissions than Keyward takes is the service's mistake: thrown
     // for the framework's error path (a 500), not blamed on the client's key, and with nothing
     // of Keyward's answer in the message a framework may show.

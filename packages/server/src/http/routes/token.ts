@@ -145,7 +145,7 @@ export async function tokenRoutes(app: App, s: Services) {
         // key's, or one with allowedProjects) the one the decision placed it in. A key that only
         // prefers a project, asked for none, acts org-wide, and so does its token: a request
         // naming no project is placed in that project (default_project), one naming another is
-        // judged there (at Keyward; offline, an org-wide token is refused for a named project).
+        // judged there (at Keyward; offline, an org-wide token is refused for a named project but that one).
         const projects = d.projectId && (projectId || keptProjects(key)) ? [d.projectId] : null;
         const issued = await v.tokens.issue(key, {
           perms: scopeList ?? d.permissions,
