@@ -24,8 +24,8 @@ export interface VerifiedKey {
   keyId: string;
   orgId: string;
   owner: { type: string; id: string };
-  /** Effective permissions (concrete names; a token may carry patterns). */
-  permissions: string[];
+  /** Effective permissions (concrete names; a token may carry patterns). Frozen, as the whole answer is. */
+  permissions: readonly string[];
   expiresAt: string | null;
   /** Project the decision applies to, when the server says. */
   projectId?: string | null;
@@ -175,7 +175,20 @@ export class Verifier {
     return t === true || (typeof t === "object" && t.offline === true);
   }
 
+  /**
+   * The answer for a key or token and a request. Every answer is frozen, `owner`,
+   * `permissions` and `ratelimit` too (cached ones are shared between requests): a handler
+   * that wants to add to the permissions copies them first.
+   */
   async verify(credential: string, req: VerifyRequest = {}): Promise<VerifyResult> {
+    const result = await this.answer(credential, req);
+    if (result.valid) Object.freeze(result.owner);
+    if (result.ratelimit) Object.freeze(result.ratelimit);
+    if (result.valid) Object.freeze(result.permissions);
+    return Object.freeze(result);
+  }
+
+  private async answer(credential: string, req: VerifyRequest): Promise<VerifyResult> {
     const token = looksLikeToken(credential);
     if (token && this.offlineTokens) return this.verifyToken(credential, req);
     // A verifier for offline tokens only (no rootKey) knows no other credential: a refusal,

@@ -81,13 +81,14 @@ describe("Verifier", () => {
     expect(verifyCalls).toBe(3);
   });
 
-  it("does not cache when the TTL is 0", async () => {
+  it("does not cache when the TTL is 0, and freezes its answers all the same", async () => {
     const key = await newKey({ name: "nocache" });
     const verifier = createVerifier({ baseUrl: server.url, rootKey, cacheTtlMs: 0, fetch: countingFetch });
     verifyCalls = 0;
     await verifier.verify(key.secret);
-    await verifier.verify(key.secret);
+    const second = await verifier.verify(key.secret);
     expect(verifyCalls).toBe(2);
+    expect(second.valid && Object.isFrozen(second) && Object.isFrozen(second.permissions)).toBe(true);
   });
 
   it("asks Keyward once for a burst of the same question, and shares one permission list", async () => {
@@ -253,6 +254,8 @@ describe("Verifier", () => {
     const ok = await verifier.verify(token, { permissions: ["compute:read"] });
     expect(ok).toMatchObject({ valid: true, keyId: key.id, orgId, source: "token", projectId: null });
     expect((ok as VerifiedKey).permissions).toEqual(["compute:read", "storage:read"]);
+    // Frozen like every answer (offline ones are not cached, and are frozen all the same).
+    expect(Object.isFrozen(ok) && Object.isFrozen((ok as VerifiedKey).permissions)).toBe(true);
     expect(await verifier.verify(token, { permissions: ["compute:write"] })).toEqual({
       valid: false,
       code: "INSUFFICIENT_PERMISSIONS",
