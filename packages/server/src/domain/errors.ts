@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   CSRF_REQUIRED: { status: 403, title: "CSRF token missing or wrong" },
   PASSWORD_CHANGE_REQUIRED: { status: 403, title: "Password change required" },
   NOT_FOUND: { status: 404, title: "Not found" },
+  METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
   CONFLICT: { status: 409, title: "Conflict" },
   REQUEST_TIMEOUT: { status: 408, title: "Request timeout" },
   PRECONDITION_FAILED: { status: 412, title: "Precondition failed" },

@@ -13,6 +13,7 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
   type RawReplyDefaultExpression,
@@ -242,6 +243,21 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
+  // Each route's method and path, so a request for a known path with another method is a 405
+  // naming the methods it takes (Allow), not a 404 saying there is no such route.
+  const routes: { method: string; path: RegExp }[] = [];
+  app.addHook("onRoute", (r) => {
+    const path = new RegExp(`^${r.url.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}$`);
+    for (const method of [r.method].flat()) routes.push({ method, path });
+  });
+  const noRoute = (req: FastifyRequest, reply: FastifyReply) => {
+    const p = req.url.split("?")[0];
+    const allowed = [...new Set(routes.filter((r) => r.path.test(p)).map((r) => r.method))];
+    if (allowed.length === 0) return sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${p}`, req.id);
+    reply.header("allow", allowed.join(", "));
+    return sendProblem(reply, "METHOD_NOT_ALLOWED", `${p} takes ${allowed.join(", ")}, not ${req.method}`, req.id);
+  };
+
   // The API speaks JSON only: any other body (text/plain included) is a 415.
   app.removeContentTypeParser("text/plain");
   app.decorateRequest("ctx", null as unknown as RequestCtx);
@@ -264,9 +280,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   // With a built console the not-found handler (SPA fallback) is set below: Fastify allows one per prefix.
   const servesConsole = !!opts.consoleDir && existsSync(path.join(opts.consoleDir, "index.html"));
   if (!servesConsole) {
-    app.setNotFoundHandler((req, reply) =>
-      sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}`, req.id),
-    );
+    app.setNotFoundHandler(noRoute);
   }
   app.addSchema(Problem);
 
@@ -444,7 +458,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     app.setNotFoundHandler((req, reply) => {
       const p = req.url.split("?")[0];
       if (req.method === "GET" && !p.startsWith("/v1/") && !p.includes(".")) return reply.sendFile("index.html");
-      return sendProblem(reply, "NOT_FOUND", `No route ${req.method} ${p}`, req.id);
+      return noRoute(req, reply);
     });
   }
   return app;

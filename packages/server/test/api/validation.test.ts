@@ -297,6 +297,19 @@ describeEachDialect("input validation and errors", (dialect) => {
     expect(res.body.code).toBe("NOT_FOUND");
   });
 
+  it("answers a known path asked with another method with 405, naming the methods it takes", async () => {
+    const verify = await h.req("GET", "/v1/verify", { token });
+    expect(verify.status).toBe(405);
+    expect(verify.headers["content-type"]).toContain(PROBLEM);
+    expect(verify.headers.allow).toBe("POST");
+    expect(verify.body.code).toBe("METHOD_NOT_ALLOWED");
+    const key = await h.req("PUT", "/v1/api-keys/key_0123456789abcdefghijklmn", { token, body: {} });
+    expect(key.status).toBe(405);
+    expect(String(key.headers.allow).split(", ").sort()).toEqual(["DELETE", "GET", "HEAD", "PATCH"]);
+    // A path no route has stays a 404.
+    expect((await h.req("POST", "/v1/verify/extra", { token, body: {} })).status).toBe(404);
+  });
+
   it("answers a malformed Authorization header with 401", async () => {
     const res = await h.req("GET", "/v1/me", { headers: { authorization: "Basic abc" } });
     expect(res.status).toBe(401);
