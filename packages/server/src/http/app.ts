@@ -351,7 +351,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
    */
   const clientAddress = (req: IncomingMessage): string | null => {
     // As normalised, never as sent: a server listening on `::` sees IPv4 clients as ::ffff:….
-    if (trust === null) return req.socket.remoteAddress ? normaliseIp(req.socket.remoteAddress) : null;
+    // (An IPv4 socket address is already in its one spelling: left as it is, on the hot path.)
+    if (trust === null) {
+      const remote = req.socket.remoteAddress;
+      if (remote === undefined) return null;
+      return remote.includes(":") ? normaliseIp(remote) : remote;
+    }
     const addrs = proxyAddr.all(req, trust);
     for (let i = addrs.length - 1; i >= 0; i--) {
       // As normalised (zone dropped), never as sent: it is stored, logged and shown.
