@@ -1,4 +1,3 @@
-import { forwardedAddress } from "./ip-lists.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { KeywardError } from "./errors.js";
 import type { VerifiedKey, Verifier, VerifyRequest } from "./verify.js";
@@ -117,10 +116,8 @@ export async function authenticateRequest<R extends RequestLike>(
   const projectId = opts.projectId?.(req);
   if (projectId) vr.projectId = projectId;
   if (opts.ip !== false) {
-    // As an address Keyward reads (a proxy may have written a port); one that is none is not
-    // sent: an allow-listed key is then refused, as Keyward refuses a request with no address,
-    // and any other key passes.
-    const ip = forwardedAddress(opts.ip ? opts.ip(req) : (req.ip ?? req.socket?.remoteAddress));
+    // Read as Keyward reads an address by the verifier (a proxy may have written a port).
+    const ip = opts.ip ? opts.ip(req) : (req.ip ?? req.socket?.remoteAddress);
     if (ip) vr.ip = ip;
   }
   if (opts.forwardMethod !== false && req.method) vr.method = req.method;

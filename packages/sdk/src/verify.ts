@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { type JWTPayload, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { SigningKeys } from "./signing-keys.js";
 import { KeywardError } from "./errors.js";
-import { ipAdmitted } from "./ip-lists.js";
+import { forwardedAddress, ipAdmitted } from "./ip-lists.js";
 import { allPermitted, isReadPermission } from "./permissions.js";
 
 /** Why a key was refused, as `POST /v1/verify` says; `INVALID_TOKEN` is an exchanged token that failed its offline check. */
@@ -48,7 +48,11 @@ export interface VerifyRequest {
   /** Every one of these must be held. */
   permissions?: string[];
   projectId?: string;
-  /** The client's address, checked against the key's and org's allow lists. */
+  /**
+   * The client's address, checked against the key's and org's allow lists. A port or brackets a
+   * proxy wrote (`203.0.113.7:50312`) are dropped; text that is no address is not sent, so an
+   * allow-listed key is refused and any other passes.
+   */
   ip?: string;
   /** The HTTP method of the protected request (read-only keys may only read). */
   method?: string;
@@ -181,7 +185,10 @@ export class Verifier {
    * that wants to add to the permissions copies them first.
    */
   async verify(credential: string, req: VerifyRequest = {}): Promise<VerifyResult> {
-    const result = await this.answer(credential, req);
+    // The address as Keyward reads one (a proxy's port dropped), or none: what could not be
+    // read would make Keyward answer 400, and an allow list admits no unknown address anyway.
+    const ip = req.ip === undefined ? undefined : (forwardedAddress(req.ip) ?? undefined);
+    const result = await this.answer(credential, ip === req.ip ? req : { ...req, ip });
     if (result.valid) Object.freeze(result.owner);
     if (result.ratelimit) Object.freeze(result.ratelimit);
     if (result.valid) Object.freeze(result.permissions);

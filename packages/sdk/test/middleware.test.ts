@@ -136,6 +136,15 @@ describe("Verifier", () => {
     expect(most).toBe(5);
   });
 
+  it("reads the client address as Keyward does when called directly, a proxy's port dropped", async () => {
+    const pinned = await newKey({ name: "pinned direct", allowedIps: ["203.0.113.7"] });
+    const verifier = createVerifier({ baseUrl: server.url, rootKey, cacheTtlMs: 0 });
+    expect((await verifier.verify(pinned.secret, { ip: "203.0.113.7:50312" })).valid).toBe(true);
+    expect(await verifier.verify(pinned.secret, { ip: "unknown" })).toEqual({ valid: false, code: "IP_NOT_ALLOWED" });
+    const anywhere = await newKey({ name: "anywhere direct" });
+    expect((await verifier.verify(anywhere.secret, { ip: "unknown" })).valid).toBe(true);
+  });
+
   it("keeps an answer for cacheTtlMs from when it asked, and none asked before clearCache()", async () => {
     const key = await newKey({ name: "ttl" });
     // Keyward's answer arrives 300 ms after it decided (a loaded Keyward, a slow network).
