@@ -27,12 +27,13 @@ describeEachDialect("token exchange", (dialect) => {
   });
 
   const exchange = (body: Record<string, unknown>, ip?: string) => h.req("POST", "/v1/token", { body, ip });
-  const form = (params: Record<string, string>) =>
+  /** A form body: parameters, or the encoded text as a client sent it. */
+  const form = (params: Record<string, string> | string, headers: Record<string, string> = {}) =>
     h.app.inject({
       method: "POST",
       url: "/v1/token",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      payload: new URLSearchParams(params).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+      payload: typeof params === "string" ? params : new URLSearchParams(params).toString(),
     });
 
   describe("happy", () => {
@@ -458,6 +459,52 @@ describeEachDialect("token exchange", (dialect) => {
     });
   });
 
+  describe("as OAuth clients and JWKS fetchers expect it", () => {
+    it("issues no token already expired: a key ending within the second is invalid_grant", async () => {
+      // The key ends 300 ms into a second; 200 ms before that, a token's whole seconds would end now.
+      const expiresAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 5_300).toISOString();
+      const k = await mkKey(h, org.token, org.orgId, { name: "soon", expiresAt });
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.parse(expiresAt) - 200 });
+      const res = await h.req("POST", "/v1/token", { body: { grant_type: GRANT, apikey: k.secret } });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe("invalid_grant");
+    });
+
+    it("takes form parameters sent without a value as omitted (RFC 6749 §3.1)", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read", "storage:read"] });
+      const base = `grant_type=${encodeURIComponent(GRANT)}&apikey=${k.secret}`;
+      const scope = await form(`${base}&scope=`);
+      expect([scope.statusCode, scope.json().scope]).toEqual([200, "compute:read storage:read"]);
+      for (const empty of ["projectId=", "expires_in="])
+        expect((await form(`${base}&${empty}`)).statusCode, empty).toBe(200);
+      // Sent twice is still refused, a value or not.
+      expect((await form(`${base}&scope=&scope=`)).json().error).toBe("invalid_request");
+    });
+
+    it("reads no caller credential on the exchange and the JWKS: a fetcher's unrelated header changes nothing", async () => {
+      const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
+      const headers = { authorization: "Bearer stale-or-unrelated" };
+      const exchanged = await form(`grant_type=${encodeURIComponent(GRANT)}&apikey=${k.secret}`, headers);
+      expect(exchanged.statusCode).toBe(200);
+      const jwks = await h.app.inject({ method: "GET", url: "/.well-known/jwks.json", headers });
+      expect(jwks.statusCode).toBe(200);
+    });
+
+    it("says how to authenticate on a 401 (WWW-Authenticate, RFC 6750 §3), introspection included", async () => {
+      const res = await h.app.inject({
+        method: "POST",
+        url: "/v1/token/introspect",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: "token=abc",
+      });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers["www-authenticate"]).toBe('Bearer realm="keyward"');
+      const bad = await h.req("GET", "/v1/me", { token: "kw_not-a-key" });
+      expect(bad.status).toBe(401);
+      expect(bad.headers["www-authenticate"]).toBe('Bearer realm="keyward"');
+    });
+  });
+
   describe("errors (RFC 6749 §5.2)", () => {
     it("answers OAuth errors with 400 {error, error_description}", async () => {
       const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read"] });
@@ -631,69 +678,5 @@ describe("tokens of keys with many permissions", () => {
     });
     expect(narrowed.status).toBe(200);
     expect((await h.req("GET", "/v1/me", { token: narrowed.body.access_token })).status).toBe(200);
-  });
-});
-
-describe("token exchange, as OAuth clients and JWKS fetchers expect it", () => {
-  let h: Harness;
-  let org: { token: string; orgId: string; userId: string };
-  beforeEach(async () => {
-    h = await Harness.init("sqlite");
-    org = await h.newOrgWithOwner("customer");
-  });
-  afterEach(async () => {
-    vi.useRealTimers();
-    await h.close();
-  });
-  const form = (payload: string, headers: Record<string, string> = {}) =>
-    h.app.inject({
-      method: "POST",
-      url: "/v1/token",
-      headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
-      payload,
-    });
-
-  it("issues no token already expired: a key ending within the second is invalid_grant", async () => {
-    // The key ends 300 ms into a second; 200 ms before that, a token's whole seconds would end now.
-    const expiresAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 5_300).toISOString();
-    const k = await mkKey(h, org.token, org.orgId, { name: "soon", expiresAt });
-    vi.useFakeTimers({ toFake: ["Date"], now: Date.parse(expiresAt) - 200 });
-    const res = await h.req("POST", "/v1/token", { body: { grant_type: GRANT, apikey: k.secret } });
-    expect(res.status).toBe(400);
-    expect(res.body.error).toBe("invalid_grant");
-  });
-
-  it("takes form parameters sent without a value as omitted (RFC 6749 §3.1)", async () => {
-    const k = await mkKey(h, org.token, org.orgId, { name: "ci", permissions: ["compute:read", "storage:read"] });
-    const base = `grant_type=${encodeURIComponent(GRANT)}&apikey=${k.secret}`;
-    const scope = await form(`${base}&scope=`);
-    expect([scope.statusCode, scope.json().scope]).toEqual([200, "compute:read storage:read"]);
-    for (const empty of ["projectId=", "expires_in="])
-      expect((await form(`${base}&${empty}`)).statusCode, empty).toBe(200);
-    // Sent twice is still refused, a value or not.
-    expect((await form(`${base}&scope=&scope=`)).json().error).toBe("invalid_request");
-  });
-
-  it("reads no caller credential on the exchange and the JWKS: a fetcher's unrelated header changes nothing", async () => {
-    const k = await mkKey(h, org.token, org.orgId, { name: "ci" });
-    const headers = { authorization: "Bearer stale-or-unrelated" };
-    const exchanged = await form(`grant_type=${encodeURIComponent(GRANT)}&apikey=${k.secret}`, headers);
-    expect(exchanged.statusCode).toBe(200);
-    const jwks = await h.app.inject({ method: "GET", url: "/.well-known/jwks.json", headers });
-    expect(jwks.statusCode).toBe(200);
-  });
-
-  it("says how to authenticate on a 401 (WWW-Authenticate, RFC 6750 §3), introspection included", async () => {
-    const res = await h.app.inject({
-      method: "POST",
-      url: "/v1/token/introspect",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      payload: "token=abc",
-    });
-    expect(res.statusCode).toBe(401);
-    expect(res.headers["www-authenticate"]).toBe('Bearer realm="keyward"');
-    const bad = await h.req("GET", "/v1/me", { token: "kw_not-a-key" });
-    expect(bad.status).toBe(401);
-    expect(bad.headers["www-authenticate"]).toBe('Bearer realm="keyward"');
   });
 });

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import Type from "typebox";
 import { isReadPermission } from "../../domain/permissions/catalog.js";
 import { regenerateKey } from "../../services/key-regenerate.js";
@@ -63,6 +63,11 @@ function withLastUse(s: Services, key: ApiKeyView): ApiKeyView {
 
 export function apiKeyRoutes(app: App, s: Services) {
   const byKey = async (req: FastifyRequest, keyId: string) => accessTo(s, req, await s.apiKeys.orgOf(keyId));
+  /** A key answered: its ETag, and its last use as this node knows it. */
+  const answerKey = (reply: FastifyReply, key: ApiKeyView) => {
+    reply.header("etag", etag(key.version));
+    return withLastUse(s, key);
+  };
   const tags = ["api-keys"];
 
   app.post(
@@ -150,8 +155,7 @@ export function apiKeyRoutes(app: App, s: Services) {
     },
     async (req, reply) => {
       const key = await s.apiKeys.get(await byKey(req, req.params.keyId), req.params.keyId);
-      reply.header("etag", etag(key.version));
-      return withLastUse(s, key);
+      return answerKey(reply, key);
     },
   );
 
@@ -171,8 +175,7 @@ export function apiKeyRoutes(app: App, s: Services) {
     async (req, reply) => {
       const access = await byKey(req, req.params.keyId);
       const key = await s.apiKeys.update(req.ctx, access, req.params.keyId, req.body, ifMatchVersion(req));
-      reply.header("etag", etag(key.version));
-      return withLastUse(s, key);
+      return answerKey(reply, key);
     },
   );
 
@@ -244,8 +247,7 @@ export function apiKeyRoutes(app: App, s: Services) {
       async (req, reply) => {
         const { keyId } = req.params as { keyId: string };
         const key = await s.apiKeys.setStatus(req.ctx, await byKey(req, keyId), keyId, status, ifMatchVersion(req));
-        reply.header("etag", etag(key.version));
-        return withLastUse(s, key);
+        return answerKey(reply, key);
       },
     );
   }
